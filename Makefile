@@ -1,0 +1,76 @@
+# envctl: two commands do everything on a fresh machine.
+#   make demo   set up the local backends, build, create tenant `demo`, print its report
+#   make test   set up, build, run every test (unit + end-to-end against moto)
+# Also: make local-up / local-down / bench / lint / clean-local
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+LOCAL      := $(CURDIR)/.local
+MOTO_PORT  ?= 4566
+ENVCTL     := $(CURDIR)/target/debug/envctl
+
+# Never let the AWS SDK look for credentials on the network (the EC2
+# metadata address must not be contacted from these machines).
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_REGION ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+export CARGO_TERM_COLOR ?= never
+
+# The demo and local-up always point at the local backends, whatever the
+# shell holds: a demo must never touch a real account.
+LOCAL_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing \
+	AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
+	AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	ENVCTL_STATE=$(LOCAL)/state.sqlite
+
+.PHONY: help setup build test lint demo local-up local-down bench clean-local
+
+help:
+	@sed -n '2,5p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@integration/moto.sh install
+
+build:
+	cargo build --all-targets --features wip
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --features wip -- -D warnings
+
+test: setup build
+	cargo test --features wip --all-targets -- --test-threads 4
+	$(MAKE) --no-print-directory lint
+
+local-up: setup
+	@mkdir -p $(LOCAL)
+	@integration/moto.sh start $(MOTO_PORT) $(LOCAL)/moto
+	@printf 'export %s\n' $(LOCAL_ENV) > $(LOCAL)/env
+	@echo "local backends up; to use envctl against them: source .local/env"
+
+local-down:
+	@integration/moto.sh stop $(LOCAL)/moto
+	@echo "local backends stopped"
+
+demo: build local-up
+	@echo "== envctl create tenant demo (stack stacks/tenant.yaml) on the local backends"
+	$(LOCAL_ENV) $(ENVCTL) create tenant demo --stack stacks/tenant.yaml
+	@echo
+	@echo "== envctl get tenants"
+	@$(LOCAL_ENV) $(ENVCTL) get tenants
+	@echo
+	@echo "== envctl env get --environment dev --tenant demo --service orders"
+	@$(LOCAL_ENV) $(ENVCTL) env get --environment dev --tenant demo --service orders
+	@$(LOCAL_ENV) $(ENVCTL) report tenant demo --svg $(LOCAL)/demo-timeline.svg >/dev/null
+	@echo
+	@echo "Look closer:  source .local/env && envctl describe tenant demo"
+	@echo "Timeline:     .local/demo-timeline.svg"
+	@echo "Tear down:    source .local/env && target/debug/envctl destroy tenant demo --yes"
+
+bench: setup
+	cargo bench --features wip --bench engine
+
+clean-local: local-down
+	rm -rf $(LOCAL)

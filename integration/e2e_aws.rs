@@ -1,0 +1,408 @@
+//! End-to-end: the `envctl` binary against a private moto server. Every check
+//! of what exists goes through the AWS APIs, never through envctl's state.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use support::{Moto, repo_root};
+
+/// One isolated world: a moto, a state file, a values bucket.
+struct World {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    bucket: String,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            moto: Moto::start(),
+            dir: tempfile::tempdir().unwrap(),
+            bucket: "envctl-values-e2e".into(),
+        }
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.sqlite")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_envctl"));
+        c.args(args)
+            .current_dir(repo_root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("ENVCTL_STATE", self.state_path())
+            .env("ENVCTL_VALUES_BUCKET", &self.bucket)
+            .stdin(Stdio::null());
+        for (k, v) in self.moto.env() {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run envctl");
+        eprintln!(
+            "$ envctl {}\n-- exit {:?}\n-- stdout\n{}\n-- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.envctl(args);
+        assert!(out.status.success(), "envctl {} failed", args.join(" "));
+        out
+    }
+
+    fn clients(&self) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client, aws_sdk_sns::Client) {
+        let conf = self.moto.sdk_config();
+        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
+        (
+            aws_sdk_s3::Client::from_conf(s3),
+            aws_sdk_sqs::Client::new(&conf),
+            aws_sdk_sns::Client::new(&conf),
+        )
+    }
+
+    /// Every resource in moto tagged `envctl:tenant=<tenant>`, as
+    /// "service:name", with its tags.
+    async fn tagged(&self, tenant: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+        let (s3, sqs, sns) = self.clients();
+        let mut found = BTreeMap::new();
+        for b in s3.list_buckets().send().await.unwrap().buckets() {
+            let name = b.name().unwrap();
+            let Ok(t) = s3.get_bucket_tagging().bucket(name).send().await else { continue };
+            let tags: BTreeMap<_, _> = t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            if tags.get("envctl:tenant").map(String::as_str) == Some(tenant) {
+                found.insert(format!("s3:{name}"), tags);
+            }
+        }
+        for url in sqs.list_queues().send().await.unwrap().queue_urls() {
+            let t = sqs.list_queue_tags().queue_url(url).send().await.unwrap();
+            let tags: BTreeMap<_, _> = t.tags().cloned().unwrap_or_default().into_iter().collect();
+            if tags.get("envctl:tenant").map(String::as_str) == Some(tenant) {
+                found.insert(format!("sqs:{url}"), tags);
+            }
+        }
+        for topic in sns.list_topics().send().await.unwrap().topics() {
+            let arn = topic.topic_arn().unwrap();
+            let t = sns.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+            let tags: BTreeMap<_, _> = t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            if tags.get("envctl:tenant").map(String::as_str) == Some(tenant) {
+                found.insert(format!("sns:{arn}"), tags);
+            }
+        }
+        found
+    }
+
+    /// Reads one object of the value store with boto3, an independent client.
+    fn boto3_get(&self, key: &str) -> Option<String> {
+        let script = format!(
+            "import boto3,sys\ns3=boto3.client('s3',endpoint_url='{}')\ntry:\n  print(s3.get_object(Bucket='{}',Key='{}')['Body'].read().decode(),end='')\nexcept s3.exceptions.NoSuchKey:\n  sys.exit(3)",
+            self.moto.endpoint, self.bucket, key
+        );
+        let mut c = Command::new(self.moto.python());
+        c.args(["-c", &script]).env_clear();
+        for (k, v) in self.moto.env() {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        match out.status.code() {
+            Some(0) => Some(String::from_utf8(out.stdout).unwrap()),
+            Some(3) => None,
+            _ => panic!("boto3: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+
+    async fn value_keys(&self, prefix: &str) -> Vec<String> {
+        let (s3, _, _) = self.clients();
+        match s3.list_objects_v2().bucket(&self.bucket).prefix(prefix).send().await {
+            Ok(r) => r.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The tenant stack's resources: 3 buckets, 5 queues + 5 dead-letter queues, 3 topics.
+const TENANT_STACK_RESOURCES: usize = 3 + 10 + 3;
+
+#[tokio::test]
+async fn create_makes_each_resource_once_tagged_and_publishes_values() {
+    let w = World::new();
+    let out = w.ok(&["create", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
+    assert!(text(&out).contains("within_budget") || text(&out).contains("within budget"), "report shows the verdict");
+
+    let tagged = w.tagged("acme").await;
+    assert_eq!(tagged.len(), TENANT_STACK_RESOURCES, "{tagged:#?}");
+    for (name, tags) in &tagged {
+        assert_eq!(tags.get("envctl:managed").map(String::as_str), Some("true"), "{name}");
+        assert_eq!(tags.get("envctl:stack").map(String::as_str), Some("tenant"), "{name}");
+        assert!(tags.contains_key("envctl:resource"), "{name}");
+    }
+
+    // Values at the documented keys, read with an independent client.
+    let uploads = w.boto3_get("dev/acme/common/UPLOADS_BUCKET").expect("UPLOADS_BUCKET published");
+    assert!(tagged.contains_key(&format!("s3:{uploads}")), "the published bucket is the created one");
+    let queue = w.boto3_get("dev/acme/orders/QUEUE_URL").expect("orders QUEUE_URL published");
+    assert!(tagged.keys().any(|k| k == &format!("sqs:{queue}")));
+    assert!(w.boto3_get("dev/acme/common/EVENTS_TOPIC_ARN").unwrap().starts_with("arn:aws:sns:"));
+    let secret = w.boto3_get("dev/acme/common/SESSION_SECRET").expect("secret published");
+    assert_eq!(secret.len(), 48);
+
+    // A second create adds nothing and keeps the secret.
+    w.ok(&["create", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
+    let again = w.tagged("acme").await;
+    assert_eq!(again.keys().collect::<Vec<_>>(), tagged.keys().collect::<Vec<_>>());
+    assert_eq!(w.boto3_get("dev/acme/common/SESSION_SECRET").unwrap(), secret, "secret adopted, not regenerated");
+}
+
+#[tokio::test]
+async fn destroy_leaves_nothing_tagged_even_when_the_state_is_lost() {
+    let w = World::new();
+    w.ok(&["create", "tenant", "gone", "--stack", "stacks/tenant.yaml"]);
+    w.ok(&["create", "tenant", "lost", "--stack", "stacks/minimal.yaml"]);
+    w.ok(&["create", "tenant", "stays", "--stack", "stacks/minimal.yaml"]);
+    assert_eq!(w.tagged("gone").await.len(), TENANT_STACK_RESOURCES);
+
+    let out = w.ok(&["destroy", "tenant", "gone", "--yes"]);
+    assert!(text(&out).contains("deleted"));
+    assert!(w.tagged("gone").await.is_empty(), "{:#?}", w.tagged("gone").await);
+    assert!(w.value_keys("dev/gone/").await.is_empty(), "values of the tenant are gone");
+
+    // Lose the state, then destroy: the sweep by tag still finds everything.
+    assert_eq!(w.tagged("lost").await.len(), 4);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", w.state_path().display()));
+    }
+    w.ok(&["destroy", "tenant", "lost", "--yes"]);
+    assert!(w.tagged("lost").await.is_empty());
+    assert!(w.value_keys("dev/lost/").await.is_empty());
+
+    // Another tenant is untouched; destroying twice is fine.
+    assert_eq!(w.tagged("stays").await.len(), 4);
+    assert!(w.boto3_get("dev/stays/common/FILES_BUCKET").is_some());
+    w.ok(&["destroy", "tenant", "lost", "--yes"]);
+}
+
+#[tokio::test]
+async fn a_run_killed_mid_way_resumes_without_duplicates() {
+    let w = World::new();
+    let mut child = w
+        .command(&["create", "tenant", "crashy", "--stack", "integration/stacks/slow.yaml"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the run to be inside the slow node after the queue, then kill it.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        eprintln!("child: {line}");
+        if line.contains("started   pause-2") {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = w.tagged("crashy").await;
+    assert_eq!(before.len(), 3, "bucket and queue+dlq exist, the topic not yet: {before:#?}");
+
+    let out = w.ok(&["create", "tenant", "crashy", "--stack", "integration/stacks/slow.yaml"]);
+    assert!(text(&out).contains("skipped   first"), "finished nodes are skipped on resume");
+    let after = w.tagged("crashy").await;
+    assert_eq!(after.len(), 4, "one topic added, nothing duplicated: {after:#?}");
+    for k in before.keys() {
+        assert!(after.contains_key(k), "{k} adopted, not replaced");
+    }
+}
+
+#[tokio::test]
+async fn a_second_create_of_a_busy_tenant_is_refused() {
+    let w = World::new();
+    let mut first = w
+        .command(&["create", "tenant", "busy", "--stack", "integration/stacks/slow.yaml"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(first.stderr.take().unwrap()).lines();
+    for line in stderr.by_ref() {
+        if line.unwrap().contains("started   pause-1") {
+            break;
+        }
+    }
+    let second = w.envctl(&["create", "tenant", "busy", "--stack", "integration/stacks/slow.yaml"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(text(&second).contains("tenant 'busy' is busy"), "{}", text(&second));
+    for _ in stderr {}
+    assert!(first.wait().unwrap().success(), "the first run is not disturbed");
+}
+
+#[tokio::test]
+async fn a_failed_run_stops_and_rollback_removes_what_it_made() {
+    let w = World::new();
+    let out = w.envctl(&["create", "tenant", "failer", "--stack", "integration/stacks/failing.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("simulated failure"));
+    assert_eq!(w.tagged("failer").await.len(), 2, "bucket and queue made, `never` not started");
+
+    let out = w.envctl(&[
+        "create", "tenant", "rolled", "--stack", "integration/stacks/failing.yaml", "--rollback-on-failure",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(w.tagged("rolled").await.is_empty(), "rollback deleted what the run made");
+}
+
+#[tokio::test]
+async fn throttled_nodes_are_retried() {
+    let w = World::new();
+    let out = w.ok(&["create", "tenant", "flaky", "--stack", "integration/stacks/throttled.yaml"]);
+    assert!(text(&out).contains("retrying  flaky"), "{}", text(&out));
+    assert_eq!(w.tagged("flaky").await.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_exits_2_and_creates_nothing() {
+    let w = World::new();
+    let bad_stack = w.dir.path().join("bad.yaml");
+    std::fs::write(&bad_stack, "stack: bad\nresources:\n  - id: a\n    kind: aws.s3.buckit\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["create", "tenant", "Bad_Name"], "invalid tenant name"),
+        (vec!["create", "tenant", "okname", "--stack", bad_stack.to_str().unwrap()], "aws.s3.buckit"),
+        (vec!["create", "tenant", "okname", "--stack", "no/such/file.yaml"], "no/such/file.yaml"),
+        (vec!["create", "tenant", "okname", "--budget", "soon"], "--budget"),
+        (vec!["create", "tenant", "okname", "--limit", "rds"], "--limit"),
+        (vec!["destroy", "tenant", "okname"], "--yes"),
+        (vec!["env", "set", "lower_case", "v", "--tenant", "okname"], "KEY 'lower_case' is malformed"),
+    ];
+    for (args, needle) in cases {
+        let out = w.envctl(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out).contains(needle), "{args:?}: {}", text(&out));
+    }
+    assert!(!w.state_path().exists(), "no state was created");
+    let (s3, _, _) = w.clients();
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty(), "no bucket was created");
+}
+
+#[tokio::test]
+async fn plan_shows_waves_and_critical_path_and_touches_nothing() {
+    let w = World::new();
+    let out = w.ok(&["plan", "tenant", "acme", "--stack", "stacks/tenant.yaml", "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let waves = plan["waves"].as_array().unwrap();
+    assert_eq!(waves.len(), 2, "queues and buckets first, then the topics");
+    assert!(plan["critical_path"].as_array().unwrap().len() >= 2);
+    assert!(!w.state_path().exists());
+    let (s3, _, _) = w.clients();
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+    let table = w.ok(&["plan", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
+    assert!(text(&table).contains("critical path:"));
+}
+
+#[tokio::test]
+async fn report_and_describe_show_the_run_and_the_timeline() {
+    let w = World::new();
+    w.ok(&["create", "tenant", "rep", "--stack", "stacks/minimal.yaml"]);
+    let out = w.ok(&["report", "tenant", "rep", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "within_budget");
+    assert_eq!(report["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(report["critical_path"].as_array().unwrap().last().unwrap(), "events");
+    let svg = w.dir.path().join("t.svg");
+    w.ok(&["report", "tenant", "rep", "--svg", svg.to_str().unwrap()]);
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.contains("events"));
+    let d = w.ok(&["describe", "tenant", "rep", "-o", "json"]);
+    let d: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    assert_eq!(d["tenant"]["status"], "ready");
+    let listed = w.ok(&["get", "tenants", "-o", "yaml"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("name: rep"));
+}
+
+#[tokio::test]
+async fn env_values_merge_with_precedence_and_mask_secrets() {
+    let w = World::new();
+    w.ok(&["env", "set", "LOG_LEVEL", "info", "--environment", "prod"]);
+    w.ok(&["env", "set", "LOG_LEVEL", "debug", "--environment", "prod", "--tenant", "acme"]);
+    w.ok(&["env", "set", "LOG_LEVEL", "trace", "--environment", "prod", "--tenant", "acme", "--service", "billing"]);
+    w.ok(&["env", "set", "REGION_NAME", "eu", "--environment", "prod"]);
+    w.ok(&["env", "set", "API_TOKEN", "tok-3141592653", "--environment", "prod", "--tenant", "acme", "--secret"]);
+    assert_eq!(w.boto3_get("prod/acme/billing/LOG_LEVEL").as_deref(), Some("trace"));
+    assert_eq!(w.boto3_get("prod/common/REGION_NAME").as_deref(), Some("eu"));
+
+    let get = |svc: &str, reveal: bool| {
+        let mut args = vec!["env", "get", "--environment", "prod", "--tenant", "acme", "--service", svc, "-o", "json"];
+        if reveal {
+            args.push("--reveal");
+        }
+        let out = w.ok(&args);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["key"].as_str().unwrap().to_string(), (e["value"].as_str().unwrap().to_string(), e["from"].as_str().unwrap().to_string())))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let billing = get("billing", false);
+    assert_eq!(billing["LOG_LEVEL"], ("trace".into(), "service billing".into()));
+    assert_eq!(billing["REGION_NAME"], ("eu".into(), "environment-common".into()));
+    assert_eq!(billing["API_TOKEN"].1, "tenant-common");
+    assert_ne!(billing["API_TOKEN"].0, "tok-3141592653", "masked without --reveal");
+    assert_eq!(get("search", false)["LOG_LEVEL"], ("debug".into(), "tenant-common".into()));
+    assert_eq!(get("search", true)["API_TOKEN"].0, "tok-3141592653");
+
+    w.ok(&["env", "rm", "LOG_LEVEL", "--environment", "prod", "--tenant", "acme", "--service", "billing"]);
+    assert_eq!(get("billing", false)["LOG_LEVEL"].0, "debug");
+}
+
+#[tokio::test]
+async fn secret_values_never_reach_output_logs_or_state() {
+    let w = World::new();
+    let mut seen = String::new();
+    for args in [
+        vec!["-vv", "create", "tenant", "sec", "--stack", "stacks/tenant.yaml"],
+        vec!["-vv", "create", "tenant", "sec", "--stack", "stacks/tenant.yaml", "-o", "json"],
+        vec!["describe", "tenant", "sec", "-o", "json"],
+        vec!["report", "tenant", "sec", "-o", "yaml"],
+        vec!["env", "get", "--environment", "dev", "--tenant", "sec", "--service", "webhooks"],
+        vec!["env", "ls", "--environment", "dev", "--tenant", "sec"],
+    ] {
+        seen.push_str(&text(&w.ok(&args)));
+    }
+    let secrets = [
+        w.boto3_get("dev/sec/common/SESSION_SECRET").expect("published"),
+        w.boto3_get("dev/sec/webhooks/WEBHOOK_SIGNING_KEY").expect("published"),
+    ];
+    seen.push_str(&text(&w.ok(&["-vv", "destroy", "tenant", "sec", "--yes"])));
+    let mut state_bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", w.state_path().display())) {
+            state_bytes.extend(b);
+        }
+    }
+    assert!(!state_bytes.is_empty());
+    for s in &secrets {
+        assert!(s.len() >= 32);
+        assert!(!seen.contains(s.as_str()), "a secret reached the output");
+        assert!(
+            !state_bytes.windows(s.len()).any(|win| win == s.as_bytes()),
+            "a secret reached the state file"
+        );
+    }
+}

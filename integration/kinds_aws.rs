@@ -1,0 +1,1 @@
+//! The AWS kinds and the value store against a private moto server.

@@ -1,0 +1,239 @@
+//! The command-line grammar (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::output::Format;
+
+#[derive(Parser, Debug)]
+#[command(name = "envctl", version, about = "Stand up and tear down complete single-tenant environments")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// State store: a SQLite file path or sqlite:// URL [default: <data dir>/envctl/state.sqlite]
+    #[arg(long, env = "ENVCTL_STATE", global = true)]
+    pub state: Option<String>,
+    /// S3 bucket of the environment-value store
+    #[arg(long, env = "ENVCTL_VALUES_BUCKET", default_value = "envctl-values", global = true)]
+    pub values_bucket: String,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create (or resume, or converge) a tenant from a stack
+    Create {
+        #[command(subcommand)]
+        target: TenantTarget<CreateArgs>,
+    },
+    /// Show what create would do: waves, critical path, ETA. Touches nothing
+    Plan {
+        #[command(subcommand)]
+        target: TenantTarget<PlanArgs>,
+    },
+    /// Remove everything of a tenant, in reverse order, then by tag
+    Destroy {
+        #[command(subcommand)]
+        target: DestroyTarget,
+    },
+    /// List tenants
+    Get {
+        #[command(subcommand)]
+        target: GetTarget,
+    },
+    /// Show one tenant: status, expiry, nodes and their outputs
+    Describe {
+        #[command(subcommand)]
+        target: NamedTarget,
+    },
+    /// Print the report of a tenant's last run
+    Report {
+        #[command(subcommand)]
+        target: ReportTarget,
+    },
+    /// Read and edit the environment-value store
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantTarget<A: Args> {
+    Tenant(A),
+}
+
+#[derive(Args, Debug)]
+pub struct StackArgs {
+    /// Tenant name: a lowercase RFC 1123 label of at most 40 characters
+    pub name: String,
+    /// Stack file
+    #[arg(long, env = "ENVCTL_STACK", default_value = "stacks/tenant.yaml")]
+    pub stack: PathBuf,
+    /// Environment of the value store [default: the stack's]
+    #[arg(long)]
+    pub environment: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Time budget, e.g. 15m [default: the stack's]
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// Time to live, e.g. 7d [default: the stack's]
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// On failure, delete what this run created, in reverse order
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+    /// Validate and plan only
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Concurrency bound for one cloud API, e.g. --limit rds=2 (repeatable)
+    #[arg(long = "limit", value_name = "API=N")]
+    pub limits: Vec<String>,
+    /// Nodes running at once, all APIs together
+    #[arg(long, default_value_t = crate::engine::limits::DEFAULT_PARALLELISM)]
+    pub parallelism: usize,
+    /// Format of the final report
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DestroyTarget {
+    Tenant(DestroyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    pub name: String,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also remove the tenant's values in this environment (found by itself otherwise)
+    #[arg(long)]
+    pub environment: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GetTarget {
+    Tenants(GetTenantsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GetTenantsArgs {
+    /// Include destroyed tenants
+    #[arg(long)]
+    pub all: bool,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NamedTarget {
+    Tenant(NamedArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NamedArgs {
+    pub name: String,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportTarget {
+    Tenant(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    pub name: String,
+    /// Which run: the last create (default) or the last destroy
+    #[arg(long, default_value = "create")]
+    pub operation: String,
+    /// Also write the timeline picture (SVG) here
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnvCommand {
+    /// List the keys visible at a scope
+    Ls(EnvScope),
+    /// Show values; with --service the merged view a service sees
+    Get(EnvGetArgs),
+    /// Set a value (VALUE '-' reads it from stdin)
+    Set(EnvSetArgs),
+    /// Remove a value
+    Rm(EnvKeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EnvScope {
+    #[arg(long, env = "ENVCTL_ENVIRONMENT", default_value = crate::stack::model::DEFAULT_ENVIRONMENT)]
+    pub environment: String,
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long, requires = "tenant")]
+    pub service: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct EnvGetArgs {
+    /// One KEY; all keys when omitted
+    pub key: Option<String>,
+    #[command(flatten)]
+    pub scope: EnvScope,
+    /// Show secret values in clear
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EnvKeyArgs {
+    pub key: String,
+    #[arg(long, env = "ENVCTL_ENVIRONMENT", default_value = crate::stack::model::DEFAULT_ENVIRONMENT)]
+    pub environment: String,
+    /// Tenant level (tenant-common, or one service with --service); environment-common without it
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long, requires = "tenant")]
+    pub service: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EnvSetArgs {
+    #[command(flatten)]
+    pub at: EnvKeyArgs,
+    pub value: String,
+    /// Mark the value secret (masked when read, unless --reveal)
+    #[arg(long)]
+    pub secret: bool,
+}

@@ -1,0 +1,69 @@
+//! Command-line parsing and output formatting, nothing else: each command
+//! builds a request, hands it to the engine, the value store or the state,
+//! and prints what comes back.
+
+mod args;
+mod env_cmd;
+pub mod output;
+pub mod progress;
+mod setup;
+mod tenant_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+
+/// Bad input: printed as is, exit code 2, nothing was created.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// The run itself failed (exit code 1); its report was already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RunFailed(pub String);
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    setup::init_tracing(cli.global.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(bad) = e.downcast_ref::<BadInput>() {
+                eprintln!("error: {bad}");
+                ExitCode::from(2)
+            } else if let Some(failed) = e.downcast_ref::<RunFailed>() {
+                eprintln!("error: {failed}");
+                ExitCode::from(1)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    use args::{Command, EnvCommand, TenantTarget};
+    let global = cli.global;
+    match cli.command {
+        Command::Create { target: TenantTarget::Tenant(a) } => tenant_cmd::create(&global, a).await,
+        Command::Plan { target: TenantTarget::Tenant(a) } => tenant_cmd::plan(&global, a).await,
+        Command::Destroy { target: args::DestroyTarget::Tenant(a) } => tenant_cmd::destroy(&global, a).await,
+        Command::Get { target: args::GetTarget::Tenants(a) } => tenant_cmd::get_tenants(&global, a).await,
+        Command::Describe { target: args::NamedTarget::Tenant(a) } => tenant_cmd::describe(&global, a).await,
+        Command::Report { target: args::ReportTarget::Tenant(a) } => tenant_cmd::report(&global, a).await,
+        Command::Env { command } => match command {
+            EnvCommand::Ls(a) => env_cmd::ls(&global, a).await,
+            EnvCommand::Get(a) => env_cmd::get(&global, a).await,
+            EnvCommand::Set(a) => env_cmd::set(&global, a).await,
+            EnvCommand::Rm(a) => env_cmd::rm(&global, a).await,
+        },
+    }
+}

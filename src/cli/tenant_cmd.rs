@@ -1,0 +1,342 @@
+//! `create`, `plan`, `destroy`, `get tenants`, `describe tenant`, `report tenant`.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::args::{CreateArgs, DestroyArgs, GetTenantsArgs, Global, NamedArgs, PlanArgs, ReportArgs, StackArgs};
+use super::output::{self, Format, duration};
+use super::{BadInput, RunFailed, setup};
+use crate::budget::{ExpectedDurations, Report, Verdict, svg};
+use crate::engine::{CreateRequest, DestroyRequest};
+use crate::graph::Graph;
+use crate::journal;
+use crate::stack::{self, Stack};
+use crate::tenant::TenantName;
+
+/// Loads and validates the stack and the tenant name: every bad input is
+/// found here, before anything is created.
+fn load(args: &StackArgs) -> anyhow::Result<(TenantName, Stack, String)> {
+    let tenant = setup::tenant(&args.name)?;
+    let stack = stack::load_file(&args.stack).map_err(|e| BadInput(e.to_string()))?;
+    let environment = args.environment.clone().unwrap_or_else(|| stack.environment.clone());
+    crate::envapi::EnvKey::new(&environment, Some(tenant.as_str()), crate::envapi::Level::Tenant, "X")
+        .map_err(|e| BadInput(format!("--environment: {e}")))?;
+    Ok((tenant, stack, environment))
+}
+
+#[derive(Serialize)]
+struct Plan {
+    tenant: String,
+    stack: String,
+    environment: String,
+    budget_ms: u64,
+    waves: Vec<Vec<PlanNode>>,
+    critical_path: Vec<String>,
+    eta_ms: u64,
+    within_budget: bool,
+}
+
+#[derive(Serialize)]
+struct PlanNode {
+    id: String,
+    kind: String,
+    expected_ms: u64,
+}
+
+async fn make_plan(global: &Global, tenant: &TenantName, stack: &Stack, environment: &str, budget: Duration) -> anyhow::Result<Plan> {
+    let graph = Graph::build(stack).map_err(|e| BadInput(format!("{}: {e}", stack.path.display())))?;
+    // Learned durations when a state store is already there; plan never
+    // creates one.
+    let learned = match &global.state {
+        Some(loc) if std::path::Path::new(loc.trim_start_matches("sqlite://")).exists() => {
+            let s = setup::state(global).await?;
+            s.recent_durations(9)
+                .await?
+                .into_iter()
+                .filter_map(|(k, v)| crate::budget::expected::learn(&v).map(|d| (k, d)))
+                .collect()
+        }
+        _ => Default::default(),
+    };
+    let expected = ExpectedDurations::new(&stack.expected, &learned);
+    let of = |id: &str| expected.of(graph.kind_of(id));
+    let (critical_path, eta) = graph.critical_path(&of);
+    Ok(Plan {
+        tenant: tenant.to_string(),
+        stack: stack.name.clone(),
+        environment: environment.into(),
+        budget_ms: budget.as_millis() as u64,
+        waves: graph
+            .waves()
+            .into_iter()
+            .map(|w| {
+                w.into_iter()
+                    .map(|id| PlanNode {
+                        kind: graph.kind_of(&id).to_string(),
+                        expected_ms: of(&id).as_millis() as u64,
+                        id,
+                    })
+                    .collect()
+            })
+            .collect(),
+        critical_path,
+        eta_ms: eta.as_millis() as u64,
+        within_budget: eta <= budget,
+    })
+}
+
+fn print_plan(format: Format, plan: &Plan) {
+    output::print(format, plan, || {
+        let rows = plan
+            .waves
+            .iter()
+            .enumerate()
+            .flat_map(|(i, w)| {
+                w.iter().map(move |n| {
+                    vec![
+                        i.to_string(),
+                        n.id.clone(),
+                        n.kind.clone(),
+                        duration(Duration::from_millis(n.expected_ms)),
+                        if plan.critical_path.contains(&n.id) { "*".into() } else { String::new() },
+                    ]
+                })
+            })
+            .collect();
+        format!(
+            "{}\nplan for tenant {} (stack {}, environment {}): {} nodes in {} waves\ncritical path: {}\nETA {} against a budget of {}: {}",
+            output::table(&["wave", "id", "kind", "expected", "critical"], rows),
+            plan.tenant,
+            plan.stack,
+            plan.environment,
+            plan.waves.iter().map(Vec::len).sum::<usize>(),
+            plan.waves.len(),
+            plan.critical_path.join(" -> "),
+            duration(Duration::from_millis(plan.eta_ms)),
+            duration(Duration::from_millis(plan.budget_ms)),
+            if plan.within_budget { "fits" } else { "OVER BUDGET" }
+        )
+    });
+}
+
+pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
+    let (tenant, stack, environment) = load(&a.stack)?;
+    let plan = make_plan(global, &tenant, &stack, &environment, stack.budget).await?;
+    print_plan(a.output, &plan);
+    Ok(())
+}
+
+pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
+    let (tenant, stack, environment) = load(&a.stack)?;
+    let budget = match &a.budget {
+        Some(b) => setup::duration("--budget", b)?,
+        None => stack.budget,
+    };
+    let ttl = match &a.ttl {
+        Some(t) => Some(setup::duration("--ttl", t)?),
+        None => stack.ttl,
+    };
+    let limits = setup::limits(&a.limits)?;
+    if a.dry_run {
+        let plan = make_plan(global, &tenant, &stack, &environment, budget).await?;
+        print_plan(a.output, &plan);
+        return Ok(());
+    }
+    let expires_at = ttl
+        .map(|t| {
+            jiff::SignedDuration::try_from(t)
+                .ok()
+                .and_then(|d| jiff::Timestamp::now().checked_add(d).ok())
+                .ok_or_else(|| BadInput(format!("--ttl: {} is too long", humantime::format_duration(t))))
+        })
+        .transpose()?;
+    let state = setup::state(global).await?;
+    let (engine, renderer) = setup::engine(global, state, limits, a.parallelism).await?;
+    let req = CreateRequest {
+        tenant,
+        stack,
+        environment,
+        budget,
+        expires_at,
+        rollback_on_failure: a.rollback_on_failure,
+    };
+    let result = engine.create(&req).await;
+    drop(engine);
+    let _ = renderer.await;
+    let report = result.map_err(|e| match e {
+        crate::engine::EngineError::Lock(l) => anyhow::Error::new(RunFailed(l.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    print_report(a.output, &report);
+    finish(&report)
+}
+
+fn finish(report: &Report) -> anyhow::Result<()> {
+    match report.verdict {
+        Verdict::WithinBudget | Verdict::OverBudget => Ok(()),
+        Verdict::Cancelled => Err(RunFailed(format!(
+            "{} of tenant {} was cancelled; run the same command again to resume",
+            report.operation, report.tenant
+        ))
+        .into()),
+        Verdict::Failed => Err(RunFailed(format!(
+            "{} of tenant {} failed ({} errors above); fix the cause and run it again to resume",
+            report.operation,
+            report.tenant,
+            report.errors.len()
+        ))
+        .into()),
+    }
+}
+
+fn print_report(format: Format, report: &Report) {
+    output::print(format, report, || report.render_text());
+}
+
+pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
+    let tenant = setup::tenant(&a.name)?;
+    if let Some(env) = &a.environment {
+        crate::envapi::EnvKey::new(env, Some(tenant.as_str()), crate::envapi::Level::Tenant, "X")
+            .map_err(|e| BadInput(format!("--environment: {e}")))?;
+    }
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(BadInput(format!(
+                "destroy tenant {tenant} removes every resource and value of it; pass --yes to confirm"
+            ))
+            .into());
+        }
+        eprint!("Destroy tenant {tenant} and everything tagged with it? Type the tenant name to confirm: ");
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != tenant.as_str() {
+            return Err(BadInput("not confirmed; nothing was touched".into()).into());
+        }
+    }
+    let state = setup::state(global).await?;
+    if let Some(t) = state.tenant(tenant.as_str()).await?
+        && t.protected
+    {
+        return Err(BadInput(format!("tenant {tenant} is protected; unprotect it first")).into());
+    }
+    let (engine, renderer) = setup::engine(global, state, Default::default(), crate::engine::limits::DEFAULT_PARALLELISM).await?;
+    let result = engine
+        .destroy(&DestroyRequest { tenant, environment: a.environment.clone() })
+        .await;
+    drop(engine);
+    let _ = renderer.await;
+    let report = result.map_err(|e| match e {
+        crate::engine::EngineError::Lock(l) => anyhow::Error::new(RunFailed(l.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    print_report(a.output, &report);
+    finish(&report)
+}
+
+pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<()> {
+    let state = setup::state(global).await?;
+    let tenants: Vec<_> = state
+        .tenants()
+        .await?
+        .into_iter()
+        .filter(|t| a.all || t.status != "destroyed")
+        .collect();
+    output::print(a.output, &tenants, || {
+        output::table(
+            &["name", "status", "environment", "stack", "created", "expires"],
+            tenants
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.status.clone(),
+                        t.environment.clone(),
+                        t.stack_name.clone(),
+                        t.created_at.clone(),
+                        t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                    ]
+                })
+                .collect(),
+        )
+    });
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Description {
+    tenant: crate::state::TenantRow,
+    nodes: Vec<DescribedNode>,
+    runs: Vec<crate::state::RunRow>,
+}
+
+#[derive(Serialize)]
+struct DescribedNode {
+    id: String,
+    kind: String,
+    state: journal::NodeState,
+    outputs: std::collections::BTreeMap<String, String>,
+    last_error: Option<String>,
+}
+
+pub async fn describe(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
+    let name = setup::tenant(&a.name)?;
+    let state = setup::state(global).await?;
+    let tenant = state
+        .tenant(name.as_str())
+        .await?
+        .ok_or_else(|| BadInput(format!("tenant {name} is not in the state store {}; see `envctl get tenants`", state.location())))?;
+    let records = journal::replay(&state.events(name.as_str()).await?).context("intent log")?;
+    let d = Description {
+        tenant,
+        nodes: records
+            .into_iter()
+            .map(|(id, r)| DescribedNode { id, kind: r.kind, state: r.state, outputs: r.outputs, last_error: r.last_error })
+            .collect(),
+        runs: state.runs(name.as_str()).await?,
+    };
+    output::print(a.output, &d, || {
+        let t = &d.tenant;
+        let head = format!(
+            "tenant:      {}\nstatus:      {}\nenvironment: {}\nstack:       {} ({})\ncreated:     {}\nexpires:     {}\nprotected:   {}\nruns:        {}",
+            t.name,
+            t.status,
+            t.environment,
+            t.stack_name,
+            t.stack_path,
+            t.created_at,
+            t.expires_at.as_deref().unwrap_or("never"),
+            t.protected,
+            d.runs.len()
+        );
+        let rows = d
+            .nodes
+            .iter()
+            .map(|n| {
+                let outs = n.outputs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
+                vec![n.id.clone(), n.kind.clone(), format!("{:?}", n.state).to_lowercase(), outs, n.last_error.clone().unwrap_or_default()]
+            })
+            .collect();
+        format!("{head}\n{}", output::table(&["node", "kind", "state", "outputs", "last error"], rows))
+    });
+    Ok(())
+}
+
+pub async fn report(global: &Global, a: ReportArgs) -> anyhow::Result<()> {
+    let name = setup::tenant(&a.name)?;
+    let state = setup::state(global).await?;
+    let run = state
+        .last_report(name.as_str(), Some(&a.operation))
+        .await?
+        .ok_or_else(|| BadInput(format!("tenant {name} has no finished {} run in {}", a.operation, state.location())))?;
+    let report: Report = serde_json::from_str(run.report_json.as_deref().unwrap_or("{}")).context("stored report")?;
+    if let Some(path) = &a.svg {
+        std::fs::write(path, svg::render(&report)).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("timeline written to {}", path.display());
+    }
+    print_report(a.output, &report);
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! `create`: walk the graph forward. A node starts when every dependency has
+//! succeeded; its references are resolved from their outputs; it is applied
+//! with retries, waited on until ready, its outputs published to the value
+//! store, and the journal told. On failure nothing new starts, running nodes
+//! finish, and with rollback the nodes this run started are deleted.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use super::limits::Limits;
+use super::progress::Progress;
+use super::redact::Redactor;
+use super::retry::{StepError, wait_ready, with_retries};
+use super::spec::{StoredGraph, spec_hash};
+use super::{Engine, EngineError, ms_between};
+use crate::budget::eta::{self, BudgetStatus, NodeProgress};
+use crate::budget::{ExpectedDurations, NodeTiming, Report, Verdict, expected, report};
+use crate::envapi::EnvKey;
+use crate::graph::Graph;
+use crate::journal::{self, Journal, NodeRecord, NodeState};
+use crate::kinds::{Backends, Cx, Kind, Outputs, kind_by_name};
+use crate::stack::{Resource, Stack, refs};
+use crate::state::TenantRow;
+use crate::tenant::TenantName;
+
+/// How many past durations per kind the budget learns from.
+const LEARN_WINDOW: usize = 9;
+
+#[derive(Clone, Debug)]
+pub struct CreateRequest {
+    pub tenant: TenantName,
+    pub stack: Stack,
+    pub environment: String,
+    pub budget: Duration,
+    pub expires_at: Option<jiff::Timestamp>,
+    pub rollback_on_failure: bool,
+}
+
+/// Where a node is in this run.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Waiting,
+    Queued,
+    Done(Instant, Instant),
+    Skipped,
+    Failed(Instant, Instant),
+}
+
+struct NodeResult {
+    id: String,
+    started: Option<Instant>,
+    ended: Instant,
+    result: Result<Outputs, String>,
+}
+
+/// What every node task shares.
+struct Shared {
+    limits: Limits,
+    journal: Journal,
+    engine: Engine,
+    redactor: Redactor,
+    started: Mutex<HashMap<String, Instant>>,
+}
+
+impl Engine {
+    pub async fn create(&self, req: &CreateRequest) -> Result<Report, EngineError> {
+        let graph = Graph::build(&req.stack)?;
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let lock = self.state.lock_tenant(req.tenant.as_str(), &run_id).await?;
+        let result = self.create_locked(req, &graph, &run_id).await;
+        lock.release().await?;
+        result
+    }
+
+    async fn create_locked(
+        &self,
+        req: &CreateRequest,
+        graph: &Graph,
+        run_id: &str,
+    ) -> Result<Report, EngineError> {
+        let tenant = req.tenant.as_str();
+        let origin = Instant::now();
+        let started_at = jiff::Timestamp::now();
+        let prior = self.state.tenant(tenant).await?;
+        // After a failed or interrupted create, finished nodes are skipped
+        // (resume). After a complete one, every node is applied again, which
+        // adopts what exists and converges on the stack (like `terraform apply`).
+        let resume = prior.as_ref().is_some_and(|t| t.status != "ready");
+        self.state.start_run(run_id, tenant, "create").await?;
+        self.state
+            .upsert_tenant(&TenantRow {
+                name: tenant.into(),
+                environment: req.environment.clone(),
+                stack_name: req.stack.name.clone(),
+                stack_path: req.stack.path.display().to_string(),
+                status: "creating".into(),
+                created_at: prior
+                    .as_ref()
+                    .map(|t| t.created_at.clone())
+                    .unwrap_or_else(|| started_at.to_string()),
+                updated_at: started_at.to_string(),
+                expires_at: req.expires_at.map(|t| t.to_string()),
+                protected: prior.as_ref().is_some_and(|t| t.protected),
+                graph_json: StoredGraph::of(graph).to_json(),
+            })
+            .await?;
+        let records = journal::replay(&self.state.events(tenant).await?)?;
+        let journal = Journal::new(self.state.clone(), tenant, run_id, &records);
+        self.backends.values.ensure_bucket().await?;
+
+        let learned: BTreeMap<String, Duration> = self
+            .state
+            .recent_durations(LEARN_WINDOW)
+            .await?
+            .into_iter()
+            .filter_map(|(k, samples)| expected::learn(&samples).map(|d| (k, d)))
+            .collect();
+        let expected = ExpectedDurations::new(&req.stack.expected, &learned);
+        let mut limit_bounds = req.stack.limits.clone();
+        limit_bounds.extend(self.limit_overrides.clone());
+        let shared = Arc::new(Shared {
+            limits: Limits::new(&limit_bounds, self.parallelism),
+            journal,
+            engine: self.clone(),
+            redactor: Redactor::default(),
+            started: Mutex::new(HashMap::new()),
+        });
+
+        let (_, planned) = graph.critical_path(&|id| expected.of(graph.kind_of(id)));
+        self.progress.send(Progress::RunStarted {
+            operation: "create",
+            tenant: tenant.into(),
+            total: graph.len(),
+            budget: req.budget,
+            eta: planned,
+        });
+
+        let mut walk = Walk::new(graph, self.backends.clone(), &records, resume, origin);
+        let mut tasks: JoinSet<NodeResult> = JoinSet::new();
+        let mut ticker = tokio::time::interval(Duration::from_secs(2));
+        let mut warned = false;
+        let mut cancelled = false;
+        let mut failed = false;
+        loop {
+            if !failed && !cancelled {
+                while let Some(id) = walk.ready.pop_front() {
+                    let resource = req.stack.resource(&id).expect("graph nodes are stack resources");
+                    let hash = spec_hash(resource);
+                    if walk.can_skip(&id, &hash) {
+                        let rec = &records[&id];
+                        walk.outputs.insert(id.clone(), Outputs::from_plain_map(rec.outputs.clone()));
+                        walk.phase.insert(id.clone(), Phase::Skipped);
+                        self.progress.send(Progress::NodeSkipped { id: id.clone() });
+                        walk.release_dependents(graph, &id);
+                        continue;
+                    }
+                    walk.phase.insert(id.clone(), Phase::Queued);
+                    let job = walk.job(graph, req, resource, hash)?;
+                    tasks.spawn(run_node(shared.clone(), job));
+                }
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    let Some(joined) = joined else { break };
+                    let r = joined.expect("node task panicked");
+                    let start = r.started.unwrap_or(r.ended);
+                    match r.result {
+                        Ok(out) => {
+                            walk.phase.insert(r.id.clone(), Phase::Done(start, r.ended));
+                            walk.outputs.insert(r.id.clone(), out);
+                            walk.release_dependents(graph, &r.id);
+                        }
+                        Err(e) => {
+                            walk.phase.insert(r.id.clone(), Phase::Failed(start, r.ended));
+                            walk.errors.push((r.id.clone(), e));
+                            if !cancelled { failed = true; }
+                        }
+                    }
+                }
+                _ = self.cancel.cancelled(), if !cancelled => {
+                    cancelled = true;
+                    self.progress.send(Progress::Cancelling);
+                }
+                _ = ticker.tick() => {}
+            }
+            let (eta, status) = walk.forecast(graph, &shared, &expected, req.budget);
+            if status == BudgetStatus::Overrun && !warned {
+                warned = true;
+                self.progress.send(Progress::BudgetWarning {
+                    forecast: origin.elapsed() + eta,
+                    budget: req.budget,
+                });
+            }
+        }
+
+        let total = origin.elapsed();
+        let verdict = if cancelled {
+            Verdict::Cancelled
+        } else if failed {
+            Verdict::Failed
+        } else if total > req.budget {
+            Verdict::OverBudget
+        } else {
+            Verdict::WithinBudget
+        };
+        if failed && req.rollback_on_failure {
+            self.rollback(req, graph, &walk, &shared).await?;
+        }
+        let report = walk.report(graph, req, run_id, started_at, total, verdict, &expected);
+        let status = match verdict {
+            Verdict::WithinBudget | Verdict::OverBudget => "ready",
+            Verdict::Cancelled => "interrupted",
+            Verdict::Failed if req.rollback_on_failure => "rolled_back",
+            Verdict::Failed => "failed",
+        };
+        self.state.set_tenant_status(tenant, status).await?;
+        self.state
+            .finish_run(run_id, status, &serde_json::to_string(&report).expect("report serializes"))
+            .await?;
+        self.progress.send(Progress::RunFinished { verdict, elapsed: total });
+        Ok(report)
+    }
+
+    /// Deletes, in reverse order, what this run started. A node that failed
+    /// half-way has no outputs: it is found by its tags instead.
+    async fn rollback(
+        &self,
+        req: &CreateRequest,
+        graph: &Graph,
+        walk: &Walk<'_>,
+        shared: &Shared,
+    ) -> Result<(), EngineError> {
+        let started: BTreeSet<&str> = walk
+            .phase
+            .iter()
+            .filter(|(_, p)| matches!(p, Phase::Done(..) | Phase::Failed(..)))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        self.progress.send(Progress::RollbackStarted { nodes: started.len() });
+        for id in graph.reverse_topo_order() {
+            if !started.contains(id.as_str()) {
+                continue;
+            }
+            let resource = req.stack.resource(&id).expect("stack resource");
+            let kind = kind_by_name(&resource.kind).expect("validated kind");
+            let cx = walk.cx(req, resource)?;
+            let t0 = Instant::now();
+            shared.journal.delete_started(&id, kind.name()).await?;
+            let outcome = match walk.outputs.get(&id) {
+                Some(out) => delete_with_retries(self, kind, &cx, out).await,
+                None => delete_by_tag(self, kind, &cx).await,
+            };
+            match outcome {
+                Ok(()) => {
+                    for key in &cx.publish {
+                        self.backends.values.delete(key).await?;
+                    }
+                    shared.journal.deleted(&id, kind.name()).await?;
+                    self.progress.send(Progress::NodeDeleted {
+                        id: id.clone(),
+                        kind: kind.name().into(),
+                        elapsed: t0.elapsed(),
+                    });
+                }
+                Err(e) => {
+                    let msg = shared.redactor.redact(&e.to_string());
+                    shared.journal.delete_failed(&id, kind.name(), &msg).await?;
+                    self.progress.send(Progress::NodeFailed { id: id.clone(), error: msg });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn delete_with_retries(
+    engine: &Engine,
+    kind: &'static dyn Kind,
+    cx: &Cx,
+    out: &Outputs,
+) -> Result<(), StepError> {
+    with_retries(&engine.policy, &engine.cancel, || kind.delete(cx, out), |_, _| {}).await
+}
+
+/// Deletes the resources of `kind` tagged with this tenant and `cx.resource_id`.
+pub(super) async fn delete_by_tag(engine: &Engine, kind: &'static dyn Kind, cx: &Cx) -> Result<(), StepError> {
+    let sweep_cx = crate::kinds::SweepCx {
+        tenant: cx.tenant.clone(),
+        backends: cx.backends.clone(),
+    };
+    let found = with_retries(&engine.policy, &engine.cancel, || kind.sweep(&sweep_cx), |_, _| {}).await?;
+    for f in found.iter().filter(|f| f.resource_id == cx.resource_id) {
+        delete_with_retries(engine, kind, cx, &f.outputs).await?;
+    }
+    Ok(())
+}
+
+/// One node, ready to run.
+struct Job {
+    id: String,
+    kind: &'static dyn Kind,
+    resource: Resource,
+    hash: String,
+    cx: Cx,
+    /// Outputs of the node's dependencies, by id.
+    inputs: HashMap<String, Outputs>,
+}
+
+async fn run_node(shared: Arc<Shared>, job: Job) -> NodeResult {
+    let engine = &shared.engine;
+    let permit = tokio::select! {
+        p = shared.limits.acquire(job.kind.api()) => Some(p),
+        _ = engine.cancel.cancelled() => None,
+    };
+    let Some(_permit) = permit else {
+        return NodeResult { id: job.id, started: None, ended: Instant::now(), result: Err("cancelled before it started".into()) };
+    };
+    let started = Instant::now();
+    shared.started.lock().expect("started table").insert(job.id.clone(), started);
+    let result = apply_node(&shared, &job).await;
+    let result = match result {
+        Ok(out) => Ok(out),
+        Err(message) => {
+            let message = shared.redactor.redact(&message);
+            if let Err(e) = shared.journal.failed(&job.id, job.kind.name(), &message).await {
+                tracing::error!(node = %job.id, error = %e, "could not journal a failure");
+            }
+            engine.progress.send(Progress::NodeFailed { id: job.id.clone(), error: message.clone() });
+            Err(message)
+        }
+    };
+    NodeResult { id: job.id, started: Some(started), ended: Instant::now(), result }
+}
+
+/// Started → apply → ready → publish → succeeded. Errors come back as text.
+async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
+    let engine = &shared.engine;
+    let kind = job.kind;
+    shared
+        .journal
+        .started(&job.id, kind.name(), &job.hash)
+        .await
+        .map_err(|e| e.to_string())?;
+    engine.progress.send(Progress::NodeStarted { id: job.id.clone(), kind: kind.name().into() });
+    let t0 = Instant::now();
+    let lookup = |res: &str, out: &str| {
+        job.inputs
+            .get(res)
+            .and_then(|o| o.get(out))
+            .map(|v| v.expose().to_string())
+    };
+    let props = refs::substitute(&job.resource.properties, &lookup).map_err(|e| e.to_string())?;
+    let outputs = with_retries(
+        &engine.policy,
+        &engine.cancel,
+        || kind.apply(&job.cx, &props),
+        |attempt, e| {
+            engine.progress.send(Progress::NodeRetrying {
+                id: job.id.clone(),
+                attempt,
+                error: shared.redactor.redact(&e.to_string()),
+            })
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    shared.redactor.learn(&outputs);
+    wait_ready(
+        &engine.policy,
+        &engine.cancel,
+        kind.ready_timeout(),
+        || kind.ready(&job.cx, &outputs),
+        |reason| {
+            engine.progress.send(Progress::NodeWaiting { id: job.id.clone(), reason: reason.to_string() })
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    for (key, p) in job.cx.publish.iter().zip(&job.resource.publish) {
+        let value = outputs
+            .get(&p.output)
+            .ok_or_else(|| format!("kind {} gave no output '{}' to publish", kind.name(), p.output))?;
+        engine
+            .backends
+            .values
+            .put(key, value.expose(), p.secret || value.is_secret())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    shared
+        .journal
+        .succeeded(&job.id, kind.name(), &outputs, &job.hash)
+        .await
+        .map_err(|e| e.to_string())?;
+    let elapsed = t0.elapsed();
+    if let Err(e) = engine.state.record_duration(kind.name(), elapsed).await {
+        tracing::warn!(error = %e, "could not record a duration");
+    }
+    engine.progress.send(Progress::NodeSucceeded { id: job.id.clone(), kind: kind.name().into(), elapsed });
+    Ok(outputs)
+}
+
+/// The walk's bookkeeping: what waits on what, what is done, what failed.
+struct Walk<'a> {
+    records: &'a BTreeMap<String, NodeRecord>,
+    resume: bool,
+    origin: Instant,
+    backends: Arc<Backends>,
+    waiting_on: HashMap<String, usize>,
+    ready: VecDeque<String>,
+    phase: BTreeMap<String, Phase>,
+    outputs: HashMap<String, Outputs>,
+    errors: Vec<(String, String)>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        graph: &Graph,
+        backends: Arc<Backends>,
+        records: &'a BTreeMap<String, NodeRecord>,
+        resume: bool,
+        origin: Instant,
+    ) -> Self {
+        let mut waiting_on = HashMap::new();
+        let mut ready = VecDeque::new();
+        let mut phase = BTreeMap::new();
+        for id in graph.ids() {
+            let n = graph.dependencies(id).len();
+            waiting_on.insert(id.to_string(), n);
+            phase.insert(id.to_string(), Phase::Waiting);
+            if n == 0 {
+                ready.push_back(id.to_string());
+            }
+        }
+        Self {
+            records,
+            resume,
+            origin,
+            backends,
+            waiting_on,
+            ready,
+            phase,
+            outputs: HashMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Resuming, a node that succeeded with the same spec and no secret
+    /// outputs (which the journal cannot give back) is not applied again.
+    fn can_skip(&self, id: &str, hash: &str) -> bool {
+        self.resume
+            && self.records.get(id).is_some_and(|r| {
+                r.state == NodeState::Succeeded && r.spec_hash.as_deref() == Some(hash) && !r.had_secrets
+            })
+    }
+
+    fn release_dependents(&mut self, graph: &Graph, id: &str) {
+        for d in graph.dependents(id) {
+            let left = self.waiting_on.get_mut(d).expect("known node");
+            *left -= 1;
+            if *left == 0 {
+                self.ready.push_back(d.to_string());
+            }
+        }
+    }
+
+    fn cx(&self, req: &CreateRequest, resource: &Resource) -> Result<Cx, EngineError> {
+        Ok(Cx {
+            tenant: req.tenant.clone(),
+            stack: req.stack.name.clone(),
+            environment: req.environment.clone(),
+            resource_id: resource.id.clone(),
+            expires_at: req.expires_at,
+            publish: publish_keys(&req.tenant, &req.environment, resource)?,
+            backends: self.backends.clone(),
+        })
+    }
+
+    fn job(
+        &self,
+        graph: &Graph,
+        req: &CreateRequest,
+        resource: &Resource,
+        hash: String,
+    ) -> Result<Job, EngineError> {
+        let kind = kind_by_name(&resource.kind).expect("the stack was validated against the kinds");
+        let inputs = graph
+            .dependencies(&resource.id)
+            .into_iter()
+            .filter_map(|d| self.outputs.get(d).map(|o| (d.to_string(), o.clone())))
+            .collect();
+        Ok(Job {
+            id: resource.id.clone(),
+            kind,
+            resource: resource.clone(),
+            hash,
+            cx: self.cx(req, resource)?,
+            inputs,
+        })
+    }
+
+    fn forecast(
+        &self,
+        graph: &Graph,
+        shared: &Shared,
+        expected: &ExpectedDurations,
+        budget: Duration,
+    ) -> (Duration, BudgetStatus) {
+        let started = shared.started.lock().expect("started table").clone();
+        let now = Instant::now();
+        let progress_of = |id: &str| match self.phase.get(id) {
+            Some(Phase::Done(..)) | Some(Phase::Skipped) => NodeProgress::Done,
+            _ => match started.get(id) {
+                Some(t) if !matches!(self.phase.get(id), Some(Phase::Failed(..))) => {
+                    NodeProgress::Running { elapsed: now - *t }
+                }
+                _ => NodeProgress::Pending,
+            },
+        };
+        let eta = eta::eta(graph, &progress_of, &|id| expected.of(graph.kind_of(id)));
+        let elapsed = self.origin.elapsed();
+        let status = eta::status(elapsed, eta, budget);
+        let done = self
+            .phase
+            .values()
+            .filter(|p| matches!(p, Phase::Done(..) | Phase::Skipped))
+            .count();
+        let running = started
+            .keys()
+            .filter(|id| matches!(self.phase.get(*id), Some(Phase::Queued)))
+            .count();
+        shared.engine.progress.send(Progress::Status {
+            done,
+            running,
+            total: graph.len(),
+            elapsed,
+            eta,
+            budget,
+            status,
+        });
+        (eta, status)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        graph: &Graph,
+        req: &CreateRequest,
+        run_id: &str,
+        started_at: jiff::Timestamp,
+        total: Duration,
+        verdict: Verdict,
+        expected: &ExpectedDurations,
+    ) -> Report {
+        let nodes: Vec<NodeTiming> = graph
+            .ids()
+            .map(|id| {
+                let (start, end, status) = match self.phase.get(id) {
+                    Some(Phase::Done(s, e)) => (Some(*s), Some(*e), "succeeded"),
+                    Some(Phase::Failed(s, e)) => (Some(*s), Some(*e), "failed"),
+                    Some(Phase::Skipped) => (None, None, "skipped"),
+                    _ => (None, None, "not_started"),
+                };
+                NodeTiming {
+                    id: id.to_string(),
+                    kind: graph.kind_of(id).to_string(),
+                    start_ms: start.map(|t| ms_between(self.origin, t)),
+                    end_ms: end.map(|t| ms_between(self.origin, t)),
+                    status: status.into(),
+                    expected_ms: expected.of(graph.kind_of(id)).as_millis() as u64,
+                }
+            })
+            .collect();
+        let (critical_path, critical_path_ms) = report::actual_critical_path(graph, &nodes);
+        Report {
+            tenant: req.tenant.to_string(),
+            run_id: run_id.into(),
+            operation: "create".into(),
+            stack: req.stack.name.clone(),
+            environment: req.environment.clone(),
+            started_at: started_at.to_string(),
+            budget_ms: req.budget.as_millis() as u64,
+            total_ms: total.as_millis() as u64,
+            verdict,
+            nodes,
+            critical_path,
+            critical_path_ms,
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+/// The value-store keys a resource publishes to.
+pub(super) fn publish_keys(
+    tenant: &TenantName,
+    environment: &str,
+    resource: &Resource,
+) -> Result<Vec<EnvKey>, EngineError> {
+    resource
+        .publish
+        .iter()
+        .map(|p| EnvKey::new(environment, Some(tenant.as_str()), p.level.clone(), &p.key))
+        .collect::<Result<_, _>>()
+        .map_err(EngineError::from)
+}

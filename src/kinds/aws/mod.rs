@@ -1,0 +1,105 @@
+//! AWS kinds and what they share: one SDK configuration (the standard AWS
+//! settings decide the endpoint, region and credentials, so the same binary
+//! talks to moto or to AWS), the clients, and error classification.
+
+pub mod s3;
+pub mod sns;
+pub mod sqs;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::SdkError;
+
+use super::KindError;
+
+/// One client per AWS service, all from one `SdkConfig`.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl AwsClients {
+    /// Loads the standard configuration chain (`AWS_ENDPOINT_URL`,
+    /// `AWS_REGION`, credentials, profiles). S3 uses path-style addressing so
+    /// that emulators on loopback work.
+    pub async fn from_env() -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::from_config(&config)
+    }
+
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+        }
+    }
+}
+
+/// Error codes AWS uses for throttling across services.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
+];
+
+/// The service error code of an SDK error, if it has one.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(se) => se.err().code(),
+        _ => None,
+    }
+}
+
+/// Turns an SDK error into a [`KindError`]: throttling, 5xx answers,
+/// timeouts and connection failures are transient (the engine retries them);
+/// everything else is permanent. `what` says which call failed.
+pub fn classify<E, R>(what: &str, err: SdkError<E, R>) -> KindError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let message = format!(
+        "{what}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    );
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ResponseError(r) => r.raw().status_code() >= 500,
+        SdkError::ServiceError(se) => {
+            se.raw().status_code() >= 500
+                || se
+                    .err()
+                    .code()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
+        }
+        _ => false,
+    };
+    if transient {
+        KindError::Transient(message)
+    } else {
+        KindError::Permanent(message)
+    }
+}
+
+/// The HTTP status of a raw response (implemented for the SDK's response type).
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}

@@ -1,0 +1,246 @@
+//! Resource kinds: one file per kind, each implementing [`Kind`]. A kind is
+//! stateless; everything about one resource comes in through [`Cx`] (who and
+//! where) and the resolved properties (what).
+//!
+//! The contract every kind keeps:
+//! - `apply` looks for the resource first (deterministic name or tags) and
+//!   adopts it; running it twice, or after a crash, never makes a duplicate.
+//! - every cloud resource carries the tags of [`Cx::tags`].
+//! - `delete` of a resource that is already gone is success.
+//! - `sweep` finds the tenant's resources of this kind by tag, so a tenant
+//!   whose state was lost can still be removed completely.
+
+pub mod aws;
+pub mod registry;
+pub mod secret_password;
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::envapi::{EnvKey, ValueStore};
+use crate::secret::SecretString;
+use crate::tenant::{TenantName, physical_name, tags};
+
+pub use registry::{all_kinds, kind_by_name};
+
+/// Resolved properties of one resource (references substituted).
+pub type Props = serde_json::Map<String, serde_json::Value>;
+
+/// A property a kind accepts.
+#[derive(Debug)]
+pub struct PropSpec {
+    pub name: &'static str,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// An output a kind produces.
+#[derive(Debug)]
+pub struct OutputSpec {
+    pub name: &'static str,
+    /// Secret outputs are never journaled, logged or printed; they may only be
+    /// published with `secret: true`.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+/// One output value: plain (journaled, printable) or secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputValue {
+    Plain(String),
+    Secret(SecretString),
+}
+
+impl OutputValue {
+    /// The clear value, for substitution into another resource's properties
+    /// and for publishing.
+    pub fn expose(&self) -> &str {
+        match self {
+            OutputValue::Plain(s) => s,
+            OutputValue::Secret(s) => s.expose(),
+        }
+    }
+
+    pub fn is_secret(&self) -> bool {
+        matches!(self, OutputValue::Secret(_))
+    }
+}
+
+/// The outputs of one resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outputs(BTreeMap<String, OutputValue>);
+
+impl Outputs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn plain(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.0.insert(name.into(), OutputValue::Plain(value.into()));
+        self
+    }
+
+    pub fn secret(mut self, name: &str, value: SecretString) -> Self {
+        self.0.insert(name.into(), OutputValue::Secret(value));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&OutputValue> {
+        self.0.get(name)
+    }
+
+    /// The plain value of `name`, or a permanent error naming it.
+    pub fn require(&self, name: &str) -> Result<&str, KindError> {
+        match self.0.get(name) {
+            Some(v) => Ok(v.expose()),
+            None => Err(KindError::Permanent(format!("output '{name}' is missing"))),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &OutputValue)> {
+        self.0.iter()
+    }
+
+    /// Only the plain outputs: what may be written to the journal.
+    pub fn plain_map(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| match v {
+                OutputValue::Plain(s) => Some((k.clone(), s.clone())),
+                OutputValue::Secret(_) => None,
+            })
+            .collect()
+    }
+
+    pub fn from_plain_map(map: BTreeMap<String, String>) -> Self {
+        Self(
+            map.into_iter()
+                .map(|(k, v)| (k, OutputValue::Plain(v)))
+                .collect(),
+        )
+    }
+
+    pub fn has_secrets(&self) -> bool {
+        self.0.values().any(OutputValue::is_secret)
+    }
+}
+
+/// One poll of readiness.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Not yet; the reason is shown in progress output.
+    Pending(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KindError {
+    /// Throttling, 5xx, timeouts, connection trouble: the engine retries.
+    #[error("{0}")]
+    Transient(String),
+    /// Anything else: the node fails.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl KindError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, KindError::Transient(_))
+    }
+}
+
+/// What every kind can reach: the AWS clients and the value store.
+pub struct Backends {
+    pub aws: aws::AwsClients,
+    pub values: ValueStore,
+}
+
+/// Who and where: the context of one resource of one tenant.
+#[derive(Clone)]
+pub struct Cx {
+    pub tenant: TenantName,
+    pub stack: String,
+    pub environment: String,
+    pub resource_id: String,
+    pub expires_at: Option<jiff::Timestamp>,
+    /// Where this resource's outputs are published (a generated secret is
+    /// adopted from the first of these on a rerun).
+    pub publish: Vec<EnvKey>,
+    pub backends: Arc<Backends>,
+}
+
+impl Cx {
+    /// Deterministic physical name, see [`physical_name`].
+    pub fn physical_name(&self, max_len: usize) -> String {
+        physical_name(&self.tenant, &self.resource_id, max_len)
+    }
+
+    /// The tags every cloud resource of this tenant carries.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        let mut t = vec![
+            (tags::TENANT.to_string(), self.tenant.to_string()),
+            (tags::STACK.to_string(), self.stack.clone()),
+            (tags::RESOURCE.to_string(), self.resource_id.clone()),
+            (tags::MANAGED.to_string(), "true".to_string()),
+            (tags::ENVIRONMENT.to_string(), self.environment.clone()),
+        ];
+        if let Some(at) = self.expires_at {
+            t.push((tags::EXPIRES_AT.to_string(), at.to_string()));
+        }
+        t
+    }
+}
+
+/// Context of a sweep: find everything of one tenant, whatever the state says.
+#[derive(Clone)]
+pub struct SweepCx {
+    pub tenant: TenantName,
+    pub backends: Arc<Backends>,
+}
+
+/// A resource found by a sweep: its logical id (from the `envctl:resource`
+/// tag) and the outputs `delete` needs.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub resource_id: String,
+    pub outputs: Outputs,
+}
+
+/// Deserializes resolved properties into a kind's typed properties.
+pub fn parse_props<T: serde::de::DeserializeOwned>(props: &Props) -> Result<T, KindError> {
+    serde_json::from_value(serde_json::Value::Object(props.clone()))
+        .map_err(|e| KindError::Permanent(format!("properties: {e}")))
+}
+
+#[async_trait]
+pub trait Kind: Send + Sync + 'static {
+    /// The name used in stacks, e.g. `aws.s3.bucket`.
+    fn name(&self) -> &'static str;
+    /// The cloud API whose concurrency bound this kind shares, e.g. `s3`.
+    fn api(&self) -> &'static str;
+    fn props(&self) -> &'static [PropSpec];
+    fn outputs(&self) -> &'static [OutputSpec];
+    /// Expected time from apply to ready on the real cloud (budget default).
+    fn expected(&self) -> Duration;
+    /// How long readiness may take before the node fails.
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(30 * 60)
+    }
+
+    /// Creates the resource, or adopts the one a previous run made.
+    async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError>;
+    /// One poll: is it usable yet?
+    async fn ready(&self, _cx: &Cx, _out: &Outputs) -> Result<Readiness, KindError> {
+        Ok(Readiness::Ready)
+    }
+    /// Deletes it; already gone is success.
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError>;
+    /// Finds this tenant's resources of this kind by tag.
+    async fn sweep(&self, _cx: &SweepCx) -> Result<Vec<Found>, KindError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,17 @@
+//! envctl: a single-tenant environment provisioner. `create` stands up a
+//! tenant's stack (AWS resources, environment values, later Kubernetes) as a
+//! dependency graph inside a time budget; `destroy` removes all of it.
+
+pub mod budget;
+#[cfg(feature = "wip")]
+pub mod cli;
+#[cfg(feature = "wip")]
+pub mod engine;
+pub mod envapi;
+pub mod graph;
+pub mod journal;
+pub mod kinds;
+pub mod secret;
+pub mod stack;
+pub mod state;
+pub mod tenant;

@@ -1,0 +1,11 @@
+//! The stack: a tenant's infrastructure declared in YAML. This module owns the
+//! model; `load` parses a file, `validate` checks it against the kinds, and
+//! `refs` finds and substitutes `${id.output}` references.
+
+pub mod load;
+pub mod model;
+pub mod refs;
+pub mod validate;
+
+pub use load::{StackError, load_file, load_str};
+pub use model::{Publish, Resource, Stack};

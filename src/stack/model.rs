@@ -1,0 +1,60 @@
+//! The stack model, as loaded and validated.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::envapi::Level;
+
+/// Budget when a stack sets none: the mission's 15 minutes.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(15 * 60);
+/// Environment when a stack sets none.
+pub const DEFAULT_ENVIRONMENT: &str = "dev";
+
+#[derive(Clone, Debug)]
+pub struct Stack {
+    /// The file it came from (for messages).
+    pub path: PathBuf,
+    /// `stack:` — the stack's name, stamped as the `envctl:stack` tag.
+    pub name: String,
+    /// `environment:` — default environment of the value store.
+    pub environment: String,
+    /// `budget:` — time budget of a create run.
+    pub budget: Duration,
+    /// `ttl:` — default time-to-live of a tenant made from this stack.
+    pub ttl: Option<Duration>,
+    /// `expected:` — expected duration per kind, overriding the built-in defaults.
+    pub expected: BTreeMap<String, Duration>,
+    /// `limits:` — concurrency bound per cloud API (e.g. `s3: 8`).
+    pub limits: BTreeMap<String, usize>,
+    /// `resources:` — in file order.
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub id: String,
+    pub kind: String,
+    /// Properties as written, `${id.output}` references still in strings.
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Explicit extra edges.
+    pub depends_on: Vec<String>,
+    pub publish: Vec<Publish>,
+    /// 1-based line of the resource in its file (0 when unknown).
+    pub line: usize,
+}
+
+/// One output of a resource published as an environment value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub output: String,
+    pub key: String,
+    pub level: Level,
+    pub secret: bool,
+}
+
+impl Stack {
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+}
