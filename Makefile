@@ -22,7 +22,7 @@ export CARGO_TERM_COLOR ?= never
 # shell holds: a demo must never touch a real account.
 LOCAL_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
-	AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	AWS_PROFILE=default AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 	ENVCTL_STATE=$(LOCAL)/state.sqlite
 
 .PHONY: help setup build test lint demo local-up local-down bench clean-local
@@ -34,20 +34,20 @@ setup:
 	@integration/moto.sh install
 
 build:
-	cargo build --all-targets --features wip
+	cargo build --all-targets
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets --features wip -- -D warnings
+	cargo clippy --all-targets -- -D warnings
 
 test: setup build
-	cargo test --features wip --all-targets -- --test-threads 4
+	cargo test --lib --bins --tests -- --test-threads 4
 	$(MAKE) --no-print-directory lint
 
 local-up: setup
 	@mkdir -p $(LOCAL)
 	@integration/moto.sh start $(MOTO_PORT) $(LOCAL)/moto
-	@printf 'export %s\n' $(LOCAL_ENV) > $(LOCAL)/env
+	@printf 'export %s\n' $(LOCAL_ENV) 'PATH=$(CURDIR)/target/debug:$$PATH' > $(LOCAL)/env
 	@echo "local backends up; to use envctl against them: source .local/env"
 
 local-down:
@@ -67,10 +67,10 @@ demo: build local-up
 	@echo
 	@echo "Look closer:  source .local/env && envctl describe tenant demo"
 	@echo "Timeline:     .local/demo-timeline.svg"
-	@echo "Tear down:    source .local/env && target/debug/envctl destroy tenant demo --yes"
+	@echo "Tear down:    source .local/env && envctl destroy tenant demo --yes"
 
 bench: setup
-	cargo bench --features wip --bench engine
+	cargo bench --bench engine
 
 clean-local: local-down
 	rm -rf $(LOCAL)

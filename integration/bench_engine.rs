@@ -70,7 +70,10 @@ fn tenant_shaped_stack() -> String {
     };
     let mut s = String::from("stack: simulated-tenant\nresources:\n");
     let mut node = |id: &str, kind: &str, deps: &[&str]| {
-        s.push_str(&format!("  - id: {id}\n    kind: sim.delay\n    properties: {{ duration: {} }}\n", d(kind)));
+        s.push_str(&format!(
+            "  - id: {id}\n    kind: sim.delay\n    properties: {{ duration: {} }}\n",
+            d(kind)
+        ));
         if !deps.is_empty() {
             s.push_str(&format!("    depends_on: [{}]\n", deps.join(", ")));
         }
@@ -144,8 +147,12 @@ fn main() {
         assert_eq!(n, 1000);
         best = best.min(d);
     }
-    println!("validate+plan, synthetic 1,000-node stack: {:.1} ms (best of 5)", best.as_secs_f64() * 1e3);
-    let tenant_text = std::fs::read_to_string(support::repo_root().join("stacks/tenant.yaml")).unwrap();
+    println!(
+        "validate+plan, synthetic 1,000-node stack: {:.1} ms (best of 5)",
+        best.as_secs_f64() * 1e3
+    );
+    let tenant_text =
+        std::fs::read_to_string(support::repo_root().join("stacks/tenant.yaml")).unwrap();
     let mut best = Duration::MAX;
     let mut nodes = 0;
     for _ in 0..5 {
@@ -153,7 +160,10 @@ fn main() {
         nodes = n;
         best = best.min(d);
     }
-    println!("validate+plan, stacks/tenant.yaml ({nodes} nodes): {:.2} ms (best of 5)", best.as_secs_f64() * 1e3);
+    println!(
+        "validate+plan, stacks/tenant.yaml ({nodes} nodes): {:.2} ms (best of 5)",
+        best.as_secs_f64() * 1e3
+    );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

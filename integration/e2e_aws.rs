@@ -67,7 +67,9 @@ impl World {
 
     fn clients(&self) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client, aws_sdk_sns::Client) {
         let conf = self.moto.sdk_config();
-        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
+        let s3 = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build();
         (
             aws_sdk_s3::Client::from_conf(s3),
             aws_sdk_sqs::Client::new(&conf),
@@ -82,8 +84,14 @@ impl World {
         let mut found = BTreeMap::new();
         for b in s3.list_buckets().send().await.unwrap().buckets() {
             let name = b.name().unwrap();
-            let Ok(t) = s3.get_bucket_tagging().bucket(name).send().await else { continue };
-            let tags: BTreeMap<_, _> = t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            let Ok(t) = s3.get_bucket_tagging().bucket(name).send().await else {
+                continue;
+            };
+            let tags: BTreeMap<_, _> = t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
             if tags.get("envctl:tenant").map(String::as_str) == Some(tenant) {
                 found.insert(format!("s3:{name}"), tags);
             }
@@ -97,8 +105,17 @@ impl World {
         }
         for topic in sns.list_topics().send().await.unwrap().topics() {
             let arn = topic.topic_arn().unwrap();
-            let t = sns.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
-            let tags: BTreeMap<_, _> = t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            let t = sns
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            let tags: BTreeMap<_, _> = t
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
             if tags.get("envctl:tenant").map(String::as_str) == Some(tenant) {
                 found.insert(format!("sns:{arn}"), tags);
             }
@@ -127,15 +144,29 @@ impl World {
 
     async fn value_keys(&self, prefix: &str) -> Vec<String> {
         let (s3, _, _) = self.clients();
-        match s3.list_objects_v2().bucket(&self.bucket).prefix(prefix).send().await {
-            Ok(r) => r.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect(),
+        match s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+        {
+            Ok(r) => r
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// The tenant stack's resources: 3 buckets, 5 queues + 5 dead-letter queues, 3 topics.
@@ -145,30 +176,61 @@ const TENANT_STACK_RESOURCES: usize = 3 + 10 + 3;
 async fn create_makes_each_resource_once_tagged_and_publishes_values() {
     let w = World::new();
     let out = w.ok(&["create", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
-    assert!(text(&out).contains("within_budget") || text(&out).contains("within budget"), "report shows the verdict");
+    assert!(
+        text(&out).contains("within_budget") || text(&out).contains("within budget"),
+        "report shows the verdict"
+    );
 
     let tagged = w.tagged("acme").await;
     assert_eq!(tagged.len(), TENANT_STACK_RESOURCES, "{tagged:#?}");
     for (name, tags) in &tagged {
-        assert_eq!(tags.get("envctl:managed").map(String::as_str), Some("true"), "{name}");
-        assert_eq!(tags.get("envctl:stack").map(String::as_str), Some("tenant"), "{name}");
+        assert_eq!(
+            tags.get("envctl:managed").map(String::as_str),
+            Some("true"),
+            "{name}"
+        );
+        assert_eq!(
+            tags.get("envctl:stack").map(String::as_str),
+            Some("tenant"),
+            "{name}"
+        );
         assert!(tags.contains_key("envctl:resource"), "{name}");
     }
 
     // Values at the documented keys, read with an independent client.
-    let uploads = w.boto3_get("dev/acme/common/UPLOADS_BUCKET").expect("UPLOADS_BUCKET published");
-    assert!(tagged.contains_key(&format!("s3:{uploads}")), "the published bucket is the created one");
-    let queue = w.boto3_get("dev/acme/orders/QUEUE_URL").expect("orders QUEUE_URL published");
+    let uploads = w
+        .boto3_get("dev/acme/common/UPLOADS_BUCKET")
+        .expect("UPLOADS_BUCKET published");
+    assert!(
+        tagged.contains_key(&format!("s3:{uploads}")),
+        "the published bucket is the created one"
+    );
+    let queue = w
+        .boto3_get("dev/acme/orders/QUEUE_URL")
+        .expect("orders QUEUE_URL published");
     assert!(tagged.keys().any(|k| k == &format!("sqs:{queue}")));
-    assert!(w.boto3_get("dev/acme/common/EVENTS_TOPIC_ARN").unwrap().starts_with("arn:aws:sns:"));
-    let secret = w.boto3_get("dev/acme/common/SESSION_SECRET").expect("secret published");
+    assert!(
+        w.boto3_get("dev/acme/common/EVENTS_TOPIC_ARN")
+            .unwrap()
+            .starts_with("arn:aws:sns:")
+    );
+    let secret = w
+        .boto3_get("dev/acme/common/SESSION_SECRET")
+        .expect("secret published");
     assert_eq!(secret.len(), 48);
 
     // A second create adds nothing and keeps the secret.
     w.ok(&["create", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
     let again = w.tagged("acme").await;
-    assert_eq!(again.keys().collect::<Vec<_>>(), tagged.keys().collect::<Vec<_>>());
-    assert_eq!(w.boto3_get("dev/acme/common/SESSION_SECRET").unwrap(), secret, "secret adopted, not regenerated");
+    assert_eq!(
+        again.keys().collect::<Vec<_>>(),
+        tagged.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        w.boto3_get("dev/acme/common/SESSION_SECRET").unwrap(),
+        secret,
+        "secret adopted, not regenerated"
+    );
 }
 
 #[tokio::test]
@@ -176,13 +238,26 @@ async fn destroy_leaves_nothing_tagged_even_when_the_state_is_lost() {
     let w = World::new();
     w.ok(&["create", "tenant", "gone", "--stack", "stacks/tenant.yaml"]);
     w.ok(&["create", "tenant", "lost", "--stack", "stacks/minimal.yaml"]);
-    w.ok(&["create", "tenant", "stays", "--stack", "stacks/minimal.yaml"]);
+    w.ok(&[
+        "create",
+        "tenant",
+        "stays",
+        "--stack",
+        "stacks/minimal.yaml",
+    ]);
     assert_eq!(w.tagged("gone").await.len(), TENANT_STACK_RESOURCES);
 
     let out = w.ok(&["destroy", "tenant", "gone", "--yes"]);
     assert!(text(&out).contains("deleted"));
-    assert!(w.tagged("gone").await.is_empty(), "{:#?}", w.tagged("gone").await);
-    assert!(w.value_keys("dev/gone/").await.is_empty(), "values of the tenant are gone");
+    assert!(
+        w.tagged("gone").await.is_empty(),
+        "{:#?}",
+        w.tagged("gone").await
+    );
+    assert!(
+        w.value_keys("dev/gone/").await.is_empty(),
+        "values of the tenant are gone"
+    );
 
     // Lose the state, then destroy: the sweep by tag still finds everything.
     assert_eq!(w.tagged("lost").await.len(), 4);
@@ -203,7 +278,13 @@ async fn destroy_leaves_nothing_tagged_even_when_the_state_is_lost() {
 async fn a_run_killed_mid_way_resumes_without_duplicates() {
     let w = World::new();
     let mut child = w
-        .command(&["create", "tenant", "crashy", "--stack", "integration/stacks/slow.yaml"])
+        .command(&[
+            "create",
+            "tenant",
+            "crashy",
+            "--stack",
+            "integration/stacks/slow.yaml",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -220,12 +301,29 @@ async fn a_run_killed_mid_way_resumes_without_duplicates() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = w.tagged("crashy").await;
-    assert_eq!(before.len(), 3, "bucket and queue+dlq exist, the topic not yet: {before:#?}");
+    assert_eq!(
+        before.len(),
+        3,
+        "bucket and queue+dlq exist, the topic not yet: {before:#?}"
+    );
 
-    let out = w.ok(&["create", "tenant", "crashy", "--stack", "integration/stacks/slow.yaml"]);
-    assert!(text(&out).contains("skipped   first"), "finished nodes are skipped on resume");
+    let out = w.ok(&[
+        "create",
+        "tenant",
+        "crashy",
+        "--stack",
+        "integration/stacks/slow.yaml",
+    ]);
+    assert!(
+        text(&out).contains("skipped   first"),
+        "finished nodes are skipped on resume"
+    );
     let after = w.tagged("crashy").await;
-    assert_eq!(after.len(), 4, "one topic added, nothing duplicated: {after:#?}");
+    assert_eq!(
+        after.len(),
+        4,
+        "one topic added, nothing duplicated: {after:#?}"
+    );
     for k in before.keys() {
         assert!(after.contains_key(k), "{k} adopted, not replaced");
     }
@@ -235,7 +333,13 @@ async fn a_run_killed_mid_way_resumes_without_duplicates() {
 async fn a_second_create_of_a_busy_tenant_is_refused() {
     let w = World::new();
     let mut first = w
-        .command(&["create", "tenant", "busy", "--stack", "integration/stacks/slow.yaml"])
+        .command(&[
+            "create",
+            "tenant",
+            "busy",
+            "--stack",
+            "integration/stacks/slow.yaml",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -246,32 +350,69 @@ async fn a_second_create_of_a_busy_tenant_is_refused() {
             break;
         }
     }
-    let second = w.envctl(&["create", "tenant", "busy", "--stack", "integration/stacks/slow.yaml"]);
+    let second = w.envctl(&[
+        "create",
+        "tenant",
+        "busy",
+        "--stack",
+        "integration/stacks/slow.yaml",
+    ]);
     assert_eq!(second.status.code(), Some(1));
-    assert!(text(&second).contains("tenant 'busy' is busy"), "{}", text(&second));
+    assert!(
+        text(&second).contains("tenant 'busy' is busy"),
+        "{}",
+        text(&second)
+    );
     for _ in stderr {}
-    assert!(first.wait().unwrap().success(), "the first run is not disturbed");
+    assert!(
+        first.wait().unwrap().success(),
+        "the first run is not disturbed"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_run_stops_and_rollback_removes_what_it_made() {
     let w = World::new();
-    let out = w.envctl(&["create", "tenant", "failer", "--stack", "integration/stacks/failing.yaml"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("simulated failure"));
-    assert_eq!(w.tagged("failer").await.len(), 2, "bucket and queue made, `never` not started");
-
     let out = w.envctl(&[
-        "create", "tenant", "rolled", "--stack", "integration/stacks/failing.yaml", "--rollback-on-failure",
+        "create",
+        "tenant",
+        "failer",
+        "--stack",
+        "integration/stacks/failing.yaml",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(w.tagged("rolled").await.is_empty(), "rollback deleted what the run made");
+    assert!(text(&out).contains("simulated failure"));
+    assert_eq!(
+        w.tagged("failer").await.len(),
+        2,
+        "bucket and queue made, `never` not started"
+    );
+
+    let out = w.envctl(&[
+        "create",
+        "tenant",
+        "rolled",
+        "--stack",
+        "integration/stacks/failing.yaml",
+        "--rollback-on-failure",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        w.tagged("rolled").await.is_empty(),
+        "rollback deleted what the run made"
+    );
 }
 
 #[tokio::test]
 async fn throttled_nodes_are_retried() {
     let w = World::new();
-    let out = w.ok(&["create", "tenant", "flaky", "--stack", "integration/stacks/throttled.yaml"]);
+    let out = w.ok(&[
+        "create",
+        "tenant",
+        "flaky",
+        "--stack",
+        "integration/stacks/throttled.yaml",
+    ]);
     assert!(text(&out).contains("retrying  flaky"), "{}", text(&out));
     assert_eq!(w.tagged("flaky").await.len(), 1);
 }
@@ -280,15 +421,40 @@ async fn throttled_nodes_are_retried() {
 async fn bad_input_exits_2_and_creates_nothing() {
     let w = World::new();
     let bad_stack = w.dir.path().join("bad.yaml");
-    std::fs::write(&bad_stack, "stack: bad\nresources:\n  - id: a\n    kind: aws.s3.buckit\n").unwrap();
+    std::fs::write(
+        &bad_stack,
+        "stack: bad\nresources:\n  - id: a\n    kind: aws.s3.buckit\n",
+    )
+    .unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["create", "tenant", "Bad_Name"], "invalid tenant name"),
-        (vec!["create", "tenant", "okname", "--stack", bad_stack.to_str().unwrap()], "aws.s3.buckit"),
-        (vec!["create", "tenant", "okname", "--stack", "no/such/file.yaml"], "no/such/file.yaml"),
-        (vec!["create", "tenant", "okname", "--budget", "soon"], "--budget"),
-        (vec!["create", "tenant", "okname", "--limit", "rds"], "--limit"),
+        (
+            vec![
+                "create",
+                "tenant",
+                "okname",
+                "--stack",
+                bad_stack.to_str().unwrap(),
+            ],
+            "aws.s3.buckit",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--stack", "no/such/file.yaml"],
+            "no/such/file.yaml",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--budget", "soon"],
+            "--budget",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--limit", "rds"],
+            "--limit",
+        ),
         (vec!["destroy", "tenant", "okname"], "--yes"),
-        (vec!["env", "set", "lower_case", "v", "--tenant", "okname"], "KEY 'lower_case' is malformed"),
+        (
+            vec!["env", "set", "lower_case", "v", "--tenant", "okname"],
+            "KEY 'lower_case' is malformed",
+        ),
     ];
     for (args, needle) in cases {
         let out = w.envctl(&args);
@@ -297,17 +463,46 @@ async fn bad_input_exits_2_and_creates_nothing() {
     }
     assert!(!w.state_path().exists(), "no state was created");
     let (s3, _, _) = w.clients();
-    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty(), "no bucket was created");
+    assert!(
+        s3.list_buckets().send().await.unwrap().buckets().is_empty(),
+        "no bucket was created"
+    );
 }
 
 #[tokio::test]
 async fn plan_shows_waves_and_critical_path_and_touches_nothing() {
     let w = World::new();
-    let out = w.ok(&["plan", "tenant", "acme", "--stack", "stacks/tenant.yaml", "-o", "json"]);
+    let out = w.ok(&[
+        "plan",
+        "tenant",
+        "acme",
+        "--stack",
+        "stacks/tenant.yaml",
+        "-o",
+        "json",
+    ]);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let waves = plan["waves"].as_array().unwrap();
     assert_eq!(waves.len(), 2, "queues and buckets first, then the topics");
-    assert!(plan["critical_path"].as_array().unwrap().len() >= 2);
+    // The ETA is the critical path's length, and no single node is longer.
+    let expected: BTreeMap<String, u64> = waves
+        .iter()
+        .flat_map(|w| w.as_array().unwrap())
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_string(),
+                n["expected_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let path_ms: u64 = plan["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| expected[id.as_str().unwrap()])
+        .sum();
+    assert_eq!(plan["eta_ms"].as_u64().unwrap(), path_ms);
+    assert!(expected.values().all(|ms| *ms <= path_ms));
     assert!(!w.state_path().exists());
     let (s3, _, _) = w.clients();
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
@@ -323,7 +518,10 @@ async fn report_and_describe_show_the_run_and_the_timeline() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["verdict"], "within_budget");
     assert_eq!(report["nodes"].as_array().unwrap().len(), 3);
-    assert_eq!(report["critical_path"].as_array().unwrap().last().unwrap(), "events");
+    assert_eq!(
+        report["critical_path"].as_array().unwrap().last().unwrap(),
+        "events"
+    );
     let svg = w.dir.path().join("t.svg");
     w.ok(&["report", "tenant", "rep", "--svg", svg.to_str().unwrap()]);
     let picture = std::fs::read_to_string(&svg).unwrap();
@@ -339,15 +537,62 @@ async fn report_and_describe_show_the_run_and_the_timeline() {
 async fn env_values_merge_with_precedence_and_mask_secrets() {
     let w = World::new();
     w.ok(&["env", "set", "LOG_LEVEL", "info", "--environment", "prod"]);
-    w.ok(&["env", "set", "LOG_LEVEL", "debug", "--environment", "prod", "--tenant", "acme"]);
-    w.ok(&["env", "set", "LOG_LEVEL", "trace", "--environment", "prod", "--tenant", "acme", "--service", "billing"]);
+    w.ok(&[
+        "env",
+        "set",
+        "LOG_LEVEL",
+        "debug",
+        "--environment",
+        "prod",
+        "--tenant",
+        "acme",
+    ]);
+    w.ok(&[
+        "env",
+        "set",
+        "LOG_LEVEL",
+        "trace",
+        "--environment",
+        "prod",
+        "--tenant",
+        "acme",
+        "--service",
+        "billing",
+    ]);
     w.ok(&["env", "set", "REGION_NAME", "eu", "--environment", "prod"]);
-    w.ok(&["env", "set", "API_TOKEN", "tok-3141592653", "--environment", "prod", "--tenant", "acme", "--secret"]);
-    assert_eq!(w.boto3_get("prod/acme/billing/LOG_LEVEL").as_deref(), Some("trace"));
-    assert_eq!(w.boto3_get("prod/common/REGION_NAME").as_deref(), Some("eu"));
+    w.ok(&[
+        "env",
+        "set",
+        "API_TOKEN",
+        "tok-3141592653",
+        "--environment",
+        "prod",
+        "--tenant",
+        "acme",
+        "--secret",
+    ]);
+    assert_eq!(
+        w.boto3_get("prod/acme/billing/LOG_LEVEL").as_deref(),
+        Some("trace")
+    );
+    assert_eq!(
+        w.boto3_get("prod/common/REGION_NAME").as_deref(),
+        Some("eu")
+    );
 
     let get = |svc: &str, reveal: bool| {
-        let mut args = vec!["env", "get", "--environment", "prod", "--tenant", "acme", "--service", svc, "-o", "json"];
+        let mut args = vec![
+            "env",
+            "get",
+            "--environment",
+            "prod",
+            "--tenant",
+            "acme",
+            "--service",
+            svc,
+            "-o",
+            "json",
+        ];
         if reveal {
             args.push("--reveal");
         }
@@ -356,18 +601,48 @@ async fn env_values_merge_with_precedence_and_mask_secrets() {
         v.as_array()
             .unwrap()
             .iter()
-            .map(|e| (e["key"].as_str().unwrap().to_string(), (e["value"].as_str().unwrap().to_string(), e["from"].as_str().unwrap().to_string())))
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_string(),
+                    (
+                        e["value"].as_str().unwrap().to_string(),
+                        e["from"].as_str().unwrap().to_string(),
+                    ),
+                )
+            })
             .collect::<BTreeMap<_, _>>()
     };
     let billing = get("billing", false);
-    assert_eq!(billing["LOG_LEVEL"], ("trace".into(), "service billing".into()));
-    assert_eq!(billing["REGION_NAME"], ("eu".into(), "environment-common".into()));
+    assert_eq!(
+        billing["LOG_LEVEL"],
+        ("trace".into(), "service billing".into())
+    );
+    assert_eq!(
+        billing["REGION_NAME"],
+        ("eu".into(), "environment-common".into())
+    );
     assert_eq!(billing["API_TOKEN"].1, "tenant-common");
-    assert_ne!(billing["API_TOKEN"].0, "tok-3141592653", "masked without --reveal");
-    assert_eq!(get("search", false)["LOG_LEVEL"], ("debug".into(), "tenant-common".into()));
+    assert_ne!(
+        billing["API_TOKEN"].0, "tok-3141592653",
+        "masked without --reveal"
+    );
+    assert_eq!(
+        get("search", false)["LOG_LEVEL"],
+        ("debug".into(), "tenant-common".into())
+    );
     assert_eq!(get("search", true)["API_TOKEN"].0, "tok-3141592653");
 
-    w.ok(&["env", "rm", "LOG_LEVEL", "--environment", "prod", "--tenant", "acme", "--service", "billing"]);
+    w.ok(&[
+        "env",
+        "rm",
+        "LOG_LEVEL",
+        "--environment",
+        "prod",
+        "--tenant",
+        "acme",
+        "--service",
+        "billing",
+    ]);
     assert_eq!(get("billing", false)["LOG_LEVEL"].0, "debug");
 }
 
@@ -376,18 +651,45 @@ async fn secret_values_never_reach_output_logs_or_state() {
     let w = World::new();
     let mut seen = String::new();
     for args in [
-        vec!["-vv", "create", "tenant", "sec", "--stack", "stacks/tenant.yaml"],
-        vec!["-vv", "create", "tenant", "sec", "--stack", "stacks/tenant.yaml", "-o", "json"],
+        vec![
+            "-vv",
+            "create",
+            "tenant",
+            "sec",
+            "--stack",
+            "stacks/tenant.yaml",
+        ],
+        vec![
+            "-vv",
+            "create",
+            "tenant",
+            "sec",
+            "--stack",
+            "stacks/tenant.yaml",
+            "-o",
+            "json",
+        ],
         vec!["describe", "tenant", "sec", "-o", "json"],
         vec!["report", "tenant", "sec", "-o", "yaml"],
-        vec!["env", "get", "--environment", "dev", "--tenant", "sec", "--service", "webhooks"],
+        vec![
+            "env",
+            "get",
+            "--environment",
+            "dev",
+            "--tenant",
+            "sec",
+            "--service",
+            "webhooks",
+        ],
         vec!["env", "ls", "--environment", "dev", "--tenant", "sec"],
     ] {
         seen.push_str(&text(&w.ok(&args)));
     }
     let secrets = [
-        w.boto3_get("dev/sec/common/SESSION_SECRET").expect("published"),
-        w.boto3_get("dev/sec/webhooks/WEBHOOK_SIGNING_KEY").expect("published"),
+        w.boto3_get("dev/sec/common/SESSION_SECRET")
+            .expect("published"),
+        w.boto3_get("dev/sec/webhooks/WEBHOOK_SIGNING_KEY")
+            .expect("published"),
     ];
     seen.push_str(&text(&w.ok(&["-vv", "destroy", "tenant", "sec", "--yes"])));
     let mut state_bytes = Vec::new();

@@ -3,9 +3,7 @@
 //! dependency graph inside a time budget; `destroy` removes all of it.
 
 pub mod budget;
-#[cfg(feature = "wip")]
 pub mod cli;
-#[cfg(feature = "wip")]
 pub mod engine;
 pub mod envapi;
 pub mod graph;

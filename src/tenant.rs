@@ -46,6 +46,9 @@ impl TenantName {
         if name.starts_with('-') || name.ends_with('-') {
             return Err(bad("it starts or ends with '-'"));
         }
+        if name == "common" {
+            return Err(bad("'common' is the value store's shared level"));
+        }
         Ok(Self(name.to_string()))
     }
 
@@ -107,7 +110,15 @@ mod tests {
 
     #[test]
     fn rejects_uppercase_underscore_long_and_edge_dashes() {
-        for bad in ["Acme", "ac_me", "-acme", "acme-", "", &"a".repeat(41)] {
+        for bad in [
+            "Acme",
+            "ac_me",
+            "-acme",
+            "acme-",
+            "",
+            "common",
+            &"a".repeat(41),
+        ] {
             let err = TenantName::parse(bad).unwrap_err();
             assert!(err.to_string().contains("invalid tenant name"), "{err}");
         }
@@ -123,6 +134,9 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, physical_name(&t, "uploads-bucket-with-a-long-id", 63));
         let short = TenantName::parse("acme").unwrap();
-        assert_eq!(physical_name(&short, "Up_loads", 63), "envctl-acme-up-loads");
+        assert_eq!(
+            physical_name(&short, "Up_loads", 63),
+            "envctl-acme-up-loads"
+        );
     }
 }

@@ -8,4 +8,4 @@ pub mod svg;
 
 pub use eta::{BudgetStatus, NodeProgress};
 pub use expected::ExpectedDurations;
-pub use report::{NodeTiming, Report, Verdict};
+pub use report::{NodeTiming, Report, Verdict, actual_critical_path, fmt_duration, fmt_ms};

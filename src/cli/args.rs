@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use super::output::Format;
 
 #[derive(Parser, Debug)]
-#[command(name = "envctl", version, about = "Stand up and tear down complete single-tenant environments")]
+#[command(
+    name = "envctl",
+    version,
+    about = "Stand up and tear down complete single-tenant environments"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -21,7 +25,12 @@ pub struct Global {
     #[arg(long, env = "ENVCTL_STATE", global = true)]
     pub state: Option<String>,
     /// S3 bucket of the environment-value store
-    #[arg(long, env = "ENVCTL_VALUES_BUCKET", default_value = "envctl-values", global = true)]
+    #[arg(
+        long,
+        env = "ENVCTL_VALUES_BUCKET",
+        default_value = "envctl-values",
+        global = true
+    )]
     pub values_bucket: String,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

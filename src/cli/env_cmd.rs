@@ -22,14 +22,20 @@ fn address(a: &EnvKeyArgs) -> anyhow::Result<EnvKey> {
         (Some(_), None) => Level::Tenant,
         (None, _) => Level::Environment,
     };
-    EnvKey::new(&a.environment, a.tenant.as_deref(), level, &a.key).map_err(|e| BadInput(e.to_string()).into())
+    EnvKey::new(&a.environment, a.tenant.as_deref(), level, &a.key)
+        .map_err(|e| BadInput(e.to_string()).into())
 }
 
 fn check_scope(s: &EnvScope) -> anyhow::Result<()> {
     if let Some(t) = &s.tenant {
         setup::tenant(t)?;
     }
-    EnvKey::new(&s.environment, s.tenant.as_deref(), s.service.clone().map(Level::Service).unwrap_or(Level::Tenant), "X")
+    let level = match (&s.tenant, &s.service) {
+        (Some(_), Some(svc)) => Level::Service(svc.clone()),
+        (Some(_), None) => Level::Tenant,
+        (None, _) => Level::Environment,
+    };
+    EnvKey::new(&s.environment, s.tenant.as_deref(), level, "X")
         .map_err(|e| BadInput(e.to_string()))?;
     Ok(())
 }
@@ -49,12 +55,19 @@ pub async fn ls(global: &Global, a: EnvScope) -> anyhow::Result<()> {
         .await?;
     let listed: Vec<Listed> = keys
         .iter()
-        .map(|k| Listed { key: k.key.clone(), level: k.level.describe(), object: k.object_key() })
+        .map(|k| Listed {
+            key: k.key.clone(),
+            level: k.level.describe(),
+            object: k.object_key(),
+        })
         .collect();
     output::print(a.output, &listed, || {
         output::table(
             &["key", "level", "object"],
-            listed.iter().map(|l| vec![l.key.clone(), l.level.clone(), l.object.clone()]).collect(),
+            listed
+                .iter()
+                .map(|l| vec![l.key.clone(), l.level.clone(), l.object.clone()])
+                .collect(),
         )
     });
     Ok(())
@@ -78,7 +91,12 @@ pub async fn get(global: &Global, a: EnvGetArgs) -> anyhow::Result<()> {
     let shown: Vec<Shown> = merged
         .iter()
         .filter(|(k, _)| a.key.as_ref().is_none_or(|want| want == *k))
-        .map(|(k, (v, level))| Shown { key: k.clone(), value: v.shown(a.reveal), secret: v.secret, from: level.describe() })
+        .map(|(k, (v, level))| Shown {
+            key: k.clone(),
+            value: v.shown(a.reveal),
+            secret: v.secret,
+            from: level.describe(),
+        })
         .collect();
     if let Some(k) = &a.key
         && shown.is_empty()
@@ -86,14 +104,20 @@ pub async fn get(global: &Global, a: EnvGetArgs) -> anyhow::Result<()> {
         return Err(BadInput(format!(
             "{k} is not set for environment {}{}; see `envctl env ls`",
             s.environment,
-            s.tenant.as_deref().map(|t| format!(", tenant {t}")).unwrap_or_default()
+            s.tenant
+                .as_deref()
+                .map(|t| format!(", tenant {t}"))
+                .unwrap_or_default()
         ))
         .into());
     }
     output::print(s.output, &shown, || {
         output::table(
             &["key", "value", "from"],
-            shown.iter().map(|v| vec![v.key.clone(), v.value.clone(), v.from.clone()]).collect(),
+            shown
+                .iter()
+                .map(|v| vec![v.key.clone(), v.value.clone(), v.from.clone()])
+                .collect(),
         )
     });
     Ok(())

@@ -53,12 +53,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     use args::{Command, EnvCommand, TenantTarget};
     let global = cli.global;
     match cli.command {
-        Command::Create { target: TenantTarget::Tenant(a) } => tenant_cmd::create(&global, a).await,
-        Command::Plan { target: TenantTarget::Tenant(a) } => tenant_cmd::plan(&global, a).await,
-        Command::Destroy { target: args::DestroyTarget::Tenant(a) } => tenant_cmd::destroy(&global, a).await,
-        Command::Get { target: args::GetTarget::Tenants(a) } => tenant_cmd::get_tenants(&global, a).await,
-        Command::Describe { target: args::NamedTarget::Tenant(a) } => tenant_cmd::describe(&global, a).await,
-        Command::Report { target: args::ReportTarget::Tenant(a) } => tenant_cmd::report(&global, a).await,
+        Command::Create {
+            target: TenantTarget::Tenant(a),
+        } => tenant_cmd::create(&global, a).await,
+        Command::Plan {
+            target: TenantTarget::Tenant(a),
+        } => tenant_cmd::plan(&global, a).await,
+        Command::Destroy {
+            target: args::DestroyTarget::Tenant(a),
+        } => tenant_cmd::destroy(&global, a).await,
+        Command::Get {
+            target: args::GetTarget::Tenants(a),
+        } => tenant_cmd::get_tenants(&global, a).await,
+        Command::Describe {
+            target: args::NamedTarget::Tenant(a),
+        } => tenant_cmd::describe(&global, a).await,
+        Command::Report {
+            target: args::ReportTarget::Tenant(a),
+        } => tenant_cmd::report(&global, a).await,
         Command::Env { command } => match command {
             EnvCommand::Ls(a) => env_cmd::ls(&global, a).await,
             EnvCommand::Get(a) => env_cmd::get(&global, a).await,

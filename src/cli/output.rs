@@ -15,7 +15,10 @@ pub enum Format {
 pub fn print<T: serde::Serialize>(format: Format, value: &T, table: impl FnOnce() -> String) {
     match format {
         Format::Table => println!("{}", table()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(value).expect("serializable")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("serializable")
+        ),
         Format::Yaml => print!("{}", serde_yaml_ng::to_string(value).expect("serializable")),
     }
 }
@@ -31,16 +34,4 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     t.to_string()
 }
 
-/// `1h02m`, `6m10s`, `4.2s`, `850ms`.
-pub fn duration(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else if ms < 3_600_000 {
-        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
-    } else {
-        format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60)
-    }
-}
+pub use crate::budget::report::fmt_duration as duration;

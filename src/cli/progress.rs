@@ -9,16 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::output::duration;
-use crate::budget::eta::BudgetStatus;
 use crate::engine::Progress;
-
-fn status_word(s: BudgetStatus) -> &'static str {
-    match s {
-        BudgetStatus::OnTrack => "on track",
-        BudgetStatus::AtRisk => "at risk",
-        BudgetStatus::Overrun => "OVERRUN forecast",
-    }
-}
 
 /// Consumes progress until the channel closes.
 pub async fn render(mut rx: UnboundedReceiver<Progress>) {
@@ -40,7 +31,13 @@ pub async fn render(mut rx: UnboundedReceiver<Progress>) {
     };
     while let Some(p) = rx.recv().await {
         match p {
-            Progress::RunStarted { operation, tenant, total, budget, eta } => {
+            Progress::RunStarted {
+                operation,
+                tenant,
+                total,
+                budget,
+                eta,
+            } => {
                 if let Some(pb) = &bar {
                     pb.set_length(total as u64);
                 }
@@ -78,12 +75,20 @@ pub async fn render(mut rx: UnboundedReceiver<Progress>) {
                 }
                 line(format!("deleted   {id} ({kind}) in {}", duration(elapsed)));
             }
-            Progress::Status { done, running, total, eta, budget, status, .. } => {
+            Progress::Status {
+                done,
+                running,
+                total,
+                eta,
+                budget,
+                status,
+                ..
+            } => {
                 let msg = format!(
                     "ready, {running} running, ETA {}, budget {}: {}",
                     duration(eta),
                     duration(budget),
-                    status_word(status)
+                    status
                 );
                 match &bar {
                     Some(pb) => {
@@ -102,8 +107,12 @@ pub async fn render(mut rx: UnboundedReceiver<Progress>) {
                 duration(forecast),
                 duration(budget)
             )),
-            Progress::Cancelling => line("cancelling: letting running nodes finish; rerun to resume".into()),
-            Progress::RollbackStarted { nodes } => line(format!("rolling back {nodes} nodes started by this run")),
+            Progress::Cancelling => {
+                line("cancelling: letting running nodes finish; rerun to resume".into())
+            }
+            Progress::RollbackStarted { nodes } => {
+                line(format!("rolling back {nodes} nodes started by this run"))
+            }
             Progress::Sweep { kind, found } => {
                 if found > 0 || bar.is_none() {
                     line(format!("sweep     {kind}: {found} tagged resources left"));
@@ -113,7 +122,11 @@ pub async fn render(mut rx: UnboundedReceiver<Progress>) {
                 if let Some(pb) = &bar {
                     pb.finish_and_clear();
                 }
-                line(format!("finished: {verdict:?} in {}", duration(elapsed)));
+                line(format!(
+                    "finished: {} in {}",
+                    verdict.describe(),
+                    duration(elapsed)
+                ));
             }
         }
     }

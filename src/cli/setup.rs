@@ -21,8 +21,11 @@ pub fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},aws_config=warn,aws_smithy_runtime=warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{default},aws_config=warn,aws_smithy_runtime=warn"
+        ))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -41,7 +44,9 @@ pub async fn state(global: &Global) -> anyhow::Result<StateStore> {
 }
 
 pub async fn backends(global: &Global) -> anyhow::Result<Arc<Backends>> {
-    let aws = AwsClients::from_env().await;
+    let aws = AwsClients::from_env()
+        .await
+        .map_err(|e| BadInput(e.to_string()))?;
     let values = ValueStore::new(aws.s3.clone(), global.values_bucket.clone());
     Ok(Arc::new(Backends { aws, values }))
 }
@@ -54,14 +59,14 @@ pub fn tenant(name: &str) -> anyhow::Result<TenantName> {
 pub fn limits(raw: &[String]) -> anyhow::Result<BTreeMap<String, usize>> {
     raw.iter()
         .map(|s| {
-            let (api, n) = s
-                .split_once('=')
-                .ok_or_else(|| BadInput(format!("--limit '{s}': write API=N, e.g. --limit rds=2")))?;
-            let n: usize = n
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| BadInput(format!("--limit '{s}': N must be a positive integer, e.g. --limit rds=2")))?;
+            let (api, n) = s.split_once('=').ok_or_else(|| {
+                BadInput(format!("--limit '{s}': write API=N, e.g. --limit rds=2"))
+            })?;
+            let n: usize = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                BadInput(format!(
+                    "--limit '{s}': N must be a positive integer, e.g. --limit rds=2"
+                ))
+            })?;
             Ok((api.to_string(), n))
         })
         .collect()

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::args::{CreateArgs, DestroyArgs, GetTenantsArgs, Global, NamedArgs, PlanArgs, ReportArgs, StackArgs};
+use super::args::{
+    CreateArgs, DestroyArgs, GetTenantsArgs, Global, NamedArgs, PlanArgs, ReportArgs, StackArgs,
+};
 use super::output::{self, Format, duration};
 use super::{BadInput, RunFailed, setup};
 use crate::budget::{ExpectedDurations, Report, Verdict, svg};
@@ -21,9 +23,17 @@ use crate::tenant::TenantName;
 fn load(args: &StackArgs) -> anyhow::Result<(TenantName, Stack, String)> {
     let tenant = setup::tenant(&args.name)?;
     let stack = stack::load_file(&args.stack).map_err(|e| BadInput(e.to_string()))?;
-    let environment = args.environment.clone().unwrap_or_else(|| stack.environment.clone());
-    crate::envapi::EnvKey::new(&environment, Some(tenant.as_str()), crate::envapi::Level::Tenant, "X")
-        .map_err(|e| BadInput(format!("--environment: {e}")))?;
+    let environment = args
+        .environment
+        .clone()
+        .unwrap_or_else(|| stack.environment.clone());
+    crate::envapi::EnvKey::new(
+        &environment,
+        Some(tenant.as_str()),
+        crate::envapi::Level::Tenant,
+        "X",
+    )
+    .map_err(|e| BadInput(format!("--environment: {e}")))?;
     Ok((tenant, stack, environment))
 }
 
@@ -46,14 +56,21 @@ struct PlanNode {
     expected_ms: u64,
 }
 
-async fn make_plan(global: &Global, tenant: &TenantName, stack: &Stack, environment: &str, budget: Duration) -> anyhow::Result<Plan> {
-    let graph = Graph::build(stack).map_err(|e| BadInput(format!("{}: {e}", stack.path.display())))?;
+async fn make_plan(
+    global: &Global,
+    tenant: &TenantName,
+    stack: &Stack,
+    environment: &str,
+    budget: Duration,
+) -> anyhow::Result<Plan> {
+    let graph =
+        Graph::build(stack).map_err(|e| BadInput(format!("{}: {e}", stack.path.display())))?;
     // Learned durations when a state store is already there; plan never
     // creates one.
     let learned = match &global.state {
         Some(loc) if std::path::Path::new(loc.trim_start_matches("sqlite://")).exists() => {
             let s = setup::state(global).await?;
-            s.recent_durations(9)
+            s.recent_durations(crate::budget::expected::LEARN_WINDOW)
                 .await?
                 .into_iter()
                 .filter_map(|(k, v)| crate::budget::expected::learn(&v).map(|d| (k, d)))
@@ -101,7 +118,11 @@ fn print_plan(format: Format, plan: &Plan) {
                         n.id.clone(),
                         n.kind.clone(),
                         duration(Duration::from_millis(n.expected_ms)),
-                        if plan.critical_path.contains(&n.id) { "*".into() } else { String::new() },
+                        if plan.critical_path.contains(&n.id) {
+                            "*".into()
+                        } else {
+                            String::new()
+                        },
                     ]
                 })
             })
@@ -117,7 +138,11 @@ fn print_plan(format: Format, plan: &Plan) {
             plan.critical_path.join(" -> "),
             duration(Duration::from_millis(plan.eta_ms)),
             duration(Duration::from_millis(plan.budget_ms)),
-            if plan.within_budget { "fits" } else { "OVER BUDGET" }
+            if plan.within_budget {
+                "fits"
+            } else {
+                "OVER BUDGET"
+            }
         )
     });
 }
@@ -150,7 +175,12 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
             jiff::SignedDuration::try_from(t)
                 .ok()
                 .and_then(|d| jiff::Timestamp::now().checked_add(d).ok())
-                .ok_or_else(|| BadInput(format!("--ttl: {} is too long", humantime::format_duration(t))))
+                .ok_or_else(|| {
+                    BadInput(format!(
+                        "--ttl: {} is too long",
+                        humantime::format_duration(t)
+                    ))
+                })
         })
         .transpose()?;
     let state = setup::state(global).await?;
@@ -199,8 +229,13 @@ fn print_report(format: Format, report: &Report) {
 pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
     let tenant = setup::tenant(&a.name)?;
     if let Some(env) = &a.environment {
-        crate::envapi::EnvKey::new(env, Some(tenant.as_str()), crate::envapi::Level::Tenant, "X")
-            .map_err(|e| BadInput(format!("--environment: {e}")))?;
+        crate::envapi::EnvKey::new(
+            env,
+            Some(tenant.as_str()),
+            crate::envapi::Level::Tenant,
+            "X",
+        )
+        .map_err(|e| BadInput(format!("--environment: {e}")))?;
     }
     if !a.yes {
         if !std::io::stdin().is_terminal() {
@@ -209,7 +244,9 @@ pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
             ))
             .into());
         }
-        eprint!("Destroy tenant {tenant} and everything tagged with it? Type the tenant name to confirm: ");
+        eprint!(
+            "Destroy tenant {tenant} and everything tagged with it? Type the tenant name to confirm: "
+        );
         std::io::stderr().flush().ok();
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
@@ -223,9 +260,18 @@ pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
     {
         return Err(BadInput(format!("tenant {tenant} is protected; unprotect it first")).into());
     }
-    let (engine, renderer) = setup::engine(global, state, Default::default(), crate::engine::limits::DEFAULT_PARALLELISM).await?;
+    let (engine, renderer) = setup::engine(
+        global,
+        state,
+        Default::default(),
+        crate::engine::limits::DEFAULT_PARALLELISM,
+    )
+    .await?;
     let result = engine
-        .destroy(&DestroyRequest { tenant, environment: a.environment.clone() })
+        .destroy(&DestroyRequest {
+            tenant,
+            environment: a.environment.clone(),
+        })
         .await;
     drop(engine);
     let _ = renderer.await;
@@ -247,7 +293,14 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
         .collect();
     output::print(a.output, &tenants, || {
         output::table(
-            &["name", "status", "environment", "stack", "created", "expires"],
+            &[
+                "name",
+                "status",
+                "environment",
+                "stack",
+                "created",
+                "expires",
+            ],
             tenants
                 .iter()
                 .map(|t| {
@@ -285,16 +338,24 @@ struct DescribedNode {
 pub async fn describe(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
     let name = setup::tenant(&a.name)?;
     let state = setup::state(global).await?;
-    let tenant = state
-        .tenant(name.as_str())
-        .await?
-        .ok_or_else(|| BadInput(format!("tenant {name} is not in the state store {}; see `envctl get tenants`", state.location())))?;
+    let tenant = state.tenant(name.as_str()).await?.ok_or_else(|| {
+        BadInput(format!(
+            "tenant {name} is not in the state store {}; see `envctl get tenants`",
+            state.location()
+        ))
+    })?;
     let records = journal::replay(&state.events(name.as_str()).await?).context("intent log")?;
     let d = Description {
         tenant,
         nodes: records
             .into_iter()
-            .map(|(id, r)| DescribedNode { id, kind: r.kind, state: r.state, outputs: r.outputs, last_error: r.last_error })
+            .map(|(id, r)| DescribedNode {
+                id,
+                kind: r.kind,
+                state: r.state,
+                outputs: r.outputs,
+                last_error: r.last_error,
+            })
             .collect(),
         runs: state.runs(name.as_str()).await?,
     };
@@ -316,11 +377,25 @@ pub async fn describe(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
             .nodes
             .iter()
             .map(|n| {
-                let outs = n.outputs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
-                vec![n.id.clone(), n.kind.clone(), format!("{:?}", n.state).to_lowercase(), outs, n.last_error.clone().unwrap_or_default()]
+                let outs = n
+                    .outputs
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                vec![
+                    n.id.clone(),
+                    n.kind.clone(),
+                    format!("{:?}", n.state).to_lowercase(),
+                    outs,
+                    n.last_error.clone().unwrap_or_default(),
+                ]
             })
             .collect();
-        format!("{head}\n{}", output::table(&["node", "kind", "state", "outputs", "last error"], rows))
+        format!(
+            "{head}\n{}",
+            output::table(&["node", "kind", "state", "outputs", "last error"], rows)
+        )
     });
     Ok(())
 }
@@ -331,10 +406,18 @@ pub async fn report(global: &Global, a: ReportArgs) -> anyhow::Result<()> {
     let run = state
         .last_report(name.as_str(), Some(&a.operation))
         .await?
-        .ok_or_else(|| BadInput(format!("tenant {name} has no finished {} run in {}", a.operation, state.location())))?;
-    let report: Report = serde_json::from_str(run.report_json.as_deref().unwrap_or("{}")).context("stored report")?;
+        .ok_or_else(|| {
+            BadInput(format!(
+                "tenant {name} has no finished {} run in {}",
+                a.operation,
+                state.location()
+            ))
+        })?;
+    let report: Report = serde_json::from_str(run.report_json.as_deref().unwrap_or("{}"))
+        .context("stored report")?;
     if let Some(path) = &a.svg {
-        std::fs::write(path, svg::render(&report)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, svg::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("timeline written to {}", path.display());
     }
     print_report(a.output, &report);

@@ -26,9 +26,6 @@ use crate::stack::{Resource, Stack, refs};
 use crate::state::TenantRow;
 use crate::tenant::TenantName;
 
-/// How many past durations per kind the budget learns from.
-const LEARN_WINDOW: usize = 9;
-
 #[derive(Clone, Debug)]
 pub struct CreateRequest {
     pub tenant: TenantName,
@@ -113,7 +110,7 @@ impl Engine {
 
         let learned: BTreeMap<String, Duration> = self
             .state
-            .recent_durations(LEARN_WINDOW)
+            .recent_durations(expected::LEARN_WINDOW)
             .await?
             .into_iter()
             .filter_map(|(k, samples)| expected::learn(&samples).map(|d| (k, d)))
@@ -147,11 +144,15 @@ impl Engine {
         loop {
             if !failed && !cancelled {
                 while let Some(id) = walk.ready.pop_front() {
-                    let resource = req.stack.resource(&id).expect("graph nodes are stack resources");
+                    let resource = req
+                        .stack
+                        .resource(&id)
+                        .expect("graph nodes are stack resources");
                     let hash = spec_hash(resource);
                     if walk.can_skip(&id, &hash) {
                         let rec = &records[&id];
-                        walk.outputs.insert(id.clone(), Outputs::from_plain_map(rec.outputs.clone()));
+                        walk.outputs
+                            .insert(id.clone(), Outputs::from_plain_map(rec.outputs.clone()));
                         walk.phase.insert(id.clone(), Phase::Skipped);
                         self.progress.send(Progress::NodeSkipped { id: id.clone() });
                         walk.release_dependents(graph, &id);
@@ -200,15 +201,7 @@ impl Engine {
         }
 
         let total = origin.elapsed();
-        let verdict = if cancelled {
-            Verdict::Cancelled
-        } else if failed {
-            Verdict::Failed
-        } else if total > req.budget {
-            Verdict::OverBudget
-        } else {
-            Verdict::WithinBudget
-        };
+        let verdict = eta::verdict(total, req.budget, failed, cancelled);
         if failed && req.rollback_on_failure {
             self.rollback(req, graph, &walk, &shared).await?;
         }
@@ -221,9 +214,16 @@ impl Engine {
         };
         self.state.set_tenant_status(tenant, status).await?;
         self.state
-            .finish_run(run_id, status, &serde_json::to_string(&report).expect("report serializes"))
+            .finish_run(
+                run_id,
+                status,
+                &serde_json::to_string(&report).expect("report serializes"),
+            )
             .await?;
-        self.progress.send(Progress::RunFinished { verdict, elapsed: total });
+        self.progress.send(Progress::RunFinished {
+            verdict,
+            elapsed: total,
+        });
         Ok(report)
     }
 
@@ -242,7 +242,9 @@ impl Engine {
             .filter(|(_, p)| matches!(p, Phase::Done(..) | Phase::Failed(..)))
             .map(|(id, _)| id.as_str())
             .collect();
-        self.progress.send(Progress::RollbackStarted { nodes: started.len() });
+        self.progress.send(Progress::RollbackStarted {
+            nodes: started.len(),
+        });
         for id in graph.reverse_topo_order() {
             if !started.contains(id.as_str()) {
                 continue;
@@ -271,7 +273,10 @@ impl Engine {
                 Err(e) => {
                     let msg = shared.redactor.redact(&e.to_string());
                     shared.journal.delete_failed(&id, kind.name(), &msg).await?;
-                    self.progress.send(Progress::NodeFailed { id: id.clone(), error: msg });
+                    self.progress.send(Progress::NodeFailed {
+                        id: id.clone(),
+                        error: msg,
+                    });
                 }
             }
         }
@@ -285,16 +290,32 @@ pub(super) async fn delete_with_retries(
     cx: &Cx,
     out: &Outputs,
 ) -> Result<(), StepError> {
-    with_retries(&engine.policy, &engine.cancel, || kind.delete(cx, out), |_, _| {}).await
+    with_retries(
+        &engine.policy,
+        &engine.cancel,
+        || kind.delete(cx, out),
+        |_, _| {},
+    )
+    .await
 }
 
 /// Deletes the resources of `kind` tagged with this tenant and `cx.resource_id`.
-pub(super) async fn delete_by_tag(engine: &Engine, kind: &'static dyn Kind, cx: &Cx) -> Result<(), StepError> {
+pub(super) async fn delete_by_tag(
+    engine: &Engine,
+    kind: &'static dyn Kind,
+    cx: &Cx,
+) -> Result<(), StepError> {
     let sweep_cx = crate::kinds::SweepCx {
         tenant: cx.tenant.clone(),
         backends: cx.backends.clone(),
     };
-    let found = with_retries(&engine.policy, &engine.cancel, || kind.sweep(&sweep_cx), |_, _| {}).await?;
+    let found = with_retries(
+        &engine.policy,
+        &engine.cancel,
+        || kind.sweep(&sweep_cx),
+        |_, _| {},
+    )
+    .await?;
     for f in found.iter().filter(|f| f.resource_id == cx.resource_id) {
         delete_with_retries(engine, kind, cx, &f.outputs).await?;
     }
@@ -319,23 +340,44 @@ async fn run_node(shared: Arc<Shared>, job: Job) -> NodeResult {
         _ = engine.cancel.cancelled() => None,
     };
     let Some(_permit) = permit else {
-        return NodeResult { id: job.id, started: None, ended: Instant::now(), result: Err("cancelled before it started".into()) };
+        return NodeResult {
+            id: job.id,
+            started: None,
+            ended: Instant::now(),
+            result: Err("cancelled before it started".into()),
+        };
     };
     let started = Instant::now();
-    shared.started.lock().expect("started table").insert(job.id.clone(), started);
+    shared
+        .started
+        .lock()
+        .expect("started table")
+        .insert(job.id.clone(), started);
     let result = apply_node(&shared, &job).await;
     let result = match result {
         Ok(out) => Ok(out),
         Err(message) => {
             let message = shared.redactor.redact(&message);
-            if let Err(e) = shared.journal.failed(&job.id, job.kind.name(), &message).await {
+            if let Err(e) = shared
+                .journal
+                .failed(&job.id, job.kind.name(), &message)
+                .await
+            {
                 tracing::error!(node = %job.id, error = %e, "could not journal a failure");
             }
-            engine.progress.send(Progress::NodeFailed { id: job.id.clone(), error: message.clone() });
+            engine.progress.send(Progress::NodeFailed {
+                id: job.id.clone(),
+                error: message.clone(),
+            });
             Err(message)
         }
     };
-    NodeResult { id: job.id, started: Some(started), ended: Instant::now(), result }
+    NodeResult {
+        id: job.id,
+        started: Some(started),
+        ended: Instant::now(),
+        result,
+    }
 }
 
 /// Started → apply → ready → publish → succeeded. Errors come back as text.
@@ -347,7 +389,10 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
         .started(&job.id, kind.name(), &job.hash)
         .await
         .map_err(|e| e.to_string())?;
-    engine.progress.send(Progress::NodeStarted { id: job.id.clone(), kind: kind.name().into() });
+    engine.progress.send(Progress::NodeStarted {
+        id: job.id.clone(),
+        kind: kind.name().into(),
+    });
     let t0 = Instant::now();
     let lookup = |res: &str, out: &str| {
         job.inputs
@@ -377,15 +422,22 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
         kind.ready_timeout(),
         || kind.ready(&job.cx, &outputs),
         |reason| {
-            engine.progress.send(Progress::NodeWaiting { id: job.id.clone(), reason: reason.to_string() })
+            engine.progress.send(Progress::NodeWaiting {
+                id: job.id.clone(),
+                reason: reason.to_string(),
+            })
         },
     )
     .await
     .map_err(|e| e.to_string())?;
     for (key, p) in job.cx.publish.iter().zip(&job.resource.publish) {
-        let value = outputs
-            .get(&p.output)
-            .ok_or_else(|| format!("kind {} gave no output '{}' to publish", kind.name(), p.output))?;
+        let value = outputs.get(&p.output).ok_or_else(|| {
+            format!(
+                "kind {} gave no output '{}' to publish",
+                kind.name(),
+                p.output
+            )
+        })?;
         engine
             .backends
             .values
@@ -402,7 +454,11 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
     if let Err(e) = engine.state.record_duration(kind.name(), elapsed).await {
         tracing::warn!(error = %e, "could not record a duration");
     }
-    engine.progress.send(Progress::NodeSucceeded { id: job.id.clone(), kind: kind.name().into(), elapsed });
+    engine.progress.send(Progress::NodeSucceeded {
+        id: job.id.clone(),
+        kind: kind.name().into(),
+        elapsed,
+    });
     Ok(outputs)
 }
 
@@ -456,7 +512,9 @@ impl<'a> Walk<'a> {
     fn can_skip(&self, id: &str, hash: &str) -> bool {
         self.resume
             && self.records.get(id).is_some_and(|r| {
-                r.state == NodeState::Succeeded && r.spec_hash.as_deref() == Some(hash) && !r.had_secrets
+                r.state == NodeState::Succeeded
+                    && r.spec_hash.as_deref() == Some(hash)
+                    && !r.had_secrets
             })
     }
 

@@ -47,7 +47,11 @@ impl Engine {
         result
     }
 
-    async fn destroy_locked(&self, req: &DestroyRequest, run_id: &str) -> Result<Report, EngineError> {
+    async fn destroy_locked(
+        &self,
+        req: &DestroyRequest,
+        run_id: &str,
+    ) -> Result<Report, EngineError> {
         let tenant = req.tenant.as_str();
         let origin = Instant::now();
         let started_at = jiff::Timestamp::now();
@@ -68,7 +72,10 @@ impl Engine {
             .map(|t| t.environment.clone())
             .or_else(|| req.environment.clone())
             .unwrap_or_else(|| crate::stack::model::DEFAULT_ENVIRONMENT.into());
-        let stack_name = prior.as_ref().map(|t| t.stack_name.clone()).unwrap_or_default();
+        let stack_name = prior
+            .as_ref()
+            .map(|t| t.stack_name.clone())
+            .unwrap_or_default();
         let cx_for = |id: &str| Cx {
             tenant: req.tenant.clone(),
             stack: stack_name.clone(),
@@ -104,10 +111,15 @@ impl Engine {
                 let limits = limits.clone();
                 async move {
                     let kind = kind_by_name(&rec.kind);
-                    let _permit = limits.acquire(kind.map(|k| k.api()).unwrap_or("unknown")).await;
+                    let _permit = limits
+                        .acquire(kind.map(|k| k.api()).unwrap_or("unknown"))
+                        .await;
                     let start = Instant::now();
                     let error = match kind {
-                        None => Some(format!("kind '{}' is unknown to this envctl; remove it by hand", rec.kind)),
+                        None => Some(format!(
+                            "kind '{}' is unknown to this envctl; remove it by hand",
+                            rec.kind
+                        )),
                         Some(kind) => {
                             journal.delete_started(id, kind.name()).await?;
                             let outcome = if rec.outputs.is_empty() {
@@ -122,13 +134,21 @@ impl Engine {
                                     None
                                 }
                                 Err(e) => {
-                                    journal.delete_failed(id, kind.name(), &e.to_string()).await?;
+                                    journal
+                                        .delete_failed(id, kind.name(), &e.to_string())
+                                        .await?;
                                     Some(e.to_string())
                                 }
                             }
                         }
                     };
-                    let d = Deletion { id: id.clone(), kind: rec.kind.clone(), start, end: Instant::now(), error };
+                    let d = Deletion {
+                        id: id.clone(),
+                        kind: rec.kind.clone(),
+                        start,
+                        end: Instant::now(),
+                        error,
+                    };
                     self.report_deletion(&d);
                     Ok::<_, EngineError>(d)
                 }
@@ -141,10 +161,18 @@ impl Engine {
         // The sweep: whatever is still tagged with the tenant, in reverse
         // registry order (dependents before what they depend on).
         if !self.cancel.is_cancelled() {
-            let sweep_cx = SweepCx { tenant: req.tenant.clone(), backends: self.backends.clone() };
+            let sweep_cx = SweepCx {
+                tenant: req.tenant.clone(),
+                backends: self.backends.clone(),
+            };
             for kind in all_kinds().iter().rev() {
-                let found = with_retries(&self.policy, &self.cancel, || kind.sweep(&sweep_cx), |_, _| {})
-                    .await;
+                let found = with_retries(
+                    &self.policy,
+                    &self.cancel,
+                    || kind.sweep(&sweep_cx),
+                    |_, _| {},
+                )
+                .await;
                 let found = match found {
                     Ok(f) => f,
                     Err(e) => {
@@ -159,7 +187,10 @@ impl Engine {
                         continue;
                     }
                 };
-                self.progress.send(Progress::Sweep { kind: kind.name().into(), found: found.len() });
+                self.progress.send(Progress::Sweep {
+                    kind: kind.name().into(),
+                    found: found.len(),
+                });
                 for f in found {
                     let start = Instant::now();
                     let cx = cx_for(&f.resource_id);
@@ -170,7 +201,9 @@ impl Engine {
                             None
                         }
                         Err(e) => {
-                            journal.delete_failed(&f.resource_id, kind.name(), &e.to_string()).await?;
+                            journal
+                                .delete_failed(&f.resource_id, kind.name(), &e.to_string())
+                                .await?;
                             Some(e.to_string())
                         }
                     };
@@ -189,7 +222,13 @@ impl Engine {
 
         // The tenant's values, in every environment where it has some.
         if !self.cancel.is_cancelled() {
-            let mut envs: BTreeSet<String> = self.backends.values.tenant_environments(tenant).await?.into_iter().collect();
+            let mut envs: BTreeSet<String> = self
+                .backends
+                .values
+                .tenant_environments(tenant)
+                .await?
+                .into_iter()
+                .collect();
             envs.insert(environment.clone());
             if let Some(e) = &req.environment {
                 envs.insert(e.clone());
@@ -225,7 +264,12 @@ impl Engine {
                     kind: d.kind.clone(),
                     start_ms: Some(ms_between(origin, d.start)),
                     end_ms: Some(ms_between(origin, d.end)),
-                    status: if d.error.is_some() { "delete_failed" } else { "deleted" }.into(),
+                    status: if d.error.is_some() {
+                        "delete_failed"
+                    } else {
+                        "deleted"
+                    }
+                    .into(),
                     expected_ms: 0,
                 })
                 .collect(),
@@ -245,9 +289,16 @@ impl Engine {
             self.state.set_tenant_status(tenant, status).await?;
         }
         self.state
-            .finish_run(run_id, status, &serde_json::to_string(&report).expect("report serializes"))
+            .finish_run(
+                run_id,
+                status,
+                &serde_json::to_string(&report).expect("report serializes"),
+            )
             .await?;
-        self.progress.send(Progress::RunFinished { verdict, elapsed: total });
+        self.progress.send(Progress::RunFinished {
+            verdict,
+            elapsed: total,
+        });
         Ok(report)
     }
 
@@ -258,14 +309,20 @@ impl Engine {
                 kind: d.kind.clone(),
                 elapsed: d.end - d.start,
             }),
-            Some(e) => self.progress.send(Progress::NodeFailed { id: d.id.clone(), error: e.clone() }),
+            Some(e) => self.progress.send(Progress::NodeFailed {
+                id: d.id.clone(),
+                error: e.clone(),
+            }),
         }
     }
 }
 
 /// The stored graph of the last create, plus any journaled node it lacks
 /// (as a node without edges).
-fn destroy_graph(stored: &StoredGraph, records: &BTreeMap<String, NodeRecord>) -> Result<Graph, EngineError> {
+fn destroy_graph(
+    stored: &StoredGraph,
+    records: &BTreeMap<String, NodeRecord>,
+) -> Result<Graph, EngineError> {
     let mut g = stored.clone();
     let known: BTreeSet<String> = g.nodes.iter().map(|(id, _)| id.clone()).collect();
     for (id, r) in records {
@@ -308,13 +365,27 @@ mod tests {
     #[test]
     fn dependents_are_deleted_before_their_dependencies() {
         let g = Graph::from_edges(
-            vec![("a".into(), "k".into()), ("b".into(), "k".into()), ("c".into(), "k".into())],
+            vec![
+                ("a".into(), "k".into()),
+                ("b".into(), "k".into()),
+                ("c".into(), "k".into()),
+            ],
             vec![("a".into(), "b".into()), ("b".into(), "c".into())],
         )
         .unwrap();
         let all: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(reverse_levels(&g, &all), vec![vec!["c".to_string()], vec!["b".to_string()], vec!["a".to_string()]]);
+        assert_eq!(
+            reverse_levels(&g, &all),
+            vec![
+                vec!["c".to_string()],
+                vec!["b".to_string()],
+                vec!["a".to_string()]
+            ]
+        );
         let some: BTreeSet<String> = ["a", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(reverse_levels(&g, &some), vec![vec!["c".to_string()], vec!["a".to_string()]]);
+        assert_eq!(
+            reverse_levels(&g, &some),
+            vec![vec!["c".to_string()], vec!["a".to_string()]]
+        );
     }
 }

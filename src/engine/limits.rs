@@ -69,8 +69,17 @@ impl Limits {
 
     /// Waits for a slot of `api` and a slot of the run.
     pub async fn acquire(&self, api: &str) -> Permit {
-        let api_permit = self.semaphore(api).acquire_owned().await.expect("never closed");
-        let total = self.total.clone().acquire_owned().await.expect("never closed");
+        let api_permit = self
+            .semaphore(api)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let total = self
+            .total
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
         Permit {
             _api: api_permit,
             _total: total,

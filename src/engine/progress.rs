@@ -17,15 +17,38 @@ pub enum Progress {
         /// Forecast at the start: the critical path over expected durations.
         eta: Duration,
     },
-    NodeStarted { id: String, kind: String },
+    NodeStarted {
+        id: String,
+        kind: String,
+    },
     /// Applied, waiting for readiness.
-    NodeWaiting { id: String, reason: String },
-    NodeRetrying { id: String, attempt: usize, error: String },
-    NodeSucceeded { id: String, kind: String, elapsed: Duration },
+    NodeWaiting {
+        id: String,
+        reason: String,
+    },
+    NodeRetrying {
+        id: String,
+        attempt: usize,
+        error: String,
+    },
+    NodeSucceeded {
+        id: String,
+        kind: String,
+        elapsed: Duration,
+    },
     /// Finished by an earlier run; resumed past.
-    NodeSkipped { id: String },
-    NodeFailed { id: String, error: String },
-    NodeDeleted { id: String, kind: String, elapsed: Duration },
+    NodeSkipped {
+        id: String,
+    },
+    NodeFailed {
+        id: String,
+        error: String,
+    },
+    NodeDeleted {
+        id: String,
+        kind: String,
+        elapsed: Duration,
+    },
     Status {
         done: usize,
         running: usize,
@@ -36,11 +59,22 @@ pub enum Progress {
         status: BudgetStatus,
     },
     /// Sent once, as soon as the forecast first exceeds the budget.
-    BudgetWarning { forecast: Duration, budget: Duration },
+    BudgetWarning {
+        forecast: Duration,
+        budget: Duration,
+    },
     Cancelling,
-    RollbackStarted { nodes: usize },
-    Sweep { kind: String, found: usize },
-    RunFinished { verdict: Verdict, elapsed: Duration },
+    RollbackStarted {
+        nodes: usize,
+    },
+    Sweep {
+        kind: String,
+        found: usize,
+    },
+    RunFinished {
+        verdict: Verdict,
+        elapsed: Duration,
+    },
 }
 
 /// Where progress goes. Sending never blocks and never fails the run.

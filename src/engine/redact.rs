@@ -23,9 +23,9 @@ impl Redactor {
 
     pub fn redact(&self, message: &str) -> String {
         let known = self.0.lock().expect("redactor");
-        known
-            .iter()
-            .fold(message.to_string(), |m, secret| m.replace(secret.as_str(), MASK))
+        known.iter().fold(message.to_string(), |m, secret| {
+            m.replace(secret.as_str(), MASK)
+        })
     }
 }
 
@@ -37,7 +37,14 @@ mod tests {
     #[test]
     fn known_secrets_are_masked_in_messages() {
         let r = Redactor::default();
-        r.learn(&Outputs::new().secret("value", SecretString::new("s3cr3t-pw")).plain("host", "db"));
-        assert_eq!(r.redact("login with s3cr3t-pw at db failed"), format!("login with {MASK} at db failed"));
+        r.learn(
+            &Outputs::new()
+                .secret("value", SecretString::new("s3cr3t-pw"))
+                .plain("host", "db"),
+        );
+        assert_eq!(
+            r.redact("login with s3cr3t-pw at db failed"),
+            format!("login with {MASK} at db failed")
+        );
     }
 }

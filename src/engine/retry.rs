@@ -67,7 +67,9 @@ where
         async move {
             match tokio::time::timeout(timeout, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(KindError::Transient(format!("attempt timed out after {timeout:?}"))),
+                Err(_) => Err(KindError::Transient(format!(
+                    "attempt timed out after {timeout:?}"
+                ))),
             }
         }
     };
@@ -199,7 +201,11 @@ mod tests {
         )
         .await;
         assert!(r.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 4, "one attempt plus three retries");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            4,
+            "one attempt plus three retries"
+        );
     }
 
     #[tokio::test]

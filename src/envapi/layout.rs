@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 /// Where a value lives. Precedence, highest first: `Service`, `Tenant`, `Environment`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// `<environment>/common/<KEY>`: every tenant of the environment.
@@ -43,6 +45,8 @@ pub enum KeyError {
     BadService(String),
     #[error("environment name '{0}' is malformed: use a-z, 0-9 and '-', and not 'common'")]
     BadEnvironment(String),
+    #[error("tenant name '{0}' is malformed: use a-z, 0-9 and '-', and not 'common'")]
+    BadTenant(String),
 }
 
 /// `[A-Z_][A-Z0-9_]*`, the shape of a process environment variable.
@@ -60,7 +64,9 @@ fn valid_segment(s: &str) -> bool {
 }
 
 /// One value's address in the store.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct EnvKey {
     pub environment: String,
     /// `None` only for `Level::Environment`.
@@ -89,7 +95,11 @@ impl EnvKey {
         }
         let tenant = match level {
             Level::Environment => None,
-            _ => tenant.map(str::to_string),
+            _ => match tenant {
+                Some(t) if valid_segment(t) => Some(t.to_string()),
+                Some(t) => return Err(KeyError::BadTenant(t.into())),
+                None => return Err(KeyError::BadTenant(String::new())),
+            },
         };
         Ok(Self {
             environment: environment.into(),
@@ -144,7 +154,13 @@ mod tests {
 
     #[test]
     fn object_keys_follow_the_documented_layout() {
-        let s = EnvKey::new("staging", Some("acme"), Level::Service("billing".into()), "DB_HOST").unwrap();
+        let s = EnvKey::new(
+            "staging",
+            Some("acme"),
+            Level::Service("billing".into()),
+            "DB_HOST",
+        )
+        .unwrap();
         assert_eq!(s.object_key(), "staging/acme/billing/DB_HOST");
         let t = EnvKey::new("staging", Some("acme"), Level::Tenant, "DB_HOST").unwrap();
         assert_eq!(t.object_key(), "staging/acme/common/DB_HOST");
@@ -164,6 +180,9 @@ mod tests {
             );
         }
         assert!(EnvKey::new("staging", Some("a"), Level::Service("common".into()), "K").is_err());
+        assert!(EnvKey::new("staging", Some("common"), Level::Tenant, "K").is_err());
+        assert!(EnvKey::new("staging", Some("a/b"), Level::Tenant, "K").is_err());
+        assert!(EnvKey::new("staging", None, Level::Tenant, "K").is_err());
     }
 
     #[test]

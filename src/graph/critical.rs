@@ -107,7 +107,7 @@ mod tests {
     }
 
     #[test]
-    fn thousand_nodes_are_fast() {
+    fn a_layered_thousand_node_graph_has_twenty_waves_and_a_twenty_node_critical_path() {
         // 1,000 nodes in 20 layers of 50, each depending on 5 of the layer before.
         let nodes: Vec<(String, String)> = (0..1000)
             .map(|i| (format!("n{i}"), "k".to_string()))
@@ -121,15 +121,12 @@ mod tests {
                 ));
             }
         }
-        let t = std::time::Instant::now();
+        // Speed is measured by `make bench`, not asserted here.
         let g = Graph::from_edges(nodes, edges).unwrap();
         let waves = g.waves();
         let (path, _) = g.critical_path(&|id| Duration::from_millis(id.len() as u64));
         let _ = g.reverse_topo_order();
-        let took = t.elapsed();
         assert_eq!(waves.len(), 20);
         assert_eq!(path.len(), 20);
-        // Well under 10 ms in release; generous for unoptimized test builds.
-        assert!(took < Duration::from_millis(100), "took {took:?}");
     }
 }

@@ -89,10 +89,7 @@ impl Journal {
         run_id: &str,
         current: &BTreeMap<String, NodeRecord>,
     ) -> Self {
-        let states = current
-            .iter()
-            .map(|(k, r)| (k.clone(), r.state))
-            .collect();
+        let states = current.iter().map(|(k, r)| (k.clone(), r.state)).collect();
         Self {
             store,
             tenant: tenant.into(),
@@ -135,8 +132,14 @@ impl Journal {
         Ok(())
     }
 
-    pub async fn started(&self, node: &str, kind: &str, spec_hash: &str) -> Result<(), JournalError> {
-        self.write(node, kind, Event::Started, None, Some(spec_hash), None).await
+    pub async fn started(
+        &self,
+        node: &str,
+        kind: &str,
+        spec_hash: &str,
+    ) -> Result<(), JournalError> {
+        self.write(node, kind, Event::Started, None, Some(spec_hash), None)
+            .await
     }
 
     pub async fn succeeded(
@@ -146,25 +149,41 @@ impl Journal {
         outputs: &Outputs,
         spec_hash: &str,
     ) -> Result<(), JournalError> {
-        self.write(node, kind, Event::Succeeded, Some(outputs), Some(spec_hash), None)
-            .await
+        self.write(
+            node,
+            kind,
+            Event::Succeeded,
+            Some(outputs),
+            Some(spec_hash),
+            None,
+        )
+        .await
     }
 
     /// `error` must already be redacted of secret values.
     pub async fn failed(&self, node: &str, kind: &str, error: &str) -> Result<(), JournalError> {
-        self.write(node, kind, Event::Failed, None, None, Some(error)).await
+        self.write(node, kind, Event::Failed, None, None, Some(error))
+            .await
     }
 
     pub async fn delete_started(&self, node: &str, kind: &str) -> Result<(), JournalError> {
-        self.write(node, kind, Event::DeleteStarted, None, None, None).await
+        self.write(node, kind, Event::DeleteStarted, None, None, None)
+            .await
     }
 
     pub async fn deleted(&self, node: &str, kind: &str) -> Result<(), JournalError> {
-        self.write(node, kind, Event::Deleted, None, None, None).await
+        self.write(node, kind, Event::Deleted, None, None, None)
+            .await
     }
 
-    pub async fn delete_failed(&self, node: &str, kind: &str, error: &str) -> Result<(), JournalError> {
-        self.write(node, kind, Event::DeleteFailed, None, None, Some(error)).await
+    pub async fn delete_failed(
+        &self,
+        node: &str,
+        kind: &str,
+        error: &str,
+    ) -> Result<(), JournalError> {
+        self.write(node, kind, Event::DeleteFailed, None, None, Some(error))
+            .await
     }
 
     pub fn run_id(&self) -> &str {

@@ -53,7 +53,9 @@ impl Event {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("intent log: node '{node}' cannot go from {from:?} on event {event:?}; the log is inconsistent (two writers?), inspect it with `envctl describe tenant`")]
+#[error(
+    "intent log: node '{node}' cannot go from {from:?} on event {event:?}; the log is inconsistent (two writers?), inspect it with `envctl describe tenant`"
+)]
 pub struct IllegalTransition {
     pub node: String,
     pub from: NodeState,
@@ -68,7 +70,11 @@ pub struct IllegalTransition {
 /// - `DeleteStarted` may follow anything: destroy also covers nodes that never
 ///   finished, and a crashed destroy is rerun.
 /// - `Deleted`/`DeleteFailed` only follow `DeleteStarted`.
-pub fn next_state(node: &str, from: NodeState, event: Event) -> Result<NodeState, IllegalTransition> {
+pub fn next_state(
+    node: &str,
+    from: NodeState,
+    event: Event,
+) -> Result<NodeState, IllegalTransition> {
     use NodeState as S;
     let to = match (from, event) {
         (S::DeleteStarted, Event::Started) => None,
@@ -94,9 +100,18 @@ mod tests {
 
     #[test]
     fn success_and_failure_only_follow_started() {
-        assert_eq!(next_state("n", S::Started, Event::Succeeded), Ok(S::Succeeded));
+        assert_eq!(
+            next_state("n", S::Started, Event::Succeeded),
+            Ok(S::Succeeded)
+        );
         assert_eq!(next_state("n", S::Started, Event::Failed), Ok(S::Failed));
-        for from in [S::Pending, S::Succeeded, S::Failed, S::Deleted, S::DeleteStarted] {
+        for from in [
+            S::Pending,
+            S::Succeeded,
+            S::Failed,
+            S::Deleted,
+            S::DeleteStarted,
+        ] {
             assert!(next_state("n", from, Event::Succeeded).is_err(), "{from:?}");
             assert!(next_state("n", from, Event::Failed).is_err(), "{from:?}");
         }
@@ -104,15 +119,29 @@ mod tests {
 
     #[test]
     fn a_rerun_may_start_any_node_not_being_deleted() {
-        for from in [S::Pending, S::Started, S::Succeeded, S::Failed, S::Deleted, S::DeleteFailed] {
-            assert_eq!(next_state("n", from, Event::Started), Ok(S::Started), "{from:?}");
+        for from in [
+            S::Pending,
+            S::Started,
+            S::Succeeded,
+            S::Failed,
+            S::Deleted,
+            S::DeleteFailed,
+        ] {
+            assert_eq!(
+                next_state("n", from, Event::Started),
+                Ok(S::Started),
+                "{from:?}"
+            );
         }
         assert!(next_state("n", S::DeleteStarted, Event::Started).is_err());
     }
 
     #[test]
     fn deleted_only_follows_delete_started() {
-        assert_eq!(next_state("n", S::DeleteStarted, Event::Deleted), Ok(S::Deleted));
+        assert_eq!(
+            next_state("n", S::DeleteStarted, Event::Deleted),
+            Ok(S::Deleted)
+        );
         for from in [S::Pending, S::Started, S::Succeeded, S::Deleted] {
             let err = next_state("db", from, Event::Deleted).unwrap_err();
             assert!(err.to_string().contains("node 'db'"), "{err}");

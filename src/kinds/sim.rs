@@ -44,16 +44,40 @@ impl Kind for Delay {
     }
     fn props(&self) -> &'static [PropSpec] {
         &[
-            PropSpec { name: "duration", required: false, doc: "how long apply takes (e.g. 2s)" },
-            PropSpec { name: "fail", required: false, doc: "fail permanently" },
-            PropSpec { name: "transient_failures", required: false, doc: "throttle this many times before succeeding" },
-            PropSpec { name: "value", required: false, doc: "echoed as the `value` output" },
+            PropSpec {
+                name: "duration",
+                required: false,
+                doc: "how long apply takes (e.g. 2s)",
+            },
+            PropSpec {
+                name: "fail",
+                required: false,
+                doc: "fail permanently",
+            },
+            PropSpec {
+                name: "transient_failures",
+                required: false,
+                doc: "throttle this many times before succeeding",
+            },
+            PropSpec {
+                name: "value",
+                required: false,
+                doc: "echoed as the `value` output",
+            },
         ]
     }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[
-            OutputSpec { name: "id", secret: false, doc: "<tenant>/<resource id>" },
-            OutputSpec { name: "value", secret: false, doc: "the `value` property" },
+            OutputSpec {
+                name: "id",
+                secret: false,
+                doc: "<tenant>/<resource id>",
+            },
+            OutputSpec {
+                name: "value",
+                secret: false,
+                doc: "the `value` property",
+            },
         ]
     }
     fn expected(&self) -> Duration {
@@ -71,7 +95,9 @@ impl Kind for Delay {
                 .or_insert(p.transient_failures);
             if *left > 0 {
                 *left -= 1;
-                return Err(KindError::Transient("ThrottlingException: Rate exceeded (simulated)".into()));
+                return Err(KindError::Transient(
+                    "ThrottlingException: Rate exceeded (simulated)".into(),
+                ));
             }
         }
         if let Some(d) = &p.duration {
@@ -80,7 +106,9 @@ impl Kind for Delay {
             tokio::time::sleep(d).await;
         }
         if p.fail {
-            return Err(KindError::Permanent("simulated failure (fail: true)".into()));
+            return Err(KindError::Permanent(
+                "simulated failure (fail: true)".into(),
+            ));
         }
         Ok(Outputs::new()
             .plain("id", format!("{}/{}", cx.tenant, cx.resource_id))

@@ -7,5 +7,7 @@ pub mod model;
 pub mod refs;
 pub mod validate;
 
-pub use load::{StackError, load_file, load_str};
+pub use load::{Problem, StackError, load_file, load_str, load_str_with};
 pub use model::{Publish, Resource, Stack};
+pub use refs::{Ref, RefError, RefSyntaxError, references, substitute};
+pub use validate::{Catalog, KindInfo, validate};

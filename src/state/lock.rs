@@ -79,11 +79,13 @@ impl StateStore {
         .map_err(|e| self.db_err(e))?
         .rows_affected();
         if inserted == 0 {
-            let row = sqlx::query("SELECT run_id, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE tenant = ?")
-                .bind(tenant)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(|e| self.db_err(e))?;
+            let row = sqlx::query(
+                "SELECT run_id, host, pid, acquired_ms, heartbeat_ms FROM locks WHERE tenant = ?",
+            )
+            .bind(tenant)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| self.db_err(e))?;
             let Some(row) = row else {
                 // Released between our insert and select: try once more.
                 return Box::pin(self.lock_tenant(tenant, run_id)).await;
@@ -133,12 +135,14 @@ impl StateStore {
             let mut tick = tokio::time::interval(HEARTBEAT);
             loop {
                 tick.tick().await;
-                let _ = sqlx::query("UPDATE locks SET heartbeat_ms = ? WHERE tenant = ? AND run_id = ?")
-                    .bind(now_ms())
-                    .bind(&t)
-                    .bind(&r)
-                    .execute(store.pool())
-                    .await;
+                let _ = sqlx::query(
+                    "UPDATE locks SET heartbeat_ms = ? WHERE tenant = ? AND run_id = ?",
+                )
+                .bind(now_ms())
+                .bind(&t)
+                .bind(&r)
+                .execute(store.pool())
+                .await;
             }
         });
         Ok(TenantLock {

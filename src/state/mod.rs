@@ -180,7 +180,12 @@ impl StateStore {
 
     // ---- runs ------------------------------------------------------------
 
-    pub async fn start_run(&self, id: &str, tenant: &str, operation: &str) -> Result<(), StateError> {
+    pub async fn start_run(
+        &self,
+        id: &str,
+        tenant: &str,
+        operation: &str,
+    ) -> Result<(), StateError> {
         sqlx::query("INSERT INTO runs (id, tenant, operation, status, started_at) VALUES (?, ?, ?, 'running', ?)")
             .bind(id)
             .bind(tenant)
@@ -192,7 +197,12 @@ impl StateStore {
         Ok(())
     }
 
-    pub async fn finish_run(&self, id: &str, status: &str, report_json: &str) -> Result<(), StateError> {
+    pub async fn finish_run(
+        &self,
+        id: &str,
+        status: &str,
+        report_json: &str,
+    ) -> Result<(), StateError> {
         sqlx::query("UPDATE runs SET status = ?, finished_at = ?, report_json = ? WHERE id = ?")
             .bind(status)
             .bind(jiff::Timestamp::now().to_string())
@@ -214,7 +224,11 @@ impl StateStore {
     }
 
     /// The newest finished run of `operation` that has a report.
-    pub async fn last_report(&self, tenant: &str, operation: Option<&str>) -> Result<Option<RunRow>, StateError> {
+    pub async fn last_report(
+        &self,
+        tenant: &str,
+        operation: Option<&str>,
+    ) -> Result<Option<RunRow>, StateError> {
         let runs = self.runs(tenant).await?;
         Ok(runs
             .into_iter()
@@ -269,7 +283,10 @@ impl StateStore {
     }
 
     /// The last `n` recorded durations of each kind, oldest first.
-    pub async fn recent_durations(&self, n: usize) -> Result<std::collections::BTreeMap<String, Vec<Duration>>, StateError> {
+    pub async fn recent_durations(
+        &self,
+        n: usize,
+    ) -> Result<std::collections::BTreeMap<String, Vec<Duration>>, StateError> {
         let rows = sqlx::query(
             "SELECT kind, ms FROM (SELECT kind, ms, seq, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY seq DESC) AS rn FROM durations)
              WHERE rn <= ? ORDER BY kind, seq",
@@ -282,7 +299,9 @@ impl StateStore {
         for r in rows {
             let kind: String = r.get("kind");
             let ms: i64 = r.get("ms");
-            out.entry(kind).or_default().push(Duration::from_millis(ms.max(0) as u64));
+            out.entry(kind)
+                .or_default()
+                .push(Duration::from_millis(ms.max(0) as u64));
         }
         Ok(out)
     }

@@ -5,7 +5,9 @@ use crate::journal::{self, NodeState};
 
 async fn store() -> (tempfile::TempDir, StateStore) {
     let dir = tempfile::tempdir().unwrap();
-    let s = StateStore::open_path(&dir.path().join("nested/state.sqlite")).await.unwrap();
+    let s = StateStore::open_path(&dir.path().join("nested/state.sqlite"))
+        .await
+        .unwrap();
     (dir, s)
 }
 
@@ -28,9 +30,16 @@ fn event(node: &str, event: Event) -> EventRow {
 async fn second_lock_of_a_tenant_is_refused_while_the_holder_lives() {
     let (_d, s) = store().await;
     let lock = s.lock_tenant("acme", "run-1").await.unwrap();
-    let err = s.lock_tenant("acme", "run-2").await.err().expect("must be refused");
+    let err = s
+        .lock_tenant("acme", "run-2")
+        .await
+        .err()
+        .expect("must be refused");
     assert!(err.to_string().contains("tenant 'acme' is busy"), "{err}");
-    assert!(s.lock_tenant("other", "run-3").await.is_ok(), "other tenants are independent");
+    assert!(
+        s.lock_tenant("other", "run-3").await.is_ok(),
+        "other tenants are independent"
+    );
     lock.release().await.unwrap();
     assert!(s.lock_tenant("acme", "run-2").await.is_ok());
 }
@@ -81,8 +90,13 @@ async fn replay_rejects_an_illegal_sequence() {
 async fn recent_durations_keep_the_newest_per_kind() {
     let (_d, s) = store().await;
     for ms in [1u64, 2, 3, 4] {
-        s.record_duration("k", Duration::from_millis(ms)).await.unwrap();
+        s.record_duration("k", Duration::from_millis(ms))
+            .await
+            .unwrap();
     }
     let d = s.recent_durations(2).await.unwrap();
-    assert_eq!(d["k"], vec![Duration::from_millis(3), Duration::from_millis(4)]);
+    assert_eq!(
+        d["k"],
+        vec![Duration::from_millis(3), Duration::from_millis(4)]
+    );
 }

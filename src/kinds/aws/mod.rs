@@ -22,10 +22,13 @@ pub struct AwsClients {
 impl AwsClients {
     /// Loads the standard configuration chain (`AWS_ENDPOINT_URL`,
     /// `AWS_REGION`, credentials, profiles). S3 uses path-style addressing so
-    /// that emulators on loopback work.
-    pub async fn from_env() -> Self {
+    /// that emulators on loopback work. Fails when no region is configured.
+    pub async fn from_env() -> Result<Self, MissingRegion> {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_config(&config)
+        if config.region().is_none() {
+            return Err(MissingRegion);
+        }
+        Ok(Self::from_config(&config))
     }
 
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
@@ -40,7 +43,13 @@ impl AwsClients {
     }
 }
 
-/// Error codes AWS uses for throttling across services.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no AWS region is configured: set AWS_REGION (e.g. AWS_REGION=us-east-1), or a region in the AWS profile"
+)]
+pub struct MissingRegion;
+
+/// Error codes AWS uses for throttling and conflicting concurrent calls.
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -52,6 +61,10 @@ const THROTTLING_CODES: &[&str] = &[
     "SlowDown",
     "PriorRequestNotComplete",
     "ProvisionedThroughputExceededException",
+    // Another call is changing the same resource: try again shortly.
+    "ConcurrentAccess",
+    "ConcurrentAccessException",
+    "OperationAborted",
 ];
 
 /// The service error code of an SDK error, if it has one.

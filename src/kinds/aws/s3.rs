@@ -156,6 +156,21 @@ async fn create(cx: &Cx, s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, Ki
     }
 }
 
+/// An error while configuring a bucket we have just found or created:
+/// NoSuchBucket then means bucket-level changes have not propagated yet
+/// (they are eventually consistent), which a retry fixes.
+fn configure_error<E, R>(what: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> KindError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + super::HttpStatus,
+{
+    if e.code() == Some("NoSuchBucket") {
+        KindError::Transient(format!("{what}: the new bucket is not visible yet"))
+    } else {
+        classify(what, e)
+    }
+}
+
 fn to_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, KindError> {
     pairs
         .iter()
@@ -199,7 +214,7 @@ async fn ensure_tags(
         .tagging(tagging)
         .send()
         .await
-        .map_err(|e| classify(&format!("PutBucketTagging {name}"), e))?;
+        .map_err(|e| configure_error(&format!("PutBucketTagging {name}"), e))?;
     Ok(())
 }
 
@@ -223,7 +238,7 @@ async fn harden(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), KindError> {
         )
         .send()
         .await
-        .map_err(|e| classify(&format!("PutBucketEncryption {name}"), e))?;
+        .map_err(|e| configure_error(&format!("PutBucketEncryption {name}"), e))?;
     s3.put_public_access_block()
         .bucket(name)
         .public_access_block_configuration(
@@ -236,7 +251,7 @@ async fn harden(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), KindError> {
         )
         .send()
         .await
-        .map_err(|e| classify(&format!("PutPublicAccessBlock {name}"), e))?;
+        .map_err(|e| configure_error(&format!("PutPublicAccessBlock {name}"), e))?;
     Ok(())
 }
 
@@ -245,29 +260,38 @@ async fn ensure_versioning(
     name: &str,
     versioning: Option<bool>,
 ) -> Result<(), KindError> {
-    let Some(enable) = versioning else {
-        return Ok(());
-    };
-    let current = s3
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(|e| classify(&format!("GetBucketVersioning {name}"), e))?;
-    let enabled = current.status() == Some(&BucketVersioningStatus::Enabled);
-    let wanted = match (enable, enabled) {
-        (true, false) => BucketVersioningStatus::Enabled,
-        // A bucket that was never versioned stays so; one that was can only
-        // be suspended.
-        (false, true) => BucketVersioningStatus::Suspended,
-        _ => return Ok(()),
+    let wanted = match versioning {
+        None => return Ok(()),
+        // Idempotent: no need to look first.
+        Some(true) => BucketVersioningStatus::Enabled,
+        Some(false) => {
+            let enabled = match s3.get_bucket_versioning().bucket(name).send().await {
+                Ok(current) => current.status() == Some(&BucketVersioningStatus::Enabled),
+                // moto 5.2 answers with the root element
+                // GetBucketVersioningResponse instead of VersioningConfiguration,
+                // which the SDK refuses to parse: read the status from the body.
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => e
+                    .raw_response()
+                    .and_then(|r| r.body().bytes())
+                    .is_some_and(|b| {
+                        String::from_utf8_lossy(b).contains("<Status>Enabled</Status>")
+                    }),
+                Err(e) => return Err(configure_error(&format!("GetBucketVersioning {name}"), e)),
+            };
+            // A bucket that was never versioned stays so; one that was can
+            // only be suspended.
+            if !enabled {
+                return Ok(());
+            }
+            BucketVersioningStatus::Suspended
+        }
     };
     s3.put_bucket_versioning()
         .bucket(name)
         .versioning_configuration(VersioningConfiguration::builder().status(wanted).build())
         .send()
         .await
-        .map_err(|e| classify(&format!("PutBucketVersioning {name}"), e))?;
+        .map_err(|e| configure_error(&format!("PutBucketVersioning {name}"), e))?;
     Ok(())
 }
 

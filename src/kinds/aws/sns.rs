@@ -415,7 +415,15 @@ impl Kind for Topic {
                 .set_tags(Some(to_tags(missing)?))
                 .send()
                 .await
-                .map_err(|e| classify(&format!("TagResource {name}"), e))?;
+                .map_err(|e| {
+                    if matches!(e.code(), Some("NotFound" | "ResourceNotFound")) {
+                        KindError::Transient(format!(
+                            "TagResource {name}: the new topic is not visible yet"
+                        ))
+                    } else {
+                        classify(&format!("TagResource {name}"), e)
+                    }
+                })?;
         }
 
         if !wanted.is_empty() {

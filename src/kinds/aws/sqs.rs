@@ -230,6 +230,21 @@ fn same_attribute(name: &QueueAttributeName, have: Option<&String>, want: &str) 
     }
 }
 
+/// An error while configuring a queue we have just found or created: "no
+/// such queue" then means it is not visible everywhere yet (SQS: up to a
+/// minute), which a retry fixes.
+fn configure_error<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> KindError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + super::HttpStatus,
+{
+    if queue_missing(e.code()) {
+        KindError::Transient(format!("{what}: the new queue is not visible yet"))
+    } else {
+        classify(what, e)
+    }
+}
+
 /// A queue that exists with our tags and the wanted attributes.
 struct Ensured {
     url: String,
@@ -311,7 +326,7 @@ async fn ensure_queue(
             .set_tags(Some(missing))
             .send()
             .await
-            .map_err(|e| classify(&format!("TagQueue {name}"), e))?;
+            .map_err(|e| configure_error(&format!("TagQueue {name}"), e))?;
     }
 
     let attributes = queue_attributes(sqs, &url).await?.ok_or_else(|| {
@@ -328,7 +343,7 @@ async fn ensure_queue(
             .set_attributes(Some(changes))
             .send()
             .await
-            .map_err(|e| classify(&format!("SetQueueAttributes {name}"), e))?;
+            .map_err(|e| configure_error(&format!("SetQueueAttributes {name}"), e))?;
     }
     let arn = attributes
         .get(&QueueAttributeName::QueueArn)
