@@ -708,3 +708,80 @@ async fn secret_values_never_reach_output_logs_or_state() {
         );
     }
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
+    let w = World::new();
+    let mut child = w
+        .command(&[
+            "create",
+            "tenant",
+            "interrupted",
+            "--stack",
+            "integration/stacks/slow.yaml",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("started   pause-1") {
+            break;
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest:#?}");
+    let rest = rest.join("\n");
+    assert!(rest.contains("cancelling"), "{rest}");
+    assert!(
+        rest.contains("run the same command again to resume"),
+        "{rest}"
+    );
+    assert!(
+        !rest.contains("started   queue"),
+        "nothing new starts after Ctrl-C: {rest}"
+    );
+
+    // The intent log is consistent: describe reads it, and a rerun resumes.
+    let d = w.ok(&["describe", "tenant", "interrupted", "-o", "json"]);
+    let d: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    assert_eq!(d["tenant"]["status"], "interrupted");
+    let out = w.ok(&[
+        "create",
+        "tenant",
+        "interrupted",
+        "--stack",
+        "integration/stacks/slow.yaml",
+    ]);
+    assert!(text(&out).contains("skipped   first"));
+    assert_eq!(w.tagged("interrupted").await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_run_over_its_budget_warns_early_and_says_so() {
+    let w = World::new();
+    let out = w.ok(&[
+        "create",
+        "tenant",
+        "late",
+        "--stack",
+        "integration/stacks/slow.yaml",
+        "--budget",
+        "2s",
+    ]);
+    let t = text(&out);
+    let warning = t.find("WARNING   forecast").expect("a budget warning");
+    let last_start = t.find("started   topic").expect("topic started");
+    assert!(
+        warning < last_start,
+        "the warning comes while the run is still going:\n{t}"
+    );
+    assert!(t.contains("over budget"), "{t}");
+}
