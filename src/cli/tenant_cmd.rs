@@ -194,13 +194,24 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         rollback_on_failure: a.rollback_on_failure,
     };
     let result = engine.create(&req).await;
+    conclude(engine, renderer, result, a.output).await
+}
+
+/// Waits for the progress output to drain, prints the report and turns the
+/// verdict into the command's outcome.
+async fn conclude(
+    engine: crate::engine::Engine,
+    renderer: tokio::task::JoinHandle<()>,
+    result: Result<Report, crate::engine::EngineError>,
+    format: Format,
+) -> anyhow::Result<()> {
     drop(engine);
     let _ = renderer.await;
     let report = result.map_err(|e| match e {
         crate::engine::EngineError::Lock(l) => anyhow::Error::new(RunFailed(l.to_string())),
         other => anyhow::Error::new(other),
     })?;
-    print_report(a.output, &report);
+    print_report(format, &report);
     finish(&report)
 }
 
@@ -273,14 +284,7 @@ pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
             environment: a.environment.clone(),
         })
         .await;
-    drop(engine);
-    let _ = renderer.await;
-    let report = result.map_err(|e| match e {
-        crate::engine::EngineError::Lock(l) => anyhow::Error::new(RunFailed(l.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
-    print_report(a.output, &report);
-    finish(&report)
+    conclude(engine, renderer, result, a.output).await
 }
 
 pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<()> {

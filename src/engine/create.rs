@@ -137,7 +137,7 @@ impl Engine {
 
         let mut walk = Walk::new(graph, self.backends.clone(), &records, resume, origin);
         let mut tasks: JoinSet<NodeResult> = JoinSet::new();
-        let mut ticker = tokio::time::interval(Duration::from_secs(2));
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
         let mut warned = false;
         let mut cancelled = false;
         let mut failed = false;
@@ -213,17 +213,7 @@ impl Engine {
             Verdict::Failed => "failed",
         };
         self.state.set_tenant_status(tenant, status).await?;
-        self.state
-            .finish_run(
-                run_id,
-                status,
-                &serde_json::to_string(&report).expect("report serializes"),
-            )
-            .await?;
-        self.progress.send(Progress::RunFinished {
-            verdict,
-            elapsed: total,
-        });
+        self.finish_run(run_id, status, &report, total).await?;
         Ok(report)
     }
 
@@ -589,9 +579,12 @@ impl<'a> Walk<'a> {
             .values()
             .filter(|p| matches!(p, Phase::Done(..) | Phase::Skipped))
             .count();
-        let running = started
-            .keys()
-            .filter(|id| matches!(self.phase.get(*id), Some(Phase::Queued)))
+        // In flight: spawned and not finished (running, or waiting for a
+        // slot of its API).
+        let running = self
+            .phase
+            .values()
+            .filter(|p| matches!(p, Phase::Queued))
             .count();
         shared.engine.progress.send(Progress::Status {
             done,

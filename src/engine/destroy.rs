@@ -288,17 +288,7 @@ impl Engine {
         if prior.is_some() {
             self.state.set_tenant_status(tenant, status).await?;
         }
-        self.state
-            .finish_run(
-                run_id,
-                status,
-                &serde_json::to_string(&report).expect("report serializes"),
-            )
-            .await?;
-        self.progress.send(Progress::RunFinished {
-            verdict,
-            elapsed: total,
-        });
+        self.finish_run(run_id, status, &report, total).await?;
         Ok(report)
     }
 

@@ -61,6 +61,25 @@ pub enum EngineError {
     Key(#[from] crate::envapi::KeyError),
 }
 
+impl Engine {
+    /// Records a finished run (status and report) and tells the watchers.
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        report: &crate::budget::Report,
+        elapsed: std::time::Duration,
+    ) -> Result<(), EngineError> {
+        let json = serde_json::to_string(report).expect("report serializes");
+        self.state.finish_run(run_id, status, &json).await?;
+        self.progress.send(Progress::RunFinished {
+            verdict: report.verdict,
+            elapsed,
+        });
+        Ok(())
+    }
+}
+
 fn ms_between(origin: std::time::Instant, t: std::time::Instant) -> u64 {
     t.saturating_duration_since(origin).as_millis() as u64
 }
