@@ -380,6 +380,56 @@ async fn s3_bucket_without_force_destroy_is_not_emptied() {
 }
 
 #[tokio::test]
+async fn s3_lifecycle_and_cors_are_set_and_converge() {
+    let t = T::new("kt-s3lc").await;
+    let cx = t.cx("exports");
+    let spec = json!({
+        "lifecycle": {"expire_days": 30, "noncurrent_expire_days": 7},
+        "cors": [{"allowed_origins": ["https://app.acme.example.test"], "allowed_methods": ["PUT"]}]
+    });
+    let o = Bucket.apply(&cx, &props(spec.clone())).await.unwrap();
+    Bucket.apply(&cx, &props(spec)).await.unwrap();
+    let name = out(&o, "name");
+    let lc = t
+        .aws
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lc.rules().len(), 1, "one rule after two applies");
+    let rule = &lc.rules()[0];
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(30));
+    assert_eq!(
+        rule.noncurrent_version_expiration()
+            .and_then(|e| e.noncurrent_days()),
+        Some(7)
+    );
+    let cors = t
+        .aws
+        .s3
+        .get_bucket_cors()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cors.cors_rules().len(), 1);
+    assert_eq!(
+        cors.cors_rules()[0].allowed_origins(),
+        ["https://app.acme.example.test"]
+    );
+    assert_eq!(cors.cors_rules()[0].allowed_methods(), ["PUT"]);
+
+    let err = Bucket
+        .apply(&cx, &props(json!({"lifecycle": {"expire_days": 0}})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("lifecycle.expire_days"), "{err}");
+    Bucket.delete(&cx, &o).await.unwrap();
+}
+
+#[tokio::test]
 async fn s3_bucket_of_another_tenant_is_not_adopted() {
     let t = T::new("kt-s3x").await;
     let cx = t.cx("data");

@@ -2,6 +2,11 @@
 //! settings decide the endpoint, region and credentials, so the same binary
 //! talks to moto or to AWS), the clients, and error classification.
 
+pub mod acm;
+pub mod elb_classic;
+pub mod elbv2;
+pub mod route53_record;
+pub mod route53_zone;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
@@ -17,6 +22,15 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl AwsClients {
@@ -39,6 +53,15 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sqs: aws_sdk_sqs::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
+            acm: aws_sdk_acm::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            elb: aws_sdk_elasticloadbalancing::Client::new(config),
+            rds: aws_sdk_rds::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
         }
     }
 }

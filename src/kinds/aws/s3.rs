@@ -40,6 +40,47 @@ struct BucketProps {
     versioning: Option<bool>,
     #[serde(default = "yes")]
     force_destroy: bool,
+    /// Expiry rules for the whole bucket; absent leaves them as they are.
+    #[serde(default)]
+    lifecycle: Option<Lifecycle>,
+    /// Cross-origin rules (browsers uploading straight to the bucket);
+    /// absent leaves them as they are.
+    #[serde(default)]
+    cors: Option<Vec<CorsRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lifecycle {
+    /// Delete current objects this many days after creation.
+    #[serde(default)]
+    expire_days: Option<i32>,
+    /// Delete non-current versions this many days after they became so.
+    #[serde(default)]
+    noncurrent_expire_days: Option<i32>,
+    /// Abort unfinished multipart uploads after this many days (default 7).
+    #[serde(default = "seven")]
+    abort_incomplete_upload_days: i32,
+}
+
+fn seven() -> i32 {
+    7
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorsRule {
+    allowed_origins: Vec<String>,
+    #[serde(default = "get_put")]
+    allowed_methods: Vec<String>,
+    #[serde(default)]
+    allowed_headers: Vec<String>,
+    #[serde(default)]
+    max_age_seconds: Option<i32>,
+}
+
+fn get_put() -> Vec<String> {
+    vec!["GET".into(), "PUT".into()]
 }
 
 fn yes() -> bool {
@@ -57,6 +98,16 @@ static PROPS: &[PropSpec] = &[
         required: false,
         doc: "empty the bucket (all versions and delete markers) before deleting it (default true); \
               with false, deleting a non-empty bucket fails",
+    },
+    PropSpec {
+        name: "lifecycle",
+        required: false,
+        doc: "{expire_days, noncurrent_expire_days, abort_incomplete_upload_days (default 7)}",
+    },
+    PropSpec {
+        name: "cors",
+        required: false,
+        doc: "list of {allowed_origins, allowed_methods (default GET, PUT), allowed_headers, max_age_seconds}",
     },
 ];
 
@@ -295,6 +346,98 @@ async fn ensure_versioning(
     Ok(())
 }
 
+/// Puts the whole lifecycle configuration (a PUT replaces it: idempotent).
+async fn put_lifecycle(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    l: &Lifecycle,
+) -> Result<(), KindError> {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    };
+    for (what, days) in [
+        ("expire_days", l.expire_days),
+        ("noncurrent_expire_days", l.noncurrent_expire_days),
+        (
+            "abort_incomplete_upload_days",
+            Some(l.abort_incomplete_upload_days),
+        ),
+    ] {
+        if days.is_some_and(|d| d < 1) {
+            return Err(KindError::Permanent(format!(
+                "property lifecycle.{what}: must be at least 1 day"
+            )));
+        }
+    }
+    let mut rule = LifecycleRule::builder()
+        .id("envctl")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(l.abort_incomplete_upload_days)
+                .build(),
+        );
+    if let Some(d) = l.expire_days {
+        rule = rule.expiration(LifecycleExpiration::builder().days(d).build());
+    }
+    if let Some(d) = l.noncurrent_expire_days {
+        rule = rule.noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(d)
+                .build(),
+        );
+    }
+    let rule = rule.build().map_err(|e| permanent("lifecycle rule", e))?;
+    let config = BucketLifecycleConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| permanent("lifecycle configuration", e))?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(name)
+        .lifecycle_configuration(config)
+        .send()
+        .await
+        .map_err(|e| configure_error(&format!("PutBucketLifecycleConfiguration {name}"), e))?;
+    Ok(())
+}
+
+/// Puts the whole CORS configuration (a PUT replaces it: idempotent).
+async fn put_cors(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    rules: &[CorsRule],
+) -> Result<(), KindError> {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule as SdkCorsRule};
+    let mut config = CorsConfiguration::builder();
+    for r in rules {
+        if r.allowed_origins.is_empty() {
+            return Err(KindError::Permanent(
+                "property cors: every rule needs allowed_origins (e.g. [\"https://app.example.com\"])".into(),
+            ));
+        }
+        let rule = SdkCorsRule::builder()
+            .set_allowed_origins(Some(r.allowed_origins.clone()))
+            .set_allowed_methods(Some(r.allowed_methods.clone()))
+            .set_allowed_headers(Some(r.allowed_headers.clone()))
+            .set_max_age_seconds(r.max_age_seconds)
+            .build()
+            .map_err(|e| permanent("cors rule", e))?;
+        config = config.cors_rules(rule);
+    }
+    let config = config
+        .build()
+        .map_err(|e| permanent("cors configuration", e))?;
+    s3.put_bucket_cors()
+        .bucket(name)
+        .cors_configuration(config)
+        .send()
+        .await
+        .map_err(|e| configure_error(&format!("PutBucketCors {name}"), e))?;
+    Ok(())
+}
+
 /// Deletes every object version, delete marker and unfinished multipart
 /// upload. Lists from the start each round, so objects written meanwhile are
 /// caught too. `Ok(false)` when the bucket is gone.
@@ -435,6 +578,12 @@ impl Kind for Bucket {
         ensure_tags(cx, s3, &name, p.force_destroy).await?;
         harden(s3, &name).await?;
         ensure_versioning(s3, &name, p.versioning).await?;
+        if let Some(l) = &p.lifecycle {
+            put_lifecycle(s3, &name, l).await?;
+        }
+        if let Some(rules) = &p.cors {
+            put_cors(s3, &name, rules).await?;
+        }
         Ok(outputs(s3, &name, p.force_destroy))
     }
 
