@@ -8,6 +8,12 @@ SHELL := /bin/bash
 
 LOCAL      := $(CURDIR)/.local
 MOTO_PORT  ?= 4566
+K8S        := integration/k8s/cluster.sh
+# The test cluster runs beside a `make local-up` one, on other ports.
+K8S_TEST_DIR   := $(LOCAL)/k8s-test
+K8S_TEST_PORTS := ENVCTL_K8S_ETCD_PORT=33790 ENVCTL_K8S_ETCD_PEER_PORT=33800 \
+	ENVCTL_K8S_APISERVER_PORT=36443 ENVCTL_K8S_KCM_PORT=36257 ENVCTL_K8S_SCHED_PORT=36259 \
+	ENVCTL_K8S_KWOK_PORT=36080
 ENVCTL     := $(CURDIR)/target/debug/envctl
 
 # Never let the AWS SDK look for credentials on the network (the EC2
@@ -23,7 +29,7 @@ export CARGO_TERM_COLOR ?= never
 LOCAL_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
 	AWS_PROFILE=default AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-	ENVCTL_STATE=$(LOCAL)/state.sqlite
+	ENVCTL_STATE=$(LOCAL)/state.sqlite KUBECONFIG=$(LOCAL)/k8s/kubeconfig
 
 .PHONY: help setup build test lint demo local-up local-down bench clean-local
 
@@ -32,6 +38,7 @@ help:
 
 setup:
 	@integration/moto.sh install
+	@$(K8S) build
 
 build:
 	cargo build --all-targets
@@ -40,18 +47,24 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
+# Starts a private cluster for the run and always stops it again.
 test: setup build
-	cargo test --lib --bins --tests -- --test-threads 4
+	@$(K8S_TEST_PORTS) $(K8S) up $(K8S_TEST_DIR)
+	@rc=0; ENVCTL_TEST_KUBECONFIG=$(K8S_TEST_DIR)/kubeconfig \
+		cargo test --lib --bins --tests -- --test-threads 4 || rc=$$?; \
+	$(K8S_TEST_PORTS) $(K8S) down $(K8S_TEST_DIR); exit $$rc
 	$(MAKE) --no-print-directory lint
 
 local-up: setup
 	@mkdir -p $(LOCAL)
 	@integration/moto.sh start $(MOTO_PORT) $(LOCAL)/moto
+	@$(K8S) up $(LOCAL)/k8s
 	@printf 'export %s\n' $(LOCAL_ENV) 'PATH=$(CURDIR)/target/debug:$$PATH' > $(LOCAL)/env
 	@echo "local backends up; to use envctl against them: source .local/env"
 
 local-down:
 	@integration/moto.sh stop $(LOCAL)/moto
+	@$(K8S) down $(LOCAL)/k8s
 	@echo "local backends stopped"
 
 demo: build local-up

@@ -2,6 +2,7 @@
 //! tenant's stack (AWS resources, environment values, later Kubernetes) as a
 //! dependency graph inside a time budget; `destroy` removes all of it.
 
+pub mod blueprint;
 pub mod budget;
 pub mod cli;
 pub mod engine;

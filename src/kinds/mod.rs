@@ -11,6 +11,7 @@
 //!   whose state was lost can still be removed completely.
 
 pub mod aws;
+pub mod env_value;
 pub mod k8s;
 pub mod registry;
 pub mod secret_password;

@@ -6,11 +6,15 @@ use super::Kind;
 /// it. A sweep deletes in the reverse of this order.
 static KINDS: &[&dyn Kind] = &[
     &super::sim::Delay,
+    &super::env_value::EnvValue,
     &super::secret_password::Password,
     &super::aws::s3::Bucket,
     &super::aws::sqs::Queue,
     // Topics subscribe queues: after them.
     &super::aws::sns::Topic,
+    // The namespace before the services in it.
+    &super::k8s::namespace::NamespaceKind,
+    &super::k8s::service::ServiceKind,
 ];
 
 pub fn all_kinds() -> &'static [&'static dyn Kind] {

@@ -166,6 +166,9 @@ pub fn load_str_with(path: &Path, text: &str, catalog: &Catalog) -> Result<Stack
         });
         stack.resources[k].line = line;
     }
+    let mut items = items;
+    let mut problems = d.problems;
+    problems.extend(super::expand::expand_catalogs(&mut stack, &mut items));
     let at = |res: Option<usize>, path: &[Seg]| match res {
         Some(k) => {
             let mut full = vec![Seg::Key("resources"), Seg::Item(items[k])];
@@ -174,7 +177,6 @@ pub fn load_str_with(path: &Path, text: &str, catalog: &Catalog) -> Result<Stack
         }
         None => loc.line(path),
     };
-    let mut problems = d.problems;
     problems.extend(validate::check(&stack, catalog, &at));
     if problems.is_empty() {
         Ok(stack)

@@ -2,6 +2,7 @@
 //! model; `load` parses a file, `validate` checks it against the kinds, and
 //! `refs` finds and substitutes `${id.output}` references.
 
+pub mod expand;
 pub mod load;
 pub mod model;
 pub mod refs;

@@ -3,11 +3,16 @@
 //! talks to moto or to AWS), the clients, and error classification.
 
 pub mod acm;
+pub mod autoscaling;
 pub mod elb_classic;
 pub mod elbv2;
+pub mod lambda;
+pub mod network;
+pub mod rds;
 pub mod route53_record;
 pub mod route53_zone;
 pub mod s3;
+pub mod security_group;
 pub mod sns;
 pub mod sqs;
 

@@ -4,6 +4,7 @@
 //! field manager `envctl`; and error classification.
 
 pub mod namespace;
+pub mod service;
 
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};

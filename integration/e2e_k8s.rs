@@ -1,0 +1,199 @@
+//! End-to-end against moto and the real local control plane (kube-apiserver,
+//! controller-manager, scheduler, kwok nodes). `make test` starts the cluster
+//! and sets ENVCTL_TEST_KUBECONFIG; run by hand after
+//! `integration/k8s/cluster.sh up`, with that variable set to
+//! `integration/k8s/cluster.sh kubeconfig`.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, PostParams};
+use support::{Moto, repo_root};
+
+fn kubeconfig() -> PathBuf {
+    let path = std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
+        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
+         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
+    );
+    PathBuf::from(path)
+}
+
+async fn client() -> kube::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+struct World {
+    moto: Moto,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_envctl"));
+        c.args(args)
+            .current_dir(repo_root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("ENVCTL_STATE", self.dir.path().join("state.sqlite"))
+            .env("ENVCTL_VALUES_BUCKET", "envctl-values-k8s")
+            .env("KUBECONFIG", kubeconfig())
+            .stdin(Stdio::null());
+        for (k, v) in self.moto.env() {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run envctl");
+        eprintln!(
+            "$ envctl {}\n-- exit {:?}\n-- stdout\n{}\n-- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "envctl {} failed", args.join(" "));
+        out
+    }
+
+    async fn value(&self, key: &str) -> String {
+        let conf = self.moto.sdk_config();
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+        let o = s3.get_object().bucket("envctl-values-k8s").key(key).send().await.expect(key);
+        String::from_utf8(o.body.collect().await.unwrap().to_vec()).unwrap()
+    }
+}
+
+const STACK: &str = "integration/stacks/k8s.yaml";
+
+fn catalog_size() -> usize {
+    envctl::blueprint::Catalog::load(&repo_root().join("blueprints")).unwrap().len()
+}
+
+#[tokio::test]
+async fn every_rendered_object_is_accepted_by_the_api_server_in_dry_run() {
+    use envctl::blueprint::{Catalog, RenderContext, SecretMode, Value, render_all};
+    let client = client().await;
+    let ns_name = "dry-run-check";
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns_name}})).unwrap();
+    let _ = namespaces.create(&PostParams::default(), &ns).await;
+
+    let catalog = Catalog::load(Path::new(&repo_root().join("blueprints"))).unwrap();
+    let mut cx = RenderContext::new("dry-run-check", ns_name, "dry.example.test");
+    for svc in catalog.services() {
+        for (key, secret) in svc.consumes() {
+            let v = if secret { Value::secret(format!("s3cr3t-{key}")) } else { Value::plain(format!("v-{key}")) };
+            cx = cx.with_service_value(svc.name(), key, v);
+        }
+    }
+    let all = render_all(&catalog, &cx, SecretMode::Reveal).unwrap();
+    let mut checked = 0;
+    for (svc, manifests) in &all {
+        for m in manifests {
+            let obj: kube::api::DynamicObject = serde_yaml_ng::from_str(&m.yaml).unwrap();
+            let gvk = kube::api::GroupVersionKind::try_from(obj.types.as_ref().unwrap()).unwrap();
+            let (resource, _) = kube::discovery::pinned_kind(&client, &gvk).await.unwrap();
+            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), ns_name, &resource);
+            let params = kube::api::PatchParams::apply("envctl").force().dry_run();
+            api.patch(&m.name, &params, &kube::api::Patch::Apply(&obj))
+                .await
+                .unwrap_or_else(|e| panic!("{svc}: {} {} refused by the API server: {e}", m.kind, m.name));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4 * catalog.len(), "checked {checked} objects");
+    let deployments: Api<Deployment> = Api::namespaced(client, ns_name);
+    assert!(deployments.list(&ListParams::default()).await.unwrap().items.is_empty(), "dry run stored nothing");
+}
+
+#[tokio::test]
+async fn create_boots_every_service_rerun_changes_nothing_destroy_removes_all() {
+    let w = World::new();
+    let client = client().await;
+    let tenant = "kube-e2e";
+    w.envctl(&["create", "tenant", tenant, "--stack", STACK]);
+
+    // The namespace, labelled and guarded.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns = namespaces.get(tenant).await.unwrap();
+    let labels = ns.metadata.labels.clone().unwrap();
+    assert_eq!(labels["envctl/tenant"], tenant);
+    assert_eq!(labels["envctl/managed"], "true");
+
+    // Every catalog Deployment has all its replicas available.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), tenant);
+    let list = deployments.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(list.len(), catalog_size());
+    for d in &list {
+        let want = d.spec.as_ref().unwrap().replicas.unwrap_or(1);
+        let status = d.status.as_ref().unwrap();
+        assert_eq!(status.available_replicas.unwrap_or(0), want, "{:?}", d.metadata.name);
+    }
+
+    // Secrets hold the secret values; no Deployment holds one inline.
+    let password = w.value(&format!("e2e/{tenant}/common/DATABASE_PASSWORD")).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), tenant);
+    let billing = secrets.get("billing-secrets").await.unwrap();
+    let data = billing.data.unwrap();
+    assert_eq!(String::from_utf8(data["DATABASE_PASSWORD"].0.clone()).unwrap(), password);
+    let all_deployments = serde_json::to_string(&list).unwrap();
+    assert!(!all_deployments.contains(&password), "a secret value is inline in a Deployment");
+    assert!(all_deployments.contains("secretKeyRef"));
+
+    // A rerun applies again and changes nothing: same objects, same config,
+    // no new rollout of a Deployment that no autoscaler scales.
+    let before: BTreeMap<String, (i64, String)> = fingerprint(&list);
+    w.envctl(&["create", "tenant", tenant, "--stack", STACK]);
+    let after_list = deployments.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(after_list.len(), list.len());
+    let after = fingerprint(&after_list);
+    for (name, (generation, checksum)) in &before {
+        let (g2, c2) = &after[name];
+        assert_eq!(checksum, c2, "{name}: config changed on rerun");
+        if !has_hpa(name) {
+            assert_eq!(generation, g2, "{name}: rolled again on rerun");
+        }
+    }
+
+    // Destroy: the namespace is gone and nothing tagged is left in AWS.
+    w.envctl(&["destroy", "tenant", tenant, "--yes"]);
+    assert!(namespaces.get_opt(tenant).await.unwrap().is_none(), "namespace still there");
+    let conf = w.moto.sdk_config();
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    assert!(sqs.list_queues().send().await.unwrap().queue_urls().is_empty());
+}
+
+fn has_hpa(service: &str) -> bool {
+    envctl::blueprint::Catalog::load(&repo_root().join("blueprints"))
+        .unwrap()
+        .service(service)
+        .is_some_and(|s| s.hpa().is_some())
+}
+
+/// Generation and config checksum of each Deployment.
+fn fingerprint(list: &[Deployment]) -> BTreeMap<String, (i64, String)> {
+    list.iter()
+        .map(|d| {
+            let checksum = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.annotations.as_ref())
+                .and_then(|a| a.get("envctl/config-checksum").cloned())
+                .unwrap_or_default();
+            (d.metadata.name.clone().unwrap(), (d.metadata.generation.unwrap_or(0), checksum))
+        })
+        .collect()
+}

@@ -1,0 +1,1498 @@
+//! The compute kinds (`aws.ec2.network`, `aws.ec2.security_group`,
+//! `aws.autoscaling.group`, `aws.lambda.function`) against a private moto
+//! server. Every check of what exists in "AWS" uses the raw SDK, not the
+//! kind under test. Tests run in parallel against one moto, each with its
+//! own tenant.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Tag, TagSpecification};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use envctl::envapi::ValueStore;
+use envctl::kinds::aws::AwsClients;
+use envctl::kinds::aws::autoscaling::Group;
+use envctl::kinds::aws::lambda::Function;
+use envctl::kinds::aws::network::Network;
+use envctl::kinds::aws::security_group::SecurityGroup;
+use envctl::kinds::{Backends, Cx, Kind, KindError, Outputs, Props, Readiness, SweepCx};
+use envctl::tenant::TenantName;
+use serde_json::json;
+use support::Moto;
+
+/// One moto for all tests of this binary that run at the same time; the last
+/// test to finish stops it (a `static` is never dropped, so it holds only a
+/// weak reference).
+static MOTO: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
+
+fn moto() -> Arc<Moto> {
+    let mut slot = MOTO.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = slot.upgrade() {
+        return m;
+    }
+    let m = Arc::new(Moto::start());
+    *slot = Arc::downgrade(&m);
+    m
+}
+
+const ENVIRONMENT: &str = "test";
+const STACK: &str = "kinds-compute";
+
+/// Records the operations the kinds call (an SDK interceptor on the clients
+/// the kinds get), so a test can tell that an apply with nothing to do
+/// changed nothing, which moto's answers alone cannot always show.
+#[derive(Clone, Debug, Default)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "record-calls"
+    }
+
+    // The operation's metadata is in the config bag once it has run (not
+    // yet before it starts).
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let name = cfg.load::<Metadata>().map(|m| m.name().to_string());
+        self.0
+            .lock()
+            .unwrap()
+            .push(name.unwrap_or_else(|| "<unknown operation>".into()));
+        Ok(())
+    }
+}
+
+impl Calls {
+    /// The calls since the last `take`.
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// The calls since the last `take` that change something.
+    fn take_changes(&self) -> Vec<String> {
+        const READS: [&str; 4] = ["Describe", "Get", "List", "Head"];
+        self.take()
+            .into_iter()
+            .filter(|c| !READS.iter().any(|r| c.starts_with(r)))
+            .collect()
+    }
+}
+
+/// Everything one test needs: its tenant, the backends (with recorded
+/// calls), and raw clients for checks.
+struct T {
+    _moto: Arc<Moto>,
+    tenant: TenantName,
+    backends: Arc<Backends>,
+    aws: AwsClients,
+    calls: Calls,
+}
+
+impl T {
+    fn new(tenant: &str) -> T {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let moto = moto();
+        let config = moto.sdk_config();
+        let aws = AwsClients::from_config(&config);
+        let calls = Calls::default();
+        let mut recorded = aws.clone();
+        recorded.ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        recorded.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(&config)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        recorded.lambda = aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&config)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        recorded.iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&config)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let values = ValueStore::new(aws.s3.clone(), format!("kc-values-{tenant}"));
+        T {
+            _moto: moto,
+            tenant: TenantName::parse(tenant).unwrap(),
+            backends: Arc::new(Backends {
+                aws: recorded,
+                values,
+            }),
+            aws,
+            calls,
+        }
+    }
+
+    fn cx(&self, resource_id: &str) -> Cx {
+        Cx {
+            tenant: self.tenant.clone(),
+            stack: STACK.into(),
+            environment: ENVIRONMENT.into(),
+            resource_id: resource_id.into(),
+            expires_at: None,
+            publish: Vec::new(),
+            backends: self.backends.clone(),
+        }
+    }
+
+    fn sweep_cx(&self) -> SweepCx {
+        SweepCx {
+            tenant: self.tenant.clone(),
+            backends: self.backends.clone(),
+        }
+    }
+
+    /// The four tags every resource must carry, for `resource_id`.
+    fn assert_tagged(&self, what: &str, tags: &HashMap<String, String>, resource_id: &str) {
+        let want = [
+            ("envctl:tenant", self.tenant.as_str()),
+            ("envctl:stack", STACK),
+            ("envctl:resource", resource_id),
+            ("envctl:managed", "true"),
+        ];
+        for (k, v) in want {
+            assert_eq!(
+                tags.get(k).map(String::as_str),
+                Some(v),
+                "{what}: tag {k} (all tags: {tags:?})"
+            );
+        }
+    }
+
+    /// Filters for everything of this tenant (raw EC2 checks).
+    fn tenant_filter(&self) -> Filter {
+        filter("tag:envctl:tenant", self.tenant.as_str())
+    }
+}
+
+fn props(v: serde_json::Value) -> Props {
+    match v {
+        serde_json::Value::Object(m) => m,
+        other => panic!("props must be an object, got {other}"),
+    }
+}
+
+fn out(o: &Outputs, name: &str) -> String {
+    o.require(name).unwrap().to_string()
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+fn ec2_tags(tags: &[Tag]) -> HashMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+/// Polls `ready` (the kind's real describe calls) until Ready; fails after
+/// `limit`. Between polls it waits, as the engine does.
+async fn wait_ready(kind: &dyn Kind, cx: &Cx, o: &Outputs, limit: Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        match kind.ready(cx, o).await.unwrap() {
+            Readiness::Ready => return,
+            Readiness::Pending(why) => {
+                assert!(
+                    started.elapsed() < limit,
+                    "{} not ready after {limit:?}: {why}",
+                    kind.name()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------- raw EC2 ----
+
+async fn vpcs(t: &T, filters: Vec<Filter>) -> Vec<aws_sdk_ec2::types::Vpc> {
+    t.aws
+        .ec2
+        .describe_vpcs()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .to_vec()
+}
+
+async fn subnets(t: &T, filters: Vec<Filter>) -> Vec<aws_sdk_ec2::types::Subnet> {
+    t.aws
+        .ec2
+        .describe_subnets()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .to_vec()
+}
+
+async fn igws(t: &T, filters: Vec<Filter>) -> Vec<aws_sdk_ec2::types::InternetGateway> {
+    t.aws
+        .ec2
+        .describe_internet_gateways()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+        .to_vec()
+}
+
+async fn route_tables(t: &T, filters: Vec<Filter>) -> Vec<aws_sdk_ec2::types::RouteTable> {
+    t.aws
+        .ec2
+        .describe_route_tables()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+        .to_vec()
+}
+
+async fn vpc_exists(t: &T, vpc_id: &str) -> bool {
+    match t.aws.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
+        Ok(o) => !o.vpcs().is_empty(),
+        Err(e) if aws_code(&e) == Some("InvalidVpcID.NotFound") => false,
+        Err(e) => panic!("DescribeVpcs {vpc_id}: {e:?}"),
+    }
+}
+
+fn aws_code<E: aws_sdk_ec2::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_ec2::error::SdkError<E, R>,
+) -> Option<&str> {
+    envctl::kinds::aws::error_code(e)
+}
+
+/// A VPC with two subnets in two zones, made without envctl (untagged).
+async fn raw_network(t: &T, cidr_prefix: &str) -> (String, Vec<String>) {
+    let vpc = t
+        .aws
+        .ec2
+        .create_vpc()
+        .cidr_block(format!("{cidr_prefix}.0.0/16"))
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let mut ids = Vec::new();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let s = t
+            .aws
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("{cidr_prefix}.{}.0/20", i * 16))
+            .availability_zone(*zone)
+            .send()
+            .await
+            .unwrap();
+        ids.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    (vpc, ids)
+}
+
+async fn delete_raw_network(t: &T, vpc: &str, subnet_ids: &[String]) {
+    for s in subnet_ids {
+        t.aws.ec2.delete_subnet().subnet_id(s).send().await.unwrap();
+    }
+    t.aws.ec2.delete_vpc().vpc_id(vpc).send().await.unwrap();
+}
+
+// ------------------------------------------------------------- network ----
+
+/// What exists of this tenant and in `vpc` (other tests run meanwhile, so
+/// only these are counted): tenant-tagged VPCs, subnets, gateways and route
+/// tables, and the subnets, gateways and route tables of `vpc`.
+async fn footprint(t: &T, vpc: &str) -> Vec<usize> {
+    vec![
+        vpcs(t, vec![t.tenant_filter()]).await.len(),
+        subnets(t, vec![t.tenant_filter()]).await.len(),
+        igws(t, vec![t.tenant_filter()]).await.len(),
+        route_tables(t, vec![t.tenant_filter()]).await.len(),
+        subnets(t, vec![filter("vpc-id", vpc)]).await.len(),
+        igws(t, vec![filter("attachment.vpc-id", vpc)]).await.len(),
+        route_tables(t, vec![filter("vpc-id", vpc)]).await.len(),
+    ]
+}
+
+#[tokio::test]
+async fn network_is_created_once_tagged_ready_swept_and_deleted() {
+    let t = T::new("kc-net");
+    let cx = t.cx("net");
+    let first = Network.apply(&cx, &props(json!({}))).await.unwrap();
+    let vpc_id = out(&first, "vpc_id");
+    // The recorder sees the kind's calls (so its empty answers below mean
+    // something).
+    let made = t.calls.take_changes();
+    for call in [
+        "CreateVpc",
+        "ModifyVpcAttribute",
+        "CreateSubnet",
+        "CreateInternetGateway",
+        "AttachInternetGateway",
+        "CreateRouteTable",
+        "CreateRoute",
+        "AssociateRouteTable",
+    ] {
+        assert!(made.iter().any(|c| c == call), "{call} not in {made:?}");
+    }
+    assert_eq!(out(&first, "cidr"), "10.40.0.0/16");
+    assert_eq!(out(&first, "created"), "true");
+    assert_eq!(
+        out(&first, "subnet_ids"),
+        format!("{},{}", out(&first, "subnet_a"), out(&first, "subnet_b"))
+    );
+
+    // Exactly one VPC, tagged, with DNS on.
+    let ours = vpcs(&t, vec![t.tenant_filter()]).await;
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].vpc_id(), Some(vpc_id.as_str()));
+    assert_eq!(ours[0].cidr_block(), Some("10.40.0.0/16"));
+    t.assert_tagged("vpc", &ec2_tags(ours[0].tags()), "net");
+    assert_eq!(
+        ec2_tags(ours[0].tags()).get("Name").map(String::as_str),
+        Some("envctl-kc-net-net")
+    );
+    for attribute in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+    ] {
+        let a = t
+            .aws
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(&vpc_id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .unwrap();
+        let on = a
+            .enable_dns_hostnames()
+            .or(a.enable_dns_support())
+            .and_then(|v| v.value());
+        assert_eq!(on, Some(true), "{attribute:?}");
+    }
+
+    // Two subnets, /20 each, in two zones, tagged.
+    let subs = subnets(&t, vec![filter("vpc-id", &vpc_id)]).await;
+    assert_eq!(subs.len(), 2, "{subs:?}");
+    let cidrs: BTreeSet<&str> = subs.iter().filter_map(|s| s.cidr_block()).collect();
+    assert_eq!(
+        cidrs,
+        BTreeSet::from(["10.40.0.0/20", "10.40.16.0/20"]),
+        "{subs:?}"
+    );
+    let zones: BTreeSet<&str> = subs.iter().filter_map(|s| s.availability_zone()).collect();
+    assert_eq!(zones.len(), 2, "{zones:?}");
+    for s in &subs {
+        t.assert_tagged("subnet", &ec2_tags(s.tags()), "net");
+    }
+
+    // One gateway, attached, tagged; one route table with the default
+    // route to it, associated with both subnets.
+    let gws = igws(&t, vec![t.tenant_filter()]).await;
+    assert_eq!(gws.len(), 1, "{gws:?}");
+    let igw_id = gws[0].internet_gateway_id().unwrap().to_string();
+    assert_eq!(gws[0].attachments()[0].vpc_id(), Some(vpc_id.as_str()));
+    t.assert_tagged("internet gateway", &ec2_tags(gws[0].tags()), "net");
+    let tables = route_tables(&t, vec![t.tenant_filter()]).await;
+    assert_eq!(tables.len(), 1, "{tables:?}");
+    t.assert_tagged("route table", &ec2_tags(tables[0].tags()), "net");
+    assert!(
+        tables[0]
+            .routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.gateway_id() == Some(igw_id.as_str())),
+        "{tables:?}"
+    );
+    let associated: BTreeSet<&str> = tables[0]
+        .associations()
+        .iter()
+        .filter_map(|a| a.subnet_id())
+        .collect();
+    let subnet_ids: BTreeSet<&str> = subs.iter().filter_map(|s| s.subnet_id()).collect();
+    assert_eq!(associated, subnet_ids);
+
+    // Again: the same network, nothing new, not one change made.
+    t.calls.take();
+    let second = Network.apply(&cx, &props(json!({}))).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+    assert_eq!(vpcs(&t, vec![t.tenant_filter()]).await.len(), 1);
+    assert_eq!(subnets(&t, vec![filter("vpc-id", &vpc_id)]).await.len(), 2);
+    assert_eq!(igws(&t, vec![t.tenant_filter()]).await.len(), 1);
+    let tables = route_tables(&t, vec![t.tenant_filter()]).await;
+    assert_eq!(tables.len(), 1);
+    assert_eq!(tables[0].associations().len(), 2);
+    assert_eq!(
+        tables[0]
+            .routes()
+            .iter()
+            .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .count(),
+        1
+    );
+
+    wait_ready(&Network, &cx, &second, Duration::from_secs(30)).await;
+
+    // A tenant whose name starts with ours is not swept with us.
+    let other = T::new("kc-net-other");
+    let other_out = Network
+        .apply(&other.cx("net"), &props(json!({"cidr": "10.41.0.0/16"})))
+        .await
+        .unwrap();
+    let found = Network.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "net");
+    assert_eq!(out(&found[0].outputs, "vpc_id"), vpc_id);
+
+    // Delete what the sweep found, as destroy after state loss would.
+    Network.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(!vpc_exists(&t, &vpc_id).await);
+    assert!(subnets(&t, vec![t.tenant_filter()]).await.is_empty());
+    assert!(igws(&t, vec![t.tenant_filter()]).await.is_empty());
+    assert!(route_tables(&t, vec![t.tenant_filter()]).await.is_empty());
+    Network.delete(&cx, &first).await.unwrap();
+    assert!(Network.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+
+    assert!(vpc_exists(&other, &out(&other_out, "vpc_id")).await);
+    Network.delete(&other.cx("net"), &other_out).await.unwrap();
+    assert!(!vpc_exists(&other, &out(&other_out, "vpc_id")).await);
+}
+
+#[tokio::test]
+async fn network_over_existing_vpc_creates_and_deletes_nothing() {
+    let t = T::new("kc-netx");
+    let (vpc, subnet_ids) = raw_network(&t, "10.61").await;
+    let before = footprint(&t, &vpc).await;
+
+    let cx = t.cx("shared");
+    let o = Network
+        .apply(&cx, &props(json!({ "vpc_id": vpc })))
+        .await
+        .unwrap();
+    assert_eq!(out(&o, "vpc_id"), vpc);
+    assert_eq!(out(&o, "created"), "false");
+    assert_eq!(out(&o, "cidr"), "10.61.0.0/16");
+    assert_eq!(out(&o, "subnet_a"), subnet_ids[0]);
+    assert_eq!(out(&o, "subnet_b"), subnet_ids[1]);
+    // Subnets given as one string (what a reference yields), VPC implied.
+    let by_subnets = Network
+        .apply(
+            &cx,
+            &props(json!({ "subnet_ids": format!("{},{}", subnet_ids[1], subnet_ids[0]) })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out(&by_subnets, "vpc_id"), vpc);
+    assert_eq!(out(&by_subnets, "subnet_a"), subnet_ids[1]);
+    assert_eq!(footprint(&t, &vpc).await, before, "nothing may be created");
+    wait_ready(&Network, &cx, &o, Duration::from_secs(30)).await;
+    assert!(Network.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+
+    Network.delete(&cx, &o).await.unwrap();
+    Network.delete(&cx, &by_subnets).await.unwrap();
+    assert_eq!(footprint(&t, &vpc).await, before, "nothing may be deleted");
+    assert!(vpc_exists(&t, &vpc).await);
+
+    // A VPC of another tenant is refused.
+    t.aws
+        .ec2
+        .create_tags()
+        .resources(&vpc)
+        .tags(
+            Tag::builder()
+                .key("envctl:tenant")
+                .value("someone-else")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let err = Network
+        .apply(&cx, &props(json!({ "vpc_id": vpc })))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("someone-else"), "{err}");
+
+    // A subnet that does not exist is named.
+    let err = Network
+        .apply(
+            &cx,
+            &props(json!({ "subnet_ids": [subnet_ids[0], "subnet-0000000000000dead"] })),
+        )
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("subnet_ids"), "{err}");
+
+    delete_raw_network(&t, &vpc, &subnet_ids).await;
+}
+
+#[tokio::test]
+async fn network_bad_properties_fail_before_anything_is_created() {
+    let t = T::new("kc-netp");
+    let cx = t.cx("net");
+    for (p, hint) in [
+        (json!({"cidr": "10.40.0.0/24"}), "/16 to /19"),
+        (
+            json!({"cidr": "10.40.0.0/16", "vpc_id": "vpc-1234"}),
+            "cidr",
+        ),
+        (json!({"availability_zones": ["us-east-1a"]}), "two"),
+        (json!({"cdir": "10.40.0.0/16"}), "cdir"),
+    ] {
+        let err = Network.apply(&cx, &props(p.clone())).await.unwrap_err();
+        assert!(matches!(err, KindError::Permanent(_)), "{p}: {err}");
+        assert!(err.to_string().contains(hint), "{p}: {err}");
+    }
+    assert!(vpcs(&t, vec![t.tenant_filter()]).await.is_empty());
+    // A zone that does not exist fails without leaving a half network
+    // behind in later applies: the VPC is adopted, not duplicated.
+    let bad = props(json!({"availability_zones": ["us-east-1a", "xx-nowhere-1z"]}));
+    assert!(Network.apply(&cx, &bad).await.is_err());
+    let good = props(json!({"availability_zones": ["us-east-1a", "us-east-1c"]}));
+    let o = Network.apply(&cx, &good).await.unwrap();
+    assert_eq!(vpcs(&t, vec![t.tenant_filter()]).await.len(), 1);
+    let zones: BTreeSet<String> = subnets(&t, vec![filter("vpc-id", &out(&o, "vpc_id"))])
+        .await
+        .iter()
+        .filter_map(|s| s.availability_zone().map(str::to_string))
+        .collect();
+    assert_eq!(
+        zones,
+        BTreeSet::from(["us-east-1a".to_string(), "us-east-1c".to_string()])
+    );
+    Network.delete(&cx, &o).await.unwrap();
+    assert!(vpcs(&t, vec![t.tenant_filter()]).await.is_empty());
+}
+
+// ------------------------------------------------------ security group ----
+
+/// The ingress rules of a group as (protocol, from, to, source).
+async fn ingress(t: &T, group_id: &str) -> Vec<(String, i32, i32, String)> {
+    let rules = t
+        .aws
+        .ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", group_id))
+        .send()
+        .await
+        .unwrap();
+    let mut out: Vec<_> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| {
+            let source = r
+                .cidr_ipv4()
+                .or(r.cidr_ipv6())
+                .or(r.referenced_group_info().and_then(|g| g.group_id()))
+                .unwrap_or_default()
+                .to_string();
+            (
+                r.ip_protocol().unwrap_or_default().to_string(),
+                r.from_port().unwrap_or(-1),
+                r.to_port().unwrap_or(-1),
+                source,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn groups_of_tenant(t: &T) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+    t.aws
+        .ec2
+        .describe_security_groups()
+        .filters(t.tenant_filter())
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .to_vec()
+}
+
+async fn group_exists(t: &T, group_id: &str) -> bool {
+    match t
+        .aws
+        .ec2
+        .describe_security_groups()
+        .group_ids(group_id)
+        .send()
+        .await
+    {
+        Ok(o) => !o.security_groups().is_empty(),
+        Err(e) if aws_code(&e) == Some("InvalidGroup.NotFound") => false,
+        Err(e) => panic!("DescribeSecurityGroups {group_id}: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn security_group_rules_are_added_once_and_converged() {
+    let t = T::new("kc-sg");
+    let (vpc, subnet_ids) = raw_network(&t, "10.62").await;
+    let lb = t
+        .aws
+        .ec2
+        .create_security_group()
+        .group_name("kc-sg-lb")
+        .description("load balancer")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let cx = t.cx("web-sg");
+    let p = props(json!({
+        "vpc_id": vpc,
+        "description": "web servers",
+        "ingress": [
+            {"protocol": "tcp", "port": 443, "cidr": "0.0.0.0/0", "description": "https"},
+            {"protocol": "tcp", "port": "8080", "source_group": lb},
+            {"protocol": "icmp", "cidr": "10.0.0.0/8"},
+        ],
+    }));
+    let first = SecurityGroup.apply(&cx, &p).await.unwrap();
+    let group_id = out(&first, "group_id");
+    assert_eq!(out(&first, "name"), "envctl-kc-sg-web-sg");
+    let groups = groups_of_tenant(&t).await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].group_id(), Some(group_id.as_str()));
+    assert_eq!(groups[0].description(), Some("web servers"));
+    assert_eq!(groups[0].vpc_id(), Some(vpc.as_str()));
+    t.assert_tagged("security group", &ec2_tags(groups[0].tags()), "web-sg");
+    let want = vec![
+        ("icmp".to_string(), -1, -1, "10.0.0.0/8".to_string()),
+        ("tcp".to_string(), 443, 443, "0.0.0.0/0".to_string()),
+        ("tcp".to_string(), 8080, 8080, lb.clone()),
+    ];
+    assert_eq!(ingress(&t, &group_id).await, want);
+    // Egress stays AWS's default: everything allowed.
+    assert_eq!(groups[0].ip_permissions_egress().len(), 1);
+    assert_eq!(
+        groups[0].ip_permissions_egress()[0].ip_protocol(),
+        Some("-1")
+    );
+
+    // Twice: the same group, each rule once, no call that changes anything.
+    t.calls.take();
+    let second = SecurityGroup.apply(&cx, &p).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+    assert_eq!(groups_of_tenant(&t).await.len(), 1);
+    assert_eq!(ingress(&t, &group_id).await, want);
+    wait_ready(&SecurityGroup, &cx, &second, Duration::from_secs(30)).await;
+
+    // A rule added by hand is left alone; a rule dropped from the stack is
+    // revoked; a new one is added.
+    t.aws
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&group_id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("192.168.0.0/16").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let changed = props(json!({
+        "vpc_id": vpc,
+        "description": "web servers",
+        "ingress": [
+            {"protocol": "tcp", "port": 443, "cidr": "0.0.0.0/0"},
+            {"protocol": "udp", "from_port": 5000, "to_port": 5010, "cidr": "10.0.0.0/8"},
+        ],
+    }));
+    let third = SecurityGroup.apply(&cx, &changed).await.unwrap();
+    assert_eq!(first, third);
+    assert_eq!(
+        ingress(&t, &group_id).await,
+        vec![
+            ("tcp".to_string(), 22, 22, "192.168.0.0/16".to_string()),
+            ("tcp".to_string(), 443, 443, "0.0.0.0/0".to_string()),
+            ("udp".to_string(), 5000, 5010, "10.0.0.0/8".to_string()),
+        ]
+    );
+
+    let found = SecurityGroup.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "web-sg");
+    assert_eq!(out(&found[0].outputs, "group_id"), group_id);
+    SecurityGroup.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(!group_exists(&t, &group_id).await);
+    assert!(groups_of_tenant(&t).await.is_empty());
+    SecurityGroup.delete(&cx, &first).await.unwrap();
+
+    t.aws
+        .ec2
+        .delete_security_group()
+        .group_id(&lb)
+        .send()
+        .await
+        .unwrap();
+    delete_raw_network(&t, &vpc, &subnet_ids).await;
+}
+
+#[tokio::test]
+async fn security_group_of_another_tenant_is_not_adopted() {
+    let t = T::new("kc-sgx");
+    let (vpc, subnet_ids) = raw_network(&t, "10.63").await;
+    let cx = t.cx("db-sg");
+    let theirs = t
+        .aws
+        .ec2
+        .create_security_group()
+        .group_name(cx.physical_name(255))
+        .description("not ours")
+        .vpc_id(&vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                .tags(
+                    Tag::builder()
+                        .key("envctl:tenant")
+                        .value("someone-else")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let err = SecurityGroup
+        .apply(&cx, &props(json!({ "vpc_id": vpc })))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("someone-else"), "{err}");
+    assert!(SecurityGroup.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+    // Bad rules fail before anything is created.
+    let cx2 = t.cx("other-sg");
+    let err = SecurityGroup
+        .apply(
+            &cx2,
+            &props(json!({ "vpc_id": vpc, "ingress": [{"protocol": "tcp", "cidr": "0.0.0.0/0"}] })),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ingress[0]"), "{err}");
+    assert!(groups_of_tenant(&t).await.is_empty());
+
+    t.aws
+        .ec2
+        .delete_security_group()
+        .group_id(&theirs)
+        .send()
+        .await
+        .unwrap();
+    delete_raw_network(&t, &vpc, &subnet_ids).await;
+}
+
+// ---------------------------------------------------------- autoscaling ----
+
+async fn raw_group(t: &T, name: &str) -> Option<aws_sdk_autoscaling::types::AutoScalingGroup> {
+    t.aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()
+        .first()
+        .cloned()
+}
+
+async fn templates_of_tenant(t: &T) -> Vec<aws_sdk_ec2::types::LaunchTemplate> {
+    t.aws
+        .ec2
+        .describe_launch_templates()
+        .filters(t.tenant_filter())
+        .send()
+        .await
+        .unwrap()
+        .launch_templates()
+        .to_vec()
+}
+
+async fn default_template_data(t: &T, id: &str) -> aws_sdk_ec2::types::ResponseLaunchTemplateData {
+    t.aws
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions("$Default")
+        .send()
+        .await
+        .unwrap()
+        .launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn autoscaling_group_is_created_once_ready_swept_and_deleted_with_its_template() {
+    let t = T::new("kc-asg");
+    let (vpc, subnet_ids) = raw_network(&t, "10.64").await;
+    let sg = t
+        .aws
+        .ec2
+        .create_security_group()
+        .group_name("kc-asg-app")
+        .description("app")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let cx = t.cx("app");
+    let p = props(json!({
+        // Subnets as a reference yields them; groups as a list.
+        "subnet_ids": subnet_ids.join(","),
+        "security_group_ids": [sg],
+        "min": 1,
+        "max": 3,
+        "desired": 2,
+    }));
+    let first = Group.apply(&cx, &p).await.unwrap();
+    let name = out(&first, "name");
+    assert_eq!(name, "envctl-kc-asg-app");
+    let template_id = out(&first, "launch_template_id");
+
+    let g = raw_group(&t, &name).await.expect("group exists");
+    assert_eq!(
+        g.auto_scaling_group_arn(),
+        Some(out(&first, "arn").as_str())
+    );
+    assert_eq!(
+        (g.min_size(), g.max_size(), g.desired_capacity()),
+        (Some(1), Some(3), Some(2))
+    );
+    let zone_subnets: BTreeSet<&str> = g.vpc_zone_identifier().unwrap().split(',').collect();
+    assert_eq!(
+        zone_subnets,
+        subnet_ids
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+    );
+    assert_eq!(
+        g.launch_template().and_then(|l| l.launch_template_id()),
+        Some(template_id.as_str())
+    );
+    let group_tags: HashMap<String, String> = g
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect();
+    t.assert_tagged("group", &group_tags, "app");
+    assert!(
+        g.tags()
+            .iter()
+            .all(|t| t.propagate_at_launch() == Some(true))
+    );
+
+    // One template, tagged, launching t3.small from Amazon Linux 2023 with
+    // the security group.
+    let templates = templates_of_tenant(&t).await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].launch_template_name(), Some(name.as_str()));
+    t.assert_tagged("launch template", &ec2_tags(templates[0].tags()), "app");
+    let data = default_template_data(&t, &template_id).await;
+    assert_eq!(data.instance_type().map(|i| i.as_str()), Some("t3.small"));
+    assert_eq!(data.security_group_ids(), std::slice::from_ref(&sg));
+    let image = t
+        .aws
+        .ec2
+        .describe_images()
+        .image_ids(data.image_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let image_name = image.images()[0].name().unwrap();
+    assert!(
+        image_name.starts_with("al2023-ami-2023.") && image_name.ends_with("-x86_64"),
+        "{image_name}"
+    );
+
+    // Instances carry the tenant's tags (propagated).
+    wait_ready(&Group, &cx, &first, Duration::from_secs(60)).await;
+    let g = raw_group(&t, &name).await.unwrap();
+    let instance_ids: Vec<String> = g
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    assert_eq!(instance_ids.len(), 2);
+    let reservations = t
+        .aws
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(instance_ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    for i in reservations
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+    {
+        t.assert_tagged("instance", &ec2_tags(i.tags()), "app");
+    }
+
+    // Twice: the same group (its instances untouched) and template, no new
+    // template version, no call that changes anything. (moto replaces a
+    // group on a second CreateAutoScalingGroup instead of refusing it, so
+    // counting groups alone would not show a re-create.)
+    t.calls.take();
+    let second = Group.apply(&cx, &p).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+    let again: Vec<String> = raw_group(&t, &name)
+        .await
+        .unwrap()
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    assert_eq!(again, instance_ids);
+    assert_eq!(templates_of_tenant(&t).await.len(), 1);
+    let lt = &templates_of_tenant(&t).await[0];
+    assert_eq!(lt.latest_version_number(), Some(1));
+    let groups = t
+        .aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        groups
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| g.auto_scaling_group_name() == Some(name.as_str()))
+            .count(),
+        1
+    );
+
+    // A new instance type makes a new default template version; sizes converge.
+    let mut bigger = p.clone();
+    bigger.insert("instance_type".into(), json!("t3.medium"));
+    bigger.insert("desired".into(), json!(1));
+    let third = Group.apply(&cx, &bigger).await.unwrap();
+    assert_eq!(first, third);
+    let changes = t.calls.take_changes();
+    assert!(
+        changes.contains(&"CreateLaunchTemplateVersion".to_string())
+            && changes.contains(&"UpdateAutoScalingGroup".to_string())
+            && !changes.contains(&"CreateAutoScalingGroup".to_string()),
+        "{changes:?}"
+    );
+    let data = default_template_data(&t, &template_id).await;
+    assert_eq!(data.instance_type().map(|i| i.as_str()), Some("t3.medium"));
+    assert_eq!(
+        raw_group(&t, &name).await.unwrap().desired_capacity(),
+        Some(1)
+    );
+    wait_ready(&Group, &cx, &third, Duration::from_secs(60)).await;
+
+    let found = Group.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "app");
+    assert_eq!(out(&found[0].outputs, "launch_template_id"), template_id);
+
+    Group.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(raw_group(&t, &name).await.is_none());
+    assert!(templates_of_tenant(&t).await.is_empty());
+    let reservations = t
+        .aws
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(instance_ids))
+        .send()
+        .await
+        .unwrap();
+    for i in reservations
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+    {
+        assert_eq!(
+            i.state().and_then(|s| s.name()).map(|n| n.as_str()),
+            Some("terminated")
+        );
+    }
+    Group.delete(&cx, &first).await.unwrap();
+    assert!(Group.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+
+    t.aws
+        .ec2
+        .delete_security_group()
+        .group_id(&sg)
+        .send()
+        .await
+        .unwrap();
+    delete_raw_network(&t, &vpc, &subnet_ids).await;
+}
+
+#[tokio::test]
+async fn autoscaling_sweep_finds_a_template_whose_group_was_never_made() {
+    let t = T::new("kc-asgo");
+    let cx = t.cx("workers");
+    // A crashed run: the template exists, the group does not. A subnet that
+    // does not exist makes CreateAutoScalingGroup fail after the template.
+    let err = Group
+        .apply(
+            &cx,
+            &props(json!({"subnet_ids": "subnet-0000000000000dead", "image_id": "ami-12c6146b"})),
+        )
+        .await;
+    assert!(err.is_err(), "{err:?}");
+    let templates = templates_of_tenant(&t).await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert!(raw_group(&t, &cx.physical_name(128)).await.is_none());
+
+    let found = Group.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "workers");
+    Group.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(templates_of_tenant(&t).await.is_empty());
+    assert!(Group.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+
+    // Bad sizes fail before anything is created.
+    let err = Group
+        .apply(
+            &cx,
+            &props(json!({"subnet_ids": ["subnet-1"], "min": 3, "max": 1})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KindError::Permanent(_)), "{err}");
+    assert!(
+        err.to_string().contains("min (3) is above max (1)"),
+        "{err}"
+    );
+    assert!(templates_of_tenant(&t).await.is_empty());
+}
+
+// --------------------------------------------------------------- lambda ----
+
+async fn raw_function(t: &T, name: &str) -> Option<aws_sdk_lambda::types::FunctionConfiguration> {
+    match t.aws.lambda.get_function().function_name(name).send().await {
+        Ok(f) => f.configuration().cloned(),
+        Err(e) if envctl::kinds::aws::error_code(&e) == Some("ResourceNotFoundException") => None,
+        Err(e) => panic!("GetFunction {name}: {e:?}"),
+    }
+}
+
+async fn functions_named(t: &T, name: &str) -> usize {
+    t.aws
+        .lambda
+        .list_functions()
+        .send()
+        .await
+        .unwrap()
+        .functions()
+        .iter()
+        .filter(|f| f.function_name() == Some(name))
+        .count()
+}
+
+async fn role_exists(t: &T, name: &str) -> bool {
+    match t.aws.iam.get_role().role_name(name).send().await {
+        Ok(_) => true,
+        Err(e) if envctl::kinds::aws::error_code(&e) == Some("NoSuchEntity") => false,
+        Err(e) => panic!("GetRole {name}: {e:?}"),
+    }
+}
+
+async fn roles_named(t: &T, name: &str) -> usize {
+    t.aws
+        .iam
+        .list_roles()
+        .send()
+        .await
+        .unwrap()
+        .roles()
+        .iter()
+        .filter(|r| r.role_name() == name)
+        .count()
+}
+
+async fn role_tags(t: &T, name: &str) -> HashMap<String, String> {
+    t.aws
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+async fn mappings_of(
+    t: &T,
+    name: &str,
+) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+    t.aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap()
+        .event_source_mappings()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn lambda_function_updates_only_when_its_source_or_config_changes() {
+    let t = T::new("kc-fn");
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(
+        src.path().join("index.py"),
+        "def handler(event, context):\n    return {'v': 1}\n",
+    )
+    .unwrap();
+    let cx = t.cx("resize");
+    let mut p = props(json!({
+        "source": src.path().to_str().unwrap(),
+        "memory_mb": 256,
+        "timeout_seconds": "20",
+        "environment": {"THUMB_WIDTH": 128, "MODE": "fast"},
+    }));
+    let first = Function.apply(&cx, &p).await.unwrap();
+    let name = out(&first, "name");
+    assert_eq!(name, "envctl-kc-fn-resize");
+    assert_eq!(
+        t.calls.take_changes(),
+        ["CreateRole", "AttachRolePolicy", "CreateFunction"]
+    );
+    let role = "envctl-kc-fn-resize-role";
+    assert!(out(&first, "role_arn").ends_with(&format!("/{role}")));
+
+    let f = raw_function(&t, &name).await.expect("function exists");
+    assert_eq!(f.function_arn(), Some(out(&first, "arn").as_str()));
+    assert_eq!(f.handler(), Some("index.handler"));
+    assert_eq!(f.runtime().map(|r| r.as_str()), Some("python3.12"));
+    assert_eq!((f.memory_size(), f.timeout()), (Some(256), Some(20)));
+    assert_eq!(f.role(), Some(out(&first, "role_arn").as_str()));
+    assert_eq!(f.code_sha256(), Some(out(&first, "code_sha256").as_str()));
+    let env = f.environment().unwrap().variables().unwrap();
+    assert_eq!(env.get("THUMB_WIDTH").map(String::as_str), Some("128"));
+    let fn_tags: HashMap<String, String> = t
+        .aws
+        .lambda
+        .list_tags()
+        .resource(f.function_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .cloned()
+        .unwrap_or_default();
+    t.assert_tagged("function", &fn_tags, "resize");
+    assert_eq!(functions_named(&t, &name).await, 1);
+
+    // The role: once, tagged, with the basic execution policy.
+    assert_eq!(roles_named(&t, role).await, 1);
+    t.assert_tagged("role", &role_tags(&t, role).await, "resize");
+    let attached = t
+        .aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect::<Vec<_>>(),
+        ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+    );
+
+    // The same source again: same CodeSha256, no update at all (moto never
+    // changes LastModified, so the calls made are what shows it).
+    t.calls.take();
+    let second = Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+    let f2 = raw_function(&t, &name).await.unwrap();
+    assert_eq!(f2.code_sha256(), f.code_sha256());
+    assert_eq!(functions_named(&t, &name).await, 1);
+    assert_eq!(roles_named(&t, role).await, 1);
+    wait_ready(&Function, &cx, &second, Duration::from_secs(60)).await;
+
+    // Hidden files and bytecode caches do not count as changes.
+    std::fs::create_dir(src.path().join("__pycache__")).unwrap();
+    std::fs::write(
+        src.path().join("__pycache__/index.cpython-312.pyc"),
+        b"junk",
+    )
+    .unwrap();
+    let unchanged = Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(unchanged, first);
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+
+    // A changed source updates the code.
+    std::fs::write(
+        src.path().join("index.py"),
+        "def handler(event, context):\n    return {'v': 2}\n",
+    )
+    .unwrap();
+    let third = Function.apply(&cx, &p).await.unwrap();
+    assert_ne!(out(&third, "code_sha256"), out(&first, "code_sha256"));
+    assert_eq!(t.calls.take_changes(), ["UpdateFunctionCode"]);
+    let f3 = raw_function(&t, &name).await.unwrap();
+    assert_eq!(f3.code_sha256(), Some(out(&third, "code_sha256").as_str()));
+    assert_eq!(out(&third, "arn"), out(&first, "arn"));
+
+    // A changed setting updates the configuration only.
+    p.insert("memory_mb".into(), json!(512));
+    let fourth = Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(fourth, third);
+    assert_eq!(t.calls.take_changes(), ["UpdateFunctionConfiguration"]);
+    let f4 = raw_function(&t, &name).await.unwrap();
+    assert_eq!(f4.memory_size(), Some(512));
+    assert_eq!(f4.code_sha256(), f3.code_sha256());
+    wait_ready(&Function, &cx, &fourth, Duration::from_secs(60)).await;
+
+    let found = Function.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "resize");
+    assert_eq!(out(&found[0].outputs, "name"), name);
+    Function.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(raw_function(&t, &name).await.is_none());
+    assert!(!role_exists(&t, role).await);
+    Function.delete(&cx, &first).await.unwrap();
+    assert!(Function.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn lambda_from_the_stack_asset_with_a_queue_trigger() {
+    let t = T::new("kc-fnq");
+    let queue_url = t
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name("kc-fnq-uploads")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let queue_arn = t
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let cx = t.cx("thumbnailer");
+    // The repository's asset, relative to the directory the tests run in
+    // (the crate root), as a stack would name it.
+    let p = props(json!({
+        "source": "stacks/assets/thumbnailer",
+        "queue_arn": queue_arn,
+    }));
+    let first = Function.apply(&cx, &p).await.unwrap();
+    let name = out(&first, "name");
+    let mapping = out(&first, "event_source_mapping_id");
+    let maps = mappings_of(&t, &name).await;
+    assert_eq!(maps.len(), 1, "{maps:?}");
+    assert_eq!(maps[0].uuid(), Some(mapping.as_str()));
+    assert_eq!(maps[0].event_source_arn(), Some(queue_arn.as_str()));
+    let role = "envctl-kc-fnq-thumbnailer-role";
+    let inline = t
+        .aws
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline.policy_names(), ["envctl-sqs-read"]);
+
+    // Twice: still one mapping (moto, unlike AWS, would accept a duplicate,
+    // so this checks envctl's own lookup), and nothing changed.
+    t.calls.take();
+    let second = Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+    assert_eq!(mappings_of(&t, &name).await.len(), 1);
+    wait_ready(&Function, &cx, &second, Duration::from_secs(60)).await;
+
+    // Without the queue: mapping and read policy go.
+    let no_queue = props(json!({"source": "stacks/assets/thumbnailer"}));
+    let third = Function.apply(&cx, &no_queue).await.unwrap();
+    assert!(third.get("event_source_mapping_id").is_none());
+    assert!(mappings_of(&t, &name).await.is_empty());
+    let inline = t
+        .aws
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    assert!(inline.policy_names().is_empty());
+
+    let again = Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(mappings_of(&t, &name).await.len(), 1);
+    Function.delete(&cx, &again).await.unwrap();
+    assert!(raw_function(&t, &name).await.is_none());
+    assert!(mappings_of(&t, &name).await.is_empty());
+    assert!(!role_exists(&t, role).await);
+    Function.delete(&cx, &again).await.unwrap();
+}
+
+#[tokio::test]
+async fn lambda_sweep_finds_a_role_left_without_its_function() {
+    let t = T::new("kc-fnr");
+    let cx = t.cx("orphan");
+    // A bad source fails before anything is created.
+    let err = Function
+        .apply(
+            &cx,
+            &props(json!({"source": "stacks/assets/does-not-exist"})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KindError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("does-not-exist"), "{err}");
+    let role = "envctl-kc-fnr-orphan-role";
+    assert!(!role_exists(&t, role).await);
+
+    // A crashed run: the role exists (tagged as envctl makes it), the
+    // function does not.
+    let tags = [
+        ("envctl:tenant", "kc-fnr"),
+        ("envctl:stack", STACK),
+        ("envctl:resource", "orphan"),
+        ("envctl:managed", "true"),
+    ];
+    t.aws
+        .iam
+        .create_role()
+        .role_name(role)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| {
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(*k)
+                        .value(*v)
+                        .build()
+                        .unwrap()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    t.aws
+        .iam
+        .attach_role_policy()
+        .role_name(role)
+        .policy_arn("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+        .send()
+        .await
+        .unwrap();
+    let found = Function.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "orphan");
+    assert!(found[0].outputs.get("name").is_none());
+    Function.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(!role_exists(&t, role).await);
+    assert!(Function.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+
+    // A role of another tenant with our name is not adopted.
+    t.aws
+        .iam
+        .create_role()
+        .role_name(role)
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("envctl:tenant")
+                .value("someone-else")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let err = Function
+        .apply(&cx, &props(json!({"source": "stacks/assets/thumbnailer"})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("someone-else"), "{err}");
+    assert!(raw_function(&t, "envctl-kc-fnr-orphan").await.is_none());
+    assert!(Function.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+    t.aws
+        .iam
+        .delete_role()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+}

@@ -1,0 +1,830 @@
+//! The `aws.acm.certificate` kind: a public ACM certificate validated by
+//! DNS, with its validation CNAMEs written into a Route53 zone, ready once
+//! ISSUED.
+//!
+//! A certificate is found again by its tags (this tenant and resource, same
+//! names) before a new one is requested; RequestCertificate carries an
+//! IdempotencyToken derived from the tenant, the resource, the names and the
+//! zone, so a retried request within the hour returns the same certificate.
+//! The zone id is part of the token because ACM remembers a token for an
+//! hour even after its certificate is deleted: a tenant destroyed and
+//! created again gets a new zone, hence a new token. A token that still
+//! leads to a deleted or failed certificate moves on to the next of a few
+//! numbered tokens.
+//!
+//! ACM derives a validation CNAME from the domain and the account, not from
+//! the certificate: two certificates for the same domain share it, and
+//! deleting one removes the record the other renews with.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_acm::error::ProvideErrorMetadata;
+use aws_sdk_acm::types::{CertificateStatus, KeyAlgorithm, Tag, ValidationMethod};
+use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
+use serde::Deserialize;
+
+use super::classify;
+use super::route53_zone::{
+    ZoneInfo, bare_zone_id, change, dns_name, get_zone, normalize_domain, record_set, submit,
+    zone_tags,
+};
+use crate::kinds::{
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
+    parse_props,
+};
+use crate::tenant::tags;
+
+/// Extra tag: the zone the validation records were written into, so that a
+/// sweep (state lost) can remove them.
+pub const VALIDATION_ZONE_TAG: &str = "envctl:validation-zone";
+/// Numbered idempotency tokens tried when one leads to a dead certificate.
+const TOKEN_GENERATIONS: u32 = 3;
+/// ACM publishes the validation records a few seconds after the request;
+/// apply waits this many times one second before it reports a transient
+/// error (and the engine retries it).
+const RECORD_POLLS: u32 = 10;
+/// TTL of the validation CNAMEs.
+const VALIDATION_TTL: i64 = 300;
+
+pub struct Certificate;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateProps {
+    domain: String,
+    #[serde(default)]
+    subject_alternative_names: Option<Vec<String>>,
+    #[serde(default)]
+    zone_id: Option<String>,
+}
+
+/// The names and zone of a certificate, normalized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Wanted {
+    domain: String,
+    /// Sorted, without the domain itself.
+    sans: Vec<String>,
+    zone_id: Option<String>,
+}
+
+/// A certificate name: a domain, optionally with a leading `*.`.
+fn normalize_cert_name(prop: &str, raw: &str) -> Result<String, KindError> {
+    let t = raw.trim();
+    match t.strip_prefix("*.") {
+        Some(rest) => Ok(format!("*.{}", normalize_domain(prop, rest)?)),
+        None => normalize_domain(prop, t),
+    }
+}
+
+impl CertificateProps {
+    fn wanted(&self) -> Result<Wanted, KindError> {
+        let domain = normalize_cert_name("domain", &self.domain)?;
+        let sans = match &self.subject_alternative_names {
+            Some(list) => list
+                .iter()
+                .map(|s| normalize_cert_name("subject_alternative_names", s))
+                .collect::<Result<Vec<_>, _>>()?,
+            None if domain.starts_with("*.") => Vec::new(),
+            None => vec![format!("*.{domain}")],
+        };
+        let sans: BTreeSet<String> = sans.into_iter().filter(|s| *s != domain).collect();
+        // ACM allows up to 10 names by default (quota "Domain names per ACM
+        // certificate").
+        if sans.len() + 1 > 10 {
+            return Err(KindError::Permanent(format!(
+                "properties: {} names in one certificate; ACM allows 10 by default",
+                sans.len() + 1
+            )));
+        }
+        let zone_id = self
+            .zone_id
+            .as_deref()
+            .map(|z| bare_zone_id(z).to_string())
+            .filter(|z| !z.is_empty());
+        Ok(Wanted {
+            domain,
+            sans: sans.into_iter().collect(),
+            zone_id,
+        })
+    }
+}
+
+static PROPS: &[PropSpec] = &[
+    PropSpec {
+        name: "domain",
+        required: true,
+        doc: "the certificate's domain, e.g. acme.example.test (or ${zone.name})",
+    },
+    PropSpec {
+        name: "subject_alternative_names",
+        required: false,
+        doc: "further names; default [*.<domain>] ([] for none)",
+    },
+    PropSpec {
+        name: "zone_id",
+        required: false,
+        doc: "the Route53 zone to write the DNS validation CNAMEs into (e.g. ${zone.zone_id}); \
+              without it, create the records of the validation_records output yourself",
+    },
+];
+
+static OUTPUTS: &[OutputSpec] = &[
+    OutputSpec {
+        name: "arn",
+        secret: false,
+        doc: "the certificate ARN (for load balancer listeners)",
+    },
+    OutputSpec {
+        name: "domain",
+        secret: false,
+        doc: "the certificate's domain",
+    },
+    OutputSpec {
+        name: "zone_id",
+        secret: false,
+        doc: "the zone holding the validation records (empty without zone_id)",
+    },
+    OutputSpec {
+        name: "validation_records",
+        secret: false,
+        doc: "the DNS validation CNAMEs, comma-separated name=value pairs",
+    },
+];
+
+fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
+    KindError::Permanent(format!("{what}: {e}"))
+}
+
+/// The idempotency token of one request: 32 hex digits (ACM allows up to 32
+/// word characters).
+fn token(tenant: &str, resource_id: &str, wanted: &Wanted, generation: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let input = format!(
+        "envctl-acm\n{tenant}\n{resource_id}\n{}\n{}\n{}\n{generation}",
+        wanted.domain,
+        wanted.sans.join(","),
+        wanted.zone_id.as_deref().unwrap_or("")
+    );
+    hex::encode(Sha256::digest(input.as_bytes()))[..32].to_string()
+}
+
+/// What envctl needs to know of a certificate.
+#[derive(Clone, Debug)]
+struct CertInfo {
+    arn: String,
+    domain: String,
+    /// Sorted, without the domain itself.
+    sans: Vec<String>,
+    status: Option<CertificateStatus>,
+    failure: Option<String>,
+    in_use_by: Vec<String>,
+    /// Validation CNAMEs (name, value), normalized, one per name.
+    records: Vec<(String, String)>,
+    /// Some names have no validation record yet.
+    records_pending: bool,
+}
+
+impl CertInfo {
+    fn usable(&self) -> bool {
+        matches!(
+            self.status,
+            Some(CertificateStatus::PendingValidation | CertificateStatus::Issued)
+        )
+    }
+
+    fn names_match(&self, wanted: &Wanted) -> bool {
+        self.domain == wanted.domain && self.sans == wanted.sans
+    }
+}
+
+/// DescribeCertificate; `None` when there is no such certificate.
+async fn describe(acm: &aws_sdk_acm::Client, arn: &str) -> Result<Option<CertInfo>, KindError> {
+    let out = match acm.describe_certificate().certificate_arn(arn).send().await {
+        Ok(out) => out,
+        Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+        Err(e) => return Err(classify(&format!("DescribeCertificate {arn}"), e)),
+    };
+    let Some(c) = out.certificate() else {
+        return Ok(None);
+    };
+    let domain = c.domain_name().unwrap_or_default().to_ascii_lowercase();
+    let sans: BTreeSet<String> = c
+        .subject_alternative_names()
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .filter(|s| *s != domain)
+        .collect();
+    let mut records: BTreeMap<String, String> = BTreeMap::new();
+    let mut records_pending = false;
+    for dv in c.domain_validation_options() {
+        match dv.resource_record() {
+            Some(r) => {
+                records.insert(dns_name(r.name()), dns_name(r.value()));
+            }
+            None => records_pending = true,
+        }
+    }
+    if c.domain_validation_options().is_empty() {
+        records_pending = true;
+    }
+    Ok(Some(CertInfo {
+        arn: arn.to_string(),
+        domain,
+        sans: sans.into_iter().collect(),
+        status: c.status().cloned(),
+        failure: c.failure_reason().map(|f| f.as_str().to_string()),
+        in_use_by: c.in_use_by().to_vec(),
+        records: records.into_iter().collect(),
+        records_pending,
+    }))
+}
+
+/// The certificate's tags; `None` when it is gone.
+async fn cert_tags(
+    acm: &aws_sdk_acm::Client,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, KindError> {
+    match acm
+        .list_tags_for_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().unwrap_or("").to_string()))
+                .collect(),
+        )),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(classify(&format!("ListTagsForCertificate {arn}"), e)),
+    }
+}
+
+/// Every certificate of the account and region: (ARN, domain).
+async fn list_certificates(acm: &aws_sdk_acm::Client) -> Result<Vec<(String, String)>, KindError> {
+    let mut certs = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = acm
+            .list_certificates()
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| classify("ListCertificates", e))?;
+        for s in page.certificate_summary_list() {
+            if let Some(arn) = s.certificate_arn() {
+                certs.push((
+                    arn.to_string(),
+                    s.domain_name().unwrap_or_default().to_ascii_lowercase(),
+                ));
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(certs)
+}
+
+fn is(t: &BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    t.get(key).map(String::as_str) == Some(value)
+}
+
+/// This resource's certificates for `domain` (found by their tags).
+async fn ours_for_domain(cx: &Cx, domain: &str) -> Result<Vec<CertInfo>, KindError> {
+    let acm = &cx.backends.aws.acm;
+    let mut ours = Vec::new();
+    for (arn, d) in list_certificates(acm).await? {
+        if d != domain {
+            continue;
+        }
+        let Some(t) = cert_tags(acm, &arn).await? else {
+            continue;
+        };
+        if !is(&t, tags::TENANT, cx.tenant.as_str()) || !is(&t, tags::RESOURCE, &cx.resource_id) {
+            continue;
+        }
+        if let Some(info) = describe(acm, &arn).await? {
+            ours.push(info);
+        }
+    }
+    Ok(ours)
+}
+
+fn acm_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, KindError> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| permanent("tag", e))
+}
+
+fn wanted_tags(cx: &Cx, wanted: &Wanted) -> Vec<(String, String)> {
+    let mut t = cx.tags();
+    if let Some(z) = &wanted.zone_id {
+        t.push((VALIDATION_ZONE_TAG.to_string(), z.clone()));
+    }
+    t
+}
+
+/// Describes a certificate that was just requested; DescribeCertificate is
+/// eventually consistent, so a missing one is asked for a few times.
+async fn describe_new(acm: &aws_sdk_acm::Client, arn: &str) -> Result<Option<CertInfo>, KindError> {
+    for attempt in 0..3 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        if let Some(info) = describe(acm, arn).await? {
+            return Ok(Some(info));
+        }
+    }
+    Ok(None)
+}
+
+/// RequestCertificate with DNS validation, tags and the idempotency token.
+async fn request(cx: &Cx, wanted: &Wanted) -> Result<CertInfo, KindError> {
+    let acm = &cx.backends.aws.acm;
+    for generation in 0..TOKEN_GENERATIONS {
+        let out = acm
+            .request_certificate()
+            .domain_name(&wanted.domain)
+            .validation_method(ValidationMethod::Dns)
+            .set_subject_alternative_names(if wanted.sans.is_empty() {
+                None
+            } else {
+                Some(wanted.sans.clone())
+            })
+            .idempotency_token(token(
+                cx.tenant.as_str(),
+                &cx.resource_id,
+                wanted,
+                generation,
+            ))
+            .key_algorithm(KeyAlgorithm::Rsa2048)
+            .set_tags(Some(acm_tags(&wanted_tags(cx, wanted))?))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("RequestCertificate {}", wanted.domain), e))?;
+        let arn = out.certificate_arn().ok_or_else(|| {
+            KindError::Transient(format!(
+                "RequestCertificate {}: no ARN in the answer",
+                wanted.domain
+            ))
+        })?;
+        match describe_new(acm, arn).await? {
+            // The token of the last hour led to a certificate that is gone or
+            // dead: ask again with the next one.
+            None => continue,
+            Some(info) if !info.usable() => continue,
+            Some(info) => return Ok(info),
+        }
+    }
+    Err(KindError::Permanent(format!(
+        "RequestCertificate {}: {TOKEN_GENERATIONS} idempotency tokens all lead to deleted or \
+         failed certificates (ACM keeps tokens for an hour); try again later",
+        wanted.domain
+    )))
+}
+
+/// Adds our tags where they are missing or differ; refuses a certificate of
+/// another tenant.
+async fn ensure_tags(cx: &Cx, arn: &str, wanted: &Wanted) -> Result<(), KindError> {
+    let acm = &cx.backends.aws.acm;
+    let existing = cert_tags(acm, arn).await?.ok_or_else(|| {
+        KindError::Transient(format!(
+            "certificate {arn} vanished while it was being set up"
+        ))
+    })?;
+    if let Some(owner) = existing.get(tags::TENANT)
+        && owner != cx.tenant.as_str()
+    {
+        return Err(KindError::Permanent(format!(
+            "certificate {arn} belongs to tenant '{owner}' (tag {}); refusing to adopt it",
+            tags::TENANT
+        )));
+    }
+    let missing: Vec<(String, String)> = wanted_tags(cx, wanted)
+        .into_iter()
+        .filter(|(k, v)| existing.get(k) != Some(v))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    acm.add_tags_to_certificate()
+        .certificate_arn(arn)
+        .set_tags(Some(acm_tags(&missing)?))
+        .send()
+        .await
+        .map_err(|e| classify(&format!("AddTagsToCertificate {arn}"), e))?;
+    Ok(())
+}
+
+/// The zone, checked: it exists, is not another tenant's, and covers every
+/// name of the certificate.
+async fn validation_zone(cx: &Cx, zone_id: &str, wanted: &Wanted) -> Result<ZoneInfo, KindError> {
+    let r53 = &cx.backends.aws.route53;
+    let zone = get_zone(r53, zone_id).await?.ok_or_else(|| {
+        KindError::Permanent(format!(
+            "hosted zone {zone_id} does not exist; check zone_id (e.g. ${{zone.zone_id}})"
+        ))
+    })?;
+    if let Some(owner) = zone_tags(r53, zone_id).await?.get(tags::TENANT)
+        && owner != cx.tenant.as_str()
+    {
+        return Err(KindError::Permanent(format!(
+            "hosted zone {} ({zone_id}) belongs to tenant '{owner}'; refusing to write \
+             validation records into it",
+            zone.name
+        )));
+    }
+    for name in std::iter::once(&wanted.domain).chain(&wanted.sans) {
+        let bare = name.trim_start_matches("*.");
+        if bare != zone.name && !bare.ends_with(&format!(".{}", zone.name)) {
+            return Err(KindError::Permanent(format!(
+                "hosted zone {} ({zone_id}) cannot validate {name}: the name is outside the zone",
+                zone.name
+            )));
+        }
+    }
+    Ok(zone)
+}
+
+/// UPSERTs the validation CNAMEs that are missing or differ.
+async fn write_records(
+    r53: &aws_sdk_route53::Client,
+    zone: &ZoneInfo,
+    records: &[(String, String)],
+) -> Result<(), KindError> {
+    let mut changes = Vec::new();
+    for (name, value) in records {
+        if let Some(set) = record_set(r53, &zone.id, name, &RrType::Cname).await?
+            && set.resource_records().len() == 1
+            && dns_name(set.resource_records()[0].value()) == *value
+        {
+            continue;
+        }
+        let set = ResourceRecordSet::builder()
+            .name(format!("{name}."))
+            .r#type(RrType::Cname)
+            .ttl(VALIDATION_TTL)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(format!("{value}."))
+                    .build()
+                    .map_err(|e| permanent("validation record", e))?,
+            )
+            .build()
+            .map_err(|e| permanent("validation record", e))?;
+        changes.push(change(ChangeAction::Upsert, set)?);
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    submit(
+        r53,
+        &zone.id,
+        changes,
+        "envctl: ACM DNS validation records",
+        false,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the validation CNAMEs that still have ACM's value; a zone that
+/// is gone took them along.
+async fn remove_records(
+    r53: &aws_sdk_route53::Client,
+    zone_id: &str,
+    records: &[(String, String)],
+) -> Result<(), KindError> {
+    let Some(zone) = get_zone(r53, zone_id).await? else {
+        return Ok(());
+    };
+    let mut changes = Vec::new();
+    for (name, value) in records {
+        if let Some(set) = record_set(r53, &zone.id, name, &RrType::Cname).await?
+            && set
+                .resource_records()
+                .iter()
+                .all(|r| dns_name(r.value()) == *value)
+        {
+            changes.push(change(ChangeAction::Delete, set)?);
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    submit(
+        r53,
+        &zone.id,
+        changes,
+        "envctl: removing ACM DNS validation records",
+        true,
+    )
+    .await?;
+    Ok(())
+}
+
+fn records_output(records: &[(String, String)]) -> String {
+    records
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_records(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            let (n, v) = (dns_name(n), dns_name(v));
+            (!n.is_empty() && !v.is_empty()).then_some((n, v))
+        })
+        .collect()
+}
+
+fn outputs(info: &CertInfo, zone_id: Option<&str>) -> Outputs {
+    Outputs::new()
+        .plain("arn", info.arn.clone())
+        .plain("domain", info.domain.clone())
+        .plain("zone_id", zone_id.unwrap_or(""))
+        .plain("validation_records", records_output(&info.records))
+}
+
+#[async_trait]
+impl Kind for Certificate {
+    fn name(&self) -> &'static str {
+        "aws.acm.certificate"
+    }
+
+    fn api(&self) -> &'static str {
+        "acm"
+    }
+
+    fn props(&self) -> &'static [PropSpec] {
+        PROPS
+    }
+
+    fn outputs(&self) -> &'static [OutputSpec] {
+        OUTPUTS
+    }
+
+    /// With the CNAMEs in Route53, a DNS-validated certificate is typically
+    /// ISSUED about five minutes after the request; AWS documents up to 30
+    /// minutes (and gives up after 72 hours: VALIDATION_TIMED_OUT).
+    fn expected(&self) -> Duration {
+        Duration::from_secs(5 * 60)
+    }
+
+    /// Past the documented 30 minutes.
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(40 * 60)
+    }
+
+    async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
+        let p: CertificateProps = parse_props(props)?;
+        let wanted = p.wanted()?;
+        let zone = match &wanted.zone_id {
+            Some(z) => Some(validation_zone(cx, z, &wanted).await?),
+            None => None,
+        };
+        let acm = &cx.backends.aws.acm;
+
+        let ours = ours_for_domain(cx, &wanted.domain).await?;
+        let mut cert = match ours.iter().find(|c| c.usable() && c.names_match(&wanted)) {
+            Some(c) => c.clone(),
+            None => request(cx, &wanted).await?,
+        };
+        ensure_tags(cx, &cert.arn, &wanted).await?;
+        // Earlier certificates of this resource that failed or have other
+        // names: remove them unless a listener still holds them (then the
+        // sweep of a destroy does).
+        for stale in ours.iter().filter(|c| c.arn != cert.arn) {
+            match acm
+                .delete_certificate()
+                .certificate_arn(&stale.arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some("ResourceNotFoundException" | "ResourceInUseException")
+                    ) => {}
+                Err(e) => return Err(classify(&format!("DeleteCertificate {}", stale.arn), e)),
+            }
+        }
+
+        for _ in 0..RECORD_POLLS {
+            if !cert.records_pending {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            cert = describe(acm, &cert.arn).await?.ok_or_else(|| {
+                KindError::Transient(format!("certificate {} vanished", cert.arn))
+            })?;
+        }
+        if cert.records_pending {
+            return Err(KindError::Transient(format!(
+                "certificate {} ({}): ACM has not published the DNS validation records yet",
+                cert.arn, wanted.domain
+            )));
+        }
+        if let Some(zone) = &zone {
+            write_records(&cx.backends.aws.route53, zone, &cert.records).await?;
+        }
+        Ok(outputs(&cert, wanted.zone_id.as_deref()))
+    }
+
+    async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let arn = out.require("arn")?;
+        let Some(c) = describe(&cx.backends.aws.acm, arn).await? else {
+            return Err(KindError::Permanent(format!(
+                "certificate {arn} no longer exists"
+            )));
+        };
+        match &c.status {
+            Some(CertificateStatus::Issued) => Ok(Readiness::Ready),
+            Some(CertificateStatus::PendingValidation) | None => Ok(Readiness::Pending(format!(
+                "certificate for {} is PENDING_VALIDATION: waiting for ACM to see the DNS \
+                 validation records",
+                c.domain
+            ))),
+            Some(CertificateStatus::Failed) => Err(KindError::Permanent(format!(
+                "certificate for {} FAILED ({}); see \
+                 https://docs.aws.amazon.com/acm/latest/userguide/troubleshooting-failed.html",
+                c.domain,
+                c.failure.as_deref().unwrap_or("no reason given")
+            ))),
+            Some(other) => Err(KindError::Permanent(format!(
+                "certificate for {} is {} and will not become ISSUED; delete it and apply again",
+                c.domain,
+                other.as_str()
+            ))),
+        }
+    }
+
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+        let arn = out.require("arn")?;
+        let acm = &cx.backends.aws.acm;
+        let mut records: BTreeMap<String, String> = out
+            .get("validation_records")
+            .map(|v| parse_records(v.expose()))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut zone_id = out
+            .get("zone_id")
+            .map(|v| v.expose().to_string())
+            .filter(|z| !z.is_empty());
+        if let Some(info) = describe(acm, arn).await? {
+            if let Some(t) = cert_tags(acm, arn).await? {
+                if let Some(owner) = t.get(tags::TENANT)
+                    && owner != cx.tenant.as_str()
+                {
+                    return Err(KindError::Permanent(format!(
+                        "certificate {arn} belongs to tenant '{owner}'; not deleting it"
+                    )));
+                }
+                if zone_id.is_none() {
+                    zone_id = t
+                        .get(VALIDATION_ZONE_TAG)
+                        .cloned()
+                        .filter(|z| !z.is_empty());
+                }
+            }
+            records.extend(info.records.iter().cloned());
+            match acm.delete_certificate().certificate_arn(arn).send().await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+                Err(e) if e.code() == Some("ResourceInUseException") => {
+                    return Err(KindError::Transient(format!(
+                        "certificate {arn} is still in use{}; waiting for the load balancer \
+                         listener to release it",
+                        if info.in_use_by.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" by {}", info.in_use_by.join(", "))
+                        }
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("DeleteCertificate {arn}"), e)),
+            }
+        }
+        if let Some(zone_id) = zone_id {
+            let records: Vec<(String, String)> = records.into_iter().collect();
+            remove_records(&cx.backends.aws.route53, &zone_id, &records).await?;
+        }
+        Ok(())
+    }
+
+    async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {
+        let acm = &cx.backends.aws.acm;
+        let tenant = cx.tenant.as_str();
+        let mut found = Vec::new();
+        for (arn, _) in list_certificates(acm).await? {
+            let Some(t) = cert_tags(acm, &arn).await? else {
+                continue;
+            };
+            if !is(&t, tags::TENANT, tenant) || !is(&t, tags::MANAGED, "true") {
+                continue;
+            }
+            let Some(resource_id) = t.get(tags::RESOURCE) else {
+                continue;
+            };
+            let Some(info) = describe(acm, &arn).await? else {
+                continue;
+            };
+            found.push(Found {
+                resource_id: resource_id.clone(),
+                outputs: outputs(&info, t.get(VALIDATION_ZONE_TAG).map(String::as_str)),
+            });
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(v: serde_json::Value) -> CertificateProps {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn names_default_to_the_wildcard_and_are_normalized() {
+        let w =
+            props(serde_json::json!({"domain": "Acme.Example.test.", "zone_id": "/hostedzone/Z1"}))
+                .wanted()
+                .unwrap();
+        assert_eq!(w.domain, "acme.example.test");
+        assert_eq!(w.sans, vec!["*.acme.example.test".to_string()]);
+        assert_eq!(w.zone_id.as_deref(), Some("Z1"));
+        let none = props(serde_json::json!({"domain": "a.test", "subject_alternative_names": []}))
+            .wanted()
+            .unwrap();
+        assert!(none.sans.is_empty());
+        let dup = props(serde_json::json!({
+            "domain": "a.test", "subject_alternative_names": ["b.a.test", "A.test", "b.a.test"]
+        }))
+        .wanted()
+        .unwrap();
+        assert_eq!(dup.sans, vec!["b.a.test".to_string()]);
+        let wild = props(serde_json::json!({"domain": "*.a.test"}))
+            .wanted()
+            .unwrap();
+        assert!(wild.sans.is_empty());
+        assert!(
+            props(serde_json::json!({"domain": "not a name"}))
+                .wanted()
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<CertificateProps>(
+                serde_json::json!({"domain": "a.test", "zone": "Z"})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn tokens_are_short_alphanumeric_and_distinct() {
+        let w = props(serde_json::json!({"domain": "a.test", "zone_id": "Z1"}))
+            .wanted()
+            .unwrap();
+        let t = token("acme", "cert", &w, 0);
+        assert_eq!(t.len(), 32);
+        assert!(t.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(t, token("acme", "cert", &w, 0));
+        assert_ne!(t, token("acme", "cert", &w, 1));
+        assert_ne!(t, token("acme", "cert2", &w, 0));
+        let other_zone = Wanted {
+            zone_id: Some("Z2".into()),
+            ..w.clone()
+        };
+        assert_ne!(t, token("acme", "cert", &other_zone, 0));
+    }
+
+    #[test]
+    fn validation_records_round_trip_through_the_output() {
+        let r = vec![
+            (
+                "_x.a.test".to_string(),
+                "_y.acm-validations.aws".to_string(),
+            ),
+            (
+                "_z.b.a.test".to_string(),
+                "_w.acm-validations.aws".to_string(),
+            ),
+        ];
+        assert_eq!(parse_records(&records_output(&r)), r);
+        assert!(parse_records("").is_empty());
+    }
+}

@@ -1,0 +1,1327 @@
+//! The `aws.ec2.network` kind: a VPC with two public subnets in two zones, an
+//! internet gateway and a route table sending 0.0.0.0/0 to it; or, given
+//! `vpc_id` and/or `subnet_ids`, an existing network that envctl only reads
+//! (it then creates nothing and deletes nothing). Also the EC2 helpers the
+//! other EC2 kinds share: tags, filters, list properties.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, InternetGateway, ResourceType, RouteTable, Subnet, SubnetState,
+    Tag, TagSpecification, Vpc, VpcAttributeName, VpcState,
+};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::classify;
+use crate::kinds::{
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
+    parse_props,
+};
+use crate::tenant::{TenantName, tags};
+
+/// Longest `Name` tag value we write (EC2 allows 256 characters).
+const MAX_NAME: usize = 128;
+const DEFAULT_CIDR: &str = "10.40.0.0/16";
+/// Each subnet is a /20 (4,096 addresses) carved from the start of the VPC.
+const SUBNET_PREFIX: u8 = 20;
+/// Subnets `a` and `b`.
+const SUBNETS: usize = 2;
+
+pub struct Network;
+
+// ------------------------------------------------------ shared helpers ----
+
+/// `Name` plus the tags of [`Cx::tags`], as EC2 tags.
+pub(crate) fn ec2_tags(cx: &Cx, name: &str) -> Vec<Tag> {
+    let mut t: Vec<Tag> = cx
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    t.push(Tag::builder().key("Name").value(name).build());
+    t
+}
+
+/// A tag specification for `CreateX` calls, so a resource never exists
+/// untagged (a crash right after the create still leaves it findable).
+pub(crate) fn tag_spec(resource_type: ResourceType, cx: &Cx, name: &str) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(ec2_tags(cx, name)))
+        .build()
+}
+
+pub(crate) fn tag_map(t: &[Tag]) -> BTreeMap<String, String> {
+    t.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+pub(crate) fn filter(name: &str, value: impl Into<String>) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Filters for the resources of one tenant resource.
+pub(crate) fn ours_filters(tenant: &TenantName, resource_id: &str) -> Vec<Filter> {
+    vec![
+        filter(&format!("tag:{}", tags::TENANT), tenant.as_str()),
+        filter(&format!("tag:{}", tags::RESOURCE), resource_id),
+    ]
+}
+
+/// Filters for everything of one tenant that envctl manages.
+pub(crate) fn sweep_filters(tenant: &TenantName) -> Vec<Filter> {
+    vec![
+        filter(&format!("tag:{}", tags::TENANT), tenant.as_str()),
+        filter(&format!("tag:{}", tags::MANAGED), "true"),
+    ]
+}
+
+/// Refuses a resource tagged with another tenant.
+pub(crate) fn refuse_other_tenant(
+    cx: &Cx,
+    what: &str,
+    t: &BTreeMap<String, String>,
+) -> Result<(), KindError> {
+    match t.get(tags::TENANT) {
+        Some(owner) if owner != cx.tenant.as_str() => Err(KindError::Permanent(format!(
+            "{what} belongs to tenant '{owner}' (tag {}); refusing to use it",
+            tags::TENANT
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `t` marks a managed resource of `tenant`.
+pub(crate) fn managed_by(t: &BTreeMap<String, String>, tenant: &TenantName) -> bool {
+    t.get(tags::TENANT).map(String::as_str) == Some(tenant.as_str())
+        && t.get(tags::MANAGED).map(String::as_str) == Some("true")
+}
+
+/// A property that is a list of strings, given either as a YAML list or as
+/// one comma-separated string (what a `${x.subnet_ids}` reference yields).
+/// Empty items are dropped; `None` when the property is absent.
+pub(crate) fn list_prop(
+    name: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<Option<Vec<String>>, KindError> {
+    let bad = || {
+        KindError::Permanent(format!(
+            "properties: {name} must be a list of strings or one comma-separated string \
+             (e.g. [subnet-1, subnet-2] or \"subnet-1,subnet-2\")"
+        ))
+    };
+    let items: Vec<String> = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::String(s)) => s.split(',').map(str::to_string).collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad()),
+    };
+    let mut seen = BTreeSet::new();
+    Ok(Some(
+        items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && seen.insert(s.clone()))
+            .collect(),
+    ))
+}
+
+/// A whole-number property, given as a number or as a numeric string (what
+/// a `${x.port}` reference yields); `None` when absent.
+pub(crate) fn int_prop(
+    name: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<Option<i64>, KindError> {
+    let bad = |v: &serde_json::Value| {
+        KindError::Permanent(format!(
+            "properties: {name} must be a whole number, got {v}"
+        ))
+    };
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v @ serde_json::Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(v)),
+        Some(v @ serde_json::Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(v)),
+        Some(v) => Err(bad(v)),
+    }
+}
+
+/// Checks that every id starts with `prefix` (`subnet-`, `sg-`, ...).
+pub(crate) fn check_ids(prop: &str, ids: &[String], prefix: &str) -> Result<(), KindError> {
+    match ids.iter().find(|id| !id.starts_with(prefix)) {
+        Some(id) => Err(KindError::Permanent(format!(
+            "properties: {prop} contains '{id}', which is not an id starting with '{prefix}'"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// An EC2 idempotency token (at most 64 ASCII characters) derived from what
+/// identifies the request, so a retried create is the same request.
+pub(crate) fn client_token(parts: &[&str]) -> String {
+    hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
+}
+
+/// An error from a call on a resource we have just found or created: "not
+/// found" then means EC2's eventual consistency has not caught up yet (its
+/// API reference: "resources might not be immediately visible"), which a
+/// retry fixes.
+pub(crate) fn configure_error<E, R>(what: &str, e: aws_sdk_ec2::error::SdkError<E, R>) -> KindError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + super::HttpStatus,
+{
+    if e.code().is_some_and(|c| c.ends_with(".NotFound")) {
+        KindError::Transient(format!(
+            "{what}: not visible yet (EC2 is eventually consistent)"
+        ))
+    } else {
+        classify(what, e)
+    }
+}
+
+// ---------------------------------------------------------- properties ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkProps {
+    #[serde(default)]
+    cidr: Option<String>,
+    #[serde(default)]
+    vpc_id: Option<String>,
+    #[serde(default)]
+    subnet_ids: Option<serde_json::Value>,
+    #[serde(default)]
+    availability_zones: Option<serde_json::Value>,
+}
+
+/// What `apply` does, decided from the properties before any call.
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    /// Create (or adopt) the VPC and everything in it.
+    Create {
+        cidr: String,
+        subnet_cidrs: [String; SUBNETS],
+        zones: Option<Vec<String>>,
+    },
+    /// Use an existing network; touch nothing.
+    Existing {
+        vpc_id: Option<String>,
+        subnet_ids: Option<Vec<String>>,
+        zones: Option<Vec<String>>,
+    },
+}
+
+/// Parses `a.b.c.d/n`; the address must be the network address.
+pub(crate) fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (addr, prefix) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}' is not an IPv4 CIDR block like {DEFAULT_CIDR}"))?;
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("'{s}' is not an IPv4 CIDR block like {DEFAULT_CIDR}"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("'{s}' has an invalid prefix length"))?;
+    let bits = u32::from(addr);
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    if bits & !mask != 0 {
+        return Err(format!(
+            "'{s}' has host bits set; the network address is {}/{prefix}",
+            Ipv4Addr::from(bits & mask)
+        ));
+    }
+    Ok((addr, prefix))
+}
+
+/// The two /20 subnets at the start of a VPC CIDR of /16 to /19.
+fn subnet_cidrs(cidr: &str) -> Result<[String; SUBNETS], KindError> {
+    let bad = |m: String| KindError::Permanent(format!("properties: cidr {m}"));
+    let (addr, prefix) = parse_cidr(cidr).map_err(bad)?;
+    if !(16..SUBNET_PREFIX).contains(&prefix) {
+        return Err(bad(format!(
+            "'{cidr}' must be a /16 to /19 block: the VPC holds two /{SUBNET_PREFIX} subnets \
+             (AWS allows VPCs of /16 to /28), e.g. {DEFAULT_CIDR}"
+        )));
+    }
+    let base = u32::from(addr);
+    let size = 1u32 << (32 - SUBNET_PREFIX);
+    Ok([0, 1].map(|i| format!("{}/{SUBNET_PREFIX}", Ipv4Addr::from(base + i * size))))
+}
+
+impl NetworkProps {
+    fn plan(self) -> Result<Plan, KindError> {
+        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
+        let subnet_ids = list_prop("subnet_ids", self.subnet_ids.as_ref())?;
+        let zones = list_prop("availability_zones", self.availability_zones.as_ref())?;
+        if let Some(z) = &zones
+            && z.len() < SUBNETS
+        {
+            return bad(format!(
+                "availability_zones lists {} zone(s); give at least two distinct zones \
+                 (e.g. [us-east-1a, us-east-1b]) or leave it out to use the region's first two",
+                z.len()
+            ));
+        }
+        if let Some(v) = &self.vpc_id
+            && !v.starts_with("vpc-")
+        {
+            return bad(format!(
+                "vpc_id '{v}' is not a VPC id (vpc-...); leave it out to create a VPC"
+            ));
+        }
+        if let Some(ids) = &subnet_ids {
+            check_ids("subnet_ids", ids, "subnet-")?;
+            if ids.len() < SUBNETS {
+                return bad(format!(
+                    "subnet_ids lists {} subnet(s); give at least two, in two zones",
+                    ids.len()
+                ));
+            }
+        }
+        if self.vpc_id.is_some() || subnet_ids.is_some() {
+            if let Some(c) = self.cidr {
+                return bad(format!(
+                    "cidr ({c}) only applies when envctl creates the VPC; remove it, or remove \
+                     vpc_id/subnet_ids to create a network"
+                ));
+            }
+            return Ok(Plan::Existing {
+                vpc_id: self.vpc_id,
+                subnet_ids,
+                zones,
+            });
+        }
+        let cidr = self.cidr.unwrap_or_else(|| DEFAULT_CIDR.to_string());
+        let subnet_cidrs = subnet_cidrs(&cidr)?;
+        Ok(Plan::Create {
+            cidr,
+            subnet_cidrs,
+            zones,
+        })
+    }
+}
+
+static PROPS: &[PropSpec] = &[
+    PropSpec {
+        name: "cidr",
+        required: false,
+        doc: "IPv4 block of the VPC, /16 to /19 (default 10.40.0.0/16); the two subnets are \
+              the first two /20 blocks of it",
+    },
+    PropSpec {
+        name: "vpc_id",
+        required: false,
+        doc: "use this existing VPC instead of creating one (envctl then creates and deletes \
+              nothing); without subnet_ids, one subnet in each of its first two zones is used",
+    },
+    PropSpec {
+        name: "subnet_ids",
+        required: false,
+        doc: "use these existing subnets (list or comma-separated string, at least two); \
+              implies an existing network",
+    },
+    PropSpec {
+        name: "availability_zones",
+        required: false,
+        doc: "zones of subnets a and b (the first two listed); default: the first two \
+              available zones of the region",
+    },
+];
+
+static OUTPUTS: &[OutputSpec] = &[
+    OutputSpec {
+        name: "vpc_id",
+        secret: false,
+        doc: "the VPC id",
+    },
+    OutputSpec {
+        name: "subnet_ids",
+        secret: false,
+        doc: "the subnet ids, comma-separated (subnet_a first)",
+    },
+    OutputSpec {
+        name: "subnet_a",
+        secret: false,
+        doc: "the first subnet",
+    },
+    OutputSpec {
+        name: "subnet_b",
+        secret: false,
+        doc: "the second subnet, in another zone",
+    },
+    OutputSpec {
+        name: "cidr",
+        secret: false,
+        doc: "the VPC's IPv4 block",
+    },
+    OutputSpec {
+        name: "created",
+        secret: false,
+        doc: "\"true\" when envctl created the network (and deletes it), \"false\" for an \
+              existing one",
+    },
+];
+
+// ------------------------------------------------------------- lookups ----
+
+async fn describe_vpcs(
+    ec2: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<Vpc>, KindError> {
+    let mut out = Vec::new();
+    let mut items = ec2
+        .describe_vpcs()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(v) = items.next().await {
+        out.push(v.map_err(|e| classify("DescribeVpcs", e))?);
+    }
+    Ok(out)
+}
+
+/// One VPC by id; `None` when it does not exist.
+async fn vpc_by_id(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> Result<Option<Vpc>, KindError> {
+    match ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
+        Ok(out) => Ok(out.vpcs().first().cloned()),
+        Err(e) if e.code() == Some("InvalidVpcID.NotFound") => Ok(None),
+        Err(e) => Err(classify(&format!("DescribeVpcs {vpc_id}"), e)),
+    }
+}
+
+pub(crate) async fn describe_subnets(
+    ec2: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<Subnet>, KindError> {
+    let mut out = Vec::new();
+    let mut items = ec2
+        .describe_subnets()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(s) = items.next().await {
+        out.push(s.map_err(|e| classify("DescribeSubnets", e))?);
+    }
+    Ok(out)
+}
+
+/// Subnets by id; a missing one is a permanent error naming it.
+async fn subnets_by_id(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<Vec<Subnet>, KindError> {
+    let found = match ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(out) => out.subnets().to_vec(),
+        Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => {
+            return Err(KindError::Permanent(format!(
+                "properties: subnet_ids: {}",
+                e.message().unwrap_or("a subnet does not exist")
+            )));
+        }
+        Err(e) => return Err(classify("DescribeSubnets", e)),
+    };
+    // Keep the order given.
+    ids.iter()
+        .map(|id| {
+            found
+                .iter()
+                .find(|s| s.subnet_id() == Some(id))
+                .cloned()
+                .ok_or_else(|| {
+                    KindError::Permanent(format!("properties: subnet_ids: {id} does not exist"))
+                })
+        })
+        .collect()
+}
+
+async fn describe_igws(
+    ec2: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<InternetGateway>, KindError> {
+    let mut out = Vec::new();
+    let mut items = ec2
+        .describe_internet_gateways()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(g) = items.next().await {
+        out.push(g.map_err(|e| classify("DescribeInternetGateways", e))?);
+    }
+    Ok(out)
+}
+
+async fn describe_route_tables(
+    ec2: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<RouteTable>, KindError> {
+    let mut out = Vec::new();
+    let mut items = ec2
+        .describe_route_tables()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(t) = items.next().await {
+        out.push(t.map_err(|e| classify("DescribeRouteTables", e))?);
+    }
+    Ok(out)
+}
+
+/// The region's first two available zones (sorted by name; local and
+/// wavelength zones left out).
+async fn default_zones(ec2: &aws_sdk_ec2::Client) -> Result<Vec<String>, KindError> {
+    let out = ec2
+        .describe_availability_zones()
+        .filters(filter("state", "available"))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeAvailabilityZones", e))?;
+    let mut zones: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+        .filter_map(|z| z.zone_name().map(str::to_string))
+        .collect();
+    zones.sort();
+    zones.dedup();
+    if zones.len() < SUBNETS {
+        return Err(KindError::Permanent(format!(
+            "the region has {} available zone(s); a network needs two",
+            zones.len()
+        )));
+    }
+    zones.truncate(SUBNETS);
+    Ok(zones)
+}
+
+fn outputs(vpc_id: &str, subnets: &[String], cidr: &str, created: bool) -> Outputs {
+    Outputs::new()
+        .plain("vpc_id", vpc_id)
+        .plain("subnet_ids", subnets.join(","))
+        .plain("subnet_a", subnets.first().cloned().unwrap_or_default())
+        .plain("subnet_b", subnets.get(1).cloned().unwrap_or_default())
+        .plain("cidr", cidr)
+        .plain("created", created.to_string())
+}
+
+// -------------------------------------------------------------- create ----
+
+/// Finds the VPC tagged as this resource, or creates it.
+async fn ensure_vpc(cx: &Cx, name: &str, cidr: &str) -> Result<String, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let found = describe_vpcs(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await?;
+    let vpc = match found.as_slice() {
+        [] => {
+            // CreateVpc takes no ClientToken; the tags on create make a VPC
+            // from a crashed run findable by the lookup above.
+            let out = ec2
+                .create_vpc()
+                .cidr_block(cidr)
+                .tag_specifications(tag_spec(ResourceType::Vpc, cx, name))
+                .send()
+                .await
+                .map_err(|e| classify(&format!("CreateVpc {cidr}"), e))?;
+            out.vpc()
+                .cloned()
+                .ok_or_else(|| KindError::Permanent("CreateVpc: no VPC in answer".into()))?
+        }
+        [one] => one.clone(),
+        many => {
+            let ids: Vec<&str> = many.iter().filter_map(Vpc::vpc_id).collect();
+            return Err(KindError::Permanent(format!(
+                "{} VPCs are tagged as resource '{}' of tenant '{}' ({}); delete the extra ones \
+                 (they were not made by envctl's apply, which adopts before creating)",
+                ids.len(),
+                cx.resource_id,
+                cx.tenant,
+                ids.join(", ")
+            )));
+        }
+    };
+    let vpc_id = vpc
+        .vpc_id()
+        .ok_or_else(|| KindError::Permanent("VPC without id".into()))?
+        .to_string();
+    if vpc.cidr_block() != Some(cidr) {
+        return Err(KindError::Permanent(format!(
+            "VPC {vpc_id} exists with CIDR {} but cidr is {cidr}; a VPC's primary block cannot \
+             change: set cidr back, or destroy the network and create it again",
+            vpc.cidr_block().unwrap_or("?")
+        )));
+    }
+    // Instances and load balancers need DNS names inside the VPC (support
+    // first: hostnames require it). One attribute per call (an EC2 rule);
+    // read first so that an apply with nothing to do changes nothing.
+    for attribute in [
+        VpcAttributeName::EnableDnsSupport,
+        VpcAttributeName::EnableDnsHostnames,
+    ] {
+        let now = ec2
+            .describe_vpc_attribute()
+            .vpc_id(&vpc_id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .map_err(|e| configure_error(&format!("DescribeVpcAttribute {vpc_id}"), e))?;
+        let enabled = match attribute {
+            VpcAttributeName::EnableDnsSupport => now.enable_dns_support(),
+            _ => now.enable_dns_hostnames(),
+        }
+        .and_then(AttributeBooleanValue::value)
+        .unwrap_or(false);
+        if enabled {
+            continue;
+        }
+        let on = AttributeBooleanValue::builder().value(true).build();
+        let call = ec2.modify_vpc_attribute().vpc_id(&vpc_id);
+        let call = match attribute {
+            VpcAttributeName::EnableDnsSupport => call.enable_dns_support(on),
+            _ => call.enable_dns_hostnames(on),
+        };
+        call.send()
+            .await
+            .map_err(|e| configure_error(&format!("ModifyVpcAttribute {vpc_id}"), e))?;
+    }
+    Ok(vpc_id)
+}
+
+/// Finds subnet `i` (by its CIDR block, unique in a VPC) or creates it.
+async fn ensure_subnet(
+    cx: &Cx,
+    name: &str,
+    vpc_id: &str,
+    cidr: &str,
+    zone: &str,
+    zone_given: bool,
+) -> Result<String, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let found = describe_subnets(
+        ec2,
+        vec![filter("vpc-id", vpc_id), filter("cidr-block", cidr)],
+    )
+    .await?;
+    if let Some(s) = found.first() {
+        let id = s.subnet_id().unwrap_or_default().to_string();
+        if zone_given && s.availability_zone() != Some(zone) {
+            return Err(KindError::Permanent(format!(
+                "subnet {id} ({cidr}) exists in zone {} but availability_zones asks for {zone}; \
+                 a subnet cannot move: restore availability_zones or recreate the network",
+                s.availability_zone().unwrap_or("?")
+            )));
+        }
+        return Ok(id);
+    }
+    let out = ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block(cidr)
+        .availability_zone(zone)
+        .tag_specifications(tag_spec(ResourceType::Subnet, cx, name))
+        .send()
+        .await
+        .map_err(|e| configure_error(&format!("CreateSubnet {cidr} in {zone}"), e))?;
+    out.subnet()
+        .and_then(Subnet::subnet_id)
+        .map(str::to_string)
+        .ok_or_else(|| KindError::Permanent("CreateSubnet: no subnet in answer".into()))
+}
+
+/// The internet gateway attached to the VPC; else ours (tagged) attached
+/// now; else a new one.
+async fn ensure_igw(cx: &Cx, name: &str, vpc_id: &str) -> Result<String, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let attached = describe_igws(ec2, vec![filter("attachment.vpc-id", vpc_id)]).await?;
+    if let Some(id) = attached
+        .first()
+        .and_then(InternetGateway::internet_gateway_id)
+    {
+        return Ok(id.to_string());
+    }
+    let tagged = describe_igws(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await?;
+    let id = match tagged
+        .iter()
+        .find(|g| g.attachments().is_empty())
+        .and_then(InternetGateway::internet_gateway_id)
+    {
+        Some(id) => id.to_string(),
+        None => ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(ResourceType::InternetGateway, cx, name))
+            .send()
+            .await
+            .map_err(|e| classify("CreateInternetGateway", e))?
+            .internet_gateway()
+            .and_then(InternetGateway::internet_gateway_id)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                KindError::Permanent("CreateInternetGateway: no gateway in answer".into())
+            })?,
+    };
+    match ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(&id)
+        .vpc_id(vpc_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(id),
+        // Attached meanwhile (a concurrent run): use what is attached now.
+        Err(e) if e.code() == Some("Resource.AlreadyAssociated") => Err(KindError::Transient(
+            format!("AttachInternetGateway {id}: the VPC got a gateway meanwhile; looking again"),
+        )),
+        Err(e) => Err(configure_error(
+            &format!("AttachInternetGateway {id} to {vpc_id}"),
+            e,
+        )),
+    }
+}
+
+/// Our route table with 0.0.0.0/0 to the gateway, associated with the subnets.
+async fn ensure_route_table(
+    cx: &Cx,
+    name: &str,
+    vpc_id: &str,
+    igw_id: &str,
+    subnets: &[String],
+) -> Result<(), KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let mut filters = ours_filters(&cx.tenant, &cx.resource_id);
+    filters.push(filter("vpc-id", vpc_id));
+    let found = describe_route_tables(ec2, filters).await?;
+    let table = match found.into_iter().next() {
+        Some(t) => t,
+        None => ec2
+            .create_route_table()
+            .vpc_id(vpc_id)
+            .client_token(client_token(&["route-table", vpc_id, name]))
+            .tag_specifications(tag_spec(ResourceType::RouteTable, cx, name))
+            .send()
+            .await
+            .map_err(|e| configure_error(&format!("CreateRouteTable in {vpc_id}"), e))?
+            .route_table()
+            .cloned()
+            .ok_or_else(|| KindError::Permanent("CreateRouteTable: no table in answer".into()))?,
+    };
+    let table_id = table
+        .route_table_id()
+        .ok_or_else(|| KindError::Permanent("route table without id".into()))?
+        .to_string();
+
+    let default_route = table
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+    match default_route {
+        Some(r) if r.gateway_id() == Some(igw_id) => {}
+        Some(_) => {
+            ec2.replace_route()
+                .route_table_id(&table_id)
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(igw_id)
+                .send()
+                .await
+                .map_err(|e| configure_error(&format!("ReplaceRoute in {table_id}"), e))?;
+        }
+        None => match ec2
+            .create_route()
+            .route_table_id(&table_id)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(igw_id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("RouteAlreadyExists") => {}
+            Err(e) => return Err(configure_error(&format!("CreateRoute in {table_id}"), e)),
+        },
+    }
+
+    for subnet in subnets {
+        if table
+            .associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet))
+        {
+            continue;
+        }
+        match ec2
+            .associate_route_table()
+            .route_table_id(&table_id)
+            .subnet_id(subnet)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            // The subnet has another table: switch it to ours.
+            Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
+                let other =
+                    describe_route_tables(ec2, vec![filter("association.subnet-id", subnet)])
+                        .await?;
+                let assoc = other
+                    .iter()
+                    .flat_map(|t| t.associations())
+                    .find(|a| a.subnet_id() == Some(subnet))
+                    .and_then(|a| a.route_table_association_id())
+                    .ok_or_else(|| {
+                        KindError::Transient(format!(
+                            "subnet {subnet} is associated with a route table that cannot be found yet"
+                        ))
+                    })?;
+                ec2.replace_route_table_association()
+                    .association_id(assoc)
+                    .route_table_id(&table_id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        configure_error(&format!("ReplaceRouteTableAssociation {subnet}"), e)
+                    })?;
+            }
+            Err(e) => {
+                return Err(configure_error(
+                    &format!("AssociateRouteTable {table_id} {subnet}"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_create(
+    cx: &Cx,
+    cidr: &str,
+    subnet_cidrs: &[String; SUBNETS],
+    zones: Option<Vec<String>>,
+) -> Result<Outputs, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let name = cx.physical_name(MAX_NAME);
+    let zone_given = zones.is_some();
+    let zones = match zones {
+        Some(z) => z,
+        None => default_zones(ec2).await?,
+    };
+    let vpc_id = ensure_vpc(cx, &name, cidr).await?;
+    let mut subnets = Vec::with_capacity(SUBNETS);
+    for (i, (sub_cidr, zone)) in subnet_cidrs.iter().zip(&zones).enumerate() {
+        let suffix = if i == 0 { "a" } else { "b" };
+        let sub_name = format!("{name}-{suffix}");
+        subnets.push(ensure_subnet(cx, &sub_name, &vpc_id, sub_cidr, zone, zone_given).await?);
+    }
+    let igw_id = ensure_igw(cx, &name, &vpc_id).await?;
+    ensure_route_table(cx, &format!("{name}-public"), &vpc_id, &igw_id, &subnets).await?;
+    Ok(outputs(&vpc_id, &subnets, cidr, true))
+}
+
+// ------------------------------------------------------------ existing ----
+
+async fn apply_existing(
+    cx: &Cx,
+    vpc_id: Option<String>,
+    subnet_ids: Option<Vec<String>>,
+    zones: Option<Vec<String>>,
+) -> Result<Outputs, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let subnets = match &subnet_ids {
+        Some(ids) => subnets_by_id(ec2, ids).await?,
+        None => Vec::new(),
+    };
+    let vpc_id = match vpc_id {
+        Some(v) => v,
+        None => subnets
+            .first()
+            .and_then(Subnet::vpc_id)
+            .map(str::to_string)
+            .ok_or_else(|| KindError::Permanent("properties: subnet_ids: no VPC".into()))?,
+    };
+    if let Some(s) = subnets.iter().find(|s| s.vpc_id() != Some(vpc_id.as_str())) {
+        return Err(KindError::Permanent(format!(
+            "properties: subnet {} is in VPC {}, not in {vpc_id}; all subnet_ids must be in one VPC",
+            s.subnet_id().unwrap_or("?"),
+            s.vpc_id().unwrap_or("?")
+        )));
+    }
+    let vpc = vpc_by_id(ec2, &vpc_id).await?.ok_or_else(|| {
+        KindError::Permanent(format!("properties: vpc_id: VPC {vpc_id} does not exist"))
+    })?;
+    refuse_other_tenant(cx, &format!("VPC {vpc_id}"), &tag_map(vpc.tags()))?;
+
+    let chosen: Vec<String> = match subnet_ids {
+        Some(ids) => ids,
+        None => {
+            // One subnet per zone (the lowest CIDR block), in the zones asked
+            // for or the first two zones that have subnets.
+            let all = describe_subnets(ec2, vec![filter("vpc-id", &vpc_id)]).await?;
+            let mut by_zone: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
+            for s in &all {
+                let (Some(zone), Some(id)) = (s.availability_zone(), s.subnet_id()) else {
+                    continue;
+                };
+                let start = s
+                    .cidr_block()
+                    .and_then(|c| parse_cidr(c).ok())
+                    .map_or(u32::MAX, |(a, _)| u32::from(a));
+                by_zone
+                    .entry(zone.to_string())
+                    .or_default()
+                    .push((start, id.to_string()));
+            }
+            let order: Vec<String> = match &zones {
+                Some(z) => z.clone(),
+                None => by_zone.keys().cloned().collect(),
+            };
+            let picked: Vec<String> = order
+                .iter()
+                .filter_map(|z| {
+                    by_zone
+                        .get(z)
+                        .and_then(|v| v.iter().min())
+                        .map(|(_, id)| id.clone())
+                })
+                .take(SUBNETS)
+                .collect();
+            if picked.len() < SUBNETS {
+                return Err(KindError::Permanent(format!(
+                    "VPC {vpc_id} has subnets in {} of the zones wanted ({}); a network needs \
+                     subnets in two zones: give subnet_ids, or other availability_zones",
+                    picked.len(),
+                    order.join(", ")
+                )));
+            }
+            picked
+        }
+    };
+    Ok(outputs(
+        &vpc_id,
+        &chosen,
+        vpc.cidr_block().unwrap_or_default(),
+        false,
+    ))
+}
+
+// -------------------------------------------------------------- delete ----
+
+/// What still holds a VPC, for the message of a DependencyViolation.
+async fn vpc_dependents(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> String {
+    let mut parts = Vec::new();
+    if let Ok(out) = ec2
+        .describe_network_interfaces()
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+    {
+        let ids: Vec<&str> = out
+            .network_interfaces()
+            .iter()
+            .filter_map(|n| n.network_interface_id())
+            .collect();
+        if !ids.is_empty() {
+            parts.push(format!("network interfaces {}", ids.join(", ")));
+        }
+    }
+    if let Ok(out) = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+    {
+        let ids: Vec<&str> = out
+            .security_groups()
+            .iter()
+            .filter(|g| g.group_name() != Some("default"))
+            .filter_map(|g| g.group_id())
+            .collect();
+        if !ids.is_empty() {
+            parts.push(format!("security groups {}", ids.join(", ")));
+        }
+    }
+    if parts.is_empty() {
+        "dependencies still draining".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+async fn delete_igw(ec2: &aws_sdk_ec2::Client, igw: &InternetGateway) -> Result<(), KindError> {
+    let Some(id) = igw.internet_gateway_id() else {
+        return Ok(());
+    };
+    for a in igw.attachments() {
+        let Some(vpc) = a.vpc_id() else { continue };
+        match ec2
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("Gateway.NotAttached" | "InvalidInternetGatewayID.NotFound")
+                ) => {}
+            // Public addresses still mapped in the VPC: they go with their
+            // instances or load balancers.
+            Err(e) if e.code() == Some("DependencyViolation") => {
+                return Err(KindError::Transient(format!(
+                    "DetachInternetGateway {id}: the VPC still has public addresses mapped \
+                     (instances or load balancers being deleted)"
+                )));
+            }
+            Err(e) => return Err(classify(&format!("DetachInternetGateway {id}"), e)),
+        }
+    }
+    match ec2
+        .delete_internet_gateway()
+        .internet_gateway_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("InvalidInternetGatewayID.NotFound") => Ok(()),
+        Err(e) if e.code() == Some("DependencyViolation") => Err(KindError::Transient(format!(
+            "DeleteInternetGateway {id}: still attached"
+        ))),
+        Err(e) => Err(classify(&format!("DeleteInternetGateway {id}"), e)),
+    }
+}
+
+/// Deletes the network a `Create` apply made: route tables, gateway,
+/// subnets, then the VPC.
+async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    if let Some(vpc_id) = vpc_id
+        && let Some(vpc) = vpc_by_id(ec2, vpc_id).await?
+    {
+        let t = tag_map(vpc.tags());
+        if t.get(tags::TENANT).map(String::as_str) != Some(cx.tenant.as_str())
+            || t.get(tags::MANAGED).map(String::as_str) != Some("true")
+        {
+            return Err(KindError::Permanent(format!(
+                "refusing to delete VPC {vpc_id}: it is not tagged as a managed resource of \
+                 tenant '{}'",
+                cx.tenant
+            )));
+        }
+        // Route tables other than the main one: associations first.
+        for table in describe_route_tables(ec2, vec![filter("vpc-id", vpc_id)]).await? {
+            let Some(table_id) = table.route_table_id() else {
+                continue;
+            };
+            if table.associations().iter().any(|a| a.main() == Some(true)) {
+                continue;
+            }
+            for a in table.associations() {
+                let Some(assoc) = a.route_table_association_id() else {
+                    continue;
+                };
+                match ec2
+                    .disassociate_route_table()
+                    .association_id(assoc)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if e.code() == Some("InvalidAssociationID.NotFound") => {}
+                    Err(e) => return Err(classify(&format!("DisassociateRouteTable {assoc}"), e)),
+                }
+            }
+            match ec2
+                .delete_route_table()
+                .route_table_id(table_id)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("InvalidRouteTableID.NotFound") => {}
+                Err(e) if e.code() == Some("DependencyViolation") => {
+                    return Err(KindError::Transient(format!(
+                        "DeleteRouteTable {table_id}: still associated"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("DeleteRouteTable {table_id}"), e)),
+            }
+        }
+        for igw in describe_igws(ec2, vec![filter("attachment.vpc-id", vpc_id)]).await? {
+            delete_igw(ec2, &igw).await?;
+        }
+        for subnet in describe_subnets(ec2, vec![filter("vpc-id", vpc_id)]).await? {
+            let Some(id) = subnet.subnet_id() else {
+                continue;
+            };
+            match ec2.delete_subnet().subnet_id(id).send().await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => {}
+                Err(e) if e.code() == Some("DependencyViolation") => {
+                    return Err(KindError::Transient(format!(
+                        "DeleteSubnet {id}: network interfaces are still in it (load \
+                         balancers, instances, Lambda or RDS interfaces take minutes to drain)"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("DeleteSubnet {id}"), e)),
+            }
+        }
+        match ec2.delete_vpc().vpc_id(vpc_id).send().await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {}
+            Err(e) if e.code() == Some("DependencyViolation") => {
+                let what = vpc_dependents(ec2, vpc_id).await;
+                return Err(KindError::Transient(format!(
+                    "DeleteVpc {vpc_id}: still in use ({what})"
+                )));
+            }
+            Err(e) => return Err(classify(&format!("DeleteVpc {vpc_id}"), e)),
+        }
+    }
+    // A gateway made by a run that crashed before attaching it.
+    for igw in describe_igws(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await? {
+        delete_igw(ec2, &igw).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for Network {
+    fn name(&self) -> &'static str {
+        "aws.ec2.network"
+    }
+
+    fn api(&self) -> &'static str {
+        "ec2"
+    }
+
+    fn props(&self) -> &'static [PropSpec] {
+        PROPS
+    }
+
+    fn outputs(&self) -> &'static [OutputSpec] {
+        OUTPUTS
+    }
+
+    /// ~30 s: about ten EC2 calls (VPC, two DNS attributes, two subnets,
+    /// gateway and attachment, route table, route, two associations), each
+    /// answering in about a second; VPCs and subnets go `pending` ->
+    /// `available` within seconds, and the EC2 API reference ("Eventual
+    /// consistency in the Amazon EC2 API") warns that new resources may not
+    /// be visible at once, which costs retries. The figure is an estimate
+    /// for the budget's default (the budget learns real ones from past runs).
+    fn expected(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(10 * 60)
+    }
+
+    async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
+        let p: NetworkProps = parse_props(props)?;
+        match p.plan()? {
+            Plan::Create {
+                cidr,
+                subnet_cidrs,
+                zones,
+            } => apply_create(cx, &cidr, &subnet_cidrs, zones).await,
+            Plan::Existing {
+                vpc_id,
+                subnet_ids,
+                zones,
+            } => apply_existing(cx, vpc_id, subnet_ids, zones).await,
+        }
+    }
+
+    async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let ec2 = &cx.backends.aws.ec2;
+        let vpc_id = out.require("vpc_id")?;
+        let Some(vpc) = vpc_by_id(ec2, vpc_id).await? else {
+            return Ok(Readiness::Pending(format!("VPC {vpc_id} not visible yet")));
+        };
+        if vpc.state() != Some(&VpcState::Available) {
+            return Ok(Readiness::Pending(format!(
+                "VPC {vpc_id} is {}",
+                vpc.state().map_or("in an unknown state", |s| s.as_str())
+            )));
+        }
+        let ids: Vec<String> = out
+            .require("subnet_ids")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let subnets = match ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(ids.clone()))
+            .send()
+            .await
+        {
+            Ok(o) => o.subnets().to_vec(),
+            Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => {
+                return Ok(Readiness::Pending("subnets not visible yet".into()));
+            }
+            Err(e) => return Err(classify("DescribeSubnets", e)),
+        };
+        for id in &ids {
+            match subnets.iter().find(|s| s.subnet_id() == Some(id)) {
+                None => return Ok(Readiness::Pending(format!("subnet {id} not visible yet"))),
+                Some(s) if s.state() != Some(&SubnetState::Available) => {
+                    return Ok(Readiness::Pending(format!(
+                        "subnet {id} is {}",
+                        s.state().map_or("in an unknown state", |s| s.as_str())
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Readiness::Ready)
+    }
+
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+        if out.get("created").map(|v| v.expose()) == Some("false") {
+            // An existing network: not ours to delete.
+            return Ok(());
+        }
+        let vpc_id = out
+            .get("vpc_id")
+            .map(|v| v.expose())
+            .filter(|v| !v.is_empty());
+        if vpc_id.is_none() && out.get("internet_gateway_id").is_none() {
+            return Err(KindError::Permanent("output 'vpc_id' is missing".into()));
+        }
+        delete_created(cx, vpc_id).await
+    }
+
+    async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {
+        let ec2 = &cx.backends.aws.ec2;
+        let mut found = Vec::new();
+        let mut resources = BTreeSet::new();
+        for vpc in describe_vpcs(ec2, sweep_filters(&cx.tenant)).await? {
+            let t = tag_map(vpc.tags());
+            let (Some(resource_id), Some(vpc_id)) = (t.get(tags::RESOURCE), vpc.vpc_id()) else {
+                continue;
+            };
+            let mut subnets: Vec<(String, String)> =
+                describe_subnets(ec2, vec![filter("vpc-id", vpc_id)])
+                    .await?
+                    .iter()
+                    .filter_map(|s| Some((s.cidr_block()?.to_string(), s.subnet_id()?.to_string())))
+                    .collect();
+            subnets.sort();
+            let ids: Vec<String> = subnets.into_iter().map(|(_, id)| id).collect();
+            resources.insert(resource_id.clone());
+            found.push(Found {
+                resource_id: resource_id.clone(),
+                outputs: outputs(vpc_id, &ids, vpc.cidr_block().unwrap_or_default(), true),
+            });
+        }
+        // Gateways left by a run that crashed between creating and attaching.
+        for igw in describe_igws(ec2, sweep_filters(&cx.tenant)).await? {
+            let t = tag_map(igw.tags());
+            let (Some(resource_id), Some(id)) = (t.get(tags::RESOURCE), igw.internet_gateway_id())
+            else {
+                continue;
+            };
+            if igw.attachments().is_empty() && resources.insert(resource_id.clone()) {
+                found.push(Found {
+                    resource_id: resource_id.clone(),
+                    outputs: Outputs::new()
+                        .plain("internet_gateway_id", id)
+                        .plain("created", "true"),
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(v: serde_json::Value) -> Result<Plan, KindError> {
+        let props = match v {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        parse_props::<NetworkProps>(&props)?.plan()
+    }
+
+    #[test]
+    fn default_plan_creates_two_slash_20_subnets() {
+        assert_eq!(
+            plan(serde_json::json!({})).unwrap(),
+            Plan::Create {
+                cidr: "10.40.0.0/16".into(),
+                subnet_cidrs: ["10.40.0.0/20".into(), "10.40.16.0/20".into()],
+                zones: None,
+            }
+        );
+        let Plan::Create { subnet_cidrs, .. } =
+            plan(serde_json::json!({"cidr": "172.16.32.0/19"})).unwrap()
+        else {
+            panic!("create plan expected");
+        };
+        assert_eq!(subnet_cidrs, ["172.16.32.0/20", "172.16.48.0/20"]);
+    }
+
+    #[test]
+    fn bad_cidrs_are_refused_with_the_fix() {
+        for (cidr, hint) in [
+            ("10.40.0.0/24", "/16 to /19"),
+            ("10.0.0.0/8", "/16 to /19"),
+            ("10.40.1.0/16", "10.40.0.0/16"),
+            ("10.40.0.0", "CIDR block like"),
+            ("ten/16", "CIDR block like"),
+        ] {
+            let err = plan(serde_json::json!({ "cidr": cidr })).unwrap_err();
+            assert!(!err.is_transient());
+            let msg = err.to_string();
+            assert!(msg.contains("cidr") && msg.contains(hint), "{cidr}: {msg}");
+        }
+    }
+
+    #[test]
+    fn existing_network_props() {
+        assert_eq!(
+            plan(serde_json::json!({"subnet_ids": "subnet-1, subnet-2,"})).unwrap(),
+            Plan::Existing {
+                vpc_id: None,
+                subnet_ids: Some(vec!["subnet-1".into(), "subnet-2".into()]),
+                zones: None,
+            }
+        );
+        let err = plan(serde_json::json!({"vpc_id": "vpc-1", "cidr": "10.0.0.0/16"})).unwrap_err();
+        assert!(err.to_string().contains("cidr"), "{err}");
+        let err = plan(serde_json::json!({"subnet_ids": ["subnet-1"]})).unwrap_err();
+        assert!(err.to_string().contains("at least two"), "{err}");
+        let err = plan(serde_json::json!({"subnet_ids": ["sg-1", "subnet-2"]})).unwrap_err();
+        assert!(err.to_string().contains("sg-1"), "{err}");
+        let err = plan(serde_json::json!({"vpc_id": "default"})).unwrap_err();
+        assert!(err.to_string().contains("vpc_id"), "{err}");
+        let err = plan(serde_json::json!({"availability_zones": ["us-east-1a"]})).unwrap_err();
+        assert!(err.to_string().contains("availability_zones"), "{err}");
+        let err = plan(serde_json::json!({"subnets": ["subnet-1"]})).unwrap_err();
+        assert!(err.to_string().contains("subnets"), "{err}");
+    }
+}

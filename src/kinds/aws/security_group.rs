@@ -1,0 +1,710 @@
+//! The `aws.ec2.security_group` kind: a VPC security group with the ingress
+//! rules of the stack. Egress is AWS's default (all traffic allowed). Rules
+//! are converged: missing ones are authorized; rules envctl added earlier
+//! (tagged as this resource's) that the stack no longer lists are revoked;
+//! rules added by hand are left alone.
+
+use std::collections::BTreeSet;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as Ec2Group, SecurityGroupRule,
+    Tag, UserIdGroupPair,
+};
+use serde::Deserialize;
+
+use super::classify;
+use super::network::{
+    check_ids, configure_error, ec2_tags, filter, int_prop, managed_by, parse_cidr,
+    refuse_other_tenant, sweep_filters, tag_map, tag_spec,
+};
+use crate::kinds::{
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
+    parse_props,
+};
+use crate::tenant::tags;
+
+/// Security group names are at most 255 characters.
+const MAX_NAME: usize = 255;
+/// Descriptions (of the group and of a rule) are at most 255 characters.
+const MAX_DESCRIPTION: usize = 255;
+
+pub struct SecurityGroup;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SgProps {
+    vpc_id: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    ingress: Vec<IngressProps>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngressProps {
+    protocol: serde_json::Value,
+    #[serde(default)]
+    port: Option<serde_json::Value>,
+    #[serde(default)]
+    from_port: Option<serde_json::Value>,
+    #[serde(default)]
+    to_port: Option<serde_json::Value>,
+    #[serde(default)]
+    cidr: Option<String>,
+    #[serde(default)]
+    source_group: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Where traffic of a rule comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Cidr4(String),
+    Cidr6(String),
+    Group(String),
+}
+
+/// One ingress rule in the form EC2 reports it (ports -1 for "all").
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rule {
+    protocol: String,
+    from: i32,
+    to: i32,
+    source: Source,
+}
+
+impl Rule {
+    fn permission(&self, description: Option<&str>) -> IpPermission {
+        let mut p = IpPermission::builder().ip_protocol(&self.protocol);
+        if self.protocol != "-1" {
+            p = p.from_port(self.from).to_port(self.to);
+        }
+        match &self.source {
+            Source::Cidr4(c) => p.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(c)
+                    .set_description(description.map(str::to_string))
+                    .build(),
+            ),
+            Source::Cidr6(c) => p.ipv6_ranges(
+                Ipv6Range::builder()
+                    .cidr_ipv6(c)
+                    .set_description(description.map(str::to_string))
+                    .build(),
+            ),
+            Source::Group(g) => p.user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(g)
+                    .set_description(description.map(str::to_string))
+                    .build(),
+            ),
+        }
+        .build()
+    }
+
+    /// The rule as EC2 describes it; `None` for egress or prefix-list rules.
+    fn of(r: &SecurityGroupRule) -> Option<Rule> {
+        if r.is_egress() != Some(false) {
+            return None;
+        }
+        let protocol = r.ip_protocol()?.to_string();
+        let all = protocol == "-1";
+        let source = if let Some(c) = r.cidr_ipv4() {
+            Source::Cidr4(c.to_string())
+        } else if let Some(c) = r.cidr_ipv6() {
+            Source::Cidr6(c.to_string())
+        } else {
+            Source::Group(r.referenced_group_info()?.group_id()?.to_string())
+        };
+        Some(Rule {
+            from: if all { -1 } else { r.from_port().unwrap_or(-1) },
+            to: if all { -1 } else { r.to_port().unwrap_or(-1) },
+            protocol,
+            source,
+        })
+    }
+}
+
+fn port(name: &str, v: Option<&serde_json::Value>, min: i64) -> Result<Option<i32>, KindError> {
+    match int_prop(name, v)? {
+        None => Ok(None),
+        Some(p) if (min..=65535).contains(&p) => Ok(Some(p as i32)),
+        Some(p) => Err(KindError::Permanent(format!(
+            "properties: {name} is {p}; ports are 0 to 65535 (ICMP types/codes -1 to 255)"
+        ))),
+    }
+}
+
+impl IngressProps {
+    /// The normalized rule and its description; `at` names the entry.
+    fn rule(&self, at: &str) -> Result<(Rule, Option<String>), KindError> {
+        let bad = |m: String| Err(KindError::Permanent(format!("properties: {at}: {m}")));
+        let protocol = match &self.protocol {
+            serde_json::Value::String(s) => s.trim().to_ascii_lowercase(),
+            serde_json::Value::Number(n) if n.as_i64() == Some(-1) => "-1".into(),
+            other => other.to_string(),
+        };
+        let protocol = match protocol.as_str() {
+            "tcp" | "udp" | "icmp" | "-1" => protocol,
+            "all" => "-1".into(),
+            other => {
+                return bad(format!(
+                    "protocol '{other}' is not supported; use tcp, udp, icmp or -1 (all traffic)"
+                ));
+            }
+        };
+        let field = |f: &str| format!("{at}.{f}");
+        let p = port(&field("port"), self.port.as_ref(), 0)?;
+        let (from, to) = match protocol.as_str() {
+            "-1" => {
+                if p.is_some() || self.from_port.is_some() || self.to_port.is_some() {
+                    return bad("protocol -1 means all ports; remove port/from_port/to_port".into());
+                }
+                (-1, -1)
+            }
+            "icmp" => {
+                if p.is_some() {
+                    return bad(
+                        "icmp has no ports: use from_port (ICMP type) and to_port (code), \
+                         -1 for all"
+                            .into(),
+                    );
+                }
+                let ty = port(&field("from_port"), self.from_port.as_ref(), -1)?.unwrap_or(-1);
+                let code = port(&field("to_port"), self.to_port.as_ref(), -1)?.unwrap_or(-1);
+                if ty > 255 || code > 255 {
+                    return bad("ICMP types and codes are -1 to 255".into());
+                }
+                (ty, code)
+            }
+            _ => {
+                let from = port(&field("from_port"), self.from_port.as_ref(), 0)?;
+                let to = port(&field("to_port"), self.to_port.as_ref(), 0)?;
+                match (p, from, to) {
+                    (Some(p), None, None) => (p, p),
+                    (None, Some(f), Some(t)) if f <= t => (f, t),
+                    (None, Some(f), Some(t)) => {
+                        return bad(format!("from_port {f} is above to_port {t}"));
+                    }
+                    _ => {
+                        return bad(format!(
+                            "{protocol} needs either port, or both from_port and to_port"
+                        ));
+                    }
+                }
+            }
+        };
+        let source = match (&self.cidr, &self.source_group) {
+            (Some(c), None) => {
+                let c = c.trim();
+                if c.contains(':') {
+                    let ok = c.split_once('/').is_some_and(|(a, n)| {
+                        a.parse::<Ipv6Addr>().is_ok() && n.parse::<u8>().is_ok_and(|n| n <= 128)
+                    });
+                    if !ok {
+                        return bad(format!("cidr '{c}' is not an IPv6 block like ::/0"));
+                    }
+                    Source::Cidr6(c.to_string())
+                } else {
+                    parse_cidr(c)
+                        .map_err(|m| KindError::Permanent(format!("properties: {at}: cidr {m}")))?;
+                    Source::Cidr4(c.to_string())
+                }
+            }
+            (None, Some(g)) => {
+                check_ids(&field("source_group"), std::slice::from_ref(g), "sg-")?;
+                Source::Group(g.trim().to_string())
+            }
+            _ => {
+                return bad(
+                    "give exactly one of cidr (e.g. 10.0.0.0/8) or source_group (a group id, \
+                     e.g. ${web-sg.group_id})"
+                        .into(),
+                );
+            }
+        };
+        if let Some(d) = &self.description
+            && d.len() > MAX_DESCRIPTION
+        {
+            return bad(format!(
+                "description is longer than {MAX_DESCRIPTION} characters"
+            ));
+        }
+        Ok((
+            Rule {
+                protocol,
+                from,
+                to,
+                source,
+            },
+            self.description.clone(),
+        ))
+    }
+}
+
+impl SgProps {
+    fn rules(&self) -> Result<Vec<(Rule, Option<String>)>, KindError> {
+        if !self.vpc_id.starts_with("vpc-") {
+            return Err(KindError::Permanent(format!(
+                "properties: vpc_id '{}' is not a VPC id; use e.g. ${{network.vpc_id}}",
+                self.vpc_id
+            )));
+        }
+        if let Some(d) = &self.description
+            && (d.is_empty() || d.len() > MAX_DESCRIPTION)
+        {
+            return Err(KindError::Permanent(format!(
+                "properties: description must be 1 to {MAX_DESCRIPTION} characters"
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, r) in self.ingress.iter().enumerate() {
+            let (rule, description) = r.rule(&format!("ingress[{i}]"))?;
+            if seen.insert(rule.clone()) {
+                out.push((rule, description));
+            }
+        }
+        Ok(out)
+    }
+}
+
+static PROPS: &[PropSpec] = &[
+    PropSpec {
+        name: "vpc_id",
+        required: true,
+        doc: "the VPC of the group, typically ${network.vpc_id}",
+    },
+    PropSpec {
+        name: "description",
+        required: false,
+        doc: "group description, set at creation (EC2 cannot change it later); default \
+              \"envctl <tenant>/<id>\"",
+    },
+    PropSpec {
+        name: "ingress",
+        required: false,
+        doc: "list of {protocol: tcp|udp|icmp|-1, port | from_port+to_port, cidr | \
+              source_group, description}; egress is AWS's default allow-all",
+    },
+];
+
+static OUTPUTS: &[OutputSpec] = &[
+    OutputSpec {
+        name: "group_id",
+        secret: false,
+        doc: "the security group id (sg-...)",
+    },
+    OutputSpec {
+        name: "name",
+        secret: false,
+        doc: "the group name, envctl-<tenant>-<id>",
+    },
+    OutputSpec {
+        name: "vpc_id",
+        secret: false,
+        doc: "the VPC of the group",
+    },
+];
+
+fn outputs(group_id: &str, name: &str, vpc_id: &str) -> Outputs {
+    Outputs::new()
+        .plain("group_id", group_id)
+        .plain("name", name)
+        .plain("vpc_id", vpc_id)
+}
+
+async fn group_by_name(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+    name: &str,
+) -> Result<Option<Ec2Group>, KindError> {
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("group-name", name))
+        .send()
+        .await
+        .map_err(|e| classify(&format!("DescribeSecurityGroups {name}"), e))?;
+    Ok(out.security_groups().first().cloned())
+}
+
+async fn group_rules(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+) -> Result<Vec<SecurityGroupRule>, KindError> {
+    let mut out = Vec::new();
+    let mut items = ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", group_id))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(r) = items.next().await {
+        out.push(
+            r.map_err(|e| configure_error(&format!("DescribeSecurityGroupRules {group_id}"), e))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Finds the group by name in the VPC, or creates it; adds missing tags.
+async fn ensure_group(
+    cx: &Cx,
+    name: &str,
+    vpc_id: &str,
+    description: &str,
+) -> Result<String, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let existing = match group_by_name(ec2, vpc_id, name).await? {
+        Some(g) => g,
+        None => {
+            match ec2
+                .create_security_group()
+                .group_name(name)
+                .description(description)
+                .vpc_id(vpc_id)
+                .tag_specifications(tag_spec(ResourceType::SecurityGroup, cx, name))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    return out.group_id().map(str::to_string).ok_or_else(|| {
+                        KindError::Permanent("CreateSecurityGroup: no group id in answer".into())
+                    });
+                }
+                // Made meanwhile: adopt it below.
+                Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
+                    group_by_name(ec2, vpc_id, name).await?.ok_or_else(|| {
+                        KindError::Transient(format!(
+                            "CreateSecurityGroup {name}: exists but is not visible yet"
+                        ))
+                    })?
+                }
+                Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {
+                    return Err(KindError::Permanent(format!(
+                        "properties: vpc_id: VPC {vpc_id} does not exist"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("CreateSecurityGroup {name}"), e)),
+            }
+        }
+    };
+    let group_id = existing
+        .group_id()
+        .ok_or_else(|| KindError::Permanent("security group without id".into()))?
+        .to_string();
+    let have = tag_map(existing.tags());
+    refuse_other_tenant(cx, &format!("security group {name} ({group_id})"), &have)?;
+    let missing: Vec<Tag> = ec2_tags(cx, name)
+        .into_iter()
+        .filter(|t| {
+            t.key()
+                .is_some_and(|k| have.get(k).map(String::as_str) != t.value())
+        })
+        .collect();
+    if !missing.is_empty() {
+        ec2.create_tags()
+            .resources(&group_id)
+            .set_tags(Some(missing))
+            .send()
+            .await
+            .map_err(|e| configure_error(&format!("CreateTags {group_id}"), e))?;
+    }
+    Ok(group_id)
+}
+
+/// Authorizes the wanted rules that are missing and revokes the rules this
+/// resource added earlier that are no longer wanted.
+async fn converge_rules(
+    cx: &Cx,
+    name: &str,
+    group_id: &str,
+    wanted: &[(Rule, Option<String>)],
+) -> Result<(), KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let rules = group_rules(ec2, group_id).await?;
+    let have: BTreeSet<Rule> = rules.iter().filter_map(Rule::of).collect();
+    for (rule, description) in wanted {
+        if have.contains(rule) {
+            continue;
+        }
+        match ec2
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(rule.permission(description.as_deref()))
+            .tag_specifications(tag_spec(ResourceType::SecurityGroupRule, cx, name))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
+            Err(e) if e.code() == Some("InvalidGroup.NotFound") => {
+                let msg = e.message().unwrap_or_default().to_string();
+                if msg.contains(group_id) {
+                    return Err(KindError::Transient(format!(
+                        "AuthorizeSecurityGroupIngress {group_id}: the new group is not visible yet"
+                    )));
+                }
+                return Err(KindError::Permanent(format!(
+                    "AuthorizeSecurityGroupIngress {group_id}: a source_group does not exist: {msg}"
+                )));
+            }
+            Err(e) => {
+                return Err(classify(
+                    &format!("AuthorizeSecurityGroupIngress {group_id}"),
+                    e,
+                ));
+            }
+        }
+    }
+    let wanted: BTreeSet<&Rule> = wanted.iter().map(|(r, _)| r).collect();
+    let stale: Vec<String> = rules
+        .iter()
+        .filter(|r| {
+            let t = tag_map(r.tags());
+            managed_by(&t, &cx.tenant)
+                && t.get(tags::RESOURCE) == Some(&cx.resource_id)
+                && Rule::of(r).is_some_and(|rule| !wanted.contains(&rule))
+        })
+        .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+        .collect();
+    if !stale.is_empty() {
+        match ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(stale))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("InvalidPermission.NotFound") => {}
+            Err(e) => {
+                return Err(classify(
+                    &format!("RevokeSecurityGroupIngress {group_id}"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for SecurityGroup {
+    fn name(&self) -> &'static str {
+        "aws.ec2.security_group"
+    }
+
+    fn api(&self) -> &'static str {
+        "ec2"
+    }
+
+    fn props(&self) -> &'static [PropSpec] {
+        PROPS
+    }
+
+    fn outputs(&self) -> &'static [OutputSpec] {
+        OUTPUTS
+    }
+
+    /// ~3 s: CreateSecurityGroup and one AuthorizeSecurityGroupIngress per
+    /// rule, each well under a second, plus the lookups; a group is usable as
+    /// soon as it is visible (EC2 API reference, "Eventual consistency in the
+    /// Amazon EC2 API"). An estimate for the budget's default.
+    fn expected(&self) -> Duration {
+        Duration::from_secs(3)
+    }
+
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(5 * 60)
+    }
+
+    async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
+        let p: SgProps = parse_props(props)?;
+        let wanted = p.rules()?;
+        let name = cx.physical_name(MAX_NAME);
+        let description = p
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("envctl {}/{}", cx.tenant, cx.resource_id));
+        let group_id = ensure_group(cx, &name, &p.vpc_id, &description).await?;
+        converge_rules(cx, &name, &group_id, &wanted).await?;
+        Ok(outputs(&group_id, &name, &p.vpc_id))
+    }
+
+    async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let group_id = out.require("group_id")?;
+        match cx
+            .backends
+            .aws
+            .ec2
+            .describe_security_groups()
+            .group_ids(group_id)
+            .send()
+            .await
+        {
+            Ok(o) if !o.security_groups().is_empty() => Ok(Readiness::Ready),
+            Ok(_) => Ok(Readiness::Pending(format!(
+                "group {group_id} not visible yet"
+            ))),
+            Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(Readiness::Pending(format!(
+                "group {group_id} not visible yet"
+            ))),
+            Err(e) => Err(classify(&format!("DescribeSecurityGroups {group_id}"), e)),
+        }
+    }
+
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+        let group_id = out.require("group_id")?;
+        match cx
+            .backends
+            .aws
+            .ec2
+            .delete_security_group()
+            .group_id(group_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(()),
+            // Network interfaces still use it, or another group's rule refers
+            // to it: those are deleted first (reverse order) or still draining.
+            Err(e) if e.code() == Some("DependencyViolation") => {
+                Err(KindError::Transient(format!(
+                    "DeleteSecurityGroup {group_id}: still in use by network interfaces or referenced \
+                 by another group's rules"
+                )))
+            }
+            Err(e) => Err(classify(&format!("DeleteSecurityGroup {group_id}"), e)),
+        }
+    }
+
+    async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {
+        let ec2 = &cx.backends.aws.ec2;
+        let mut found = Vec::new();
+        let mut items = ec2
+            .describe_security_groups()
+            .set_filters(Some(sweep_filters(&cx.tenant)))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(g) = items.next().await {
+            let g = g.map_err(|e| classify("DescribeSecurityGroups", e))?;
+            let t = tag_map(g.tags());
+            let (Some(resource_id), Some(id)) = (t.get(tags::RESOURCE), g.group_id()) else {
+                continue;
+            };
+            if !managed_by(&t, &cx.tenant) {
+                continue;
+            }
+            found.push(Found {
+                resource_id: resource_id.clone(),
+                outputs: outputs(
+                    id,
+                    g.group_name().unwrap_or_default(),
+                    g.vpc_id().unwrap_or_default(),
+                ),
+            });
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(v: serde_json::Value) -> Result<Vec<Rule>, KindError> {
+        let props = match v {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        Ok(parse_props::<SgProps>(&props)?
+            .rules()?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    #[test]
+    fn rules_normalize_to_what_ec2_reports() {
+        let r = rules(serde_json::json!({
+            "vpc_id": "vpc-1",
+            "ingress": [
+                {"protocol": "tcp", "port": 443, "cidr": "0.0.0.0/0"},
+                {"protocol": "TCP", "port": "443", "cidr": "0.0.0.0/0"},
+                {"protocol": "udp", "from_port": 1000, "to_port": 2000, "cidr": "::/0"},
+                {"protocol": "icmp", "cidr": "10.0.0.0/8"},
+                {"protocol": "all", "source_group": "sg-123"},
+            ],
+        }))
+        .unwrap();
+        assert_eq!(r.len(), 4, "duplicates collapse: {r:?}");
+        assert_eq!((r[0].from, r[0].to), (443, 443));
+        assert_eq!(r[1].source, Source::Cidr6("::/0".into()));
+        assert_eq!(
+            (r[2].protocol.as_str(), r[2].from, r[2].to),
+            ("icmp", -1, -1)
+        );
+        assert_eq!(
+            (r[3].protocol.as_str(), &r[3].source),
+            ("-1", &Source::Group("sg-123".into()))
+        );
+    }
+
+    #[test]
+    fn bad_rules_name_the_entry_and_the_fix() {
+        for (rule, hint) in [
+            (
+                serde_json::json!({"protocol": "tcp", "cidr": "0.0.0.0/0"}),
+                "port",
+            ),
+            (
+                serde_json::json!({"protocol": "tcp", "port": 70000, "cidr": "0.0.0.0/0"}),
+                "65535",
+            ),
+            (
+                serde_json::json!({"protocol": "tcp", "from_port": 9, "to_port": 1, "cidr": "0.0.0.0/0"}),
+                "above",
+            ),
+            (
+                serde_json::json!({"protocol": "gre", "cidr": "0.0.0.0/0"}),
+                "tcp, udp, icmp or -1",
+            ),
+            (
+                serde_json::json!({"protocol": "tcp", "port": 1}),
+                "exactly one of cidr",
+            ),
+            (
+                serde_json::json!({"protocol": "tcp", "port": 1, "cidr": "1.2.3.4/8"}),
+                "host bits",
+            ),
+            (
+                serde_json::json!({"protocol": "-1", "port": 1, "cidr": "0.0.0.0/0"}),
+                "all ports",
+            ),
+            (
+                serde_json::json!({"protocol": "tcp", "port": 1, "source_group": "web"}),
+                "sg-",
+            ),
+            (
+                serde_json::json!({"protocol": "tcp", "port": 1, "cidr": "0.0.0.0/0", "ports": 2}),
+                "ports",
+            ),
+        ] {
+            let err = rules(serde_json::json!({"vpc_id": "vpc-1", "ingress": [rule]})).unwrap_err();
+            assert!(!err.is_transient());
+            let msg = err.to_string();
+            assert!(msg.contains(hint), "{rule}: {msg}");
+        }
+        let err = rules(serde_json::json!({"vpc_id": "default"})).unwrap_err();
+        assert!(err.to_string().contains("vpc_id"), "{err}");
+    }
+}

@@ -1,0 +1,203 @@
+//! `k8s.service`: one microservice of the catalog in the tenant's namespace.
+//! Reads the values the service consumes from the value store (service over
+//! tenant-common over environment-common), renders its manifests from the
+//! blueprints, applies them with server-side apply, and is ready when the
+//! Deployment's rollout is complete (observed generation, updated and
+//! available replicas — kube-runtime's `is_deployment_completed`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams};
+use kube::runtime::wait::{Condition, conditions};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::{apply, classify, client, is_not_found};
+use crate::blueprint::{self, Catalog, RenderContext, SecretMode, Value};
+use crate::kinds::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props};
+
+/// The `k8s.service` kind.
+pub struct ServiceKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceProps {
+    #[serde(default = "default_catalog")]
+    catalog: String,
+    service: String,
+    namespace: String,
+    domain: String,
+    #[serde(default)]
+    rollout_timeout: Option<String>,
+}
+
+fn default_catalog() -> String {
+    "blueprints".into()
+}
+
+/// Catalogs are read once per process.
+static CATALOGS: Mutex<Option<HashMap<PathBuf, Arc<Catalog>>>> = Mutex::new(None);
+
+/// The catalog in `dir`, loaded once.
+pub fn catalog(dir: &Path) -> Result<Arc<Catalog>, KindError> {
+    let mut cache = CATALOGS.lock().expect("catalog cache");
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(c) = cache.get(dir) {
+        return Ok(c.clone());
+    }
+    let loaded = Arc::new(Catalog::load(dir).map_err(|e| KindError::Permanent(e.to_string()))?);
+    cache.insert(dir.to_path_buf(), loaded.clone());
+    Ok(loaded)
+}
+
+/// Parses one rendered manifest into its API type and applies it.
+async fn apply_one<K>(client: &kube::Client, namespace: &str, name: &str, yaml: &str) -> Result<(), KindError>
+where
+    K: Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let obj: K = serde_yaml_ng::from_str(yaml)
+        .map_err(|e| KindError::Permanent(format!("rendered {} {name} is not valid: {e}", K::kind(&()))))?;
+    apply(&Api::<K>::namespaced(client.clone(), namespace), name, &obj).await?;
+    Ok(())
+}
+
+async fn delete_one<K>(client: &kube::Client, namespace: &str, name: &str) -> Result<(), KindError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match Api::<K>::namespaced(client.clone(), namespace).delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(classify(&format!("delete {} {name}", K::kind(&())), e)),
+    }
+}
+
+/// The render context of one service: its merged values from the store.
+async fn context(cx: &Cx, p: &ServiceProps) -> Result<RenderContext, KindError> {
+    let merged = cx
+        .backends
+        .values
+        .merged(&cx.environment, Some(cx.tenant.as_str()), Some(&p.service))
+        .await
+        .map_err(|e| KindError::Transient(e.to_string()))?;
+    let mut rc = RenderContext::new(cx.tenant.as_str(), &p.namespace, &p.domain);
+    for (key, (value, _level)) in merged {
+        rc.values.insert(key, Value::from(value));
+    }
+    Ok(rc)
+}
+
+#[async_trait]
+impl Kind for ServiceKind {
+    fn name(&self) -> &'static str {
+        "k8s.service"
+    }
+    fn api(&self) -> &'static str {
+        "k8s"
+    }
+    fn props(&self) -> &'static [PropSpec] {
+        &[
+            PropSpec { name: "catalog", required: false, doc: "blueprints directory (default blueprints)" },
+            PropSpec { name: "service", required: true, doc: "the catalog service" },
+            PropSpec { name: "namespace", required: true, doc: "the tenant's namespace" },
+            PropSpec { name: "domain", required: true, doc: "the tenant's DNS domain (Ingress hosts)" },
+            PropSpec { name: "rollout_timeout", required: false, doc: "how long the rollout may take (default 10m)" },
+        ]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec { name: "deployment", secret: false, doc: "the Deployment's name" },
+            OutputSpec { name: "namespace", secret: false, doc: "its namespace" },
+            OutputSpec { name: "objects", secret: false, doc: "kind/name of every applied object, comma-separated" },
+        ]
+    }
+    /// Image pull, start and readiness probe of a typical JVM or Node
+    /// service: ~45 s (the seed's services; kwok makes pods Ready at once).
+    fn expected(&self) -> Duration {
+        Duration::from_secs(45)
+    }
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(10 * 60)
+    }
+
+    async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
+        let p: ServiceProps = parse_props(props)?;
+        if let Some(t) = &p.rollout_timeout {
+            humantime::parse_duration(t)
+                .map_err(|e| KindError::Permanent(format!("property rollout_timeout '{t}': {e}; write e.g. 5m")))?;
+        }
+        let catalog = catalog(Path::new(&p.catalog))?;
+        let rc = context(cx, &p).await?;
+        let manifests = blueprint::render(&catalog, &p.service, &rc, SecretMode::Reveal)
+            .map_err(|e| KindError::Permanent(e.to_string()))?;
+        let client = client().await?;
+        let mut applied = Vec::new();
+        for m in &manifests {
+            let ns = &p.namespace;
+            match m.kind.as_str() {
+                "ConfigMap" => apply_one::<ConfigMap>(&client, ns, &m.name, &m.yaml).await?,
+                "Secret" => apply_one::<Secret>(&client, ns, &m.name, &m.yaml).await?,
+                "Service" => apply_one::<Service>(&client, ns, &m.name, &m.yaml).await?,
+                "Deployment" => apply_one::<Deployment>(&client, ns, &m.name, &m.yaml).await?,
+                "PodDisruptionBudget" => apply_one::<PodDisruptionBudget>(&client, ns, &m.name, &m.yaml).await?,
+                "HorizontalPodAutoscaler" => apply_one::<HorizontalPodAutoscaler>(&client, ns, &m.name, &m.yaml).await?,
+                "Ingress" => apply_one::<Ingress>(&client, ns, &m.name, &m.yaml).await?,
+                other => return Err(KindError::Permanent(format!("rendered object of unknown kind {other}"))),
+            }
+            applied.push(format!("{}/{}", m.kind, m.name));
+        }
+        Ok(Outputs::new()
+            .plain("deployment", p.service.clone())
+            .plain("namespace", p.namespace.clone())
+            .plain("objects", applied.join(",")))
+    }
+
+    async fn ready(&self, _cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let name = out.require("deployment")?;
+        let namespace = out.require("namespace")?;
+        let api: Api<Deployment> = Api::namespaced(client().await?, namespace);
+        let d = api.get_opt(name).await.map_err(|e| classify(&format!("get deployment {name}"), e))?;
+        if conditions::is_deployment_completed().matches_object(d.as_ref()) {
+            return Ok(Readiness::Ready);
+        }
+        let status = d.and_then(|d| d.status).unwrap_or_default();
+        Ok(Readiness::Pending(format!(
+            "rollout: {} updated, {} available of {}",
+            status.updated_replicas.unwrap_or(0),
+            status.available_replicas.unwrap_or(0),
+            status.replicas.unwrap_or(0)
+        )))
+    }
+
+    /// Deletes the service's objects, newest in the apply order first. (The
+    /// namespace's deletion removes them too; this is for rollback of one
+    /// service.)
+    async fn delete(&self, _cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+        let namespace = out.require("namespace")?;
+        let client = client().await?;
+        let objects = out.require("objects")?;
+        for entry in objects.split(',').filter(|s| !s.is_empty()).rev() {
+            let (kind, name) = entry.split_once('/').unwrap_or((entry, ""));
+            match kind {
+                "ConfigMap" => delete_one::<ConfigMap>(&client, namespace, name).await?,
+                "Secret" => delete_one::<Secret>(&client, namespace, name).await?,
+                "Service" => delete_one::<Service>(&client, namespace, name).await?,
+                "Deployment" => delete_one::<Deployment>(&client, namespace, name).await?,
+                "PodDisruptionBudget" => delete_one::<PodDisruptionBudget>(&client, namespace, name).await?,
+                "HorizontalPodAutoscaler" => delete_one::<HorizontalPodAutoscaler>(&client, namespace, name).await?,
+                "Ingress" => delete_one::<Ingress>(&client, namespace, name).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
