@@ -169,13 +169,19 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// The tenant stack's resources: 3 buckets, 5 queues + 5 dead-letter queues, 3 topics.
+/// The aws-basic stack's resources: 3 buckets, 5 queues + 5 dead-letter queues, 3 topics.
 const TENANT_STACK_RESOURCES: usize = 3 + 10 + 3;
 
 #[tokio::test]
 async fn create_makes_each_resource_once_tagged_and_publishes_values() {
     let w = World::new();
-    let out = w.ok(&["create", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
+    let out = w.ok(&[
+        "create",
+        "tenant",
+        "acme",
+        "--stack",
+        "integration/stacks/aws-basic.yaml",
+    ]);
     assert!(
         text(&out).contains("within_budget") || text(&out).contains("within budget"),
         "report shows the verdict"
@@ -191,7 +197,7 @@ async fn create_makes_each_resource_once_tagged_and_publishes_values() {
         );
         assert_eq!(
             tags.get("envctl:stack").map(String::as_str),
-            Some("tenant"),
+            Some("aws-basic"),
             "{name}"
         );
         assert!(tags.contains_key("envctl:resource"), "{name}");
@@ -220,7 +226,13 @@ async fn create_makes_each_resource_once_tagged_and_publishes_values() {
     assert_eq!(secret.len(), 48);
 
     // A second create adds nothing and keeps the secret.
-    w.ok(&["create", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
+    w.ok(&[
+        "create",
+        "tenant",
+        "acme",
+        "--stack",
+        "integration/stacks/aws-basic.yaml",
+    ]);
     let again = w.tagged("acme").await;
     assert_eq!(
         again.keys().collect::<Vec<_>>(),
@@ -236,7 +248,13 @@ async fn create_makes_each_resource_once_tagged_and_publishes_values() {
 #[tokio::test]
 async fn destroy_leaves_nothing_tagged_even_when_the_state_is_lost() {
     let w = World::new();
-    w.ok(&["create", "tenant", "gone", "--stack", "stacks/tenant.yaml"]);
+    w.ok(&[
+        "create",
+        "tenant",
+        "gone",
+        "--stack",
+        "integration/stacks/aws-basic.yaml",
+    ]);
     w.ok(&["create", "tenant", "lost", "--stack", "stacks/minimal.yaml"]);
     w.ok(&[
         "create",
@@ -477,7 +495,7 @@ async fn plan_shows_waves_and_critical_path_and_touches_nothing() {
         "tenant",
         "acme",
         "--stack",
-        "stacks/tenant.yaml",
+        "integration/stacks/aws-basic.yaml",
         "-o",
         "json",
     ]);
@@ -506,7 +524,13 @@ async fn plan_shows_waves_and_critical_path_and_touches_nothing() {
     assert!(!w.state_path().exists());
     let (s3, _, _) = w.clients();
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
-    let table = w.ok(&["plan", "tenant", "acme", "--stack", "stacks/tenant.yaml"]);
+    let table = w.ok(&[
+        "plan",
+        "tenant",
+        "acme",
+        "--stack",
+        "integration/stacks/aws-basic.yaml",
+    ]);
     assert!(text(&table).contains("critical path:"));
 }
 
@@ -657,7 +681,7 @@ async fn secret_values_never_reach_output_logs_or_state() {
             "tenant",
             "sec",
             "--stack",
-            "stacks/tenant.yaml",
+            "integration/stacks/aws-basic.yaml",
         ],
         vec![
             "-vv",
@@ -665,7 +689,7 @@ async fn secret_values_never_reach_output_logs_or_state() {
             "tenant",
             "sec",
             "--stack",
-            "stacks/tenant.yaml",
+            "integration/stacks/aws-basic.yaml",
             "-o",
             "json",
         ],

@@ -27,7 +27,9 @@ fn kubeconfig() -> PathBuf {
 async fn client() -> kube::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
@@ -38,7 +40,10 @@ struct World {
 
 impl World {
     fn new() -> World {
-        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap() }
+        World {
+            moto: Moto::start(),
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn envctl(&self, args: &[&str]) -> Output {
@@ -67,10 +72,21 @@ impl World {
         out
     }
 
+    /// A value of the store, read with the raw S3 API.
     async fn value(&self, key: &str) -> String {
         let conf = self.moto.sdk_config();
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
-        let o = s3.get_object().bucket("envctl-values-k8s").key(key).send().await.expect(key);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
+        let o = s3
+            .get_object()
+            .bucket("envctl-values-k8s")
+            .key(key)
+            .send()
+            .await
+            .expect(key);
         String::from_utf8(o.body.collect().await.unwrap().to_vec()).unwrap()
     }
 }
@@ -78,7 +94,9 @@ impl World {
 const STACK: &str = "integration/stacks/k8s.yaml";
 
 fn catalog_size() -> usize {
-    envctl::blueprint::Catalog::load(&repo_root().join("blueprints")).unwrap().len()
+    envctl::blueprint::Catalog::load(&repo_root().join("blueprints"))
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -87,14 +105,19 @@ async fn every_rendered_object_is_accepted_by_the_api_server_in_dry_run() {
     let client = client().await;
     let ns_name = "dry-run-check";
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns_name}})).unwrap();
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns_name}})).unwrap();
     let _ = namespaces.create(&PostParams::default(), &ns).await;
 
     let catalog = Catalog::load(Path::new(&repo_root().join("blueprints"))).unwrap();
     let mut cx = RenderContext::new("dry-run-check", ns_name, "dry.example.test");
     for svc in catalog.services() {
         for (key, secret) in svc.consumes() {
-            let v = if secret { Value::secret(format!("s3cr3t-{key}")) } else { Value::plain(format!("v-{key}")) };
+            let v = if secret {
+                Value::secret(format!("s3cr3t-{key}"))
+            } else {
+                Value::plain(format!("v-{key}"))
+            };
             cx = cx.with_service_value(svc.name(), key, v);
         }
     }
@@ -105,17 +128,31 @@ async fn every_rendered_object_is_accepted_by_the_api_server_in_dry_run() {
             let obj: kube::api::DynamicObject = serde_yaml_ng::from_str(&m.yaml).unwrap();
             let gvk = kube::api::GroupVersionKind::try_from(obj.types.as_ref().unwrap()).unwrap();
             let (resource, _) = kube::discovery::pinned_kind(&client, &gvk).await.unwrap();
-            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), ns_name, &resource);
+            let api: Api<kube::api::DynamicObject> =
+                Api::namespaced_with(client.clone(), ns_name, &resource);
             let params = kube::api::PatchParams::apply("envctl").force().dry_run();
             api.patch(&m.name, &params, &kube::api::Patch::Apply(&obj))
                 .await
-                .unwrap_or_else(|e| panic!("{svc}: {} {} refused by the API server: {e}", m.kind, m.name));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{svc}: {} {} refused by the API server: {e}",
+                        m.kind, m.name
+                    )
+                });
             checked += 1;
         }
     }
     assert!(checked >= 4 * catalog.len(), "checked {checked} objects");
     let deployments: Api<Deployment> = Api::namespaced(client, ns_name);
-    assert!(deployments.list(&ListParams::default()).await.unwrap().items.is_empty(), "dry run stored nothing");
+    assert!(
+        deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "dry run stored nothing"
+    );
 }
 
 #[tokio::test]
@@ -134,29 +171,50 @@ async fn create_boots_every_service_rerun_changes_nothing_destroy_removes_all() 
 
     // Every catalog Deployment has all its replicas available.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), tenant);
-    let list = deployments.list(&ListParams::default()).await.unwrap().items;
+    let list = deployments
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
     assert_eq!(list.len(), catalog_size());
     for d in &list {
         let want = d.spec.as_ref().unwrap().replicas.unwrap_or(1);
         let status = d.status.as_ref().unwrap();
-        assert_eq!(status.available_replicas.unwrap_or(0), want, "{:?}", d.metadata.name);
+        assert_eq!(
+            status.available_replicas.unwrap_or(0),
+            want,
+            "{:?}",
+            d.metadata.name
+        );
     }
 
     // Secrets hold the secret values; no Deployment holds one inline.
-    let password = w.value(&format!("e2e/{tenant}/common/DATABASE_PASSWORD")).await;
+    let password = w
+        .value(&format!("e2e/{tenant}/common/DATABASE_PASSWORD"))
+        .await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), tenant);
     let billing = secrets.get("billing-secrets").await.unwrap();
     let data = billing.data.unwrap();
-    assert_eq!(String::from_utf8(data["DATABASE_PASSWORD"].0.clone()).unwrap(), password);
+    assert_eq!(
+        String::from_utf8(data["DATABASE_PASSWORD"].0.clone()).unwrap(),
+        password
+    );
     let all_deployments = serde_json::to_string(&list).unwrap();
-    assert!(!all_deployments.contains(&password), "a secret value is inline in a Deployment");
+    assert!(
+        !all_deployments.contains(&password),
+        "a secret value is inline in a Deployment"
+    );
     assert!(all_deployments.contains("secretKeyRef"));
 
     // A rerun applies again and changes nothing: same objects, same config,
     // no new rollout of a Deployment that no autoscaler scales.
     let before: BTreeMap<String, (i64, String)> = fingerprint(&list);
     w.envctl(&["create", "tenant", tenant, "--stack", STACK]);
-    let after_list = deployments.list(&ListParams::default()).await.unwrap().items;
+    let after_list = deployments
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
     assert_eq!(after_list.len(), list.len());
     let after = fingerprint(&after_list);
     for (name, (generation, checksum)) in &before {
@@ -169,10 +227,20 @@ async fn create_boots_every_service_rerun_changes_nothing_destroy_removes_all() 
 
     // Destroy: the namespace is gone and nothing tagged is left in AWS.
     w.envctl(&["destroy", "tenant", tenant, "--yes"]);
-    assert!(namespaces.get_opt(tenant).await.unwrap().is_none(), "namespace still there");
+    assert!(
+        namespaces.get_opt(tenant).await.unwrap().is_none(),
+        "namespace still there"
+    );
     let conf = w.moto.sdk_config();
     let sqs = aws_sdk_sqs::Client::new(&conf);
-    assert!(sqs.list_queues().send().await.unwrap().queue_urls().is_empty());
+    assert!(
+        sqs.list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .is_empty()
+    );
 }
 
 fn has_hpa(service: &str) -> bool {
@@ -193,7 +261,111 @@ fn fingerprint(list: &[Deployment]) -> BTreeMap<String, (i64, String)> {
                 .and_then(|m| m.annotations.as_ref())
                 .and_then(|a| a.get("envctl/config-checksum").cloned())
                 .unwrap_or_default();
-            (d.metadata.name.clone().unwrap(), (d.metadata.generation.unwrap_or(0), checksum))
+            (
+                d.metadata.name.clone().unwrap(),
+                (d.metadata.generation.unwrap_or(0), checksum),
+            )
         })
         .collect()
+}
+
+/// Resources tagged with `tenant`, listed through each AWS service's own API
+/// by an independent client (integration/aws_tagged.py, boto3).
+fn aws_tagged(w: &World, tenant: &str) -> Vec<String> {
+    let mut c = Command::new(w.moto.python());
+    c.arg(repo_root().join("integration/aws_tagged.py"))
+        .args([&w.moto.endpoint, tenant])
+        .env_clear();
+    for (k, v) in w.moto.env() {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_default_stack_creates_everything_and_destroy_after_state_loss_leaves_nothing() {
+    let w = World::new();
+    let client = client().await;
+    let tenant = "full-e2e";
+    let plan = w.envctl(&["plan", "tenant", tenant, "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let path: Vec<&str> = plan["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        path.contains(&"certificate") || path.contains(&"database"),
+        "long poles lead: {path:?}"
+    );
+
+    w.envctl(&["create", "tenant", tenant]);
+    let tagged = aws_tagged(&w, tenant);
+    for kind in [
+        "ec2 vpc",
+        "ec2 subnet",
+        "ec2 security-group",
+        "acm certificate",
+        "route53 zone",
+        "elbv2 load-balancer",
+        "rds instance",
+        "s3 bucket",
+        "sqs queue",
+        "sns topic",
+        "autoscaling group",
+        "lambda function",
+        "iam role",
+    ] {
+        assert!(
+            tagged.iter().any(|t| t.starts_with(kind)),
+            "no {kind} tagged with the tenant: {tagged:#?}"
+        );
+    }
+    // Every output named in the stack's publish entries is in the store.
+    let stack = envctl::stack::load_file(&repo_root().join("stacks/tenant.yaml")).unwrap();
+    for r in &stack.resources {
+        for p in &r.publish {
+            let key =
+                envctl::envapi::EnvKey::new("dev", Some(tenant), p.level.clone(), &p.key).unwrap();
+            assert!(
+                !w.value(&key.object_key()).await.is_empty(),
+                "{} not published",
+                key.object_key()
+            );
+        }
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), tenant);
+    assert_eq!(
+        deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        catalog_size()
+    );
+
+    // Lose the state; destroy still finds everything by tag.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!(
+            "{}{suffix}",
+            w.dir.path().join("state.sqlite").display()
+        ));
+    }
+    w.envctl(&["destroy", "tenant", tenant, "--yes"]);
+    assert_eq!(aws_tagged(&w, tenant), Vec::<String>::new());
+    let namespaces: Api<Namespace> = Api::all(client);
+    assert!(namespaces.get_opt(tenant).await.unwrap().is_none());
 }

@@ -69,6 +69,11 @@ pub enum Command {
         #[command(subcommand)]
         target: ReportTarget,
     },
+    /// Print the Kubernetes manifests create would apply (secrets masked). Touches nothing
+    Render {
+        #[command(subcommand)]
+        target: TenantTarget<RenderArgs>,
+    },
     /// Read and edit the environment-value store
     Env {
         #[command(subcommand)]
@@ -126,6 +131,15 @@ pub struct PlanArgs {
     pub stack: StackArgs,
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Only this catalog service
+    #[arg(long)]
+    pub service: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,6 +6,7 @@ mod args;
 mod env_cmd;
 pub mod output;
 pub mod progress;
+mod render_cmd;
 mod setup;
 mod tenant_cmd;
 
@@ -71,6 +72,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report {
             target: args::ReportTarget::Tenant(a),
         } => tenant_cmd::report(&global, a).await,
+        Command::Render {
+            target: TenantTarget::Tenant(a),
+        } => render_cmd::render(&global, a).await,
         Command::Env { command } => match command {
             EnvCommand::Ls(a) => env_cmd::ls(&global, a).await,
             EnvCommand::Get(a) => env_cmd::get(&global, a).await,

@@ -27,10 +27,18 @@ impl Kind for EnvValue {
         "values"
     }
     fn props(&self) -> &'static [PropSpec] {
-        &[PropSpec { name: "value", required: true, doc: "the value (may hold ${id.output} references)" }]
+        &[PropSpec {
+            name: "value",
+            required: true,
+            doc: "the value (may hold ${id.output} references)",
+        }]
     }
     fn outputs(&self) -> &'static [OutputSpec] {
-        &[OutputSpec { name: "value", secret: false, doc: "the value" }]
+        &[OutputSpec {
+            name: "value",
+            secret: false,
+            doc: "the value",
+        }]
     }
     /// Only the value store's put: tens of milliseconds.
     fn expected(&self) -> Duration {

@@ -8,10 +8,26 @@ static KINDS: &[&dyn Kind] = &[
     &super::sim::Delay,
     &super::env_value::EnvValue,
     &super::secret_password::Password,
+    // The network, then what lives in it.
+    &super::aws::network::Network,
+    &super::aws::security_group::SecurityGroup,
+    // The zone before the certificate that writes validation records into it.
+    &super::aws::route53_zone::Zone,
+    &super::aws::acm::Certificate,
     &super::aws::s3::Bucket,
     &super::aws::sqs::Queue,
     // Topics subscribe queues: after them.
     &super::aws::sns::Topic,
+    // Load balancers use subnets, security groups and certificates.
+    &super::aws::elbv2::LoadBalancer,
+    &super::aws::elb_classic::ClassicLoadBalancer,
+    // Databases use subnets, security groups and a secret.password.
+    &super::aws::rds::Instance,
+    // Workers register with target groups; functions read queues.
+    &super::aws::autoscaling::Group,
+    &super::aws::lambda::Function,
+    // Records point at load balancers.
+    &super::aws::route53_record::Record,
     // The namespace before the services in it.
     &super::k8s::namespace::NamespaceKind,
     &super::k8s::service::ServiceKind,

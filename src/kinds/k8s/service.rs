@@ -23,7 +23,9 @@ use serde::de::DeserializeOwned;
 
 use super::{apply, classify, client, is_not_found};
 use crate::blueprint::{self, Catalog, RenderContext, SecretMode, Value};
-use crate::kinds::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props};
+use crate::kinds::{
+    Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props,
+};
 
 /// The `k8s.service` kind.
 pub struct ServiceKind;
@@ -60,21 +62,40 @@ pub fn catalog(dir: &Path) -> Result<Arc<Catalog>, KindError> {
 }
 
 /// Parses one rendered manifest into its API type and applies it.
-async fn apply_one<K>(client: &kube::Client, namespace: &str, name: &str, yaml: &str) -> Result<(), KindError>
+async fn apply_one<K>(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    yaml: &str,
+) -> Result<(), KindError>
 where
-    K: Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+        + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    let obj: K = serde_yaml_ng::from_str(yaml)
-        .map_err(|e| KindError::Permanent(format!("rendered {} {name} is not valid: {e}", K::kind(&()))))?;
+    let obj: K = serde_yaml_ng::from_str(yaml).map_err(|e| {
+        KindError::Permanent(format!(
+            "rendered {} {name} is not valid: {e}",
+            K::kind(&())
+        ))
+    })?;
     apply(&Api::<K>::namespaced(client.clone(), namespace), name, &obj).await?;
     Ok(())
 }
 
 async fn delete_one<K>(client: &kube::Client, namespace: &str, name: &str) -> Result<(), KindError>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    match Api::<K>::namespaced(client.clone(), namespace).delete(name, &DeleteParams::default()).await {
+    match Api::<K>::namespaced(client.clone(), namespace)
+        .delete(name, &DeleteParams::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(classify(&format!("delete {} {name}", K::kind(&())), e)),
@@ -106,18 +127,50 @@ impl Kind for ServiceKind {
     }
     fn props(&self) -> &'static [PropSpec] {
         &[
-            PropSpec { name: "catalog", required: false, doc: "blueprints directory (default blueprints)" },
-            PropSpec { name: "service", required: true, doc: "the catalog service" },
-            PropSpec { name: "namespace", required: true, doc: "the tenant's namespace" },
-            PropSpec { name: "domain", required: true, doc: "the tenant's DNS domain (Ingress hosts)" },
-            PropSpec { name: "rollout_timeout", required: false, doc: "how long the rollout may take (default 10m)" },
+            PropSpec {
+                name: "catalog",
+                required: false,
+                doc: "blueprints directory (default blueprints)",
+            },
+            PropSpec {
+                name: "service",
+                required: true,
+                doc: "the catalog service",
+            },
+            PropSpec {
+                name: "namespace",
+                required: true,
+                doc: "the tenant's namespace",
+            },
+            PropSpec {
+                name: "domain",
+                required: true,
+                doc: "the tenant's DNS domain (Ingress hosts)",
+            },
+            PropSpec {
+                name: "rollout_timeout",
+                required: false,
+                doc: "how long the rollout may take (default 10m)",
+            },
         ]
     }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[
-            OutputSpec { name: "deployment", secret: false, doc: "the Deployment's name" },
-            OutputSpec { name: "namespace", secret: false, doc: "its namespace" },
-            OutputSpec { name: "objects", secret: false, doc: "kind/name of every applied object, comma-separated" },
+            OutputSpec {
+                name: "deployment",
+                secret: false,
+                doc: "the Deployment's name",
+            },
+            OutputSpec {
+                name: "namespace",
+                secret: false,
+                doc: "its namespace",
+            },
+            OutputSpec {
+                name: "objects",
+                secret: false,
+                doc: "kind/name of every applied object, comma-separated",
+            },
         ]
     }
     /// Image pull, start and readiness probe of a typical JVM or Node
@@ -132,8 +185,11 @@ impl Kind for ServiceKind {
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: ServiceProps = parse_props(props)?;
         if let Some(t) = &p.rollout_timeout {
-            humantime::parse_duration(t)
-                .map_err(|e| KindError::Permanent(format!("property rollout_timeout '{t}': {e}; write e.g. 5m")))?;
+            humantime::parse_duration(t).map_err(|e| {
+                KindError::Permanent(format!(
+                    "property rollout_timeout '{t}': {e}; write e.g. 5m"
+                ))
+            })?;
         }
         let catalog = catalog(Path::new(&p.catalog))?;
         let rc = context(cx, &p).await?;
@@ -148,10 +204,18 @@ impl Kind for ServiceKind {
                 "Secret" => apply_one::<Secret>(&client, ns, &m.name, &m.yaml).await?,
                 "Service" => apply_one::<Service>(&client, ns, &m.name, &m.yaml).await?,
                 "Deployment" => apply_one::<Deployment>(&client, ns, &m.name, &m.yaml).await?,
-                "PodDisruptionBudget" => apply_one::<PodDisruptionBudget>(&client, ns, &m.name, &m.yaml).await?,
-                "HorizontalPodAutoscaler" => apply_one::<HorizontalPodAutoscaler>(&client, ns, &m.name, &m.yaml).await?,
+                "PodDisruptionBudget" => {
+                    apply_one::<PodDisruptionBudget>(&client, ns, &m.name, &m.yaml).await?
+                }
+                "HorizontalPodAutoscaler" => {
+                    apply_one::<HorizontalPodAutoscaler>(&client, ns, &m.name, &m.yaml).await?
+                }
                 "Ingress" => apply_one::<Ingress>(&client, ns, &m.name, &m.yaml).await?,
-                other => return Err(KindError::Permanent(format!("rendered object of unknown kind {other}"))),
+                other => {
+                    return Err(KindError::Permanent(format!(
+                        "rendered object of unknown kind {other}"
+                    )));
+                }
             }
             applied.push(format!("{}/{}", m.kind, m.name));
         }
@@ -165,7 +229,10 @@ impl Kind for ServiceKind {
         let name = out.require("deployment")?;
         let namespace = out.require("namespace")?;
         let api: Api<Deployment> = Api::namespaced(client().await?, namespace);
-        let d = api.get_opt(name).await.map_err(|e| classify(&format!("get deployment {name}"), e))?;
+        let d = api
+            .get_opt(name)
+            .await
+            .map_err(|e| classify(&format!("get deployment {name}"), e))?;
         if conditions::is_deployment_completed().matches_object(d.as_ref()) {
             return Ok(Readiness::Ready);
         }
@@ -192,8 +259,12 @@ impl Kind for ServiceKind {
                 "Secret" => delete_one::<Secret>(&client, namespace, name).await?,
                 "Service" => delete_one::<Service>(&client, namespace, name).await?,
                 "Deployment" => delete_one::<Deployment>(&client, namespace, name).await?,
-                "PodDisruptionBudget" => delete_one::<PodDisruptionBudget>(&client, namespace, name).await?,
-                "HorizontalPodAutoscaler" => delete_one::<HorizontalPodAutoscaler>(&client, namespace, name).await?,
+                "PodDisruptionBudget" => {
+                    delete_one::<PodDisruptionBudget>(&client, namespace, name).await?
+                }
+                "HorizontalPodAutoscaler" => {
+                    delete_one::<HorizontalPodAutoscaler>(&client, namespace, name).await?
+                }
                 "Ingress" => delete_one::<Ingress>(&client, namespace, name).await?,
                 _ => {}
             }
