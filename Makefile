@@ -78,7 +78,11 @@ demo: build local-up
 	@$(LOCAL_ENV) $(ENVCTL) env get --environment dev --tenant demo --service orders
 	@$(LOCAL_ENV) $(ENVCTL) report tenant demo --svg $(LOCAL)/demo-timeline.svg >/dev/null
 	@echo
+	@echo "== kubectl get deploy -n demo (first 10 of $$(KUBECONFIG=$(LOCAL)/k8s/kubeconfig $$($(K8S) kubectl) get deploy -n demo --no-headers | wc -l))"
+	@KUBECONFIG=$(LOCAL)/k8s/kubeconfig $$($(K8S) kubectl) get deploy -n demo | head -11
+	@echo
 	@echo "Look closer:  source .local/env && envctl describe tenant demo"
+	@echo "              source .local/env && \$$(integration/k8s/cluster.sh kubectl) get deploy -n demo"
 	@echo "Timeline:     .local/demo-timeline.svg"
 	@echo "Tear down:    source .local/env && envctl destroy tenant demo --yes"
 

@@ -206,6 +206,22 @@ async fn create_boots_every_service_rerun_changes_nothing_destroy_removes_all() 
     );
     assert!(all_deployments.contains("secretKeyRef"));
 
+    // `render` shows what would be applied, with the secrets masked.
+    let rendered = w.envctl(&[
+        "render",
+        "tenant",
+        tenant,
+        "--stack",
+        STACK,
+        "--service",
+        "billing",
+    ]);
+    let rendered = String::from_utf8(rendered.stdout).unwrap();
+    assert!(rendered.contains("kind: Deployment") && rendered.contains("kind: Secret"));
+    assert!(!rendered.contains(&password), "render printed a secret");
+    let masked = base64_of(envctl::secret::MASK);
+    assert!(rendered.contains(&masked), "the Secret shows the mask");
+
     // A rerun applies again and changes nothing: same objects, same config,
     // no new rollout of a Deployment that no autoscaler scales.
     let before: BTreeMap<String, (i64, String)> = fingerprint(&list);
@@ -368,4 +384,16 @@ async fn the_default_stack_creates_everything_and_destroy_after_state_loss_leave
     assert_eq!(aws_tagged(&w, tenant), Vec::<String>::new());
     let namespaces: Api<Namespace> = Api::all(client);
     assert!(namespaces.get_opt(tenant).await.unwrap().is_none());
+}
+
+fn base64_of(s: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("base64")
+        .args(["-w", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
 }
