@@ -809,3 +809,41 @@ async fn a_run_over_its_budget_warns_early_and_says_so() {
     );
     assert!(t.contains("over budget"), "{t}");
 }
+
+#[tokio::test]
+async fn a_stack_timeout_bounds_the_wait_for_a_certificate() {
+    let w = World::new();
+    let out = w.envctl(&[
+        "create",
+        "tenant",
+        "slowcert",
+        "--stack",
+        "integration/stacks/cert-timeout.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(
+        t.contains("waiting   certificate"),
+        "the real describe calls were polled:\n{t}"
+    );
+    assert!(
+        t.contains("not ready after 200ms") && t.contains("PENDING_VALIDATION"),
+        "{t}"
+    );
+    // With the kind's own timeout the same stack completes.
+    let relaxed = w.dir.path().join("relaxed.yaml");
+    let text_of =
+        std::fs::read_to_string(repo_root().join("integration/stacks/cert-timeout.yaml")).unwrap();
+    std::fs::write(
+        &relaxed,
+        text_of.replace("timeouts:\n  aws.acm.certificate: 200ms\n", ""),
+    )
+    .unwrap();
+    w.ok(&[
+        "create",
+        "tenant",
+        "slowcert",
+        "--stack",
+        relaxed.to_str().unwrap(),
+    ]);
+}

@@ -321,6 +321,8 @@ struct Job {
     cx: Cx,
     /// Outputs of the node's dependencies, by id.
     inputs: HashMap<String, Outputs>,
+    /// The stack's `timeouts:` for the kind, or the kind's own.
+    ready_timeout: Duration,
 }
 
 async fn run_node(shared: Arc<Shared>, job: Job) -> NodeResult {
@@ -409,7 +411,7 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
     wait_ready(
         &engine.policy,
         &engine.cancel,
-        kind.ready_timeout(),
+        job.ready_timeout,
         || kind.ready(&job.cx, &outputs),
         |reason| {
             engine.progress.send(Progress::NodeWaiting {
@@ -550,6 +552,12 @@ impl<'a> Walk<'a> {
             hash,
             cx: self.cx(req, resource)?,
             inputs,
+            ready_timeout: req
+                .stack
+                .timeouts
+                .get(&resource.kind)
+                .copied()
+                .unwrap_or_else(|| kind.ready_timeout()),
         })
     }
 

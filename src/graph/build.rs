@@ -243,6 +243,7 @@ mod tests {
             budget: crate::stack::model::DEFAULT_BUDGET,
             ttl: None,
             expected: Default::default(),
+            timeouts: Default::default(),
             limits: Default::default(),
             resources: vec![
                 res("db", serde_json::json!({}), &[]),

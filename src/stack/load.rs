@@ -191,6 +191,7 @@ const TOP_FIELDS: &[&str] = &[
     "budget",
     "ttl",
     "expected",
+    "timeouts",
     "limits",
     "resources",
 ];
@@ -355,6 +356,7 @@ impl Decoder<'_> {
             budget: DEFAULT_BUDGET,
             ttl: None,
             expected: BTreeMap::new(),
+            timeouts: BTreeMap::new(),
             limits: BTreeMap::new(),
             resources: Vec::new(),
         };
@@ -382,6 +384,14 @@ impl Decoder<'_> {
                             self.duration(dv, &p, &format!("expected duration of {kind}"))
                         {
                             stack.expected.insert(kind, d);
+                        }
+                    }
+                }
+                "timeouts" => {
+                    for (kind, dv) in self.map_entries(v, &here, "timeouts") {
+                        let p = [Seg::Key("timeouts"), Seg::Key(&kind)];
+                        if let Some(d) = self.duration(dv, &p, &format!("timeout of {kind}")) {
+                            stack.timeouts.insert(kind, d);
                         }
                     }
                 }

@@ -25,6 +25,9 @@ pub struct Stack {
     pub ttl: Option<Duration>,
     /// `expected:` — expected duration per kind, overriding the built-in defaults.
     pub expected: BTreeMap<String, Duration>,
+    /// `timeouts:` — how long readiness may take per kind, overriding the
+    /// kind's own (e.g. `aws.acm.certificate: 45m`).
+    pub timeouts: BTreeMap<String, Duration>,
     /// `limits:` — concurrency bound per cloud API (e.g. `s3: 8`).
     pub limits: BTreeMap<String, usize>,
     /// `resources:` — in file order.

@@ -253,12 +253,17 @@ impl<'a> Checker<'a> {
             );
         }
         let names = self.catalog.names();
-        for kind in s.expected.keys() {
+        let per_kind = s
+            .expected
+            .keys()
+            .map(|k| ("expected", k))
+            .chain(s.timeouts.keys().map(|k| ("timeouts", k)));
+        for (section, kind) in per_kind {
             if self.catalog.get(kind).is_none() {
                 self.top(
-                    &[Seg::Key("expected"), Seg::Key(kind)],
+                    &[Seg::Key(section), Seg::Key(kind)],
                     format!(
-                        "expected: kind '{kind}' is unknown{}; known kinds: {}",
+                        "{section}: kind '{kind}' is unknown{}; known kinds: {}",
                         did_you_mean(kind, names.iter().copied()),
                         list(names.iter().copied())
                     ),
@@ -769,6 +774,7 @@ pub(crate) mod tests {
             budget: crate::stack::model::DEFAULT_BUDGET,
             ttl: None,
             expected: Default::default(),
+            timeouts: Default::default(),
             limits: Default::default(),
             resources: vec![Resource {
                 id: "q".into(),
