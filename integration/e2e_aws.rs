@@ -5,9 +5,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 use support::{Moto, repo_root};
 
@@ -57,6 +57,30 @@ impl World {
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// Starts envctl and reads its progress until a line contains `marker`;
+    /// returns the child and the rest of its stderr.
+    fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, Lines<BufReader<ChildStderr>>) {
+        let mut child = self
+            .command(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            eprintln!("child: {line}");
+            if line.contains(marker) {
+                return (child, lines);
+            }
+        }
+        let status = child.wait();
+        panic!(
+            "envctl {} ended ({status:?}) before printing '{marker}'",
+            args.join(" ")
+        );
     }
 
     fn ok(&self, args: &[&str]) -> Output {
@@ -295,27 +319,17 @@ async fn destroy_leaves_nothing_tagged_even_when_the_state_is_lost() {
 #[tokio::test]
 async fn a_run_killed_mid_way_resumes_without_duplicates() {
     let w = World::new();
-    let mut child = w
-        .command(&[
+    // Wait for the run to be inside the slow node after the queue, then kill it.
+    let (mut child, _stderr) = w.spawn_until(
+        &[
             "create",
             "tenant",
             "crashy",
             "--stack",
             "integration/stacks/slow.yaml",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait for the run to be inside the slow node after the queue, then kill it.
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        eprintln!("child: {line}");
-        if line.contains("started   pause-2") {
-            break;
-        }
-    }
+        ],
+        "started   pause-2",
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = w.tagged("crashy").await;
@@ -350,24 +364,16 @@ async fn a_run_killed_mid_way_resumes_without_duplicates() {
 #[tokio::test]
 async fn a_second_create_of_a_busy_tenant_is_refused() {
     let w = World::new();
-    let mut first = w
-        .command(&[
+    let (mut first, stderr) = w.spawn_until(
+        &[
             "create",
             "tenant",
             "busy",
             "--stack",
             "integration/stacks/slow.yaml",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(first.stderr.take().unwrap()).lines();
-    for line in stderr.by_ref() {
-        if line.unwrap().contains("started   pause-1") {
-            break;
-        }
-    }
+        ],
+        "started   pause-1",
+    );
     let second = w.envctl(&[
         "create",
         "tenant",
@@ -736,24 +742,16 @@ async fn secret_values_never_reach_output_logs_or_state() {
 #[tokio::test]
 async fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
     let w = World::new();
-    let mut child = w
-        .command(&[
+    let (mut child, lines) = w.spawn_until(
+        &[
             "create",
             "tenant",
             "interrupted",
             "--stack",
             "integration/stacks/slow.yaml",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("started   pause-1") {
-            break;
-        }
-    }
+        ],
+        "started   pause-1",
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -846,4 +844,40 @@ async fn a_stack_timeout_bounds_the_wait_for_a_certificate() {
         "--stack",
         relaxed.to_str().unwrap(),
     ]);
+}
+
+#[tokio::test]
+async fn without_a_cluster_kubernetes_nodes_fail_and_destroy_will_not_pretend() {
+    let w = World::new();
+    let out = w.envctl(&[
+        "create",
+        "tenant",
+        "nocluster",
+        "--stack",
+        "integration/stacks/namespace-only.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("set KUBECONFIG"), "{}", text(&out));
+    // The tenant used a Kubernetes kind: destroy cannot check the cluster, so
+    // it fails instead of reporting a clean removal.
+    let out = w.envctl(&["destroy", "tenant", "nocluster", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        w.tagged("nocluster").await.is_empty(),
+        "the AWS side is removed all the same"
+    );
+    // An AWS-only tenant destroys cleanly, with a warning about the skipped sweep.
+    w.ok(&[
+        "create",
+        "tenant",
+        "awsonly",
+        "--stack",
+        "stacks/minimal.yaml",
+    ]);
+    let out = w.ok(&["destroy", "tenant", "awsonly", "--yes"]);
+    assert!(
+        text(&out).contains("sweep of k8s.namespace skipped"),
+        "{}",
+        text(&out)
+    );
 }

@@ -118,6 +118,9 @@ pub async fn render(mut rx: UnboundedReceiver<Progress>) {
                     line(format!("sweep     {kind}: {found} tagged resources left"));
                 }
             }
+            Progress::SweepSkipped { kind, reason } => line(format!(
+                "WARNING   sweep of {kind} skipped, its backend is not configured: {reason}"
+            )),
             Progress::RunFinished { verdict, elapsed } => {
                 if let Some(pb) = &bar {
                     pb.finish_and_clear();

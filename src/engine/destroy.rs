@@ -12,13 +12,13 @@ use futures::future::join_all;
 use super::create::{delete_by_tag, delete_with_retries};
 use super::limits::Limits;
 use super::progress::Progress;
-use super::retry::with_retries;
+use super::retry::{StepError, with_retries};
 use super::spec::StoredGraph;
 use super::{Engine, EngineError, ms_between};
 use crate::budget::{NodeTiming, Report, Verdict};
 use crate::graph::Graph;
 use crate::journal::{self, Journal, NodeRecord, NodeState};
-use crate::kinds::{Cx, Outputs, SweepCx, all_kinds, kind_by_name};
+use crate::kinds::{Cx, KindError, Outputs, SweepCx, all_kinds, kind_by_name};
 use crate::stack::model::DEFAULT_BUDGET;
 use crate::tenant::TenantName;
 
@@ -158,6 +158,11 @@ impl Engine {
             }
         }
 
+        let used_kinds: BTreeSet<&str> = records
+            .values()
+            .map(|r| r.kind.as_str())
+            .chain(stored.nodes.iter().map(|(_, k)| k.as_str()))
+            .collect();
         // The sweep: whatever is still tagged with the tenant, in reverse
         // registry order (dependents before what they depend on).
         if !self.cancel.is_cancelled() {
@@ -175,6 +180,17 @@ impl Engine {
                 .await;
                 let found = match found {
                     Ok(f) => f,
+                    // A tenant that never used the kind (by its log) cannot
+                    // have resources of it: skip, say so.
+                    Err(StepError::Kind(KindError::Unconfigured(reason)))
+                        if !used_kinds.contains(kind.name()) =>
+                    {
+                        self.progress.send(Progress::SweepSkipped {
+                            kind: kind.name().into(),
+                            reason,
+                        });
+                        continue;
+                    }
                     Err(e) => {
                         let now = Instant::now();
                         deletions.push(Deletion {

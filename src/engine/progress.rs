@@ -71,6 +71,11 @@ pub enum Progress {
         kind: String,
         found: usize,
     },
+    /// A kind the tenant never used whose backend is not configured.
+    SweepSkipped {
+        kind: String,
+        reason: String,
+    },
     RunFinished {
         verdict: Verdict,
         elapsed: Duration,

@@ -147,6 +147,11 @@ pub enum KindError {
     /// Anything else: the node fails.
     #[error("{0}")]
     Permanent(String),
+    /// The backend this kind needs is not configured at all (no kubeconfig,
+    /// say). Fails a node that uses the kind; a sweep of a tenant that never
+    /// used it skips the kind with a warning.
+    #[error("{0}")]
+    Unconfigured(String),
 }
 
 impl KindError {

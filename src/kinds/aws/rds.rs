@@ -471,6 +471,7 @@ fn redact(e: KindError, secret: Option<&str>) -> KindError {
     match e {
         KindError::Transient(m) => KindError::Transient(clean(m)),
         KindError::Permanent(m) => KindError::Permanent(clean(m)),
+        KindError::Unconfigured(m) => KindError::Unconfigured(clean(m)),
     }
 }
 

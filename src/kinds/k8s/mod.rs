@@ -28,7 +28,7 @@ pub async fn client() -> Result<Client, KindError> {
     CLIENT
         .get_or_try_init(|| async {
             Client::try_default().await.map_err(|e| {
-                KindError::Permanent(format!(
+                KindError::Unconfigured(format!(
                     "Kubernetes: cannot build a client from the kubeconfig ({e}); set KUBECONFIG to the cluster's kubeconfig (for the local cluster: `make local-up`, then `source .local/env`)"
                 ))
             })
