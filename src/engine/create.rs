@@ -180,7 +180,16 @@ impl Engine {
                         Err(e) => {
                             walk.phase.insert(r.id.clone(), Phase::Failed(start, r.ended));
                             walk.errors.push((r.id.clone(), e));
-                            if !cancelled { failed = true; }
+                            // A node stopped by Ctrl-C may finish before
+                            // this loop sees the signal: it is a cancel.
+                            if self.cancel.is_cancelled() {
+                                if !cancelled {
+                                    cancelled = true;
+                                    self.progress.send(Progress::Cancelling);
+                                }
+                            } else if !cancelled {
+                                failed = true;
+                            }
                         }
                     }
                 }
