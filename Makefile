@@ -1,6 +1,7 @@
 # envctl: two commands do everything on a fresh machine.
 #   make demo   set up the local backends, build, create tenant `demo`, print its report
 #   make test   set up, build, run every test (unit + end-to-end against moto)
+#   make serve  the local backends plus `envctl serve` with serve.example.yaml on :8080
 # Also: make local-up / local-down / bench / lint / clean-local
 
 SHELL := /bin/bash
@@ -14,6 +15,8 @@ K8S_TEST_DIR   := $(LOCAL)/k8s-test
 K8S_TEST_PORTS := ENVCTL_K8S_ETCD_PORT=33790 ENVCTL_K8S_ETCD_PEER_PORT=33800 \
 	ENVCTL_K8S_APISERVER_PORT=36443 ENVCTL_K8S_KCM_PORT=36257 ENVCTL_K8S_SCHED_PORT=36259 \
 	ENVCTL_K8S_KWOK_PORT=36080
+PG_TEST_DIR  := $(LOCAL)/pg-test
+PG_TEST_PORT := 35432
 ENVCTL     := $(CURDIR)/target/debug/envctl
 
 # Never let the AWS SDK look for credentials on the network (the EC2
@@ -31,14 +34,16 @@ LOCAL_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=te
 	AWS_PROFILE=default AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 	ENVCTL_STATE=$(LOCAL)/state.sqlite KUBECONFIG=$(LOCAL)/k8s/kubeconfig
 
-.PHONY: help setup build test lint demo local-up local-down bench clean-local
+.PHONY: help setup build test lint demo serve local-up local-down bench clean-local
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,6p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@integration/moto.sh install
 	@$(K8S) build
+	@integration/postgres.sh install
+	@integration/browser/setup.sh
 
 build:
 	cargo build --all-targets
@@ -47,11 +52,16 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-# Starts a private cluster for the run and always stops it again.
+# Starts a private cluster and PostgreSQL server for the run and always
+# stops them again.
 test: setup build
 	@$(K8S_TEST_PORTS) $(K8S) up $(K8S_TEST_DIR)
-	@rc=0; ENVCTL_TEST_KUBECONFIG=$(K8S_TEST_DIR)/kubeconfig \
+	@rc=0; pg_url=$$(integration/postgres.sh start $(PG_TEST_DIR) $(PG_TEST_PORT)) || rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+		ENVCTL_TEST_KUBECONFIG=$(K8S_TEST_DIR)/kubeconfig ENVCTL_TEST_POSTGRES=$$pg_url \
 		cargo test --lib --bins --tests -- --test-threads 4 || rc=$$?; \
+	fi; \
+	integration/postgres.sh stop $(PG_TEST_DIR); \
 	$(K8S_TEST_PORTS) $(K8S) down $(K8S_TEST_DIR); exit $$rc
 	$(MAKE) --no-print-directory lint
 
@@ -86,8 +96,13 @@ demo: build local-up
 	@echo "Timeline:     .local/demo-timeline.svg"
 	@echo "Tear down:    source .local/env && envctl destroy tenant demo --yes"
 
+serve: build local-up
+	@echo "== envctl serve on http://127.0.0.1:8080 (sign in with demo-operator, demo-requester or demo-viewer; Ctrl-C stops)"
+	$(LOCAL_ENV) $(ENVCTL) serve --config serve.example.yaml
+
 bench: setup
 	cargo bench --bench engine
 
 clean-local: local-down
+	integration/postgres.sh stop $(PG_TEST_DIR)
 	rm -rf $(LOCAL)

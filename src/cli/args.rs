@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// State store: a SQLite file path or sqlite:// URL [default: <data dir>/envctl/state.sqlite]
+    /// State store: a SQLite file path or sqlite:// URL, or a postgres:// URL shared by several processes and machines [default: <data dir>/envctl/state.sqlite]
     #[arg(long, env = "ENVCTL_STATE", global = true)]
     pub state: Option<String>,
     /// S3 bucket of the environment-value store
@@ -79,6 +79,64 @@ pub enum Command {
         #[command(subcommand)]
         command: EnvCommand,
     },
+    /// Push a tenant's expiry later
+    Extend {
+        #[command(subcommand)]
+        target: TenantTarget<ExtendArgs>,
+    },
+    /// Mark a tenant so that the reaper never destroys it
+    Protect {
+        #[command(subcommand)]
+        target: NamedTarget,
+    },
+    /// Let the reaper destroy a tenant again once it expires
+    Unprotect {
+        #[command(subcommand)]
+        target: NamedTarget,
+    },
+    /// Destroy expired tenants (never protected ones); report orphaned resources
+    ///
+    /// Touches only resources tagged envctl:managed=true; a tenant whose state and tags disagree
+    /// is refused and left untouched. Exit codes: 0 done (or nothing to do), 1 a tenant or orphan
+    /// was refused or its destroy failed (so a CronJob run shows as failed), 2 bad input.
+    Reap(ReapArgs),
+    /// Run the HTTP API and web page; runs creates, destroys and the reaper
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExtendArgs {
+    pub name: String,
+    /// How much later, e.g. 3d; counted from the current expiry (or now, if that has passed)
+    #[arg(long)]
+    pub by: String,
+    /// Longest time-to-live from now an extension may reach
+    #[arg(long, default_value = "30d")]
+    pub max_ttl: String,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ReapArgs {
+    /// List what would be destroyed; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also destroy orphans: managed resources of tenants the state does not know
+    #[arg(long)]
+    pub orphans: bool,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: the config's, else 127.0.0.1:8080]
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Server configuration (YAML): tokens, stacks, limits, reaper schedule
+    #[arg(long, env = "ENVCTL_SERVE_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,6 +169,12 @@ pub struct CreateArgs {
     /// On failure, delete what this run created, in reverse order
     #[arg(long)]
     pub rollback_on_failure: bool,
+    /// Who the tenant is for [default: the OS user running envctl]
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// A free-text note kept with the tenant (e.g. "demo for Initech")
+    #[arg(long)]
+    pub note: Option<String>,
     /// Validate and plan only
     #[arg(long)]
     pub dry_run: bool,

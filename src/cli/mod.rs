@@ -6,7 +6,9 @@ mod args;
 mod env_cmd;
 pub mod output;
 pub mod progress;
+mod reap_cmd;
 mod render_cmd;
+mod serve_cmd;
 mod setup;
 mod tenant_cmd;
 
@@ -81,5 +83,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             EnvCommand::Set(a) => env_cmd::set(&global, a).await,
             EnvCommand::Rm(a) => env_cmd::rm(&global, a).await,
         },
+        Command::Extend {
+            target: TenantTarget::Tenant(a),
+        } => reap_cmd::extend(&global, a).await,
+        Command::Protect {
+            target: args::NamedTarget::Tenant(a),
+        } => reap_cmd::protect(&global, a, true).await,
+        Command::Unprotect {
+            target: args::NamedTarget::Tenant(a),
+        } => reap_cmd::protect(&global, a, false).await,
+        Command::Reap(a) => reap_cmd::reap(&global, a).await,
+        Command::Serve(a) => serve_cmd::serve(&global, a).await,
     }
 }

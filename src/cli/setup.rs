@@ -110,3 +110,10 @@ pub async fn engine(
     };
     Ok((engine, renderer))
 }
+
+/// The OS user running the command, the default owner of what it creates.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid-{}", nix::unistd::getuid()))
+}

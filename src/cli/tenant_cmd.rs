@@ -192,6 +192,9 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         budget,
         expires_at,
         rollback_on_failure: a.rollback_on_failure,
+        owner: Some(a.owner.unwrap_or_else(setup::os_user)),
+        note: a.note,
+        run_id: None,
     };
     let result = engine.create(&req).await;
     conclude(engine, renderer, result, a.output).await
@@ -282,6 +285,7 @@ pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
         .destroy(&DestroyRequest {
             tenant,
             environment: a.environment.clone(),
+            run_id: None,
         })
         .await;
     conclude(engine, renderer, result, a.output).await

@@ -34,6 +34,12 @@ pub struct CreateRequest {
     pub budget: Duration,
     pub expires_at: Option<jiff::Timestamp>,
     pub rollback_on_failure: bool,
+    /// Who asked for it; kept when `None` and the tenant already has one.
+    pub owner: Option<String>,
+    pub note: Option<String>,
+    /// The run's id; a new one when `None` (the server picks it beforehand,
+    /// so that it can show the run at once).
+    pub run_id: Option<String>,
 }
 
 /// Where a node is in this run.
@@ -65,7 +71,7 @@ struct Shared {
 impl Engine {
     pub async fn create(&self, req: &CreateRequest) -> Result<Report, EngineError> {
         let graph = Graph::build(&req.stack)?;
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = req.run_id.clone().unwrap_or_else(super::new_run_id);
         let lock = self.state.lock_tenant(req.tenant.as_str(), &run_id).await?;
         let result = self.create_locked(req, &graph, &run_id).await;
         lock.release().await?;
@@ -101,6 +107,8 @@ impl Engine {
                 updated_at: started_at.to_string(),
                 expires_at: req.expires_at.map(|t| t.to_string()),
                 protected: prior.as_ref().is_some_and(|t| t.protected),
+                owner: req.owner.clone(),
+                note: req.note.clone(),
                 graph_json: StoredGraph::of(graph).to_json(),
             })
             .await?;

@@ -28,6 +28,8 @@ pub struct DestroyRequest {
     /// Environment whose values to remove, besides the one in the state and
     /// those found in the value store.
     pub environment: Option<String>,
+    /// The run's id; a new one when `None`.
+    pub run_id: Option<String>,
 }
 
 struct Deletion {
@@ -40,7 +42,7 @@ struct Deletion {
 
 impl Engine {
     pub async fn destroy(&self, req: &DestroyRequest) -> Result<Report, EngineError> {
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = req.run_id.clone().unwrap_or_else(super::new_run_id);
         let lock = self.state.lock_tenant(req.tenant.as_str(), &run_id).await?;
         let result = self.destroy_locked(req, &run_id).await;
         lock.release().await?;

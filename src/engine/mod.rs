@@ -80,6 +80,11 @@ impl Engine {
     }
 }
 
+/// A fresh run id.
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 fn ms_between(origin: std::time::Instant, t: std::time::Instant) -> u64 {
     t.saturating_duration_since(origin).as_millis() as u64
 }

@@ -1,20 +1,22 @@
 //! Durable state: tenants, runs, the per-node event log (the journal's
-//! storage), per-tenant locks and learned durations. SQLite by default, at
-//! `ENVCTL_STATE` (a path or `sqlite://` URL). No secret value is ever
-//! written here: the journal only hands over plain outputs.
+//! storage), per-tenant locks, the audit log and learned durations, at
+//! `ENVCTL_STATE`: a SQLite file by default (a path or `sqlite://` URL), or a
+//! PostgreSQL database (`postgres://` URL) shared by several processes and
+//! machines. No secret value is ever written here: the journal only hands
+//! over plain outputs.
 
+mod connect;
 mod lock;
 mod rows;
 
+pub use connect::{Backend, redact};
 pub use lock::{LockHeld, TenantLock};
-pub use rows::{EventRow, RunRow, TenantRow};
+pub use rows::{AuditRow, EventRow, RunRow, TenantRow};
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{AnyPool, Row};
 
 use crate::journal::Event;
 
@@ -40,8 +42,9 @@ pub enum StateError {
     },
     #[error("state store: corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    /// Holds the location with its password redacted.
     #[error(
-        "ENVCTL_STATE '{0}' is not supported: use a file path or a sqlite:// URL (PostgreSQL comes with the shared-state work)"
+        "ENVCTL_STATE '{0}' is not supported: use a file path, a sqlite:// URL, or a postgres:// (postgresql://) URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE"
     )]
     Unsupported(String),
 }
@@ -57,64 +60,15 @@ pub fn default_location() -> PathBuf {
 /// The state store. Cheap to clone (a connection pool).
 #[derive(Clone, Debug)]
 pub struct StateStore {
-    pool: SqlitePool,
+    pool: AnyPool,
+    /// For messages: a path, or a URL without its password.
     location: String,
+    backend: Backend,
 }
 
 impl StateStore {
-    /// Opens (creating if needed) the store at `location`: a file path or a
-    /// `sqlite://` URL. Runs migrations.
-    pub async fn open(location: &str) -> Result<Self, StateError> {
-        let path = if let Some(rest) = location.strip_prefix("sqlite://") {
-            PathBuf::from(rest)
-        } else if location.contains("://") {
-            return Err(StateError::Unsupported(location.into()));
-        } else {
-            PathBuf::from(location)
-        };
-        Self::open_path(&path).await
-    }
-
-    pub async fn open_path(path: &Path) -> Result<Self, StateError> {
-        let location = path.display().to_string();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StateError::Dir {
-                location: location.clone(),
-                source,
-            })?;
-        }
-        let db = |source| StateError::Db {
-            location: location.clone(),
-            source,
-        };
-        let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(db)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(db)?;
-        sqlx::migrate!("src/state/migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|source| StateError::Migrate {
-                location: location.clone(),
-                source,
-            })?;
-        Ok(Self { pool, location })
-    }
-
     pub fn location(&self) -> &str {
         &self.location
-    }
-
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     pub(crate) fn db_err(&self, source: sqlx::Error) -> StateError {
@@ -128,11 +82,12 @@ impl StateStore {
 
     pub async fn upsert_tenant(&self, t: &TenantRow) -> Result<(), StateError> {
         sqlx::query(
-            "INSERT INTO tenants (name, environment, stack_name, stack_path, status, created_at, updated_at, expires_at, protected, graph_json)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO tenants (name, environment, stack_name, stack_path, status, created_at, updated_at, expires_at, protected, graph_json, owner, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT(name) DO UPDATE SET environment = excluded.environment, stack_name = excluded.stack_name,
                stack_path = excluded.stack_path, status = excluded.status, updated_at = excluded.updated_at,
-               expires_at = excluded.expires_at, graph_json = excluded.graph_json",
+               expires_at = excluded.expires_at, graph_json = excluded.graph_json,
+               owner = COALESCE(excluded.owner, tenants.owner), note = COALESCE(excluded.note, tenants.note)",
         )
         .bind(&t.name)
         .bind(&t.environment)
@@ -142,8 +97,10 @@ impl StateStore {
         .bind(&t.created_at)
         .bind(&t.updated_at)
         .bind(&t.expires_at)
-        .bind(t.protected)
+        .bind(i64::from(t.protected))
         .bind(&t.graph_json)
+        .bind(&t.owner)
+        .bind(&t.note)
         .execute(&self.pool)
         .await
         .map_err(|e| self.db_err(e))?;
@@ -151,7 +108,7 @@ impl StateStore {
     }
 
     pub async fn set_tenant_status(&self, name: &str, status: &str) -> Result<(), StateError> {
-        sqlx::query("UPDATE tenants SET status = ?, updated_at = ? WHERE name = ?")
+        sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE name = $3")
             .bind(status)
             .bind(jiff::Timestamp::now().to_string())
             .bind(name)
@@ -162,7 +119,7 @@ impl StateStore {
     }
 
     pub async fn tenant(&self, name: &str) -> Result<Option<TenantRow>, StateError> {
-        let row = sqlx::query("SELECT * FROM tenants WHERE name = ?")
+        let row = sqlx::query("SELECT * FROM tenants WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
@@ -178,6 +135,37 @@ impl StateStore {
         rows.iter().map(TenantRow::from_row).collect()
     }
 
+    /// Sets (or clears) a tenant's expiry. False when there is no such tenant.
+    pub async fn set_expiry(
+        &self,
+        name: &str,
+        expires_at: Option<&str>,
+    ) -> Result<bool, StateError> {
+        let n = sqlx::query("UPDATE tenants SET expires_at = $1, updated_at = $2 WHERE name = $3")
+            .bind(expires_at)
+            .bind(jiff::Timestamp::now().to_string())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Marks a tenant protected from the reaper (or not). False when there
+    /// is no such tenant.
+    pub async fn set_protected(&self, name: &str, protected: bool) -> Result<bool, StateError> {
+        let n = sqlx::query("UPDATE tenants SET protected = $1, updated_at = $2 WHERE name = $3")
+            .bind(i64::from(protected))
+            .bind(jiff::Timestamp::now().to_string())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
     // ---- runs ------------------------------------------------------------
 
     pub async fn start_run(
@@ -186,7 +174,7 @@ impl StateStore {
         tenant: &str,
         operation: &str,
     ) -> Result<(), StateError> {
-        sqlx::query("INSERT INTO runs (id, tenant, operation, status, started_at) VALUES (?, ?, ?, 'running', ?)")
+        sqlx::query("INSERT INTO runs (id, tenant, operation, status, started_at) VALUES ($1, $2, $3, 'running', $4)")
             .bind(id)
             .bind(tenant)
             .bind(operation)
@@ -203,24 +191,58 @@ impl StateStore {
         status: &str,
         report_json: &str,
     ) -> Result<(), StateError> {
-        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, report_json = ? WHERE id = ?")
-            .bind(status)
-            .bind(jiff::Timestamp::now().to_string())
-            .bind(report_json)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.db_err(e))?;
+        sqlx::query(
+            "UPDATE runs SET status = $1, finished_at = $2, report_json = $3 WHERE id = $4",
+        )
+        .bind(status)
+        .bind(jiff::Timestamp::now().to_string())
+        .bind(report_json)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
     pub async fn runs(&self, tenant: &str) -> Result<Vec<RunRow>, StateError> {
-        let rows = sqlx::query("SELECT * FROM runs WHERE tenant = ? ORDER BY started_at, rowid")
+        let rows = sqlx::query("SELECT * FROM runs WHERE tenant = $1 ORDER BY seq")
             .bind(tenant)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.db_err(e))?;
         rows.iter().map(RunRow::from_row).collect()
+    }
+
+    /// One run by its id.
+    pub async fn run(&self, id: &str) -> Result<Option<RunRow>, StateError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?;
+        row.as_ref().map(RunRow::from_row).transpose()
+    }
+
+    /// Runs that were started and never finished (their process stopped).
+    pub async fn unfinished_runs(&self) -> Result<Vec<RunRow>, StateError> {
+        let rows = sqlx::query("SELECT * FROM runs WHERE status = 'running' ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?;
+        rows.iter().map(RunRow::from_row).collect()
+    }
+
+    /// Closes a run whose process stopped before it finished.
+    pub async fn abandon_run(&self, id: &str) -> Result<(), StateError> {
+        sqlx::query(
+            "UPDATE runs SET status = 'interrupted', finished_at = $1 WHERE id = $2 AND status = 'running'",
+        )
+        .bind(jiff::Timestamp::now().to_string())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 
     /// The newest finished run of `operation` that has a report.
@@ -242,7 +264,7 @@ impl StateStore {
         let outputs = serde_json::to_string(&e.outputs).expect("plain outputs serialize");
         sqlx::query(
             "INSERT INTO events (run_id, tenant, node, kind, event, at_ms, outputs_json, had_secrets, spec_hash, error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&e.run_id)
         .bind(&e.tenant)
@@ -251,7 +273,7 @@ impl StateStore {
         .bind(e.event.as_str())
         .bind(e.at_ms)
         .bind(outputs)
-        .bind(e.had_secrets)
+        .bind(i64::from(e.had_secrets))
         .bind(&e.spec_hash)
         .bind(&e.error)
         .execute(&self.pool)
@@ -261,7 +283,7 @@ impl StateStore {
     }
 
     pub async fn events(&self, tenant: &str) -> Result<Vec<EventRow>, StateError> {
-        let rows = sqlx::query("SELECT * FROM events WHERE tenant = ? ORDER BY seq")
+        let rows = sqlx::query("SELECT * FROM events WHERE tenant = $1 ORDER BY seq")
             .bind(tenant)
             .fetch_all(&self.pool)
             .await
@@ -269,10 +291,39 @@ impl StateStore {
         rows.iter().map(EventRow::from_row).collect()
     }
 
+    // ---- audit log ----------------------------------------------------------
+
+    pub async fn append_audit(&self, a: &AuditRow) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO audit (at, actor, role, action, target, result, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&a.at)
+        .bind(&a.actor)
+        .bind(&a.role)
+        .bind(&a.action)
+        .bind(&a.target)
+        .bind(&a.result)
+        .bind(&a.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub async fn audit(&self, limit: usize) -> Result<Vec<AuditRow>, StateError> {
+        let rows = sqlx::query("SELECT * FROM audit ORDER BY seq DESC LIMIT $1")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?;
+        rows.iter().map(AuditRow::from_row).collect()
+    }
+
     // ---- learned durations -----------------------------------------------
 
     pub async fn record_duration(&self, kind: &str, d: Duration) -> Result<(), StateError> {
-        sqlx::query("INSERT INTO durations (kind, ms, at_ms) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO durations (kind, ms, at_ms) VALUES ($1, $2, $3)")
             .bind(kind)
             .bind(d.as_millis() as i64)
             .bind(jiff::Timestamp::now().as_millisecond())
@@ -288,8 +339,8 @@ impl StateStore {
         n: usize,
     ) -> Result<std::collections::BTreeMap<String, Vec<Duration>>, StateError> {
         let rows = sqlx::query(
-            "SELECT kind, ms FROM (SELECT kind, ms, seq, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY seq DESC) AS rn FROM durations)
-             WHERE rn <= ? ORDER BY kind, seq",
+            "SELECT kind, ms FROM (SELECT kind, ms, seq, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY seq DESC) AS rn FROM durations) AS recent
+             WHERE rn <= $1 ORDER BY kind, seq",
         )
         .bind(n as i64)
         .fetch_all(&self.pool)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{StateError, parse_event};
 use crate::journal::Event;
@@ -20,12 +20,15 @@ pub struct TenantRow {
     pub updated_at: String,
     pub expires_at: Option<String>,
     pub protected: bool,
+    /// Who asked for the tenant (a token's name, or the OS user of the CLI).
+    pub owner: Option<String>,
+    pub note: Option<String>,
     #[serde(skip)]
     pub graph_json: String,
 }
 
 impl TenantRow {
-    pub(crate) fn from_row(r: &SqliteRow) -> Result<Self, StateError> {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StateError> {
         Ok(Self {
             name: r.get("name"),
             environment: r.get("environment"),
@@ -36,6 +39,8 @@ impl TenantRow {
             updated_at: r.get("updated_at"),
             expires_at: r.get("expires_at"),
             protected: r.get::<i64, _>("protected") != 0,
+            owner: r.get("owner"),
+            note: r.get("note"),
             graph_json: r.get("graph_json"),
         })
     }
@@ -54,7 +59,7 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    pub(crate) fn from_row(r: &SqliteRow) -> Result<Self, StateError> {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StateError> {
         Ok(Self {
             id: r.get("id"),
             tenant: r.get("tenant"),
@@ -84,7 +89,7 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub(crate) fn from_row(r: &SqliteRow) -> Result<Self, StateError> {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StateError> {
         let outputs_json: String = r.get("outputs_json");
         let outputs = serde_json::from_str(&outputs_json).map_err(|e| StateError::Corrupt {
             table: "events",
@@ -101,6 +106,35 @@ impl EventRow {
             had_secrets: r.get::<i64, _>("had_secrets") != 0,
             spec_hash: r.get("spec_hash"),
             error: r.get("error"),
+        })
+    }
+}
+
+/// One state-changing request, as the audit log keeps it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub role: String,
+    /// For example `create`, `extend`, `destroy`, `login`, `reap`.
+    pub action: String,
+    /// The tenant or object acted on.
+    pub target: String,
+    /// `accepted`, `denied`, `rejected`, `failed`, ...
+    pub result: String,
+    pub detail: Option<String>,
+}
+
+impl AuditRow {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StateError> {
+        Ok(Self {
+            at: r.get("at"),
+            actor: r.get("actor"),
+            role: r.get("role"),
+            action: r.get("action"),
+            target: r.get("target"),
+            result: r.get("result"),
+            detail: r.get("detail"),
         })
     }
 }

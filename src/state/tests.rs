@@ -1,15 +1,150 @@
-//! State store tests on a temporary SQLite file.
+//! State store tests. Every case runs twice: on a fresh SQLite file and on a
+//! fresh PostgreSQL database of the server named by `ENVCTL_TEST_POSTGRES`
+//! (`make test` starts one and sets it).
+
+use std::str::FromStr;
+
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 
 use super::*;
 use crate::journal::{self, NodeState};
 
-async fn store() -> (tempfile::TempDir, StateStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = StateStore::open_path(&dir.path().join("nested/state.sqlite"))
-        .await
-        .unwrap();
-    (dir, s)
+const NO_POSTGRES: &str = "ENVCTL_TEST_POSTGRES is not set: the PostgreSQL variants of the state \
+     tests need a server. `make test` starts one and sets it; by hand: \
+     `integration/postgres.sh start .local/pg-test 35432` and \
+     `export ENVCTL_TEST_POSTGRES=$(integration/postgres.sh url .local/pg-test)`";
+
+/// A store on a database of its own.
+struct Fixture {
+    store: StateStore,
+    #[allow(dead_code)] // held for its Drop
+    db: TestDb,
 }
+
+/// A database of a test, removed when dropped.
+enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Fixture {
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open_path(&dir.path().join("nested/state.sqlite"))
+            .await
+            .unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        Fixture {
+            store,
+            db: TestDb::Sqlite(dir),
+        }
+    }
+
+    /// A new database `t_<uuid>` on the test server, opened by URL like
+    /// `ENVCTL_STATE=postgres://...` would be.
+    async fn postgres() -> Fixture {
+        let db = TestDb::new_postgres().await;
+        let store = StateStore::open(&db.url()).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        Fixture { store, db }
+    }
+}
+
+impl TestDb {
+    /// Creates an empty database `t_<uuid>` on the test server.
+    async fn new_postgres() -> TestDb {
+        let admin_url = std::env::var("ENVCTL_TEST_POSTGRES").expect(NO_POSTGRES);
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("ENVCTL_TEST_POSTGRES={admin_url}: {e}"));
+        admin
+            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        TestDb::Postgres { admin_url, name }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => dir.path().join("state.sqlite").display().to_string(),
+            TestDb::Postgres { admin_url, name } => {
+                sqlx::postgres::PgConnectOptions::from_str(admin_url)
+                    .unwrap()
+                    .database(name)
+                    .to_url_lossy()
+                    .to_string()
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let TestDb::Postgres { admin_url, name } = self else {
+            return;
+        };
+        // Drop cannot await: drop the database from a thread of its own.
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                admin
+                    .execute(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop a test database: {e}");
+        }
+    }
+}
+
+/// `on_both_backends!(case, ...)` turns each `async fn case(&StateStore)`
+/// into the tests `case::sqlite` and `case::postgres`.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    let f = super::Fixture::sqlite().await;
+                    super::$case(&f.store).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let f = super::Fixture::postgres().await;
+                    super::$case(&f.store).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    second_lock_of_a_tenant_is_refused_while_the_holder_lives,
+    a_lock_of_a_dead_process_on_this_host_is_taken_over,
+    a_lock_whose_heartbeat_is_older_than_the_lease_is_taken_over,
+    of_many_concurrent_lock_attempts_exactly_one_wins,
+    of_many_concurrent_takeovers_of_a_stale_lock_exactly_one_wins,
+    events_round_trip_and_replay_into_node_states,
+    recent_durations_keep_the_newest_per_kind,
+    an_upsert_without_owner_or_note_keeps_the_stored_ones,
+    expiry_and_protection_are_set_and_cleared,
+    runs_keep_their_order_and_the_last_report_is_found,
+    unfinished_runs_are_listed_until_abandoned,
+    the_audit_log_lists_the_newest_first,
+);
 
 fn event(node: &str, event: Event) -> EventRow {
     EventRow {
@@ -26,9 +161,40 @@ fn event(node: &str, event: Event) -> EventRow {
     }
 }
 
-#[tokio::test]
-async fn second_lock_of_a_tenant_is_refused_while_the_holder_lives() {
-    let (_d, s) = store().await;
+fn tenant(name: &str) -> TenantRow {
+    TenantRow {
+        name: name.into(),
+        environment: "dev".into(),
+        stack_name: "minimal".into(),
+        stack_path: "stacks/minimal.yaml".into(),
+        status: "creating".into(),
+        created_at: "2025-01-01T00:00:00Z".into(),
+        updated_at: "2025-01-01T00:00:00Z".into(),
+        expires_at: Some("2025-01-08T00:00:00Z".into()),
+        protected: false,
+        owner: Some("olga".into()),
+        note: Some("demo for ACME".into()),
+        graph_json: r#"{"nodes":[]}"#.into(),
+    }
+}
+
+fn this_host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// Puts a lock row as a holder would have left it.
+async fn plant_lock(s: &StateStore, run_id: &str, host: &str, pid: i64, heartbeat_ms: i64) {
+    sqlx::query("INSERT INTO locks VALUES ('acme', $1, $2, $3, 0, $4)")
+        .bind(run_id)
+        .bind(host)
+        .bind(pid)
+        .bind(heartbeat_ms)
+        .execute(s.pool())
+        .await
+        .unwrap();
+}
+
+async fn second_lock_of_a_tenant_is_refused_while_the_holder_lives(s: &StateStore) {
     let lock = s.lock_tenant("acme", "run-1").await.unwrap();
     let err = s
         .lock_tenant("acme", "run-2")
@@ -36,6 +202,7 @@ async fn second_lock_of_a_tenant_is_refused_while_the_holder_lives() {
         .err()
         .expect("must be refused");
     assert!(err.to_string().contains("tenant 'acme' is busy"), "{err}");
+    assert!(err.to_string().contains("run-1"), "{err}");
     assert!(
         s.lock_tenant("other", "run-3").await.is_ok(),
         "other tenants are independent"
@@ -44,59 +211,468 @@ async fn second_lock_of_a_tenant_is_refused_while_the_holder_lives() {
     assert!(s.lock_tenant("acme", "run-2").await.is_ok());
 }
 
-#[tokio::test]
-async fn a_lock_of_a_dead_process_on_this_host_is_taken_over() {
-    let (_d, s) = store().await;
-    // A pid that cannot exist (above the kernel's pid_max).
-    sqlx::query("INSERT INTO locks VALUES ('acme', 'dead-run', ?, 99999999, 0, ?)")
-        .bind(this_host_for_test())
-        .bind(jiff::Timestamp::now().as_millisecond())
+async fn a_lock_of_a_dead_process_on_this_host_is_taken_over(s: &StateStore) {
+    // A pid that cannot exist (above the kernel's pid_max), fresh heartbeat.
+    let now = jiff::Timestamp::now().as_millisecond();
+    plant_lock(s, "dead-run", &this_host(), 99_999_999, now).await;
+    s.lock_tenant("acme", "run-2").await.unwrap();
+    let err = s.lock_tenant("acme", "run-3").await.err().unwrap();
+    assert!(err.to_string().contains("run-2"), "the new holder: {err}");
+}
+
+async fn a_lock_whose_heartbeat_is_older_than_the_lease_is_taken_over(s: &StateStore) {
+    let now = jiff::Timestamp::now().as_millisecond();
+    // A live heartbeat on another machine is respected...
+    plant_lock(s, "remote-run", "elsewhere", 1, now).await;
+    let err = s.lock_tenant("acme", "run-2").await.err().unwrap();
+    assert!(err.to_string().contains("remote-run"), "{err}");
+    // ...until it is older than the lease.
+    let stale = now - lock::LEASE.as_millis() as i64 - 1_000;
+    sqlx::query("UPDATE locks SET heartbeat_ms = $1")
+        .bind(stale)
         .execute(s.pool())
         .await
         .unwrap();
-    assert!(s.lock_tenant("acme", "run-2").await.is_ok());
+    s.lock_tenant("acme", "run-2").await.unwrap();
 }
 
-fn this_host_for_test() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
+/// Starts `n` lock attempts on `acme` at once (the pool gives them several
+/// connections) and returns the run ids that won; checks that the lock row
+/// names the winner.
+async fn concurrent_lock_winners(s: &StateStore, n: usize) -> Vec<String> {
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let attempts: Vec<_> = (0..n)
+        .map(|i| {
+            let (s, start) = (s.clone(), start.clone());
+            tokio::spawn(async move {
+                let run_id = format!("run-{i}");
+                start.wait().await;
+                match s.lock_tenant("acme", &run_id).await {
+                    Ok(lock) => Some((run_id, lock)),
+                    Err(LockHeld::Busy { .. }) => None,
+                    Err(e) => panic!("{run_id}: {e}"),
+                }
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for a in attempts {
+        winners.extend(a.await.unwrap());
+    }
+    let held: String = sqlx::query_scalar("SELECT run_id FROM locks WHERE tenant = 'acme'")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    let winners: Vec<String> = winners.into_iter().map(|(id, _lock)| id).collect();
+    if let [winner] = winners.as_slice() {
+        assert_eq!(winner, &held, "the lock row names the winner");
+    }
+    winners
 }
 
-#[tokio::test]
-async fn events_round_trip_and_replay_into_node_states() {
-    let (_d, s) = store().await;
+async fn of_many_concurrent_lock_attempts_exactly_one_wins(s: &StateStore) {
+    for round in 0..5 {
+        let winners = concurrent_lock_winners(s, 12).await;
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        sqlx::query("DELETE FROM locks")
+            .execute(s.pool())
+            .await
+            .unwrap();
+    }
+}
+
+async fn of_many_concurrent_takeovers_of_a_stale_lock_exactly_one_wins(s: &StateStore) {
+    for round in 0..5 {
+        plant_lock(s, "dead-run", &this_host(), 99_999_999, 0).await;
+        let winners = concurrent_lock_winners(s, 12).await;
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        sqlx::query("DELETE FROM locks")
+            .execute(s.pool())
+            .await
+            .unwrap();
+    }
+}
+
+async fn events_round_trip_and_replay_into_node_states(s: &StateStore) {
+    let mut secret_free = event("b", Event::Started);
+    secret_free.had_secrets = true;
+    secret_free.error = Some("still going".into());
     for e in [
         event("a", Event::Started),
         event("a", Event::Succeeded),
-        event("b", Event::Started),
+        secret_free.clone(),
     ] {
         s.append_event(&e).await.unwrap();
     }
     let events = s.events("acme").await.unwrap();
     assert_eq!(events.len(), 3);
+    assert_eq!(events[2], secret_free, "every field round-trips");
+    assert!(s.events("other").await.unwrap().is_empty());
     let nodes = journal::replay(&events).unwrap();
     assert_eq!(nodes["a"].state, NodeState::Succeeded);
     assert_eq!(nodes["a"].outputs["name"], "a-name");
     assert_eq!(nodes["b"].state, NodeState::Started);
 }
 
-#[tokio::test]
-async fn replay_rejects_an_illegal_sequence() {
+#[test]
+fn replay_rejects_an_illegal_sequence() {
     let events = vec![event("a", Event::Succeeded)];
     let err = journal::replay(&events).unwrap_err();
     assert!(err.to_string().contains("node 'a'"));
 }
 
-#[tokio::test]
-async fn recent_durations_keep_the_newest_per_kind() {
-    let (_d, s) = store().await;
+async fn recent_durations_keep_the_newest_per_kind(s: &StateStore) {
     for ms in [1u64, 2, 3, 4] {
         s.record_duration("k", Duration::from_millis(ms))
             .await
             .unwrap();
     }
+    s.record_duration("other", Duration::from_millis(9))
+        .await
+        .unwrap();
     let d = s.recent_durations(2).await.unwrap();
     assert_eq!(
         d["k"],
         vec![Duration::from_millis(3), Duration::from_millis(4)]
     );
+    assert_eq!(d["other"], vec![Duration::from_millis(9)]);
+}
+
+async fn an_upsert_without_owner_or_note_keeps_the_stored_ones(s: &StateStore) {
+    let first = tenant("acme");
+    s.upsert_tenant(&first).await.unwrap();
+    s.upsert_tenant(&tenant("zeta")).await.unwrap();
+    assert_eq!(s.tenant("acme").await.unwrap().as_ref(), Some(&first));
+
+    let again = TenantRow {
+        status: "ready".into(),
+        updated_at: "2025-01-02T00:00:00Z".into(),
+        owner: None,
+        note: None,
+        ..first.clone()
+    };
+    s.upsert_tenant(&again).await.unwrap();
+    let stored = s.tenant("acme").await.unwrap().unwrap();
+    assert_eq!(stored.status, "ready");
+    assert_eq!(stored.updated_at, "2025-01-02T00:00:00Z");
+    assert_eq!(stored.created_at, first.created_at, "created_at is kept");
+    assert_eq!(stored.owner.as_deref(), Some("olga"));
+    assert_eq!(stored.note.as_deref(), Some("demo for ACME"));
+
+    let new_owner = TenantRow {
+        owner: Some("sam".into()),
+        ..again
+    };
+    s.upsert_tenant(&new_owner).await.unwrap();
+    let stored = s.tenant("acme").await.unwrap().unwrap();
+    assert_eq!(stored.owner.as_deref(), Some("sam"));
+
+    s.set_tenant_status("acme", "destroying").await.unwrap();
+    assert_eq!(
+        s.tenant("acme").await.unwrap().unwrap().status,
+        "destroying"
+    );
+    let names: Vec<_> = s
+        .tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["acme", "zeta"]);
+    assert!(s.tenant("nobody").await.unwrap().is_none());
+}
+
+async fn expiry_and_protection_are_set_and_cleared(s: &StateStore) {
+    s.upsert_tenant(&tenant("acme")).await.unwrap();
+    let later = "2025-02-01T12:30:00Z";
+    assert!(s.set_expiry("acme", Some(later)).await.unwrap());
+    let t = s.tenant("acme").await.unwrap().unwrap();
+    assert_eq!(t.expires_at.as_deref(), Some(later));
+    assert_ne!(t.updated_at, "2025-01-01T00:00:00Z", "updated_at moves");
+    assert!(s.set_expiry("acme", None).await.unwrap());
+    assert_eq!(s.tenant("acme").await.unwrap().unwrap().expires_at, None);
+
+    assert!(s.set_protected("acme", true).await.unwrap());
+    assert!(s.tenant("acme").await.unwrap().unwrap().protected);
+    assert!(s.set_protected("acme", false).await.unwrap());
+    assert!(!s.tenant("acme").await.unwrap().unwrap().protected);
+
+    assert!(!s.set_expiry("nobody", Some(later)).await.unwrap());
+    assert!(!s.set_protected("nobody", true).await.unwrap());
+}
+
+async fn runs_keep_their_order_and_the_last_report_is_found(s: &StateStore) {
+    // Ids that sort against the start order, to show the order is the store's.
+    for (id, op) in [("z-1", "create"), ("m-2", "destroy"), ("a-3", "create")] {
+        s.start_run(id, "acme", op).await.unwrap();
+    }
+    s.start_run("other-run", "other", "create").await.unwrap();
+    s.finish_run("z-1", "succeeded", r#"{"n":1}"#)
+        .await
+        .unwrap();
+    s.finish_run("m-2", "succeeded", r#"{"n":2}"#)
+        .await
+        .unwrap();
+
+    let runs = s.runs("acme").await.unwrap();
+    let ids: Vec<_> = runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["z-1", "m-2", "a-3"]);
+    assert_eq!(runs[0].status, "succeeded");
+    assert!(runs[0].finished_at.is_some());
+    assert_eq!(runs[2].status, "running");
+    assert_eq!(runs[2].finished_at, None);
+
+    let last = s.last_report("acme", None).await.unwrap().unwrap();
+    assert_eq!(last.id, "m-2", "a-3 has no report yet");
+    let last_create = s.last_report("acme", Some("create")).await.unwrap();
+    assert_eq!(
+        last_create.unwrap().report_json.as_deref(),
+        Some(r#"{"n":1}"#)
+    );
+    assert!(s.last_report("nobody", None).await.unwrap().is_none());
+}
+
+async fn unfinished_runs_are_listed_until_abandoned(s: &StateStore) {
+    s.start_run("r-1", "acme", "create").await.unwrap();
+    s.start_run("r-2", "beta", "destroy").await.unwrap();
+    s.start_run("r-3", "gamma", "create").await.unwrap();
+    s.finish_run("r-2", "failed", "{}").await.unwrap();
+    let unfinished: Vec<_> = s
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(unfinished, ["r-1", "r-3"]);
+
+    s.abandon_run("r-1").await.unwrap();
+    s.abandon_run("r-2").await.unwrap(); // finished: left as it is
+    let runs = s.runs("acme").await.unwrap();
+    assert_eq!(runs[0].status, "interrupted");
+    assert!(runs[0].finished_at.is_some());
+    assert_eq!(s.runs("beta").await.unwrap()[0].status, "failed");
+    let unfinished: Vec<_> = s
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(unfinished, ["r-3"]);
+}
+
+async fn the_audit_log_lists_the_newest_first(s: &StateStore) {
+    let entry = |i: usize| AuditRow {
+        at: format!("2025-01-01T00:00:0{i}Z"),
+        actor: "olga".into(),
+        role: "operator".into(),
+        action: "extend".into(),
+        target: format!("tenant-{i}"),
+        result: "accepted".into(),
+        detail: i.is_multiple_of(2).then(|| format!("by {i}d")),
+    };
+    for i in 0..5 {
+        s.append_audit(&entry(i)).await.unwrap();
+    }
+    let newest = s.audit(3).await.unwrap();
+    assert_eq!(newest, vec![entry(4), entry(3), entry(2)]);
+    assert_eq!(s.audit(100).await.unwrap().len(), 5);
+    assert!(s.audit(0).await.unwrap().is_empty());
+}
+
+// ---- opening: locations, redaction, upgrades ---------------------------------
+
+#[test]
+fn locations_pick_the_backend_by_scheme() {
+    use connect::Location;
+    assert_eq!(
+        Location::parse("/var/lib/envctl/state.sqlite").unwrap(),
+        Location::Sqlite("/var/lib/envctl/state.sqlite".into())
+    );
+    assert_eq!(
+        Location::parse("sqlite://rel/state.sqlite").unwrap(),
+        Location::Sqlite("rel/state.sqlite".into())
+    );
+    for url in [
+        "postgres://u@h/db",
+        "postgresql://u:p@h:5433/db?sslmode=disable",
+    ] {
+        assert_eq!(
+            Location::parse(url).unwrap(),
+            Location::Postgres(url.into())
+        );
+    }
+}
+
+#[test]
+fn passwords_never_reach_messages() {
+    for (raw, shown) in [
+        (
+            "postgres://envctl:s3cret@db.internal:5432/envctl",
+            "postgres://envctl:***@db.internal:5432/envctl",
+        ),
+        (
+            "postgresql://envctl:p@ss/w0rd@db:5432/envctl?sslmode=require",
+            "postgresql://envctl:***@db:5432/envctl?sslmode=require",
+        ),
+        (
+            "postgres://envctl:pa?ss#@db/envctl",
+            "postgres://envctl:***@db/envctl",
+        ),
+        (
+            "postgres://db/envctl?user=envctl&password=s3cret&sslmode=disable",
+            "postgres://db/envctl?user=envctl&password=***&sslmode=disable",
+        ),
+        ("postgres://envctl@db/envctl", "postgres://envctl@db/envctl"),
+        (
+            "/var/lib/envctl/state.sqlite",
+            "/var/lib/envctl/state.sqlite",
+        ),
+    ] {
+        assert_eq!(redact(raw), shown);
+    }
+}
+
+#[tokio::test]
+async fn an_unsupported_scheme_names_the_accepted_forms_without_the_password() {
+    let err = StateStore::open("mysql://root:s3cret@127.0.0.1/envctl")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Unsupported(_)), "{msg}");
+    assert!(msg.contains("ENVCTL_STATE"), "{msg}");
+    assert!(
+        msg.contains("sqlite://") && msg.contains("postgres://"),
+        "{msg}"
+    );
+    assert!(msg.contains("mysql://root:***@127.0.0.1/envctl"), "{msg}");
+    assert!(!msg.contains("s3cret"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_postgres_that_cannot_be_reached_is_named_without_the_password() {
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = StateStore::open(&format!("postgres://envctl:s3cret@127.0.0.1:{port}/envctl"))
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#} {err:?}");
+    assert!(
+        msg.contains(&format!("postgres://envctl:***@127.0.0.1:{port}/envctl")),
+        "{msg}"
+    );
+    assert!(!msg.contains("s3cret"), "{msg}");
+}
+
+/// A store made before runs had `seq` (migrations 1 and 2 only) keeps its
+/// runs, in their order, when it is opened.
+#[tokio::test]
+async fn an_older_sqlite_store_is_upgraded_with_its_runs_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = options.connect().await.unwrap();
+        sqlx::migrate!("src/state/migrations/sqlite")
+            .run_to(2, &mut conn)
+            .await
+            .unwrap();
+        for id in ["z-1", "a-2", "m-3"] {
+            sqlx::query(
+                "INSERT INTO runs (id, tenant, operation, status, started_at) VALUES (?, 'acme', 'create', 'succeeded', '2025-01-01T00:00:00Z')",
+            )
+            .bind(id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+    let s = StateStore::open(path.to_str().unwrap()).await.unwrap();
+    let ids: Vec<_> = s
+        .runs("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["z-1", "a-2", "m-3"]);
+    s.start_run("b-4", "acme", "destroy").await.unwrap();
+    assert_eq!(s.runs("acme").await.unwrap()[3].id, "b-4");
+}
+
+/// Opens `n` stores at `location` at once; each must find a complete schema.
+async fn open_at_once(location: &str, n: usize) {
+    let opens: Vec<_> = (0..n)
+        .map(|_| {
+            let location = location.to_string();
+            tokio::spawn(async move { StateStore::open(&location).await })
+        })
+        .collect();
+    for o in opens {
+        let s = o.await.unwrap().unwrap();
+        assert!(s.tenants().await.unwrap().is_empty());
+    }
+}
+
+/// Several processes opening a new SQLite store at once each find a complete
+/// schema (the migrations run in one write transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opened_at_once_on_a_new_sqlite_file_all_work() {
+    let dir = TestDb::Sqlite(tempfile::tempdir().unwrap());
+    open_at_once(&dir.url(), 6).await;
+}
+
+/// The same for replicas starting at once on a new PostgreSQL database (the
+/// migrations hold an advisory lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opened_at_once_on_a_new_postgres_database_all_work() {
+    let db = TestDb::new_postgres().await;
+    open_at_once(&db.url(), 6).await;
+    drop(db);
+}
+
+#[tokio::test]
+async fn a_sqlite_path_with_url_characters_is_a_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a dir #1/50% state?.sqlite");
+    let s = StateStore::open(path.to_str().unwrap()).await.unwrap();
+    s.upsert_tenant(&tenant("acme")).await.unwrap();
+    assert!(path.is_file(), "{}", path.display());
+    assert_eq!(s.location(), path.display().to_string());
+}
+
+/// The two migration sets describe the same tables and columns.
+#[tokio::test]
+async fn both_backends_have_the_same_tables_and_columns() {
+    async fn columns(s: &StateStore, sql: &'static str) -> Vec<(String, String)> {
+        let mut cols: Vec<(String, String)> =
+            sqlx::query_as(sql).fetch_all(s.pool()).await.unwrap();
+        cols.sort();
+        cols
+    }
+    let sqlite = Fixture::sqlite().await;
+    let postgres = Fixture::postgres().await;
+    let on_sqlite = columns(
+        &sqlite.store,
+        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name <> '_sqlx_migrations'",
+    )
+    .await;
+    let on_postgres = columns(
+        &postgres.store,
+        "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+    )
+    .await;
+    assert!(on_sqlite.len() > 30, "{on_sqlite:?}");
+    assert_eq!(on_sqlite, on_postgres);
 }

@@ -36,6 +36,9 @@ pub struct AwsClients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub iam: aws_sdk_iam::Client,
+    /// Resource Groups Tagging API: finds (and re-tags) resources of any
+    /// service by tag; the reaper's view of what carries a tenant's tags.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl AwsClients {
@@ -67,6 +70,7 @@ impl AwsClients {
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
         }
     }
 }

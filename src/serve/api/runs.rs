@@ -1,0 +1,158 @@
+//! `/api/runs/{id}`: a run's state, its live event stream (server-sent
+//! events) and its timeline picture.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
+use crate::serve::live::LiveRun;
+use crate::serve::views::RunView;
+
+fn unknown(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no run '{id}' on this server; a tenant's runs are listed by GET /api/tenants/{{name}}"
+    ))
+}
+
+#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses((status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_run(
+    State(app): State<AppState>,
+    Caller(_who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, ApiError> {
+    match app.jobs.get(&id) {
+        Some(live) => Ok(Json(live.view())),
+        None => app
+            .state
+            .run(&id)
+            .await?
+            .map(|r| Json(RunView::of_row(&r)))
+            .ok_or_else(|| unknown(&id)),
+    }
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(data).expect("views serialize"))
+}
+
+/// Follows one run: a `snapshot` now and on every change, a `log` per line,
+/// and `end` with the final run.
+async fn follow(
+    live: std::sync::Arc<LiveRun>,
+    tx: tokio::sync::mpsc::Sender<Result<Event, Infallible>>,
+) {
+    let mut view = live.watch();
+    let (lines, mut log) = live.log();
+    let send = |e: Event| {
+        let tx = tx.clone();
+        async move { tx.send(Ok(e)).await.is_ok() }
+    };
+    if !send(json_event("snapshot", &live.view().progress)).await {
+        return;
+    }
+    for line in lines {
+        if !send(json_event("log", &serde_json::json!({ "line": line }))).await {
+            return;
+        }
+    }
+    loop {
+        if live.view().is_finished() {
+            break;
+        }
+        tokio::select! {
+            changed = view.changed() => {
+                if changed.is_err() { break; }
+                let progress = live.view().progress;
+                if !send(json_event("snapshot", &progress)).await { return; }
+            }
+            line = log.recv() => {
+                match line {
+                    Ok(line) => {
+                        if !send(json_event("log", &serde_json::json!({ "line": line }))).await { return; }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    // Lines sent after the last snapshot, then the end.
+    while let Ok(line) = log.try_recv() {
+        if !send(json_event("log", &serde_json::json!({ "line": line }))).await {
+            return;
+        }
+    }
+    let end = live.view();
+    let _ = send(json_event("snapshot", &end.progress)).await;
+    let _ = send(json_event("end", &end)).await;
+}
+
+#[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses((status = 200, description = "text/event-stream: `snapshot` (Progress), `log` ({line}), `end` (Run)", content_type = "text/event-stream"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn run_events(
+    State(app): State<AppState>,
+    Caller(_who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    match app.jobs.get(&id) {
+        Some(live) => {
+            tokio::spawn(follow(live, tx));
+        }
+        None => {
+            let run = app.state.run(&id).await?.ok_or_else(|| unknown(&id))?;
+            let view = RunView::of_row(&run);
+            let _ = tx.send(Ok(json_event("snapshot", &view.progress))).await;
+            let _ = tx.send(Ok(json_event("end", &view))).await;
+        }
+    }
+    Ok(Sse::new(ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/api/runs/{id}/timeline.svg", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses((status = 200, description = "the run's timeline (live while it runs)", content_type = "image/svg+xml"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn run_timeline(
+    State(app): State<AppState>,
+    Caller(_who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let svg = match app.jobs.get(&id) {
+        Some(live) => live.timeline_svg(),
+        None => {
+            let run = app.state.run(&id).await?.ok_or_else(|| unknown(&id))?;
+            let report: crate::budget::Report = run
+                .report_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("run '{id}' has no report (it never finished)"))
+                })?;
+            crate::budget::svg::render(&report)
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response())
+}

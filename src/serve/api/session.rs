@@ -1,0 +1,63 @@
+//! `/api/login`, `/api/logout`, `/api/whoami`: the page's sign-in with a
+//! token, kept as an HttpOnly, same-site session cookie.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
+use crate::serve::auth::{Principal, SESSION_COOKIE};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub token: String,
+}
+
+#[utoipa::path(post, path = "/api/login", tag = "session", request_body = Login,
+    responses((status = 200, body = Principal, description = "signed in; sets the session cookie"),
+        (status = 401, body = ErrorBody)))]
+pub async fn login(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Json(body): Json<Login>,
+) -> Result<(CookieJar, Json<Principal>), ApiError> {
+    let Some(who) = app.auth.by_token(body.token.trim()) else {
+        app.audit(None, "login", "-", "denied", Some("unknown token".into()))
+            .await;
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token: not a configured token; ask an operator for yours",
+        ));
+    };
+    let session = app.auth.open_session(who.clone());
+    app.audit(Some(&who), "login", "-", "accepted", None).await;
+    let cookie = Cookie::build((SESSION_COOKIE, session))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build();
+    Ok((jar.add(cookie), Json(who)))
+}
+
+#[utoipa::path(post, path = "/api/logout", tag = "session",
+    responses((status = 204, description = "signed out; clears the session cookie")))]
+pub async fn logout(State(app): State<AppState>, jar: CookieJar) -> (CookieJar, StatusCode) {
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        app.auth.close_session(c.value());
+    }
+    (
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    )
+}
+
+#[utoipa::path(get, path = "/api/whoami", tag = "session",
+    responses((status = 200, body = Principal), (status = 401, body = ErrorBody)))]
+pub async fn whoami(Caller(who): Caller) -> Json<Principal> {
+    Json(who)
+}

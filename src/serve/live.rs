@@ -1,0 +1,386 @@
+//! A run in progress, as the server shows it: the engine's progress messages
+//! folded into a [`RunView`] that watchers (the page's event stream) follow,
+//! a short log of lines, and a timeline picture drawn while it goes.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tokio::sync::{broadcast, watch};
+
+use super::views::{NodeView, RunView, outcome_of, verdict_str};
+use crate::budget::{NodeTiming, Report, Verdict};
+use crate::engine::Progress;
+
+/// Lines kept for a late watcher.
+const LOG_KEEP: usize = 200;
+
+pub struct LiveRun {
+    pub id: String,
+    pub tenant: String,
+    pub operation: &'static str,
+    origin: Mutex<Option<Instant>>,
+    view: watch::Sender<RunView>,
+    log_tx: broadcast::Sender<String>,
+    log: Mutex<Vec<String>>,
+    report: Mutex<Option<Report>>,
+    /// When the first progress message arrived after the request (a figure).
+    pub first_event_at: Mutex<Option<Instant>>,
+    pub submitted_at: Instant,
+}
+
+impl LiveRun {
+    pub fn new(id: String, tenant: String, operation: &'static str) -> Self {
+        let view = RunView {
+            id: id.clone(),
+            tenant: tenant.clone(),
+            operation: operation.into(),
+            status: "queued".into(),
+            started_at: jiff::Timestamp::now().to_string(),
+            finished_at: None,
+            error: None,
+            progress: Default::default(),
+        };
+        Self {
+            id,
+            tenant,
+            operation,
+            origin: Mutex::new(None),
+            view: watch::Sender::new(view),
+            log_tx: broadcast::channel(256).0,
+            log: Mutex::new(Vec::new()),
+            report: Mutex::new(None),
+            first_event_at: Mutex::new(None),
+            submitted_at: Instant::now(),
+        }
+    }
+
+    pub fn view(&self) -> RunView {
+        let mut v = self.view.borrow().clone();
+        if !v.is_finished()
+            && let Some(origin) = *self.origin.lock().expect("origin lock")
+        {
+            v.progress.elapsed_ms = origin.elapsed().as_millis() as u64;
+        }
+        v
+    }
+
+    pub fn watch(&self) -> watch::Receiver<RunView> {
+        self.view.subscribe()
+    }
+
+    /// The lines so far and a receiver for the next ones.
+    pub fn log(&self) -> (Vec<String>, broadcast::Receiver<String>) {
+        let log = self.log.lock().expect("log lock");
+        (log.clone(), self.log_tx.subscribe())
+    }
+
+    pub fn report(&self) -> Option<Report> {
+        self.report.lock().expect("report lock").clone()
+    }
+
+    fn line(&self, text: String) {
+        let mut log = self.log.lock().expect("log lock");
+        if log.len() == LOG_KEEP {
+            log.remove(0);
+        }
+        log.push(text.clone());
+        let _ = self.log_tx.send(text);
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.origin
+            .lock()
+            .expect("origin lock")
+            .map(|o| o.elapsed().as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    /// Folds one progress message into the view.
+    pub fn apply(&self, p: &Progress) {
+        self.first_event_at
+            .lock()
+            .expect("first event lock")
+            .get_or_insert_with(Instant::now);
+        let now_ms = self.elapsed_ms();
+        let node = |v: &mut RunView, id: &str| -> usize {
+            match v.progress.nodes.iter().position(|n| n.id == id) {
+                Some(i) => i,
+                None => {
+                    v.progress.nodes.push(NodeView {
+                        id: id.into(),
+                        kind: String::new(),
+                        state: "waiting".into(),
+                        start_ms: None,
+                        end_ms: None,
+                    });
+                    v.progress.nodes.len() - 1
+                }
+            }
+        };
+        let mut line = None;
+        self.view.send_modify(|v| {
+            match p {
+                Progress::RunStarted {
+                    operation,
+                    tenant,
+                    total,
+                    budget,
+                    eta,
+                } => {
+                    *self.origin.lock().expect("origin lock") = Some(Instant::now());
+                    v.status = "running".into();
+                    v.started_at = jiff::Timestamp::now().to_string();
+                    v.progress.total = *total;
+                    v.progress.budget_ms = budget.as_millis() as u64;
+                    v.progress.eta_ms = eta.as_millis() as u64;
+                    line = Some(format!(
+                        "{operation} tenant {tenant}: {total} nodes, budget {}, forecast {}",
+                        crate::budget::report::fmt_duration(*budget),
+                        crate::budget::report::fmt_duration(*eta)
+                    ));
+                }
+                Progress::NodeStarted { id, kind } => {
+                    let i = node(v, id);
+                    let n = &mut v.progress.nodes[i];
+                    n.kind = kind.clone();
+                    n.state = "running".into();
+                    n.start_ms = Some(now_ms);
+                }
+                Progress::NodeWaiting { id, reason } => {
+                    let i = node(v, id);
+                    v.progress.nodes[i].state = "waiting".into();
+                    line = Some(format!("waiting   {id}: {reason}"));
+                }
+                Progress::NodeRetrying { id, attempt, error } => {
+                    line = Some(format!("retrying  {id} (attempt {}): {error}", attempt + 1));
+                }
+                Progress::NodeSucceeded { id, kind, elapsed } => {
+                    let i = node(v, id);
+                    let n = &mut v.progress.nodes[i];
+                    n.kind = kind.clone();
+                    n.state = "succeeded".into();
+                    n.end_ms = Some(now_ms);
+                    n.start_ms = n
+                        .start_ms
+                        .or(Some(now_ms.saturating_sub(elapsed.as_millis() as u64)));
+                    line = Some(format!("ready     {id} ({kind})"));
+                }
+                Progress::NodeSkipped { id } => {
+                    let i = node(v, id);
+                    v.progress.nodes[i].state = "skipped".into();
+                }
+                Progress::NodeFailed { id, error } => {
+                    let i = node(v, id);
+                    let n = &mut v.progress.nodes[i];
+                    n.state = "failed".into();
+                    n.end_ms = Some(now_ms);
+                    line = Some(format!("FAILED    {id}: {error}"));
+                }
+                Progress::NodeDeleted { id, kind, elapsed } => {
+                    let i = node(v, id);
+                    let n = &mut v.progress.nodes[i];
+                    n.kind = kind.clone();
+                    n.state = "deleted".into();
+                    n.end_ms = Some(now_ms);
+                    n.start_ms = Some(now_ms.saturating_sub(elapsed.as_millis() as u64));
+                    line = Some(format!("deleted   {id} ({kind})"));
+                }
+                Progress::Status {
+                    done,
+                    running,
+                    total,
+                    elapsed,
+                    eta,
+                    budget,
+                    status,
+                } => {
+                    v.progress.done = *done;
+                    v.progress.running = *running;
+                    v.progress.total = *total;
+                    v.progress.elapsed_ms = elapsed.as_millis() as u64;
+                    v.progress.eta_ms = eta.as_millis() as u64;
+                    v.progress.budget_ms = budget.as_millis() as u64;
+                    v.progress.budget_status = serde_json::to_value(status)
+                        .ok()
+                        .and_then(|s| s.as_str().map(String::from));
+                }
+                Progress::BudgetWarning { forecast, budget } => {
+                    line = Some(format!(
+                        "WARNING   forecast {} exceeds the budget of {}",
+                        crate::budget::report::fmt_duration(*forecast),
+                        crate::budget::report::fmt_duration(*budget)
+                    ));
+                }
+                Progress::Cancelling => line = Some("cancelling: no new node starts".into()),
+                Progress::RollbackStarted { nodes } => {
+                    line = Some(format!("rolling back {nodes} nodes"))
+                }
+                Progress::Sweep { kind, found } => {
+                    line = Some(format!("sweep     {kind}: {found} found by tag"))
+                }
+                Progress::SweepSkipped { kind, reason } => {
+                    line = Some(format!("WARNING   sweep of {kind} skipped: {reason}"))
+                }
+                Progress::RunFinished { verdict, elapsed } => {
+                    v.progress.verdict = Some(verdict_str(*verdict).into());
+                    v.progress.elapsed_ms = elapsed.as_millis() as u64;
+                    line = Some(format!(
+                        "finished: {} after {}",
+                        verdict_str(*verdict).replace('_', " "),
+                        crate::budget::report::fmt_duration(*elapsed)
+                    ));
+                }
+            }
+            recount(v);
+        });
+        if let Some(l) = line {
+            self.line(l);
+        }
+    }
+
+    /// Marks the run finished with the engine's report.
+    pub fn finish(&self, report: Report) {
+        let view = super::views::ProgressView::of_report(&report);
+        self.view.send_modify(|v| {
+            v.status = outcome_of(report.verdict).into();
+            v.finished_at = Some(jiff::Timestamp::now().to_string());
+            // Keep the live node list (it has the kinds of skipped nodes too)
+            // but take the report's counts and verdict.
+            v.progress.verdict = view.verdict.clone();
+            v.progress.done = view.done;
+            v.progress.failed = view.failed;
+            v.progress.running = 0;
+            v.progress.total = view.total;
+            v.progress.elapsed_ms = view.elapsed_ms;
+            v.progress.nodes = view.nodes.clone();
+            v.progress.eta_ms = 0;
+            if let Some((id, e)) = report.errors.first() {
+                v.error = Some(format!("{id}: {e}"));
+            }
+        });
+        *self.report.lock().expect("report lock") = Some(report);
+    }
+
+    /// Marks the run as one that could not run at all (tenant busy, state down).
+    pub fn fail(&self, error: String) {
+        self.line(format!("FAILED    {error}"));
+        self.view.send_modify(|v| {
+            v.status = "failed".into();
+            v.finished_at = Some(jiff::Timestamp::now().to_string());
+            v.error = Some(error);
+        });
+    }
+
+    /// The timeline picture: the final report's, or one drawn from the
+    /// progress so far.
+    pub fn timeline_svg(&self) -> String {
+        if let Some(r) = self.report() {
+            return crate::budget::svg::render(&r);
+        }
+        let v = self.view();
+        let elapsed = v.progress.elapsed_ms;
+        let report = Report {
+            tenant: v.tenant.clone(),
+            run_id: v.id.clone(),
+            operation: v.operation.clone(),
+            stack: String::new(),
+            environment: String::new(),
+            started_at: v.started_at.clone(),
+            budget_ms: v.progress.budget_ms,
+            total_ms: elapsed,
+            verdict: if v.progress.failed > 0 {
+                Verdict::Failed
+            } else {
+                Verdict::WithinBudget
+            },
+            nodes: v
+                .progress
+                .nodes
+                .iter()
+                .filter(|n| n.start_ms.is_some())
+                .map(|n| NodeTiming {
+                    id: n.id.clone(),
+                    kind: n.kind.clone(),
+                    start_ms: n.start_ms,
+                    end_ms: n.end_ms.or(Some(elapsed)),
+                    status: n.state.clone(),
+                    expected_ms: 0,
+                })
+                .collect(),
+            critical_path: Vec::new(),
+            critical_path_ms: 0,
+            errors: Vec::new(),
+        };
+        crate::budget::svg::render(&report)
+    }
+}
+
+/// Counts from the node list, where no `Status` message has said better.
+fn recount(v: &mut RunView) {
+    let nodes = &v.progress.nodes;
+    let done = nodes
+        .iter()
+        .filter(|n| matches!(n.state.as_str(), "succeeded" | "skipped" | "deleted"))
+        .count();
+    v.progress.done = v.progress.done.max(done);
+    v.progress.running = nodes
+        .iter()
+        .filter(|n| matches!(n.state.as_str(), "running" | "waiting") && n.start_ms.is_some())
+        .count();
+    v.progress.failed = nodes.iter().filter(|n| n.state == "failed").count();
+    v.progress.total = v.progress.total.max(nodes.len());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn progress_messages_fold_into_counts_and_node_states() {
+        let run = LiveRun::new("r1".into(), "acme".into(), "create");
+        run.apply(&Progress::RunStarted {
+            operation: "create",
+            tenant: "acme".into(),
+            total: 3,
+            budget: Duration::from_secs(900),
+            eta: Duration::from_secs(60),
+        });
+        run.apply(&Progress::NodeStarted {
+            id: "a".into(),
+            kind: "aws.s3.bucket".into(),
+        });
+        run.apply(&Progress::NodeStarted {
+            id: "b".into(),
+            kind: "aws.sqs.queue".into(),
+        });
+        run.apply(&Progress::NodeSucceeded {
+            id: "a".into(),
+            kind: "aws.s3.bucket".into(),
+            elapsed: Duration::from_millis(5),
+        });
+        run.apply(&Progress::NodeFailed {
+            id: "b".into(),
+            error: "boom".into(),
+        });
+        let v = run.view();
+        assert_eq!(v.status, "running");
+        assert_eq!(
+            (
+                v.progress.done,
+                v.progress.running,
+                v.progress.failed,
+                v.progress.total
+            ),
+            (1, 0, 1, 3)
+        );
+        assert_eq!(v.progress.budget_ms, 900_000);
+        let (lines, _) = run.log();
+        assert!(
+            lines.iter().any(|l| l.contains("FAILED    b: boom")),
+            "{lines:?}"
+        );
+        let svg = run.timeline_svg();
+        assert!(svg.starts_with("<svg") && svg.contains(">a<"), "{svg}");
+    }
+}

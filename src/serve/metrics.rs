@@ -1,0 +1,166 @@
+//! `/metrics` in the Prometheus text format: runs by outcome, run durations,
+//! budget overruns, runs in flight, tenants alive and the reaper's actions.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: String,
+}
+
+/// Seconds: from a quick tenant to past the 15-minute budget.
+const DURATION_BUCKETS: [f64; 11] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+pub struct Metrics {
+    registry: Registry,
+    runs: Family<RunLabels, Counter>,
+    durations: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    overruns: Family<OperationLabels, Counter>,
+    active: Gauge,
+    tenants_alive: Gauge,
+    reaper: Family<ActionLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("envctl");
+        let runs = Family::<RunLabels, Counter>::default();
+        registry.register(
+            "runs",
+            "Finished runs by operation and outcome (succeeded, failed, cancelled)",
+            runs.clone(),
+        );
+        let durations =
+            Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
+        registry.register(
+            "run_duration_seconds",
+            "Wall time of finished runs",
+            durations.clone(),
+        );
+        let overruns = Family::<OperationLabels, Counter>::default();
+        registry.register(
+            "budget_overruns",
+            "Runs that finished after their time budget",
+            overruns.clone(),
+        );
+        let active = Gauge::default();
+        registry.register("runs_active", "Runs queued or running now", active.clone());
+        let tenants_alive = Gauge::default();
+        registry.register(
+            "tenants_alive",
+            "Tenants in the state that are not destroyed",
+            tenants_alive.clone(),
+        );
+        let reaper = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "reaper_actions",
+            "Reaper outcomes by action, counted in tenants (destroyed, would_destroy, refused, failed, busy, protected_skipped, orphans_found, orphans_destroyed)",
+            reaper.clone(),
+        );
+        Self {
+            registry,
+            runs,
+            durations,
+            overruns,
+            active,
+            tenants_alive,
+            reaper,
+        }
+    }
+
+    pub fn run_started(&self) {
+        self.active.inc();
+    }
+
+    pub fn run_finished(&self, operation: &str, outcome: &str, seconds: f64, over_budget: bool) {
+        self.active.dec();
+        self.runs
+            .get_or_create(&RunLabels {
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        let op = OperationLabels {
+            operation: operation.into(),
+        };
+        self.durations.get_or_create(&op).observe(seconds);
+        if over_budget {
+            self.overruns.get_or_create(&op).inc();
+        }
+    }
+
+    pub fn reaper_action(&self, action: &str, n: u64) {
+        if n > 0 {
+            self.reaper
+                .get_or_create(&ActionLabels {
+                    action: action.into(),
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// The text exposition, with `tenants_alive` as of now.
+    pub fn render(&self, tenants_alive: i64) -> String {
+        self.tenants_alive.set(tenants_alive);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_up_in_the_exposition() {
+        let m = Metrics::new();
+        m.run_started();
+        m.run_finished("create", "succeeded", 12.0, true);
+        m.reaper_action("destroyed", 2);
+        m.reaper_action("refused", 0);
+        let text = m.render(3);
+        for want in [
+            r#"envctl_runs_total{operation="create",outcome="succeeded"} 1"#,
+            r#"envctl_budget_overruns_total{operation="create"} 1"#,
+            r#"envctl_run_duration_seconds_bucket{le="15.0",operation="create"} 1"#,
+            "envctl_tenants_alive 3",
+            "envctl_runs_active 0",
+            r#"envctl_reaper_actions_total{action="destroyed"} 2"#,
+        ] {
+            assert!(text.contains(want), "missing {want} in\n{text}");
+        }
+        assert!(!text.contains(r#"action="refused""#), "{text}");
+    }
+}
