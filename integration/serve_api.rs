@@ -450,7 +450,7 @@ async fn create_watch_extend_and_destroy_through_the_api() {
     let s = w.serve();
     let stacks = s.ok(SAM, "GET", "/api/stacks", None).await;
     assert_eq!(stacks["default"], "aws-basic");
-    assert_eq!(stacks["max_ttl"], "10days");
+    assert_eq!(stacks["max_ttl"], "10d");
 
     // Bad input: 400 naming the field, and nothing is created.
     for (body, want) in [
@@ -461,7 +461,7 @@ async fn create_watch_extend_and_destroy_through_the_api() {
         ),
         (
             json!({"name": "ok-name", "ttl": "30d"}),
-            "ttl: must be more than 0 and at most 10days",
+            "ttl: must be more than 0 and at most 10d",
         ),
         (json!({"name": "ok-name", "ttl": "soon"}), "ttl 'soon'"),
         (json!({"name": "ok-name", "colour": "red"}), "unknown field"),
@@ -545,7 +545,7 @@ async fn create_watch_extend_and_destroy_through_the_api() {
     );
     for (by, want) in [
         ("0s", "longer than zero"),
-        ("9d", "more than 10days from now"),
+        ("9d", "more than 10d from now"),
         ("a while", "by 'a while'"),
     ] {
         let (status, v) = s

@@ -57,10 +57,27 @@ pub fn extend(
         return Err(TtlError::TooLong {
             tenant: tenant.into(),
             wanted,
-            max: humantime::format_duration(max_ttl).to_string(),
+            max: fmt_ttl(max_ttl),
         });
     }
     Ok(wanted)
+}
+
+/// A time-to-live, compactly and in the same words `--ttl` takes: `14d`,
+/// `1d12h`, `12h`, `45m`, `30s` (truncated to whole seconds).
+pub fn fmt_ttl(d: Duration) -> String {
+    let mut left = d.as_secs();
+    if left == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if left >= secs {
+            out.push_str(&format!("{}{unit}", left / secs));
+            left %= secs;
+        }
+    }
+    out
 }
 
 /// Whether a tenant with this expiry has expired at `now`.
@@ -117,10 +134,21 @@ mod tests {
             7 * 24 * H,
         )
         .unwrap_err();
-        assert!(
-            err.to_string().contains("more than 7days from now"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("more than 7d from now"), "{err}");
+    }
+
+    #[test]
+    fn ttls_print_compactly_and_parse_back() {
+        for (secs, text) in [
+            (14 * 86_400, "14d"),
+            (86_400 + 12 * 3_600, "1d12h"),
+            (2_700, "45m"),
+            (90, "1m30s"),
+        ] {
+            let d = Duration::from_secs(secs);
+            assert_eq!(fmt_ttl(d), text);
+            assert_eq!(humantime::parse_duration(text).unwrap(), d);
+        }
     }
 
     #[test]

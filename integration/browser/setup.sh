@@ -7,17 +7,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 chromium=/usr/bin/chromium
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
 if [ ! -x "$chromium" ]; then
-    echo "setup.sh: installing Debian chromium" >&2
+    echo "setup.sh: installing Debian chromium (needs root)" >&2
     export DEBIAN_FRONTEND=noninteractive
     packages=(chromium fonts-dejavu-core)
-    if ! as_root apt-get install -y --no-install-recommends "${packages[@]}"; then
-        as_root apt-get update
-        as_root apt-get install -y --no-install-recommends "${packages[@]}"
+    if ! apt-get install -y --no-install-recommends "${packages[@]}"; then
+        apt-get update
+        apt-get install -y --no-install-recommends "${packages[@]}"
     fi
 fi
 echo "setup.sh: $("$chromium" --version 2>/dev/null)" >&2

@@ -143,7 +143,12 @@ impl Report {
     /// The critical path line: `a -> b -> c (4m12s)`.
     pub fn critical_path_line(&self) -> String {
         if self.critical_path.is_empty() {
-            "critical path: none (nothing ran)".into()
+            if self.nodes.iter().any(|n| n.start_ms.is_some()) {
+                // A destroy walks dependents first; no path is computed for it.
+                format!("{} nodes, no critical path recorded", self.nodes.len())
+            } else {
+                "critical path: none (nothing ran)".into()
+            }
         } else {
             format!(
                 "critical path: {} ({})",

@@ -10,7 +10,7 @@ use super::report::{Report, Verdict, fmt_ms};
 const WIDTH: u64 = 1000;
 const ROW: u64 = 22;
 const BAR: u64 = 14;
-const TOP: u64 = 78;
+const TOP: u64 = 94;
 const RIGHT_PAD: u64 = 30;
 /// Steps between axis ticks, in ms; the first giving at most 10 ticks wins.
 const TICK_STEPS: &[u64] = &[
@@ -46,6 +46,17 @@ pub fn escape(s: &str) -> String {
 
 /// The run's timeline as a standalone SVG document.
 pub fn render(report: &Report) -> String {
+    render_as(report, None)
+}
+
+/// The timeline of a run still going: `status` (e.g. `running, 5 of 13
+/// done, 12s of budget 15m`) stands where the verdict would, and the
+/// critical path is told once the run ends.
+pub fn render_live(report: &Report, status: &str) -> String {
+    render_as(report, Some(status))
+}
+
+fn render_as(report: &Report, live: Option<&str>) -> String {
     let nodes = report.nodes_by_start();
     let critical: HashSet<&str> = report.critical_path.iter().map(String::as_str).collect();
     let longest_id = nodes
@@ -83,7 +94,7 @@ pub fn render(report: &Report) -> String {
         "{} {}: {}",
         report.operation,
         report.tenant,
-        report.summary_line()
+        live.map_or_else(|| report.summary_line(), str::to_string)
     );
     let _ = write!(s, "<title>{}</title>", escape(&title));
     let _ = write!(
@@ -92,18 +103,20 @@ pub fn render(report: &Report) -> String {
         escape(&title)
     );
     let sub = format!(
-        "stack {}, environment {}, run {}, started {}; {}",
-        report.stack,
-        report.environment,
-        report.run_id,
-        report.started_at,
-        report.critical_path_line()
+        "stack {}, environment {}, run {}, started {}",
+        report.stack, report.environment, report.run_id, report.started_at,
     );
-    let _ = write!(
-        s,
-        r#"<text class="sub" x="10" y="42">{}</text>"#,
-        escape(&sub)
-    );
+    let path = match live {
+        Some(_) => "critical path: known when the run ends".to_string(),
+        None => report.critical_path_line(),
+    };
+    for (y, line) in [(42, sub), (60, path)] {
+        let _ = write!(
+            s,
+            r#"<text class="sub" x="10" y="{y}">{}</text>"#,
+            escape(&line)
+        );
+    }
 
     // Axis: ticks and grid lines.
     let step = TICK_STEPS

@@ -93,10 +93,16 @@ impl Jobs {
             Work::Create(r) => r.run_id = Some(run_id.clone()),
             Work::Destroy(r) => r.run_id = Some(run_id.clone()),
         }
+        let (stack, environment) = match &work {
+            Work::Create(r) => (r.stack.name.clone(), r.environment.clone()),
+            Work::Destroy(r) => (String::new(), r.environment.clone().unwrap_or_default()),
+        };
         let live = Arc::new(LiveRun::new(
             run_id.clone(),
             work.tenant().to_string(),
             work.operation(),
+            stack,
+            environment,
         ));
         {
             let mut active = self.active.lock().expect("active lock");

@@ -18,6 +18,9 @@ pub struct LiveRun {
     pub id: String,
     pub tenant: String,
     pub operation: &'static str,
+    /// Stack and environment, for the timeline's heading.
+    pub stack: String,
+    pub environment: String,
     origin: Mutex<Option<Instant>>,
     view: watch::Sender<RunView>,
     log_tx: broadcast::Sender<String>,
@@ -29,7 +32,13 @@ pub struct LiveRun {
 }
 
 impl LiveRun {
-    pub fn new(id: String, tenant: String, operation: &'static str) -> Self {
+    pub fn new(
+        id: String,
+        tenant: String,
+        operation: &'static str,
+        stack: String,
+        environment: String,
+    ) -> Self {
         let view = RunView {
             id: id.clone(),
             tenant: tenant.clone(),
@@ -44,6 +53,8 @@ impl LiveRun {
             id,
             tenant,
             operation,
+            stack,
+            environment,
             origin: Mutex::new(None),
             view: watch::Sender::new(view),
             log_tx: broadcast::channel(256).0,
@@ -283,8 +294,8 @@ impl LiveRun {
             tenant: v.tenant.clone(),
             run_id: v.id.clone(),
             operation: v.operation.clone(),
-            stack: String::new(),
-            environment: String::new(),
+            stack: self.stack.clone(),
+            environment: self.environment.clone(),
             started_at: v.started_at.clone(),
             budget_ms: v.progress.budget_ms,
             total_ms: elapsed,
@@ -311,7 +322,15 @@ impl LiveRun {
             critical_path_ms: 0,
             errors: Vec::new(),
         };
-        crate::budget::svg::render(&report)
+        let status = format!(
+            "{}, {} of {} done, {} of budget {}",
+            v.status,
+            v.progress.done,
+            v.progress.total,
+            crate::budget::fmt_ms(elapsed),
+            crate::budget::fmt_ms(v.progress.budget_ms)
+        );
+        crate::budget::svg::render_live(&report, &status)
     }
 }
 
@@ -338,7 +357,13 @@ mod tests {
 
     #[test]
     fn progress_messages_fold_into_counts_and_node_states() {
-        let run = LiveRun::new("r1".into(), "acme".into(), "create");
+        let run = LiveRun::new(
+            "r1".into(),
+            "acme".into(),
+            "create",
+            "minimal".into(),
+            "dev".into(),
+        );
         run.apply(&Progress::RunStarted {
             operation: "create",
             tenant: "acme".into(),
@@ -382,5 +407,11 @@ mod tests {
         );
         let svg = run.timeline_svg();
         assert!(svg.starts_with("<svg") && svg.contains(">a<"), "{svg}");
+        assert!(svg.contains("create acme: running, 1 of 3 done"), "{svg}");
+        assert!(svg.contains("stack minimal, environment dev"), "{svg}");
+        assert!(
+            !svg.contains("within budget"),
+            "no verdict while running: {svg}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::state::AuditRow;
 #[derive(Serialize, ToSchema)]
 pub struct StackOffer {
     pub name: String,
-    /// Default time to live, e.g. `7days`; `null`: the server's max_ttl.
+    /// Default time to live, e.g. `7d`; `null`: the server's max_ttl.
     pub ttl: Option<String>,
     pub budget: String,
     pub environment: String,
@@ -32,7 +32,7 @@ pub struct StackList {
 #[utoipa::path(get, path = "/api/stacks", tag = "tenants",
     responses((status = 200, body = StackList), (status = 401, body = ErrorBody)))]
 pub async fn list_stacks(State(app): State<AppState>, Caller(_who): Caller) -> Json<StackList> {
-    let fmt = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let fmt = crate::ttl::fmt_ttl;
     Json(StackList {
         stacks: app
             .config

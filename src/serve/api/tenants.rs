@@ -195,7 +195,7 @@ async fn create(
     if ttl.is_zero() || ttl > max {
         return Err(ApiError::bad_request(format!(
             "ttl: must be more than 0 and at most {} (the server's max_ttl)",
-            humantime::format_duration(max)
+            crate::ttl::fmt_ttl(max)
         )));
     }
     let now = jiff::Timestamp::now();
