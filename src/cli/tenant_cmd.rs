@@ -27,13 +27,8 @@ fn load(args: &StackArgs) -> anyhow::Result<(TenantName, Stack, String)> {
         .environment
         .clone()
         .unwrap_or_else(|| stack.environment.clone());
-    crate::envapi::EnvKey::new(
-        &environment,
-        Some(tenant.as_str()),
-        crate::envapi::Level::Tenant,
-        "X",
-    )
-    .map_err(|e| BadInput(format!("--environment: {e}")))?;
+    crate::envapi::check_environment(&environment)
+        .map_err(|e| BadInput(format!("--environment: {e}")))?;
     Ok((tenant, stack, environment))
 }
 

@@ -82,6 +82,62 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// The message as one line of text, for a log (the CLI's plain output,
+    /// the web page's run log); `None` for the periodic `Status`, which is
+    /// shown as numbers, not as a line.
+    pub fn line(&self) -> Option<String> {
+        use crate::budget::fmt_duration as d;
+        Some(match self {
+            Progress::RunStarted {
+                operation,
+                tenant,
+                total,
+                budget,
+                eta,
+            } => format!(
+                "{operation} tenant {tenant}: {total} nodes, budget {}, forecast {}",
+                d(*budget),
+                d(*eta)
+            ),
+            Progress::NodeStarted { id, kind } => format!("started   {id} ({kind})"),
+            Progress::NodeWaiting { id, reason } => format!("waiting   {id}: {reason}"),
+            Progress::NodeRetrying { id, attempt, error } => {
+                format!("retrying  {id} (attempt {}): {error}", attempt + 1)
+            }
+            Progress::NodeSucceeded { id, kind, elapsed } => {
+                format!("ready     {id} ({kind}) in {}", d(*elapsed))
+            }
+            Progress::NodeSkipped { id } => format!("skipped   {id} (finished by an earlier run)"),
+            Progress::NodeFailed { id, error } => format!("FAILED    {id}: {error}"),
+            Progress::NodeDeleted { id, kind, elapsed } => {
+                format!("deleted   {id} ({kind}) in {}", d(*elapsed))
+            }
+            Progress::Status { .. } => return None,
+            Progress::BudgetWarning { forecast, budget } => format!(
+                "WARNING   forecast {} exceeds the budget of {}",
+                d(*forecast),
+                d(*budget)
+            ),
+            Progress::Cancelling => {
+                "cancelling: letting running nodes finish; rerun to resume".into()
+            }
+            Progress::RollbackStarted { nodes } => {
+                format!("rolling back {nodes} nodes started by this run")
+            }
+            Progress::Sweep { kind, found } => {
+                format!("sweep     {kind}: {found} tagged resources left")
+            }
+            Progress::SweepSkipped { kind, reason } => format!(
+                "WARNING   sweep of {kind} skipped, its backend is not configured: {reason}"
+            ),
+            Progress::RunFinished { verdict, elapsed } => {
+                format!("finished: {} in {}", verdict.describe(), d(*elapsed))
+            }
+        })
+    }
+}
+
 /// Where progress goes. Sending never blocks and never fails the run.
 #[derive(Clone)]
 pub struct ProgressSink(Option<tokio::sync::mpsc::UnboundedSender<Progress>>);

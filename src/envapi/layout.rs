@@ -75,6 +75,15 @@ pub struct EnvKey {
     pub key: String,
 }
 
+/// Checks that `environment` can name a level of the value store.
+pub fn check_environment(environment: &str) -> Result<(), KeyError> {
+    if valid_segment(environment) {
+        Ok(())
+    } else {
+        Err(KeyError::BadEnvironment(environment.into()))
+    }
+}
+
 impl EnvKey {
     pub fn new(
         environment: &str,

@@ -10,5 +10,5 @@
 pub mod layout;
 pub mod store;
 
-pub use layout::{EnvKey, KeyError, Level, merge, valid_key_name};
+pub use layout::{EnvKey, KeyError, Level, check_environment, merge, valid_key_name};
 pub use store::{StoreError, ValueStore};

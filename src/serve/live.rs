@@ -128,15 +128,10 @@ impl LiveRun {
                 }
             }
         };
-        let mut line = None;
         self.view.send_modify(|v| {
             match p {
                 Progress::RunStarted {
-                    operation,
-                    tenant,
-                    total,
-                    budget,
-                    eta,
+                    total, budget, eta, ..
                 } => {
                     *self.origin.lock().expect("origin lock") = Some(Instant::now());
                     v.status = "running".into();
@@ -144,11 +139,6 @@ impl LiveRun {
                     v.progress.total = *total;
                     v.progress.budget_ms = budget.as_millis() as u64;
                     v.progress.eta_ms = eta.as_millis() as u64;
-                    line = Some(format!(
-                        "{operation} tenant {tenant}: {total} nodes, budget {}, forecast {}",
-                        crate::budget::report::fmt_duration(*budget),
-                        crate::budget::report::fmt_duration(*eta)
-                    ));
                 }
                 Progress::NodeStarted { id, kind } => {
                     let i = node(v, id);
@@ -157,13 +147,9 @@ impl LiveRun {
                     n.state = "running".into();
                     n.start_ms = Some(now_ms);
                 }
-                Progress::NodeWaiting { id, reason } => {
+                Progress::NodeWaiting { id, .. } => {
                     let i = node(v, id);
                     v.progress.nodes[i].state = "waiting".into();
-                    line = Some(format!("waiting   {id}: {reason}"));
-                }
-                Progress::NodeRetrying { id, attempt, error } => {
-                    line = Some(format!("retrying  {id} (attempt {}): {error}", attempt + 1));
                 }
                 Progress::NodeSucceeded { id, kind, elapsed } => {
                     let i = node(v, id);
@@ -174,18 +160,16 @@ impl LiveRun {
                     n.start_ms = n
                         .start_ms
                         .or(Some(now_ms.saturating_sub(elapsed.as_millis() as u64)));
-                    line = Some(format!("ready     {id} ({kind})"));
                 }
                 Progress::NodeSkipped { id } => {
                     let i = node(v, id);
                     v.progress.nodes[i].state = "skipped".into();
                 }
-                Progress::NodeFailed { id, error } => {
+                Progress::NodeFailed { id, .. } => {
                     let i = node(v, id);
                     let n = &mut v.progress.nodes[i];
                     n.state = "failed".into();
                     n.end_ms = Some(now_ms);
-                    line = Some(format!("FAILED    {id}: {error}"));
                 }
                 Progress::NodeDeleted { id, kind, elapsed } => {
                     let i = node(v, id);
@@ -194,7 +178,6 @@ impl LiveRun {
                     n.state = "deleted".into();
                     n.end_ms = Some(now_ms);
                     n.start_ms = Some(now_ms.saturating_sub(elapsed.as_millis() as u64));
-                    line = Some(format!("deleted   {id} ({kind})"));
                 }
                 Progress::Status {
                     done,
@@ -215,37 +198,21 @@ impl LiveRun {
                         .ok()
                         .and_then(|s| s.as_str().map(String::from));
                 }
-                Progress::BudgetWarning { forecast, budget } => {
-                    line = Some(format!(
-                        "WARNING   forecast {} exceeds the budget of {}",
-                        crate::budget::report::fmt_duration(*forecast),
-                        crate::budget::report::fmt_duration(*budget)
-                    ));
-                }
-                Progress::Cancelling => line = Some("cancelling: no new node starts".into()),
-                Progress::RollbackStarted { nodes } => {
-                    line = Some(format!("rolling back {nodes} nodes"))
-                }
-                Progress::Sweep { kind, found } => {
-                    line = Some(format!("sweep     {kind}: {found} found by tag"))
-                }
-                Progress::SweepSkipped { kind, reason } => {
-                    line = Some(format!("WARNING   sweep of {kind} skipped: {reason}"))
-                }
                 Progress::RunFinished { verdict, elapsed } => {
                     v.progress.verdict = Some(verdict_str(*verdict).into());
                     v.progress.elapsed_ms = elapsed.as_millis() as u64;
-                    line = Some(format!(
-                        "finished: {} after {}",
-                        verdict_str(*verdict).replace('_', " "),
-                        crate::budget::report::fmt_duration(*elapsed)
-                    ));
                 }
+                Progress::NodeRetrying { .. }
+                | Progress::BudgetWarning { .. }
+                | Progress::Cancelling
+                | Progress::RollbackStarted { .. }
+                | Progress::Sweep { .. }
+                | Progress::SweepSkipped { .. } => {}
             }
             recount(v);
         });
-        if let Some(l) = line {
-            self.line(l);
+        if let Some(text) = p.line() {
+            self.line(text);
         }
     }
 

@@ -179,13 +179,8 @@ async fn create(
         .environment
         .clone()
         .unwrap_or_else(|| stack.environment.clone());
-    crate::envapi::EnvKey::new(
-        &environment,
-        Some(tenant.as_str()),
-        crate::envapi::Level::Tenant,
-        "X",
-    )
-    .map_err(|e| ApiError::bad_request(format!("environment: {e}")))?;
+    crate::envapi::check_environment(&environment)
+        .map_err(|e| ApiError::bad_request(format!("environment: {e}")))?;
     let max = app.config.max_ttl;
     let ttl = match &body.ttl {
         Some(t) => humantime::parse_duration(t)
