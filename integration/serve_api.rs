@@ -907,3 +907,40 @@ async fn the_scheduled_reaper_destroys_an_expired_tenant_and_spares_a_protected_
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_run_of_the_cli_is_followed_live_through_the_state() {
+    let w = World::new();
+    let s = w.serve();
+    // The CLI, on the same state, runs a create the server did not start.
+    let mut cli = w
+        .command()
+        .args([
+            "create",
+            "tenant",
+            "by-cli",
+            "--stack",
+            "integration/stacks/slow.yaml",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = s
+        .wait_tenant("by-cli", "a run in the state", |t| {
+            t["runs"].as_array().is_some_and(|r| !r.is_empty())
+        })
+        .await;
+    assert_eq!(
+        t["runs"][0]["status"], "running",
+        "caught before the end: {t}"
+    );
+    let run = t["runs"][0]["id"].as_str().unwrap().to_string();
+    let (events, end) = s.follow(OLGA, &run).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert!(
+        events.len() >= 3,
+        "a snapshot when it started, one when it finished, the end: {events:?}"
+    );
+    assert!(cli.wait().unwrap().success());
+}

@@ -98,6 +98,48 @@ async fn follow(
     let _ = send(json_event("end", &end)).await;
 }
 
+/// How often a run of another process (the CLI, another replica) is
+/// looked up again in the state.
+const STORED_RUN_POLL: Duration = Duration::from_secs(1);
+
+/// Follows a run this server does not hold (started by the CLI or another
+/// replica) through the state: a `snapshot` whenever its row changes, and
+/// `end` once it has finished.
+async fn follow_stored(
+    app: AppState,
+    mut view: RunView,
+    tx: tokio::sync::mpsc::Sender<Result<Event, Infallible>>,
+) {
+    if tx
+        .send(Ok(json_event("snapshot", &view.progress)))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    while !view.is_finished() {
+        tokio::time::sleep(STORED_RUN_POLL).await;
+        if tx.is_closed() {
+            return;
+        }
+        match app.state.run(&view.id).await {
+            Ok(Some(row)) => {
+                let next = RunView::of_row(&row);
+                if next.status != view.status || next.finished_at != view.finished_at {
+                    let _ = tx.send(Ok(json_event("snapshot", &next.progress))).await;
+                }
+                view = next;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(run = %view.id, error = %e, "cannot follow a stored run");
+                break;
+            }
+        }
+    }
+    let _ = tx.send(Ok(json_event("end", &view))).await;
+}
+
 #[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
     params(("id" = String, Path, description = "run id")),
     responses((status = 200, description = "text/event-stream: `snapshot` (Progress), `log` ({line}), `end` (Run)", content_type = "text/event-stream"),
@@ -114,9 +156,7 @@ pub async fn run_events(
         }
         None => {
             let run = app.state.run(&id).await?.ok_or_else(|| unknown(&id))?;
-            let view = RunView::of_row(&run);
-            let _ = tx.send(Ok(json_event("snapshot", &view.progress))).await;
-            let _ = tx.send(Ok(json_event("end", &view))).await;
+            tokio::spawn(follow_stored(app.clone(), RunView::of_row(&run), tx));
         }
     }
     Ok(Sse::new(ReceiverStream::new(rx))
