@@ -663,6 +663,7 @@ async fn the_page_logs_in_with_a_cookie_and_serves_its_assets() {
         !cookie.contains(OLGA),
         "the cookie must not carry the token"
     );
+    assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
     let session = cookie.split(';').next().unwrap().to_string();
     let me: Value = client
         .get(s.url("/api/whoami"))

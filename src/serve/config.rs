@@ -34,6 +34,8 @@ struct RawConfig {
     #[serde(default)]
     tokens: Vec<RawToken>,
     reaper: Option<RawReaper>,
+    #[serde(default)]
+    secure_cookie: bool,
 }
 
 fn default_runs() -> usize {
@@ -85,6 +87,9 @@ pub struct ServeConfig {
     pub stacks: BTreeMap<String, Stack>,
     pub tokens: Vec<TokenEntry>,
     pub reaper: Option<ReaperSchedule>,
+    /// Mark the session cookie `Secure` (set it when the page is served
+    /// over HTTPS, e.g. behind an ingress that terminates TLS).
+    pub secure_cookie: bool,
 }
 
 impl ServeConfig {
@@ -206,6 +211,7 @@ impl ServeConfig {
             stacks,
             tokens,
             reaper,
+            secure_cookie: raw.secure_cookie,
         })
     }
 }
@@ -235,6 +241,7 @@ mod tests {
         assert_eq!(c.max_ttl, Duration::from_secs(30 * 86400));
         assert_eq!(c.tokens[0].role, Role::Operator);
         assert!(c.reaper.is_none());
+        assert!(!c.secure_cookie);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub async fn login(
     let cookie = Cookie::build((SESSION_COOKIE, session))
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(app.config.secure_cookie)
         .path("/")
         .build();
     Ok((jar.add(cookie), Json(who)))
