@@ -312,7 +312,14 @@ async fn reap_tenant(
             return Ok((outcome(row, Action::Refused, vec![reason]), Vec::new()));
         }
     };
-    let expected = expected_of(row, &records, &StoredGraph::from_json(&row.graph_json));
+    // The list of tenants leaves out the stored graph; read it for this one.
+    let graph_json = engine
+        .state
+        .tenant(&row.name)
+        .await?
+        .map(|t| t.graph_json)
+        .unwrap_or_default();
+    let expected = expected_of(row, &records, &StoredGraph::from_json(&graph_json));
     let aws = &engine.backends.aws;
     let tagged = discover::tagged_with_tenant(aws, &row.name).await?;
     let seen: BTreeSet<&str> = tagged.iter().map(|r| r.arn.as_str()).collect();

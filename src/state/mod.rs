@@ -127,11 +127,17 @@ impl StateStore {
         row.map(|r| TenantRow::from_row(&r)).transpose()
     }
 
+    /// Every tenant, by name, without its stored graph (`graph_json` is
+    /// empty: it is the bulk of a row and no list needs it; `tenant(name)`
+    /// has it).
     pub async fn tenants(&self) -> Result<Vec<TenantRow>, StateError> {
-        let rows = sqlx::query("SELECT * FROM tenants ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.db_err(e))?;
+        let rows = sqlx::query(
+            "SELECT name, environment, stack_name, stack_path, status, created_at, updated_at,
+               expires_at, protected, owner, note, '' AS graph_json FROM tenants ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_err(e))?;
         rows.iter().map(TenantRow::from_row).collect()
     }
 

@@ -380,6 +380,22 @@ async fn an_upsert_without_owner_or_note_keeps_the_stored_ones(s: &StateStore) {
         .map(|t| t.name)
         .collect();
     assert_eq!(names, ["acme", "zeta"]);
+    assert!(
+        s.tenants()
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.graph_json.is_empty()),
+        "the list leaves the stored graph out"
+    );
+    assert!(
+        !s.tenant("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .graph_json
+            .is_empty()
+    );
     assert!(s.tenant("nobody").await.unwrap().is_none());
 }
 
