@@ -8,7 +8,6 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, Weak};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -19,94 +18,38 @@ use envctl::kinds::aws::s3::Bucket;
 use envctl::kinds::aws::sns::Topic;
 use envctl::kinds::aws::sqs::Queue;
 use envctl::kinds::secret_password::Password;
-use envctl::kinds::{Backends, Cx, Kind, KindError, Outputs, Props, Readiness, SweepCx};
+use envctl::kinds::{Cx, Kind, KindError, Outputs, Props, Readiness};
 use envctl::secret::{MASK, SecretString};
-use envctl::tenant::TenantName;
 use serde_json::json;
-use support::Moto;
+use support::kinds::{ENVIRONMENT, KindWorld};
 
-/// One moto for all tests of this binary that run at the same time; the last
-/// test to finish stops it (a `static` is never dropped, so it holds only a
-/// weak reference).
-static MOTO: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
-
-fn moto() -> Arc<Moto> {
-    let mut slot = MOTO.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(m) = slot.upgrade() {
-        return m;
-    }
-    let m = Arc::new(Moto::start());
-    *slot = Arc::downgrade(&m);
-    m
-}
-
-const ENVIRONMENT: &str = "test";
 const STACK: &str = "kinds-aws";
 
-/// Everything one test needs: its tenant, the backends, and raw clients.
-struct T {
-    _moto: Arc<Moto>,
-    tenant: TenantName,
-    backends: Arc<Backends>,
-    aws: AwsClients,
+/// One test's tenant, backends and raw clients (see `support::kinds`).
+struct T(KindWorld);
+
+impl std::ops::Deref for T {
+    type Target = KindWorld;
+
+    fn deref(&self) -> &KindWorld {
+        &self.0
+    }
 }
 
 impl T {
     async fn new(tenant: &str) -> T {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let moto = moto();
-        let aws = AwsClients::from_config(&moto.sdk_config());
-        let values = ValueStore::new(aws.s3.clone(), format!("kt-values-{tenant}"));
-        values.ensure_bucket().await.expect("value bucket");
-        T {
-            _moto: moto,
-            tenant: TenantName::parse(tenant).unwrap(),
-            backends: Arc::new(Backends {
-                aws: aws.clone(),
-                values,
-            }),
-            aws,
-        }
-    }
-
-    fn cx(&self, resource_id: &str) -> Cx {
-        Cx {
-            tenant: self.tenant.clone(),
-            stack: STACK.into(),
-            environment: ENVIRONMENT.into(),
-            resource_id: resource_id.into(),
-            expires_at: None,
-            publish: Vec::new(),
-            backends: self.backends.clone(),
-        }
-    }
-
-    fn sweep_cx(&self) -> SweepCx {
-        SweepCx {
-            tenant: self.tenant.clone(),
-            backends: self.backends.clone(),
-        }
+        let world = KindWorld::new(STACK, tenant, "kt-values");
+        world
+            .backends
+            .values
+            .ensure_bucket()
+            .await
+            .expect("value bucket");
+        T(world)
     }
 
     fn values(&self) -> &ValueStore {
         &self.backends.values
-    }
-
-    /// The four tags every resource must carry, for `resource_id`.
-    fn assert_tagged(&self, what: &str, tags: &HashMap<String, String>, resource_id: &str) {
-        let want = [
-            ("envctl:tenant", self.tenant.as_str()),
-            ("envctl:stack", STACK),
-            ("envctl:resource", resource_id),
-            ("envctl:managed", "true"),
-        ];
-        for (k, v) in want {
-            assert_eq!(
-                tags.get(k).map(String::as_str),
-                Some(v),
-                "{what}: tag {k} (all tags: {tags:?})"
-            );
-        }
     }
 }
 

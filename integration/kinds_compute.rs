@@ -8,7 +8,7 @@
 mod support;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Tag, TagSpecification};
@@ -18,33 +18,14 @@ use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorC
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use envctl::envapi::ValueStore;
-use envctl::kinds::aws::AwsClients;
 use envctl::kinds::aws::autoscaling::Group;
 use envctl::kinds::aws::lambda::Function;
 use envctl::kinds::aws::network::Network;
 use envctl::kinds::aws::security_group::SecurityGroup;
-use envctl::kinds::{Backends, Cx, Kind, KindError, Outputs, Props, Readiness, SweepCx};
-use envctl::tenant::TenantName;
+use envctl::kinds::{Cx, Kind, KindError, Outputs, Props, Readiness};
 use serde_json::json;
-use support::Moto;
+use support::kinds::KindWorld;
 
-/// One moto for all tests of this binary that run at the same time; the last
-/// test to finish stops it (a `static` is never dropped, so it holds only a
-/// weak reference).
-static MOTO: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
-
-fn moto() -> Arc<Moto> {
-    let mut slot = MOTO.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(m) = slot.upgrade() {
-        return m;
-    }
-    let m = Arc::new(Moto::start());
-    *slot = Arc::downgrade(&m);
-    m
-}
-
-const ENVIRONMENT: &str = "test";
 const STACK: &str = "kinds-compute";
 
 /// Records the operations the kinds call (an SDK interceptor on the clients
@@ -94,88 +75,47 @@ impl Calls {
 /// Everything one test needs: its tenant, the backends (with recorded
 /// calls), and raw clients for checks.
 struct T {
-    _moto: Arc<Moto>,
-    tenant: TenantName,
-    backends: Arc<Backends>,
-    aws: AwsClients,
+    world: KindWorld,
     calls: Calls,
+}
+
+impl std::ops::Deref for T {
+    type Target = KindWorld;
+
+    fn deref(&self) -> &KindWorld {
+        &self.world
+    }
 }
 
 impl T {
     fn new(tenant: &str) -> T {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let moto = moto();
-        let config = moto.sdk_config();
-        let aws = AwsClients::from_config(&config);
         let calls = Calls::default();
-        let mut recorded = aws.clone();
-        recorded.ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&config)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        recorded.autoscaling = aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::from(&config)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        recorded.lambda = aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&config)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        recorded.iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&config)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        let values = ValueStore::new(aws.s3.clone(), format!("kc-values-{tenant}"));
-        T {
-            _moto: moto,
-            tenant: TenantName::parse(tenant).unwrap(),
-            backends: Arc::new(Backends {
-                aws: recorded,
-                values,
-            }),
-            aws,
-            calls,
-        }
-    }
-
-    fn cx(&self, resource_id: &str) -> Cx {
-        Cx {
-            tenant: self.tenant.clone(),
-            stack: STACK.into(),
-            environment: ENVIRONMENT.into(),
-            resource_id: resource_id.into(),
-            expires_at: None,
-            publish: Vec::new(),
-            backends: self.backends.clone(),
-        }
-    }
-
-    fn sweep_cx(&self) -> SweepCx {
-        SweepCx {
-            tenant: self.tenant.clone(),
-            backends: self.backends.clone(),
-        }
-    }
-
-    /// The four tags every resource must carry, for `resource_id`.
-    fn assert_tagged(&self, what: &str, tags: &HashMap<String, String>, resource_id: &str) {
-        let want = [
-            ("envctl:tenant", self.tenant.as_str()),
-            ("envctl:stack", STACK),
-            ("envctl:resource", resource_id),
-            ("envctl:managed", "true"),
-        ];
-        for (k, v) in want {
-            assert_eq!(
-                tags.get(k).map(String::as_str),
-                Some(v),
-                "{what}: tag {k} (all tags: {tags:?})"
+        let recording = calls.clone();
+        let world = KindWorld::with_kind_clients(STACK, tenant, "kc-values", |aws, config| {
+            let mut recorded = aws.clone();
+            recorded.ec2 = aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(config)
+                    .interceptor(recording.clone())
+                    .build(),
             );
-        }
+            recorded.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(config)
+                    .interceptor(recording.clone())
+                    .build(),
+            );
+            recorded.lambda = aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config)
+                    .interceptor(recording.clone())
+                    .build(),
+            );
+            recorded.iam = aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(config)
+                    .interceptor(recording.clone())
+                    .build(),
+            );
+            recorded
+        });
+        T { world, calls }
     }
 
     /// Filters for everything of this tenant (raw EC2 checks).

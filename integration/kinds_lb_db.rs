@@ -9,7 +9,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
 
 use aws_sdk_acm::types::ValidationMethod;
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
@@ -17,44 +16,29 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ActionTypeEnum, Listener as V2Listener, LoadBalancerTypeEnum, ProtocolEnum,
     RedirectActionStatusCodeEnum, Rule,
 };
-use envctl::envapi::ValueStore;
 use envctl::kinds::aws::AwsClients;
 use envctl::kinds::aws::elb_classic::ClassicLoadBalancer;
 use envctl::kinds::aws::elbv2::{LoadBalancer, SSL_POLICY};
 use envctl::kinds::aws::rds::{FINAL_SNAPSHOT_TAG, Instance, PASSWORD_TAG};
-use envctl::kinds::{Backends, Cx, Kind, KindError, Outputs, Props, Readiness, SweepCx};
-use envctl::tenant::TenantName;
+use envctl::kinds::{Kind, KindError, Outputs, Props, Readiness};
 use serde_json::json;
-use support::Moto;
+use support::kinds::KindWorld;
 
-/// One moto for all tests of this binary that run at the same time; the last
-/// test to finish stops it (a `static` is never dropped, so it holds only a
-/// weak reference).
-static MOTO: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
-
-fn moto() -> Arc<Moto> {
-    let mut slot = MOTO.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(m) = slot.upgrade() {
-        return m;
-    }
-    let m = Arc::new(Moto::start());
-    *slot = Arc::downgrade(&m);
-    m
-}
-
-const ENVIRONMENT: &str = "test";
 const STACK: &str = "kinds-lb-db";
 /// What a secret.password resource would hand the database kind.
 const PASSWORD: &str = "Zq7uXk2Lw9PbR4tNc8Vy3MhD";
 /// us-east-1's hosted zone for Classic and Application Load Balancers.
 const US_EAST_1_ELB_ZONE: &str = "Z35SXDOTRQ7X7K";
 
-/// Everything one test needs: its tenant, the backends, and raw clients.
-struct T {
-    _moto: Arc<Moto>,
-    tenant: TenantName,
-    backends: Arc<Backends>,
-    aws: AwsClients,
+/// One test's tenant, backends and raw clients (see `support::kinds`).
+struct T(KindWorld);
+
+impl std::ops::Deref for T {
+    type Target = KindWorld;
+
+    fn deref(&self) -> &KindWorld {
+        &self.0
+    }
 }
 
 /// A VPC with two subnets in two Availability Zones and a security group.
@@ -66,56 +50,7 @@ struct Net {
 
 impl T {
     fn new(tenant: &str) -> T {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let moto = moto();
-        let aws = AwsClients::from_config(&moto.sdk_config());
-        // Not used by these kinds; Backends needs one.
-        let values = ValueStore::new(aws.s3.clone(), format!("kl-values-{tenant}"));
-        T {
-            _moto: moto,
-            tenant: TenantName::parse(tenant).unwrap(),
-            backends: Arc::new(Backends {
-                aws: aws.clone(),
-                values,
-            }),
-            aws,
-        }
-    }
-
-    fn cx(&self, resource_id: &str) -> Cx {
-        Cx {
-            tenant: self.tenant.clone(),
-            stack: STACK.into(),
-            environment: ENVIRONMENT.into(),
-            resource_id: resource_id.into(),
-            expires_at: None,
-            publish: Vec::new(),
-            backends: self.backends.clone(),
-        }
-    }
-
-    fn sweep_cx(&self) -> SweepCx {
-        SweepCx {
-            tenant: self.tenant.clone(),
-            backends: self.backends.clone(),
-        }
-    }
-
-    /// The four tags every resource must carry, for `resource_id`.
-    fn assert_tagged(&self, what: &str, tags: &HashMap<String, String>, resource_id: &str) {
-        let want = [
-            ("envctl:tenant", self.tenant.as_str()),
-            ("envctl:stack", STACK),
-            ("envctl:resource", resource_id),
-            ("envctl:managed", "true"),
-        ];
-        for (k, v) in want {
-            assert_eq!(
-                tags.get(k).map(String::as_str),
-                Some(v),
-                "{what}: tag {k} (all tags: {tags:?})"
-            );
-        }
+        T(KindWorld::new(STACK, tenant, "kl-values"))
     }
 
     async fn net(&self) -> Net {

@@ -2,6 +2,8 @@
 //! binary on a free loopback port, and the AWS settings that point at it.
 #![allow(dead_code)]
 
+pub mod kinds;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;

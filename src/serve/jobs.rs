@@ -12,7 +12,7 @@ use super::live::LiveRun;
 use super::metrics::Metrics;
 use super::views::outcome_of;
 use crate::budget::Verdict;
-use crate::engine::{CreateRequest, DestroyRequest, Engine, EngineError, ProgressSink};
+use crate::engine::{CreateRequest, DestroyRequest, Engine, ProgressSink};
 
 /// Finished runs kept in memory for the page (older ones come from the state).
 const KEEP_FINISHED: usize = 500;
@@ -161,7 +161,7 @@ impl Jobs {
                 );
             }
             Err(e) => {
-                let message = describe(&e);
+                let message = e.to_string();
                 tracing::warn!(tenant = %live.tenant, run = %live.id, operation, error = %message, "run could not run");
                 live.fail(message);
                 self.metrics.run_finished(
@@ -184,8 +184,4 @@ impl Jobs {
             self.runs.lock().expect("runs lock").remove(&old);
         }
     }
-}
-
-fn describe(e: &EngineError) -> String {
-    e.to_string()
 }

@@ -26,9 +26,6 @@ pub struct LiveRun {
     log_tx: broadcast::Sender<String>,
     log: Mutex<Vec<String>>,
     report: Mutex<Option<Report>>,
-    /// When the first progress message arrived after the request (a figure).
-    pub first_event_at: Mutex<Option<Instant>>,
-    pub submitted_at: Instant,
 }
 
 impl LiveRun {
@@ -60,8 +57,6 @@ impl LiveRun {
             log_tx: broadcast::channel(256).0,
             log: Mutex::new(Vec::new()),
             report: Mutex::new(None),
-            first_event_at: Mutex::new(None),
-            submitted_at: Instant::now(),
         }
     }
 
@@ -108,10 +103,6 @@ impl LiveRun {
 
     /// Folds one progress message into the view.
     pub fn apply(&self, p: &Progress) {
-        self.first_event_at
-            .lock()
-            .expect("first event lock")
-            .get_or_insert_with(Instant::now);
         let now_ms = self.elapsed_ms();
         let node = |v: &mut RunView, id: &str| -> usize {
             match v.progress.nodes.iter().position(|n| n.id == id) {
