@@ -1,0 +1,2 @@
+def before(ctx, req):
+    return None
