@@ -56,7 +56,9 @@ THROTTLE_RATES = {
     # 20/s; mutating 200 burst, 5/s (ec2-api-throttling.html).
     "ec2:describe": [20, 100],
     "ec2:mutate": [5, 200],
-    # Route 53: five requests per second per account (DNSLimitations.html).
+    # Route 53: five requests per second per account (repost knowledge
+    # center route-53-avoid-throttling-errors; the newer throttling page
+    # raises it to 10/s with a burst of 50: set [10, 50] to model that).
     "route53": [5, 5],
     "elasticloadbalancing": [10, 40],
     "rds": [10, 40],

@@ -61,6 +61,10 @@ def before(ctx, req):
             ctx.stats.bump("eni.in_use")
             return error(req, 400, "InvalidNetworkInterface.InUse",
                          "The interface %s is currently in use." % p["NetworkInterfaceId"])
+    elif a == "DetachNetworkInterface":
+        if any(e["attach"] == p.get("AttachmentId") for e in enis):
+            ctx.stats.bump("eni.in_use")
+            return error(req, 400, "OperationNotPermitted", "You are not allowed to manage 'ela-attach' attachments.")
     elif a == "DescribeNetworkInterfaces":
         ids = req.indexed("NetworkInterfaceId")
         ours = {e["id"] for e in enis}
@@ -108,6 +112,7 @@ def _fields(e):
         "requester-id": [e["requester"]], "requester-managed": ["true"], "availability-zone": [e["az"]],
         "interface-type": ["interface"], "attachment.status": ["attached"], "private-ip-address": [e["ip"]],
         "addresses.private-ip-address": [e["ip"]], "owner-id": ["123456789012"],
+        "attachment.instance-owner-id": [e["requester"]], "attachment.attachment-id": [e["attach"]],
     }
 
 

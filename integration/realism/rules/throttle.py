@@ -2,10 +2,12 @@
 scaled; off unless `throttle` is true). Refused calls answer each service's
 real throttling error: EC2 503 RequestLimitExceeded, Route 53 400 Throttling
 (PriorRequestNotComplete for ChangeResourceRecordSets), Lambda 429
-TooManyRequestsException, S3 503 SlowDown, SQS RequestThrottled, JSON
-services ThrottlingException, query services 400 Throttling.
+TooManyRequestsException, S3 503 SlowDown, SQS RequestThrottled, ELB and
+the JSON services ThrottlingException, other query services 400 Throttling.
 Sources: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
-https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests
+https://repost.aws/knowledge-center/route-53-avoid-throttling-errors (5 req/s per account, PriorRequestNotComplete)
+https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html (newer: 10/s, burst 50)
+https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling.html
 https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html (PriorRequestNotComplete)"""
 
 import threading
@@ -69,6 +71,7 @@ def before(ctx, req):
         return error(req, 503, "SlowDown", "Please reduce your request rate.")
     if req.service == "sqs":
         return error(req, 400, "RequestThrottled", "Rate exceeded")
-    if req.protocol == "json":
+    if req.protocol == "json" or req.service == "elasticloadbalancing":
+        # ELB documents ThrottlingException / "Rate exceeded" (elb-api-throttling.html).
         return error(req, 400, "ThrottlingException", "Rate exceeded")
     return error(req, 400, "Throttling", "Rate exceeded")
