@@ -6,7 +6,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::kinds::{KindError, Readiness};
@@ -48,11 +49,15 @@ pub enum StepError {
 }
 
 /// Runs `op` until it succeeds, fails permanently, or retries run out.
-/// `on_retry(attempt, error)` is told about each retry.
+/// A [`KindError::Transient`] is retried `max_retries` times with jittered
+/// exponential backoff; a [`KindError::Waiting`] until its own `within` has
+/// passed since it was first seen (backoff capped at `max_delay`), however
+/// many attempts that takes. `on_retry(attempt, error)` is told about each
+/// retry.
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     cancel: &CancellationToken,
-    op: F,
+    mut op: F,
     mut on_retry: impl FnMut(usize, &KindError) + Send,
 ) -> Result<T, StepError>
 where
@@ -61,34 +66,64 @@ where
     T: Send,
 {
     let timeout = policy.attempt_timeout;
-    let mut op = op;
-    let attempt = || {
-        let fut = op();
-        async move {
-            match tokio::time::timeout(timeout, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(KindError::Transient(format!(
-                    "attempt timed out after {timeout:?}"
-                ))),
-            }
-        }
+    let backoff = || {
+        ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
     };
+    let mut transient = backoff().with_max_times(policy.max_retries).build();
+    let mut waiting = backoff().without_max_times().build();
+    let mut waiting_since: Option<Instant> = None;
     let mut attempts = 0usize;
-    let backoff = ExponentialBuilder::default()
-        .with_jitter()
-        .with_min_delay(policy.min_delay)
-        .with_max_delay(policy.max_delay)
-        .with_max_times(policy.max_retries);
-    let retried = attempt
-        .retry(backoff)
-        .when(KindError::is_transient)
-        .notify(|e, _| {
-            attempts += 1;
-            on_retry(attempts, e);
-        });
-    tokio::select! {
-        r = retried => r.map_err(StepError::Kind),
-        _ = cancel.cancelled() => Err(StepError::Cancelled),
+    loop {
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, op()) => match r {
+                Ok(r) => r,
+                Err(_) => Err(KindError::Transient(format!("attempt timed out after {timeout:?}"))),
+            },
+            _ = cancel.cancelled() => return Err(StepError::Cancelled),
+        };
+        let err = match outcome {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let pause = match &err {
+            KindError::Waiting { within, .. } => {
+                let since = *waiting_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= *within {
+                    return Err(StepError::Kind(gave_up_waiting(err, since.elapsed())));
+                }
+                waiting.next()
+            }
+            KindError::Transient(_) => transient.next(),
+            _ => None,
+        };
+        let Some(pause) = pause else {
+            return Err(StepError::Kind(err));
+        };
+        attempts += 1;
+        on_retry(attempts, &err);
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => return Err(StepError::Cancelled),
+        }
+    }
+}
+
+/// A [`KindError::Waiting`] whose time ran out becomes permanent, saying
+/// how long it waited and for what.
+fn gave_up_waiting(err: KindError, waited: Duration) -> KindError {
+    match err {
+        KindError::Waiting {
+            message,
+            waiting_for,
+            ..
+        } => KindError::Permanent(format!(
+            "gave up after waiting {} for {waiting_for}: {message}",
+            crate::budget::fmt_duration(waited)
+        )),
+        other => other,
     }
 }
 
@@ -206,6 +241,58 @@ mod tests {
             4,
             "one attempt plus three retries"
         );
+    }
+
+    #[tokio::test]
+    async fn waiting_errors_are_retried_past_the_transient_bound_until_they_clear() {
+        let calls = AtomicUsize::new(0);
+        let mut said = Vec::new();
+        let r = with_retries(
+            &fast(),
+            &CancellationToken::new(),
+            || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 10 {
+                    Err(KindError::waiting(
+                        "DeleteSecurityGroup sg-1: DependencyViolation: resource has a dependent object",
+                        "the load balancer's network interfaces to be released",
+                        Duration::from_secs(60),
+                    ))
+                } else {
+                    Ok(3)
+                }
+            },
+            |_, e| said.push(e.to_string()),
+        )
+        .await;
+        assert_eq!(r.unwrap(), 3);
+        assert_eq!(calls.load(Ordering::SeqCst), 11, "more retries than max_retries (3)");
+        assert!(
+            said[0].starts_with("waiting for the load balancer's network interfaces to be released (up to 1m"),
+            "{}",
+            said[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_errors_give_up_at_their_deadline_saying_what_they_waited_for() {
+        let r: Result<(), _> = with_retries(
+            &fast(),
+            &CancellationToken::new(),
+            || async {
+                Err(KindError::waiting(
+                    "CreateListener: CertificateNotFound: Certificate not found",
+                    "the certificate to become visible to Elastic Load Balancing",
+                    Duration::from_millis(30),
+                ))
+            },
+            |_, _| {},
+        )
+        .await;
+        let Err(StepError::Kind(KindError::Permanent(m))) = r else {
+            panic!("expected a permanent error, got {r:?}");
+        };
+        assert!(m.starts_with("gave up after waiting"), "{m}");
+        assert!(m.contains("visible to Elastic Load Balancing") && m.contains("CertificateNotFound"), "{m}");
     }
 
     #[tokio::test]

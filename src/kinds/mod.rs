@@ -152,11 +152,35 @@ pub enum KindError {
     /// used it skips the kind with a warning.
     #[error("{0}")]
     Unconfigured(String),
+    /// An answer the cloud gives for a while after a related change (a
+    /// deleted load balancer's network interfaces still being released, a new
+    /// certificate not yet visible to ELB, an IAM role not yet assumable):
+    /// the engine retries it until `within` has passed since it was first
+    /// seen, and progress says what it waits for.
+    #[error("waiting for {waiting_for} (up to {}): {message}", crate::budget::fmt_duration(*within))]
+    Waiting {
+        message: String,
+        /// What has to happen, in words: "the load balancer's network
+        /// interfaces to be released".
+        waiting_for: String,
+        within: Duration,
+    },
 }
 
 impl KindError {
+    /// Worth retrying: [`KindError::Transient`] (a few times, with backoff)
+    /// or [`KindError::Waiting`] (until its own deadline).
     pub fn is_transient(&self) -> bool {
-        matches!(self, KindError::Transient(_))
+        matches!(self, KindError::Transient(_) | KindError::Waiting { .. })
+    }
+
+    /// A [`KindError::Waiting`] for `within`.
+    pub fn waiting(message: impl Into<String>, waiting_for: impl Into<String>, within: Duration) -> Self {
+        KindError::Waiting {
+            message: message.into(),
+            waiting_for: waiting_for.into(),
+            within,
+        }
     }
 }
 
@@ -177,6 +201,12 @@ pub struct Cx {
     /// Where this resource's outputs are published (a generated secret is
     /// adopted from the first of these on a rerun).
     pub publish: Vec<EnvKey>,
+    /// The journal's last word on this node is `started`: an earlier apply
+    /// began and never recorded an outcome (the process died mid-apply), so
+    /// a create call of it may have reached the cloud unanswered. Kinds
+    /// whose creates have no idempotency token use it to re-check their
+    /// lookup for a while before creating ([`aws::unanswered`]).
+    pub interrupted: bool,
     pub backends: Arc<Backends>,
 }
 
@@ -217,6 +247,35 @@ pub struct Found {
     pub outputs: Outputs,
 }
 
+/// A property value that breaks a rule of the cloud's API (characters,
+/// length, range), found before anything is created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropIssue {
+    /// Where, from the property name down: `["ingress", "0", "cidr"]`.
+    pub path: Vec<String>,
+    /// What is wrong and the fix, e.g. "contains an apostrophe, which AWS
+    /// does not allow in a security-group description; allowed: ...".
+    pub message: String,
+}
+
+impl PropIssue {
+    pub fn new(path: &[&str], message: impl Into<String>) -> Self {
+        Self {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The literal string value of property `name`: `None` when it is absent, not
+/// a string, or holds a `${ref}` (checked once resolved, before apply).
+pub fn literal<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
+    props
+        .get(name)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.contains("${"))
+}
+
 /// Deserializes resolved properties into a kind's typed properties.
 pub fn parse_props<T: serde::de::DeserializeOwned>(props: &Props) -> Result<T, KindError> {
     serde_json::from_value(serde_json::Value::Object(props.clone()))
@@ -236,6 +295,15 @@ pub trait Kind: Send + Sync + 'static {
     /// How long readiness may take before the node fails.
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(30 * 60)
+    }
+
+    /// The rules of the cloud's API that literal property values break
+    /// (characters, lengths, ranges), so that bad input fails at validation
+    /// with exit 2 and nothing created. Values holding a `${ref}` are skipped
+    /// at load ([`literal`]) and checked by the engine once resolved, before
+    /// `apply`. Each rule cites its API reference.
+    fn check(&self, _props: &Props) -> Vec<PropIssue> {
+        Vec::new()
     }
 
     /// Creates the resource, or adopts the one a previous run made.

@@ -23,6 +23,9 @@ pub const SECRET_PASSWORD: &str = "secret.password";
 #[derive(Clone, Copy, Debug)]
 pub struct KindInfo {
     pub name: &'static str,
+    /// The kind itself, for its literal-value rules ([`Kind::check`]);
+    /// `None` for kinds described only by their specs (tests).
+    pub kind: Option<KindRef>,
     pub api: &'static str,
     pub props: &'static [PropSpec],
     pub outputs: &'static [OutputSpec],
@@ -32,6 +35,7 @@ impl KindInfo {
     pub fn of(kind: &'static dyn Kind) -> Self {
         Self {
             name: kind.name(),
+            kind: Some(KindRef(kind)),
             api: kind.api(),
             props: kind.props(),
             outputs: kind.outputs(),
@@ -40,6 +44,16 @@ impl KindInfo {
 
     pub fn output(&self, name: &str) -> Option<&'static OutputSpec> {
         self.outputs.iter().find(|o| o.name == name)
+    }
+}
+
+/// A kind of the registry, printable by name.
+#[derive(Clone, Copy)]
+pub struct KindRef(pub &'static dyn Kind);
+
+impl std::fmt::Debug for KindRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
     }
 }
 
@@ -409,6 +423,20 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if let Some(KindRef(k)) = kind.and_then(|k| k.kind) {
+            for issue in k.check(&r.properties) {
+                let mut path = vec![Seg::Key("properties")];
+                path.extend(issue.path.iter().map(|p| match p.parse::<usize>() {
+                    Ok(n) => Seg::Item(n),
+                    Err(_) => Seg::Key(p),
+                }));
+                self.res(
+                    i,
+                    &path,
+                    format!("property '{}': {}", issue.path.join("."), issue.message),
+                );
+            }
+        }
         for (name, value) in &r.properties {
             let path = [Seg::Key("properties"), Seg::Key(name)];
             let found = match refs::references(value) {
@@ -728,6 +756,7 @@ pub(crate) mod tests {
     pub(crate) fn catalog() -> Catalog {
         let k = |name, api, props, outputs| KindInfo {
             name,
+            kind: None,
             api,
             props,
             outputs,
