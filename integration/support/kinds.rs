@@ -79,6 +79,7 @@ impl KindWorld {
             resource_id: resource_id.into(),
             expires_at: None,
             publish: Vec::new(),
+            interrupted: false,
             backends: self.backends.clone(),
         }
     }

@@ -545,6 +545,10 @@ impl<'a> Walk<'a> {
             resource_id: resource.id.clone(),
             expires_at: req.expires_at,
             publish: publish_keys(&req.tenant, &req.environment, resource)?,
+            interrupted: self
+                .records
+                .get(&resource.id)
+                .is_some_and(|r| r.state == NodeState::Started),
             backends: self.backends.clone(),
         })
     }

@@ -85,6 +85,7 @@ impl Engine {
             resource_id: id.to_string(),
             expires_at: None,
             publish: Vec::new(),
+            interrupted: false,
             backends: self.backends.clone(),
         };
 

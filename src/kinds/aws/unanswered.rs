@@ -1,0 +1,242 @@
+//! Creates that may have happened without our knowing: a create call with
+//! no idempotency token (CreateVpc, CreateInternetGateway, ...) whose answer
+//! was lost (timeout, dropped connection, 5xx) may still have made the
+//! resource, and the tag lookup that runs before creating again is
+//! eventually consistent on EC2, so it may not show it yet. A kind records
+//! such an ambiguous failure here ([`record_if_ambiguous`]) and asks
+//! [`may_create`] before each create: within a window sized to EC2's
+//! eventual consistency after the unanswered call, creating again waits
+//! (the kind's lookup runs again on each retry and adopts what appears).
+//!
+//! A node whose journal says `started` with no outcome (the process died
+//! mid-apply, [`Cx::interrupted`]) gets the same window, counted from the
+//! first apply of this process: the journal does not say whether or when a
+//! create was sent, so the kind assumes one may have been, just before the
+//! crash.
+//!
+//! Sources: "Eventual consistency in the Amazon EC2 API" (EC2 Developer
+//! Guide: retry Describe "starting with a couple of seconds of wait time,
+//! and increasing gradually up to a few minutes"); terraform-provider-aws
+//! `internal/service/ec2/consts.go` waits `ec2PropagationTimeout` (5 min)
+//! for a new resource to become visible, and `iamPropagationTimeout` (2 min).
+//! We take 2 minutes by default: a lookup that still misses a resource after
+//! that is rare, and the cost of the window is paid only after an ambiguous
+//! failure or a crash. `ENVCTL_EC2_VISIBILITY_WINDOW` (seconds) overrides it,
+//! for tests whose fake AWS lags by a scaled amount.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_ec2::error::SdkError;
+use tokio::time::Instant;
+
+use super::HttpStatus;
+use crate::kinds::{Cx, KindError};
+
+const DEFAULT_WINDOW: Duration = Duration::from_secs(120);
+
+/// The re-check window (see the module documentation).
+pub fn window() -> Duration {
+    std::env::var("ENVCTL_EC2_VISIBILITY_WINDOW")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_WINDOW)
+}
+
+/// What this process knows of one node's unanswered creates.
+#[derive(Clone, Copy, Debug)]
+enum Mark {
+    /// A create may have reached AWS at this instant.
+    Since(Instant),
+    /// The window of an interrupted apply has passed; do not open it again.
+    Settled,
+}
+
+fn marks() -> &'static Mutex<HashMap<String, Mark>> {
+    static MARKS: std::sync::OnceLock<Mutex<HashMap<String, Mark>>> = std::sync::OnceLock::new();
+    MARKS.get_or_init(Default::default)
+}
+
+fn key(cx: &Cx) -> String {
+    format!("{}\n{}", cx.tenant, cx.resource_id)
+}
+
+/// Whether a failed call may still have been carried out by AWS: no answer
+/// (timeout, connection dropped after sending, unreadable answer) or a
+/// server error. A refused request (4xx) or one never built is not.
+pub fn is_ambiguous<E, R: HttpStatus>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        // Connection refused and the like cannot be told from a reset after
+        // the request went out; only a failure on our side is certain.
+        SdkError::DispatchFailure(d) => !d.is_user(),
+        SdkError::ServiceError(se) => se.raw().status_code() >= 500,
+        _ => false,
+    }
+}
+
+/// Records that a create of this node may have happened (when `err` is
+/// ambiguous), so that the next create waits for the lookup to catch up.
+pub fn record_if_ambiguous<E, R: HttpStatus>(cx: &Cx, what: &str, err: &SdkError<E, R>) {
+    if is_ambiguous(err) {
+        tracing::debug!(
+            resource = %cx.resource_id,
+            "{what} got no clear answer; a second create waits {:?} for the lookup",
+            window()
+        );
+        marks()
+            .lock()
+            .expect("marks lock")
+            .insert(key(cx), Mark::Since(Instant::now()));
+    }
+}
+
+/// Asks whether this node may create `what` now (its lookup found nothing):
+/// `Err(Waiting)` while the window of an earlier unanswered create (or of an
+/// interrupted apply) is open, `Ok` otherwise. `what` names the call and the
+/// resource, e.g. `"CreateVpc 10.40.0.0/16"`; `resource` says it in words.
+pub fn may_create(cx: &Cx, what: &str, resource: &str) -> Result<(), KindError> {
+    decide(cx, what, resource, Instant::now(), window())
+}
+
+fn decide(
+    cx: &Cx,
+    what: &str,
+    resource: &str,
+    now: Instant,
+    window: Duration,
+) -> Result<(), KindError> {
+    let mut marks = marks().lock().expect("marks lock");
+    let mark = match marks.get(&key(cx)).copied() {
+        Some(m) => m,
+        None if cx.interrupted => {
+            marks.insert(key(cx), Mark::Since(now));
+            Mark::Since(now)
+        }
+        None => return Ok(()),
+    };
+    match mark {
+        Mark::Settled => Ok(()),
+        Mark::Since(at) if now.saturating_duration_since(at) >= window => {
+            marks.insert(key(cx), Mark::Settled);
+            Ok(())
+        }
+        Mark::Since(at) => {
+            let why = if cx.interrupted {
+                "the previous run stopped during this resource's apply"
+            } else {
+                "an earlier create of this resource got no answer"
+            };
+            Err(KindError::waiting(
+                format!(
+                    "{what}: not sent yet: {why} {}s ago, so {resource} may exist without being \
+                     visible to the lookup yet (EC2 is eventually consistent); looking again \
+                     before creating",
+                    now.saturating_duration_since(at).as_secs()
+                ),
+                format!("{resource} an unanswered create may have made to become visible"),
+                // The engine retries until then; the window closes first, and
+                // the create goes ahead.
+                window + Duration::from_secs(60),
+            ))
+        }
+    }
+}
+
+/// A per-call override that turns the SDK's own retries off, for a create
+/// with no idempotency token: the SDK's standard retry mode resends a call
+/// that timed out or got a 5xx (AWS SDKs and Tools Reference Guide,
+/// "Retry behavior"), which for CreateVpc or CreateInternetGateway can make
+/// a second resource. The engine retries instead, through the kind's lookup
+/// and [`may_create`].
+pub fn sdk_retries_off() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+}
+
+/// Forgets this node's marks (after a delete: a new create starts clean).
+pub fn forget(cx: &Cx) {
+    marks().lock().expect("marks lock").remove(&key(cx));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::{Backends, Cx};
+    use std::sync::Arc;
+
+    fn cx(resource: &str, interrupted: bool) -> Cx {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let aws = crate::kinds::aws::AwsClients::from_config(&config);
+        Cx {
+            tenant: crate::tenant::TenantName::parse("acme").unwrap(),
+            stack: "s".into(),
+            environment: "dev".into(),
+            resource_id: resource.into(),
+            expires_at: None,
+            publish: Vec::new(),
+            interrupted,
+            backends: Arc::new(Backends {
+                values: crate::envapi::ValueStore::new(aws.s3.clone(), "b"),
+                aws,
+            }),
+        }
+    }
+
+    fn mark(cx: &Cx, at: Instant) {
+        marks().lock().unwrap().insert(key(cx), Mark::Since(at));
+    }
+
+    #[tokio::test]
+    async fn a_create_without_an_unanswered_one_before_goes_ahead() {
+        let cx = cx("net-clean", false);
+        assert!(decide(&cx, "CreateVpc", "the VPC", Instant::now(), window()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn after_an_unanswered_create_a_second_one_waits_until_the_window_closes() {
+        let cx = cx("net-lost", false);
+        let t0 = Instant::now();
+        mark(&cx, t0);
+        let w = Duration::from_secs(120);
+        let e = decide(&cx, "CreateVpc", "the VPC", t0 + Duration::from_secs(30), w).unwrap_err();
+        let KindError::Waiting {
+            within, message, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert!(*within > w, "the engine must keep retrying past the window");
+        assert!(message.contains("got no answer 30s ago"), "{message}");
+        assert!(decide(&cx, "CreateVpc", "the VPC", t0 + w, w).is_ok());
+        // Settled: the next create does not wait again.
+        assert!(decide(&cx, "CreateVpc", "the VPC", t0 + w, w).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_apply_waits_once_from_the_first_attempt_of_this_process() {
+        let cx = cx("net-crashed", true);
+        let t0 = Instant::now();
+        let w = Duration::from_secs(120);
+        let e = decide(&cx, "CreateVpc", "the VPC", t0, w).unwrap_err();
+        assert!(e.to_string().contains("previous run stopped"), "{e}");
+        assert!(
+            decide(
+                &cx,
+                "CreateSubnet",
+                "the subnet",
+                t0 + Duration::from_secs(5),
+                w
+            )
+            .is_err()
+        );
+        assert!(decide(&cx, "CreateSubnet", "the subnet", t0 + w, w).is_ok());
+        assert!(decide(&cx, "CreateInternetGateway", "the gateway", t0 + w, w).is_ok());
+    }
+}
