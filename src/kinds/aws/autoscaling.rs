@@ -12,19 +12,22 @@ use aws_sdk_autoscaling::types::{
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
     ArchitectureType, InstanceType, LaunchTemplate, LaunchTemplateHttpTokensState,
-    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest,
-    RequestLaunchTemplateData, ResourceType, ResponseLaunchTemplateData,
+    LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType,
+    ResponseLaunchTemplateData,
 };
 use serde::Deserialize;
 
 use super::classify;
+use super::ec2_rules::{issue_of, with_placeholders};
 use super::network::{
     check_ids, client_token, ec2_tags, filter, int_prop, list_prop, managed_by,
     refuse_other_tenant, sweep_filters, tag_map, tag_spec,
 };
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::tenant::tags;
 
@@ -62,6 +65,8 @@ struct GroupProps {
     max: Option<serde_json::Value>,
     #[serde(default)]
     desired: Option<serde_json::Value>,
+    #[serde(default)]
+    public_ip: Option<bool>,
 }
 
 /// The properties, checked.
@@ -77,6 +82,9 @@ struct Spec {
     /// `None`: leave the group's current desired capacity (scaling policies
     /// own it) once the group exists; at creation it is `min`.
     desired: Option<i32>,
+    /// Give each instance a public IPv4 address (its route out through the
+    /// subnet's internet gateway; see [`PROPS`]).
+    public_ip: bool,
 }
 
 impl GroupProps {
@@ -97,9 +105,10 @@ impl GroupProps {
             .instance_type
             .map(|t| t.trim().to_string())
             .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_string());
-        if instance_type.is_empty() || !instance_type.contains('.') {
+        if !is_instance_type(&instance_type) {
             return bad(format!(
-                "instance_type '{instance_type}' is not an EC2 instance type like t3.small"
+                "instance_type '{instance_type}' is not an EC2 instance type like t3.small \
+                 (family.size, lowercase letters, digits and '-')"
             ));
         }
         if let Some(i) = &self.image_id
@@ -141,8 +150,22 @@ impl GroupProps {
             min,
             max,
             desired,
+            public_ip: self.public_ip.unwrap_or(true),
         })
     }
+}
+
+/// The shape of an EC2 instance type: `<family>.<size>` in lowercase
+/// letters, digits and `-` (`t3.small`, `m7g.2xlarge`, `u-6tb1.metal`), as
+/// the `InstanceType` enum of the EC2 API reference spells every value.
+/// Whether the region offers it is asked at apply (DescribeInstanceTypes).
+fn is_instance_type(t: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    matches!(t.split_once('.'), Some((family, size)) if part(family) && part(size))
 }
 
 static PROPS: &[PropSpec] = &[
@@ -188,6 +211,12 @@ static PROPS: &[PropSpec] = &[
         required: false,
         doc: "desired number of instances (default min at creation; when absent, later \
               applies leave it to scaling policies)",
+    },
+    PropSpec {
+        name: "public_ip",
+        required: false,
+        doc: "give each instance a public IPv4 address, its route out through the subnet's \
+              internet gateway (default true; false needs subnets with a NAT route)",
     },
 ];
 
@@ -340,14 +369,33 @@ fn template_data(cx: &Cx, name: &str, spec: &Spec, image_id: &str) -> RequestLau
             .set_tags(Some(ec2_tags(cx, name)))
             .build()
     };
-    RequestLaunchTemplateData::builder()
+    let groups = if spec.security_groups.is_empty() {
+        None
+    } else {
+        Some(spec.security_groups.clone())
+    };
+    let data = RequestLaunchTemplateData::builder()
         .image_id(image_id)
-        .instance_type(InstanceType::from(spec.instance_type.as_str()))
-        .set_security_group_ids(if spec.security_groups.is_empty() {
-            None
-        } else {
-            Some(spec.security_groups.clone())
-        })
+        .instance_type(InstanceType::from(spec.instance_type.as_str()));
+    // The route out: a public address on the primary interface. With a
+    // network interface in the template, its security groups go there, not
+    // at the top (RequestLaunchTemplateData, API reference: "If you specify
+    // a network interface, you must specify any security groups ... as part
+    // of the network interface"); terraform-provider-aws
+    // ec2/launch_template.go: `network_interfaces.associate_public_ip_address`.
+    let data = if spec.public_ip {
+        data.network_interfaces(
+            LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                .device_index(0)
+                .associate_public_ip_address(true)
+                .delete_on_termination(true)
+                .set_groups(groups)
+                .build(),
+        )
+    } else {
+        data.set_security_group_ids(groups)
+    };
+    data
         // IMDSv2 only: instance credentials need a session token.
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
@@ -366,10 +414,23 @@ fn same_template(have: &ResponseLaunchTemplateData, spec: &Spec, image_id: &str)
         .iter()
         .map(String::as_str)
         .collect();
+    let primary = have
+        .network_interfaces()
+        .iter()
+        .find(|n| n.device_index().unwrap_or(0) == 0);
+    let public = primary.and_then(|n| n.associate_public_ip_address()) == Some(true);
+    let groups: BTreeSet<&str> = match primary {
+        Some(n) => groups
+            .into_iter()
+            .chain(n.groups().iter().map(String::as_str))
+            .collect(),
+        None => groups,
+    };
     let wanted: BTreeSet<&str> = spec.security_groups.iter().map(String::as_str).collect();
     have.image_id() == Some(image_id)
         && have.instance_type().map(|t| t.as_str()) == Some(spec.instance_type.as_str())
         && groups == wanted
+        && public == spec.public_ip
 }
 
 /// Finds or creates the launch template; when its default version differs
@@ -668,6 +729,35 @@ impl Kind for Group {
         Duration::from_secs(15 * 60)
     }
 
+    /// What `apply` checks before any call, on the literal values: ids,
+    /// the instance type's shape, sizes 0-100 with min <= desired <= max
+    /// (CreateAutoScalingGroup, API reference: "DesiredCapacity ... must be
+    /// greater than or equal to the minimum size of the group and less than
+    /// or equal to the maximum size"). The group and template names are
+    /// envctl's (`envctl-<tenant>-<id>`, at most 128 characters of
+    /// lowercase letters, digits and `-`), within both references' rules
+    /// (AutoScalingGroupName 1-255 characters; LaunchTemplateName 3-128 of
+    /// `[a-zA-Z0-9().\-/_]+`).
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = with_placeholders(
+            props,
+            &[
+                ("subnet_ids", Some("subnet-ref")),
+                ("security_group_ids", Some("sg-ref")),
+                ("target_group_arns", Some("arn:ref")),
+                ("instance_type", None),
+                ("image_id", None),
+                ("min", None),
+                ("max", None),
+                ("desired", None),
+            ],
+        );
+        match parse_props::<GroupProps>(&filled).and_then(GroupProps::spec) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![issue_of(e)],
+        }
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: GroupProps = parse_props(props)?;
         let spec = p.spec()?;
@@ -908,6 +998,46 @@ mod tests {
         .unwrap();
         assert_eq!((s.min, s.max, s.desired), (2, 3, Some(3)));
         assert_eq!(s.security_groups, ["sg-1"]);
+    }
+
+    #[test]
+    fn instance_types_have_the_shape_of_the_api_enum() {
+        for ok in ["t3.small", "m7g.2xlarge", "u-6tb1.metal", "c6in.32xlarge"] {
+            assert!(is_instance_type(ok), "{ok}");
+        }
+        for bad in [
+            "t3",
+            "T3.small",
+            "t3.small ",
+            ".small",
+            "t3.",
+            "t3 small",
+            "db.t3.micro",
+        ] {
+            assert!(!is_instance_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn check_reports_literal_sizes_and_skips_references() {
+        let check = |v: serde_json::Value| Group.check(v.as_object().unwrap());
+        assert!(
+            check(serde_json::json!({
+                "subnet_ids": "${network.subnet_ids}", "security_group_ids": ["${app.group_id}"],
+                "target_group_arns": ["${alb.target_group_arn}"], "min": 1, "max": 4, "desired": 2,
+            }))
+            .is_empty()
+        );
+        let issues = check(serde_json::json!({
+            "subnet_ids": "${network.subnet_ids}", "min": 3, "max": 2,
+        }));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["min"]);
+        assert!(issues[0].message.contains("above max"), "{issues:?}");
+        let issues = check(serde_json::json!({
+            "subnet_ids": "${network.subnet_ids}", "instance_type": "large",
+        }));
+        assert_eq!(issues[0].path, ["instance_type"], "{issues:?}");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 pub mod acm;
 pub mod autoscaling;
 pub mod elb_classic;
+pub mod ec2_rules;
 pub mod elbv2;
+pub mod eni_holders;
 pub mod lambda;
 pub mod network;
 pub mod rds;
@@ -15,6 +17,7 @@ pub mod s3;
 pub mod security_group;
 pub mod sns;
 pub mod sqs;
+pub mod unanswered;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::error::SdkError;

@@ -17,10 +17,11 @@ use aws_sdk_ec2::types::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::classify;
+use super::eni_holders::{Held, dependency_violation};
+use super::{classify, unanswered};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::tenant::{TenantName, tags};
 
@@ -201,7 +202,28 @@ struct NetworkProps {
     subnet_ids: Option<serde_json::Value>,
     #[serde(default)]
     availability_zones: Option<serde_json::Value>,
+    #[serde(default)]
+    vpc_name: Option<String>,
+    #[serde(default)]
+    shared_from: Option<String>,
 }
+
+/// How an adopted network's VPC is found.
+#[derive(Debug, PartialEq, Eq)]
+enum VpcLookup {
+    /// By id (`vpc_id`), or from the subnets (`subnet_ids` alone).
+    Id(Option<String>),
+    /// The one VPC whose `Name` tag is this (`vpc_name`).
+    Name(String),
+    /// The network another envctl tenant created (`shared_from:
+    /// <tenant>/<resource>`): the VPC tagged as that tenant's resource.
+    Shared { tenant: String, resource: String },
+}
+
+/// The properties that make `aws.ec2.network` adopt an existing network
+/// instead of creating one (preflight's quota check counts only the
+/// networks without any of them).
+pub const ADOPTING_PROPS: &[&str] = &["vpc_id", "subnet_ids", "vpc_name", "shared_from"];
 
 /// What `apply` does, decided from the properties before any call.
 #[derive(Debug, PartialEq, Eq)]
@@ -214,7 +236,7 @@ enum Plan {
     },
     /// Use an existing network; touch nothing.
     Existing {
-        vpc_id: Option<String>,
+        vpc: VpcLookup,
         subnet_ids: Option<Vec<String>>,
         zones: Option<Vec<String>>,
     },
@@ -293,24 +315,66 @@ impl NetworkProps {
                 ));
             }
         }
-        if self.vpc_id.is_some() || subnet_ids.is_some() {
-            if let Some(c) = self.cidr {
-                return bad(format!(
-                    "cidr ({c}) only applies when envctl creates the VPC; remove it, or remove \
-                     vpc_id/subnet_ids to create a network"
-                ));
+        let ways = [
+            self.vpc_id.is_some(),
+            self.vpc_name.is_some(),
+            self.shared_from.is_some(),
+        ]
+        .iter()
+        .filter(|w| **w)
+        .count();
+        if ways > 1 {
+            return bad(
+                "vpc_id, vpc_name and shared_from each name the VPC to adopt; give only one".into(),
+            );
+        }
+        if let Some(n) = &self.vpc_name
+            && (n.trim().is_empty() || n.chars().count() > 256)
+        {
+            return bad("vpc_name must be the VPC's Name tag, 1 to 256 characters".into());
+        }
+        let vpc = if let Some(n) = self.vpc_name {
+            VpcLookup::Name(n)
+        } else if let Some(from) = self.shared_from {
+            match from.split_once('/') {
+                Some((t, r))
+                    if crate::tenant::TenantName::parse(t).is_ok()
+                        && !r.is_empty()
+                        && !r.contains('/') =>
+                {
+                    VpcLookup::Shared {
+                        tenant: t.to_string(),
+                        resource: r.to_string(),
+                    }
+                }
+                _ => {
+                    return bad(format!(
+                        "shared_from '{from}' must be <tenant>/<resource id> of the network \
+                         another envctl tenant created, e.g. shared-dev/network"
+                    ));
+                }
             }
-            return Ok(Plan::Existing {
-                vpc_id: self.vpc_id,
-                subnet_ids,
+        } else if self.vpc_id.is_some() || subnet_ids.is_some() {
+            VpcLookup::Id(self.vpc_id)
+        } else {
+            let cidr = self.cidr.unwrap_or_else(|| DEFAULT_CIDR.to_string());
+            let subnet_cidrs = subnet_cidrs(&cidr)?;
+            return Ok(Plan::Create {
+                cidr,
+                subnet_cidrs,
                 zones,
             });
+        };
+        if let Some(c) = self.cidr {
+            return bad(format!(
+                "cidr ({c}) only applies when envctl creates the VPC; remove it, or remove \
+                 {} to create a network",
+                ADOPTING_PROPS.join("/")
+            ));
         }
-        let cidr = self.cidr.unwrap_or_else(|| DEFAULT_CIDR.to_string());
-        let subnet_cidrs = subnet_cidrs(&cidr)?;
-        Ok(Plan::Create {
-            cidr,
-            subnet_cidrs,
+        Ok(Plan::Existing {
+            vpc,
+            subnet_ids,
             zones,
         })
     }
@@ -334,6 +398,17 @@ static PROPS: &[PropSpec] = &[
         required: false,
         doc: "use these existing subnets (list or comma-separated string, at least two); \
               implies an existing network",
+    },
+    PropSpec {
+        name: "vpc_name",
+        required: false,
+        doc: "adopt the one VPC whose Name tag is this (read only, never deleted or changed)",
+    },
+    PropSpec {
+        name: "shared_from",
+        required: false,
+        doc: "adopt the network another envctl tenant created, as <tenant>/<resource id> \
+              (e.g. shared-dev/network): one network shared by many tenants; read only",
     },
     PropSpec {
         name: "availability_zones",
@@ -373,7 +448,7 @@ static OUTPUTS: &[OutputSpec] = &[
         name: "created",
         secret: false,
         doc: "\"true\" when envctl created the network (and deletes it), \"false\" for an \
-              existing one",
+              adopted one, which this tenant does not own: destroy and the sweep leave it",
     },
 ];
 
@@ -535,15 +610,29 @@ async fn ensure_vpc(cx: &Cx, name: &str, cidr: &str) -> Result<String, KindError
     let found = describe_vpcs(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await?;
     let vpc = match found.as_slice() {
         [] => {
-            // CreateVpc takes no ClientToken; the tags on create make a VPC
-            // from a crashed run findable by the lookup above.
-            let out = ec2
+            // CreateVpc takes no ClientToken (API reference: no such
+            // parameter; terraform-provider-aws ec2/vpc_.go creates without
+            // one). The tags on create make a VPC from a crashed run
+            // findable by the lookup above, once EC2's eventual consistency
+            // lets it; an unanswered create holds the next one back until
+            // then (see `unanswered`), and the SDK does not resend it.
+            let what = format!("CreateVpc {cidr}");
+            unanswered::may_create(cx, &what, "the VPC")?;
+            let out = match ec2
                 .create_vpc()
                 .cidr_block(cidr)
                 .tag_specifications(tag_spec(ResourceType::Vpc, cx, name))
+                .customize()
+                .config_override(unanswered::sdk_retries_off())
                 .send()
                 .await
-                .map_err(|e| classify(&format!("CreateVpc {cidr}"), e))?;
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    unanswered::record_if_ambiguous(cx, &what, &e);
+                    return Err(classify(&what, e));
+                }
+            };
             out.vpc()
                 .cloned()
                 .ok_or_else(|| KindError::Permanent("CreateVpc: no VPC in answer".into()))?
@@ -634,7 +723,12 @@ async fn ensure_subnet(
         }
         return Ok(id);
     }
-    let out = ec2
+    // No ClientToken either, but a CIDR block is unique in a VPC: a second
+    // CreateSubnet of the same block answers InvalidSubnet.Conflict, which
+    // then means that the lookup above does not show ours yet.
+    let what = format!("CreateSubnet {cidr} in {zone}");
+    unanswered::may_create(cx, &what, "the subnet")?;
+    let out = match ec2
         .create_subnet()
         .vpc_id(vpc_id)
         .cidr_block(cidr)
@@ -642,7 +736,20 @@ async fn ensure_subnet(
         .tag_specifications(tag_spec(ResourceType::Subnet, cx, name))
         .send()
         .await
-        .map_err(|e| configure_error(&format!("CreateSubnet {cidr} in {zone}"), e))?;
+    {
+        Ok(out) => out,
+        Err(e) if e.code() == Some("InvalidSubnet.Conflict") => {
+            return Err(KindError::waiting(
+                format!("{what}: a subnet with this block exists but the lookup does not show it"),
+                format!("subnet {cidr} to become visible (EC2 is eventually consistent)"),
+                Duration::from_secs(5 * 60),
+            ));
+        }
+        Err(e) => {
+            unanswered::record_if_ambiguous(cx, &what, &e);
+            return Err(configure_error(&what, e));
+        }
+    };
     out.subnet()
         .and_then(Subnet::subnet_id)
         .map(str::to_string)
@@ -667,18 +774,33 @@ async fn ensure_igw(cx: &Cx, name: &str, vpc_id: &str) -> Result<String, KindErr
         .and_then(InternetGateway::internet_gateway_id)
     {
         Some(id) => id.to_string(),
-        None => ec2
-            .create_internet_gateway()
-            .tag_specifications(tag_spec(ResourceType::InternetGateway, cx, name))
-            .send()
-            .await
-            .map_err(|e| classify("CreateInternetGateway", e))?
+        // No ClientToken (API reference), nothing unique: the tags on
+        // create, the marker of an unanswered create and no SDK resend are
+        // what keep it to one gateway.
+        None => {
+            let what = format!("CreateInternetGateway for {vpc_id}");
+            unanswered::may_create(cx, &what, "the internet gateway")?;
+            match ec2
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(ResourceType::InternetGateway, cx, name))
+                .customize()
+                .config_override(unanswered::sdk_retries_off())
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    unanswered::record_if_ambiguous(cx, &what, &e);
+                    return Err(classify(&what, e));
+                }
+            }
             .internet_gateway()
             .and_then(InternetGateway::internet_gateway_id)
             .map(str::to_string)
             .ok_or_else(|| {
                 KindError::Permanent("CreateInternetGateway: no gateway in answer".into())
-            })?,
+            })?
+        }
     };
     match ec2
         .attach_internet_gateway()
@@ -837,9 +959,35 @@ async fn apply_create(
 
 // ------------------------------------------------------------ existing ----
 
+/// The one VPC `filters` match, or a permanent error saying what `wanted`
+/// found instead.
+async fn one_vpc(
+    ec2: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+    wanted: &str,
+    fix: &str,
+) -> Result<String, KindError> {
+    let found = describe_vpcs(ec2, filters).await?;
+    let ids: Vec<&str> = found.iter().filter_map(Vpc::vpc_id).collect();
+    match ids.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(KindError::Permanent(format!(
+            "properties: no VPC is {wanted} in this account and region; {fix}"
+        ))),
+        many => Err(KindError::Permanent(format!(
+            "properties: {} VPCs are {wanted} ({}); give vpc_id to pick one",
+            many.len(),
+            many.join(", ")
+        ))),
+    }
+}
+
+/// Adopts an existing network: reads it, creates nothing, and never
+/// deletes, re-tags or changes it (`created` is "false", so `delete` leaves
+/// it, and it carries no tags of this tenant, so the sweep never finds it).
 async fn apply_existing(
     cx: &Cx,
-    vpc_id: Option<String>,
+    lookup: VpcLookup,
     subnet_ids: Option<Vec<String>>,
     zones: Option<Vec<String>>,
 ) -> Result<Outputs, KindError> {
@@ -847,6 +995,37 @@ async fn apply_existing(
     let subnets = match &subnet_ids {
         Some(ids) => subnets_by_id(ec2, ids).await?,
         None => Vec::new(),
+    };
+    // Another tenant's network may only be used when the stack says so.
+    let shared = matches!(lookup, VpcLookup::Shared { .. });
+    let vpc_id = match lookup {
+        VpcLookup::Id(Some(v)) => Some(v),
+        VpcLookup::Id(None) => None,
+        VpcLookup::Name(n) => Some(
+            one_vpc(
+                ec2,
+                vec![filter("tag:Name", n.as_str())],
+                &format!("named '{n}' (tag Name)"),
+                "check vpc_name, or give vpc_id",
+            )
+            .await?,
+        ),
+        VpcLookup::Shared { tenant, resource } => Some(
+            one_vpc(
+                ec2,
+                vec![
+                    filter(&format!("tag:{}", tags::TENANT), tenant.as_str()),
+                    filter(&format!("tag:{}", tags::RESOURCE), resource.as_str()),
+                    filter(&format!("tag:{}", tags::MANAGED), "true"),
+                ],
+                &format!("the network '{resource}' of tenant '{tenant}'"),
+                &format!(
+                    "create the shared network first (e.g. envctl create tenant {tenant} \
+                     --stack stacks/shared-network.yaml)"
+                ),
+            )
+            .await?,
+        ),
     };
     let vpc_id = match vpc_id {
         Some(v) => v,
@@ -866,7 +1045,14 @@ async fn apply_existing(
     let vpc = vpc_by_id(ec2, &vpc_id).await?.ok_or_else(|| {
         KindError::Permanent(format!("properties: vpc_id: VPC {vpc_id} does not exist"))
     })?;
-    refuse_other_tenant(cx, &format!("VPC {vpc_id}"), &tag_map(vpc.tags()))?;
+    if !shared {
+        refuse_other_tenant(cx, &format!("VPC {vpc_id}"), &tag_map(vpc.tags())).map_err(|e| {
+            KindError::Permanent(format!(
+                "{e}; to share another tenant's network on purpose, use shared_from: \
+                 <tenant>/<resource>"
+            ))
+        })?;
+    }
 
     let chosen: Vec<String> = match subnet_ids {
         Some(ids) => ids,
@@ -923,48 +1109,35 @@ async fn apply_existing(
 
 // -------------------------------------------------------------- delete ----
 
-/// What still holds a VPC, for the message of a DependencyViolation.
+/// What besides network interfaces still holds a VPC (its security groups
+/// other than the default one), for the message of a DependencyViolation.
 async fn vpc_dependents(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> String {
-    let mut parts = Vec::new();
-    if let Ok(out) = ec2
-        .describe_network_interfaces()
-        .filters(filter("vpc-id", vpc_id))
-        .send()
-        .await
-    {
-        let ids: Vec<&str> = out
-            .network_interfaces()
-            .iter()
-            .filter_map(|n| n.network_interface_id())
-            .collect();
-        if !ids.is_empty() {
-            parts.push(format!("network interfaces {}", ids.join(", ")));
-        }
-    }
-    if let Ok(out) = ec2
+    let groups: Vec<String> = match ec2
         .describe_security_groups()
         .filters(filter("vpc-id", vpc_id))
         .send()
         .await
     {
-        let ids: Vec<&str> = out
+        Ok(out) => out
             .security_groups()
             .iter()
             .filter(|g| g.group_name() != Some("default"))
-            .filter_map(|g| g.group_id())
-            .collect();
-        if !ids.is_empty() {
-            parts.push(format!("security groups {}", ids.join(", ")));
-        }
-    }
-    if parts.is_empty() {
-        "dependencies still draining".into()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if groups.is_empty() {
+        "the VPC's remaining dependencies".into()
     } else {
-        parts.join("; ")
+        format!("security groups {}", groups.join(", "))
     }
 }
 
-async fn delete_igw(ec2: &aws_sdk_ec2::Client, igw: &InternetGateway) -> Result<(), KindError> {
+async fn delete_igw(
+    ec2: &aws_sdk_ec2::Client,
+    tenant: &TenantName,
+    igw: &InternetGateway,
+) -> Result<(), KindError> {
     let Some(id) = igw.internet_gateway_id() else {
         return Ok(());
     };
@@ -983,13 +1156,20 @@ async fn delete_igw(ec2: &aws_sdk_ec2::Client, igw: &InternetGateway) -> Result<
                     e.code(),
                     Some("Gateway.NotAttached" | "InvalidInternetGatewayID.NotFound")
                 ) => {}
-            // Public addresses still mapped in the VPC: they go with their
-            // instances or load balancers.
+            // Public addresses still mapped in the VPC (API reference,
+            // DetachInternetGateway: "The VPC must not contain any running
+            // instances with Elastic IP addresses or public IPv4
+            // addresses"): they go with their instances or load balancers.
             Err(e) if e.code() == Some("DependencyViolation") => {
-                return Err(KindError::Transient(format!(
-                    "DetachInternetGateway {id}: the VPC still has public addresses mapped \
-                     (instances or load balancers being deleted)"
-                )));
+                let message = classify(&format!("DetachInternetGateway {id}"), e).to_string();
+                return Err(dependency_violation(
+                    ec2,
+                    tenant,
+                    Held::Vpc(vpc),
+                    message,
+                    "the public addresses mapped in the VPC",
+                )
+                .await);
             }
             Err(e) => return Err(classify(&format!("DetachInternetGateway {id}"), e)),
         }
@@ -1002,9 +1182,11 @@ async fn delete_igw(ec2: &aws_sdk_ec2::Client, igw: &InternetGateway) -> Result<
     {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("InvalidInternetGatewayID.NotFound") => Ok(()),
-        Err(e) if e.code() == Some("DependencyViolation") => Err(KindError::Transient(format!(
-            "DeleteInternetGateway {id}: still attached"
-        ))),
+        Err(e) if e.code() == Some("DependencyViolation") => Err(KindError::waiting(
+            classify(&format!("DeleteInternetGateway {id}"), e).to_string(),
+            "the gateway's detachment to take effect",
+            Duration::from_secs(5 * 60),
+        )),
         Err(e) => Err(classify(&format!("DeleteInternetGateway {id}"), e)),
     }
 }
@@ -1066,7 +1248,7 @@ async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> 
             }
         }
         for igw in describe_igws(ec2, vec![filter("attachment.vpc-id", vpc_id)]).await? {
-            delete_igw(ec2, &igw).await?;
+            delete_igw(ec2, &cx.tenant, &igw).await?;
         }
         for subnet in describe_subnets(ec2, vec![filter("vpc-id", vpc_id)]).await? {
             let Some(id) = subnet.subnet_id() else {
@@ -1076,10 +1258,15 @@ async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> 
                 Ok(_) => {}
                 Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => {}
                 Err(e) if e.code() == Some("DependencyViolation") => {
-                    return Err(KindError::Transient(format!(
-                        "DeleteSubnet {id}: network interfaces are still in it (load \
-                         balancers, instances, Lambda or RDS interfaces take minutes to drain)"
-                    )));
+                    let message = classify(&format!("DeleteSubnet {id}"), e).to_string();
+                    return Err(dependency_violation(
+                        ec2,
+                        &cx.tenant,
+                        Held::Subnet(id),
+                        message,
+                        "what still uses the subnet",
+                    )
+                    .await);
                 }
                 Err(e) => return Err(classify(&format!("DeleteSubnet {id}"), e)),
             }
@@ -1088,18 +1275,25 @@ async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> 
             Ok(_) => {}
             Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {}
             Err(e) if e.code() == Some("DependencyViolation") => {
-                let what = vpc_dependents(ec2, vpc_id).await;
-                return Err(KindError::Transient(format!(
-                    "DeleteVpc {vpc_id}: still in use ({what})"
-                )));
+                let message = classify(&format!("DeleteVpc {vpc_id}"), e).to_string();
+                let other = vpc_dependents(ec2, vpc_id).await;
+                return Err(dependency_violation(
+                    ec2,
+                    &cx.tenant,
+                    Held::Vpc(vpc_id),
+                    message,
+                    &other,
+                )
+                .await);
             }
             Err(e) => return Err(classify(&format!("DeleteVpc {vpc_id}"), e)),
         }
     }
     // A gateway made by a run that crashed before attaching it.
     for igw in describe_igws(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await? {
-        delete_igw(ec2, &igw).await?;
+        delete_igw(ec2, &cx.tenant, &igw).await?;
     }
+    unanswered::forget(cx);
     Ok(())
 }
 
@@ -1136,6 +1330,29 @@ impl Kind for Network {
         Duration::from_secs(10 * 60)
     }
 
+    /// What `apply` decides before any call, on the literal values: the
+    /// CIDR (a valid IPv4 network address; /16 to /19 here because the two
+    /// subnets are /20 blocks, within CreateVpc's "between /16 and /28", API
+    /// reference and VPC User Guide "VPC CIDR blocks"), ids by prefix, the
+    /// choice between creating and adopting, and at least two zones.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = super::ec2_rules::with_placeholders(
+            props,
+            &[
+                ("vpc_id", Some("vpc-ref")),
+                ("vpc_name", Some("ref")),
+                ("shared_from", Some("ref/ref")),
+                ("subnet_ids", Some("subnet-ref1,subnet-ref2")),
+                ("availability_zones", None),
+                ("cidr", None),
+            ],
+        );
+        match parse_props::<NetworkProps>(&filled).and_then(NetworkProps::plan) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![super::ec2_rules::issue_of(e)],
+        }
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: NetworkProps = parse_props(props)?;
         match p.plan()? {
@@ -1145,10 +1362,10 @@ impl Kind for Network {
                 zones,
             } => apply_create(cx, &cidr, &subnet_cidrs, zones).await,
             Plan::Existing {
-                vpc_id,
+                vpc,
                 subnet_ids,
                 zones,
-            } => apply_existing(cx, vpc_id, subnet_ids, zones).await,
+            } => apply_existing(cx, vpc, subnet_ids, zones).await,
         }
     }
 
@@ -1306,11 +1523,37 @@ mod tests {
         assert_eq!(
             plan(serde_json::json!({"subnet_ids": "subnet-1, subnet-2,"})).unwrap(),
             Plan::Existing {
-                vpc_id: None,
+                vpc: VpcLookup::Id(None),
                 subnet_ids: Some(vec!["subnet-1".into(), "subnet-2".into()]),
                 zones: None,
             }
         );
+        assert_eq!(
+            plan(serde_json::json!({"shared_from": "shared-dev/network"})).unwrap(),
+            Plan::Existing {
+                vpc: VpcLookup::Shared {
+                    tenant: "shared-dev".into(),
+                    resource: "network".into()
+                },
+                subnet_ids: None,
+                zones: None,
+            }
+        );
+        assert_eq!(
+            plan(serde_json::json!({"vpc_name": "platform"})).unwrap(),
+            Plan::Existing {
+                vpc: VpcLookup::Name("platform".into()),
+                subnet_ids: None,
+                zones: None,
+            }
+        );
+        let err = plan(serde_json::json!({"shared_from": "network"})).unwrap_err();
+        assert!(err.to_string().contains("<tenant>/<resource id>"), "{err}");
+        let err = plan(serde_json::json!({"vpc_name": "a", "vpc_id": "vpc-1"})).unwrap_err();
+        assert!(err.to_string().contains("only one"), "{err}");
+        let err = plan(serde_json::json!({"shared_from": "a/network", "cidr": "10.0.0.0/16"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("cidr"), "{err}");
         let err = plan(serde_json::json!({"vpc_id": "vpc-1", "cidr": "10.0.0.0/16"})).unwrap_err();
         assert!(err.to_string().contains("cidr"), "{err}");
         let err = plan(serde_json::json!({"subnet_ids": ["subnet-1"]})).unwrap_err();

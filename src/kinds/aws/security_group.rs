@@ -17,13 +17,17 @@ use aws_sdk_ec2::types::{
 use serde::Deserialize;
 
 use super::classify;
+use super::ec2_rules::{
+    GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, issue_of, text_issue, with_placeholders,
+};
+use super::eni_holders::{Held, dependency_violation};
 use super::network::{
     check_ids, configure_error, ec2_tags, filter, int_prop, managed_by, parse_cidr,
     refuse_other_tenant, sweep_filters, tag_map, tag_spec,
 };
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, literal, parse_props,
 };
 use crate::tenant::tags;
 
@@ -496,6 +500,118 @@ async fn converge_rules(
     Ok(())
 }
 
+/// A revoke of a rule or group that is no longer there: nothing to do.
+fn already_gone(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
+    )
+}
+
+/// The groups of `vpc_id` and their rules that name `group_id` (or that
+/// `group_id` names): the tenant's are revoked; the others are returned, as
+/// "sg-x (name)", for the error that says why the delete cannot succeed.
+async fn revoke_references(
+    cx: &Cx,
+    vpc_id: &str,
+    group_id: &str,
+) -> Result<Vec<String>, KindError> {
+    let ec2 = &cx.backends.aws.ec2;
+    let mut groups = Vec::new();
+    let mut pages = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(g) = pages.next().await {
+        groups.push(g.map_err(|e| classify(&format!("DescribeSecurityGroups in {vpc_id}"), e))?);
+    }
+    let names = |p: &[IpPermission], id: &str| {
+        p.iter()
+            .flat_map(|p| p.user_id_group_pairs())
+            .any(|pair| pair.group_id() == Some(id))
+    };
+    let mut foreign = Vec::new();
+    for g in &groups {
+        let Some(id) = g.group_id() else { continue };
+        let this = id == group_id;
+        let refers = if this {
+            // Its own rules naming the tenant's other groups.
+            groups.iter().any(|o| {
+                o.group_id().is_some_and(|oid| {
+                    oid != group_id
+                        && managed_by(&tag_map(o.tags()), &cx.tenant)
+                        && (names(g.ip_permissions(), oid) || names(g.ip_permissions_egress(), oid))
+                })
+            })
+        } else {
+            names(g.ip_permissions(), group_id) || names(g.ip_permissions_egress(), group_id)
+        };
+        if !refers {
+            continue;
+        }
+        if !this && !managed_by(&tag_map(g.tags()), &cx.tenant) {
+            foreign.push(format!("{id} ({})", g.group_name().unwrap_or("?")));
+            continue;
+        }
+        // The rules of `g` that name a group to let go of: for `g` itself,
+        // the tenant's other groups; for another group, this one.
+        let tenant_groups: BTreeSet<&str> = groups
+            .iter()
+            .filter(|o| managed_by(&tag_map(o.tags()), &cx.tenant))
+            .filter_map(|o| o.group_id())
+            .filter(|oid| *oid != group_id)
+            .collect();
+        let rules = group_rules(ec2, id).await?;
+        let (mut ingress, mut egress) = (Vec::new(), Vec::new());
+        for r in &rules {
+            let Some(named) = r.referenced_group_info().and_then(|i| i.group_id()) else {
+                continue;
+            };
+            let drop = if this {
+                tenant_groups.contains(named)
+            } else {
+                named == group_id
+            };
+            if let (true, Some(rule_id)) = (drop, r.security_group_rule_id()) {
+                if r.is_egress() == Some(true) {
+                    egress.push(rule_id.to_string());
+                } else {
+                    ingress.push(rule_id.to_string());
+                }
+            }
+        }
+        if !ingress.is_empty() {
+            match ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_security_group_rule_ids(Some(ingress))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if already_gone(e.code()) => {}
+                Err(e) => return Err(classify(&format!("RevokeSecurityGroupIngress {id}"), e)),
+            }
+        }
+        if !egress.is_empty() {
+            match ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_security_group_rule_ids(Some(egress))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if already_gone(e.code()) => {}
+                Err(e) => return Err(classify(&format!("RevokeSecurityGroupEgress {id}"), e)),
+            }
+        }
+    }
+    Ok(foreign)
+}
+
 #[async_trait]
 impl Kind for SecurityGroup {
     fn name(&self) -> &'static str {
@@ -524,6 +640,59 @@ impl Kind for SecurityGroup {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(5 * 60)
+    }
+
+    /// CreateSecurityGroup's rules on the description (characters, 1-255),
+    /// the rule descriptions' (no `&`), and what `apply` checks of ids,
+    /// CIDRs, protocols and ports. The group name is envctl's
+    /// (`envctl-<tenant>-<id>`: lowercase letters, digits and `-`, at most
+    /// 255 characters, never starting with `sg-`), so it always passes the
+    /// GroupName rules of the same reference.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if let Some(d) = literal(props, "description")
+            && let Some(m) = text_issue("description", d, GROUP_TEXT_EXTRA)
+        {
+            issues.push(PropIssue::new(&["description"], m));
+        }
+        if let Some(serde_json::Value::Array(rules)) = props.get("ingress") {
+            for (i, r) in rules.iter().enumerate() {
+                if let Some(d) = r
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .filter(|d| !d.contains("${"))
+                    && let Some(m) = text_issue("the rule description", d, RULE_TEXT_EXTRA)
+                {
+                    issues.push(PropIssue::new(
+                        &["ingress", &i.to_string(), "description"],
+                        m,
+                    ));
+                }
+            }
+        }
+        let mut filled = with_placeholders(
+            props,
+            &[
+                ("vpc_id", Some("vpc-ref")),
+                ("source_group", Some("sg-ref")),
+                ("cidr", Some("10.0.0.0/8")),
+                ("protocol", Some("tcp")),
+                ("port", Some("1")),
+                ("from_port", Some("0")),
+                ("to_port", Some("65535")),
+            ],
+        );
+        // Descriptions are checked above, fully.
+        filled.remove("description");
+        if let Some(serde_json::Value::Array(rules)) = filled.get_mut("ingress") {
+            for r in rules.iter_mut().filter_map(|r| r.as_object_mut()) {
+                r.remove("description");
+            }
+        }
+        if let Err(e) = parse_props::<SgProps>(&filled).and_then(|p| p.rules()) {
+            issues.push(issue_of(e));
+        }
+        issues
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -561,28 +730,48 @@ impl Kind for SecurityGroup {
         }
     }
 
+    /// Revokes the rules that tie this group to the tenant's other groups
+    /// (theirs naming it, its own naming them), then deletes it; so groups
+    /// that name each other go in any order, as after state loss, when the
+    /// sweep finds them in list order. terraform-provider-aws does the same
+    /// with `revoke_rules_on_delete` (`ec2/vpc_security_group.go`,
+    /// `forceRevokeSecurityGroupRules`). A DependencyViolation left after
+    /// that is put down to what holds the group ([`eni_holders`]).
     async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
         let group_id = out.require("group_id")?;
-        match cx
-            .backends
-            .aws
-            .ec2
-            .delete_security_group()
-            .group_id(group_id)
-            .send()
-            .await
-        {
+        let ec2 = &cx.backends.aws.ec2;
+        let vpc_id = out
+            .get("vpc_id")
+            .map(|v| v.expose())
+            .filter(|v| !v.is_empty());
+        let foreign = match vpc_id {
+            Some(vpc) => revoke_references(cx, vpc, group_id).await?,
+            None => Vec::new(),
+        };
+        let what = format!("DeleteSecurityGroup {group_id}");
+        match ec2.delete_security_group().group_id(group_id).send().await {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(()),
-            // Network interfaces still use it, or another group's rule refers
-            // to it: those are deleted first (reverse order) or still draining.
             Err(e) if e.code() == Some("DependencyViolation") => {
-                Err(KindError::Transient(format!(
-                    "DeleteSecurityGroup {group_id}: still in use by network interfaces or referenced \
-                 by another group's rules"
-                )))
+                let message = classify(&what, e).to_string();
+                if !foreign.is_empty() {
+                    return Err(KindError::Permanent(format!(
+                        "{message}; rules of {} name this group, and they are not tenant '{}''s, \
+                         so waiting would not help: remove those rules, then run destroy again",
+                        foreign.join(", "),
+                        cx.tenant
+                    )));
+                }
+                Err(dependency_violation(
+                    ec2,
+                    &cx.tenant,
+                    Held::Group(group_id),
+                    message,
+                    "the network interfaces or rules that use it",
+                )
+                .await)
             }
-            Err(e) => Err(classify(&format!("DeleteSecurityGroup {group_id}"), e)),
+            Err(e) => Err(classify(&what, e)),
         }
     }
 
