@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kinds;
+pub mod realism;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

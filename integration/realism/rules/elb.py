@@ -40,7 +40,7 @@ def after(ctx, req, resp):
             eni.linger(ctx, description="ELB " + (m.group(1) if m else lb["LoadBalancerName"]),
                        requester="amazon-elb", groups=lb.get("SecurityGroups", []),
                        subnets=[a["SubnetId"] for a in azs if a.get("SubnetId")], vpc=lb.get("VpcId", ""),
-                       until=ctx.now() + ctx.cfg.dur("eni_linger"), public=lb.get("Scheme") == "internet-facing",
+                       until=ctx.now() + ctx.cfg.dur("eni_linger"), public=(lb.get("Scheme") or "internet-facing") == "internet-facing",
                        region=req.region, azs=[a.get("ZoneName") for a in azs if a.get("SubnetId")])
     return resp
 
