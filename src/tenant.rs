@@ -71,6 +71,9 @@ pub mod tags {
     pub const MANAGED: &str = "envctl:managed";
     pub const ENVIRONMENT: &str = "envctl:environment";
     pub const EXPIRES_AT: &str = "envctl:expires-at";
+    /// Left on purpose by a destroy (an RDS final snapshot): not swept, not
+    /// an orphan; its value says what it is.
+    pub const KEPT: &str = "envctl:kept";
 }
 
 /// The deterministic physical name of a resource: `envctl-<tenant>-<id>`,

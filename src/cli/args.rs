@@ -24,14 +24,9 @@ pub struct Global {
     /// State store: a SQLite file path or sqlite:// URL, or a postgres:// URL shared by several processes and machines [default: <data dir>/envctl/state.sqlite]
     #[arg(long, env = "ENVCTL_STATE", global = true)]
     pub state: Option<String>,
-    /// S3 bucket of the environment-value store
-    #[arg(
-        long,
-        env = "ENVCTL_VALUES_BUCKET",
-        default_value = "envctl-values",
-        global = true
-    )]
-    pub values_bucket: String,
+    /// S3 bucket of the environment-value store, owned by this AWS account [default: envctl-values-<account>-<region>-an, in the account's own namespace]
+    #[arg(long, env = "ENVCTL_VALUES_BUCKET", global = true)]
+    pub values_bucket: Option<String>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

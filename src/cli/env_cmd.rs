@@ -9,8 +9,8 @@ use super::output;
 use super::{BadInput, setup};
 use crate::envapi::{EnvKey, Level, ValueStore};
 
-fn store(global: &Global, aws: &crate::kinds::aws::AwsClients) -> ValueStore {
-    ValueStore::new(aws.s3.clone(), global.values_bucket.clone())
+fn store(backends: &crate::kinds::Backends) -> &ValueStore {
+    &backends.values
 }
 
 fn address(a: &EnvKeyArgs) -> anyhow::Result<EnvKey> {
@@ -50,7 +50,7 @@ struct Listed {
 pub async fn ls(global: &Global, a: EnvScope) -> anyhow::Result<()> {
     check_scope(&a)?;
     let backends = setup::backends(global).await?;
-    let keys = store(global, &backends.aws)
+    let keys = store(&backends)
         .list(&a.environment, a.tenant.as_deref(), a.service.as_deref())
         .await?;
     let listed: Vec<Listed> = keys
@@ -85,7 +85,7 @@ pub async fn get(global: &Global, a: EnvGetArgs) -> anyhow::Result<()> {
     check_scope(&a.scope)?;
     let backends = setup::backends(global).await?;
     let s = &a.scope;
-    let merged = store(global, &backends.aws)
+    let merged = store(&backends)
         .merged(&s.environment, s.tenant.as_deref(), s.service.as_deref())
         .await?;
     let shown: Vec<Shown> = merged
@@ -133,7 +133,7 @@ pub async fn set(global: &Global, a: EnvSetArgs) -> anyhow::Result<()> {
         a.value.clone()
     };
     let backends = setup::backends(global).await?;
-    let store = store(global, &backends.aws);
+    let store = store(&backends);
     store.ensure_bucket().await?;
     store.put(&key, &value, a.secret).await?;
     eprintln!("set {} ({})", key.object_key(), key.level.describe());
@@ -143,7 +143,7 @@ pub async fn set(global: &Global, a: EnvSetArgs) -> anyhow::Result<()> {
 pub async fn rm(global: &Global, a: EnvKeyArgs) -> anyhow::Result<()> {
     let key = address(&a)?;
     let backends = setup::backends(global).await?;
-    store(global, &backends.aws).delete(&key).await?;
+    store(&backends).delete(&key).await?;
     eprintln!("removed {}", key.object_key());
     Ok(())
 }

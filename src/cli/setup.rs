@@ -47,7 +47,7 @@ pub async fn backends(global: &Global) -> anyhow::Result<Arc<Backends>> {
     let aws = AwsClients::from_env()
         .await
         .map_err(|e| BadInput(e.to_string()))?;
-    let values = ValueStore::new(aws.s3.clone(), global.values_bucket.clone());
+    let values = ValueStore::for_installation(&aws, global.values_bucket.clone()).await?;
     Ok(Arc::new(Backends { aws, values }))
 }
 

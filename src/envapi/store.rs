@@ -13,14 +13,15 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
+    BucketLocationConstraint, BucketNamespace, CreateBucketConfiguration, Delete, ObjectIdentifier,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::{EnvKey, Level, merge};
-use crate::kinds::aws::{HttpStatus, classify};
+use crate::kinds::aws::bucket_names::{self, BucketName};
+use crate::kinds::aws::{AwsClients, HttpStatus, classify};
 use crate::secret::{MASK, SecretString};
 use crate::tenant::tags;
 
@@ -29,6 +30,11 @@ pub const SECRET_METADATA: &str = "envctl-secret";
 /// Tag that marks the shared value bucket (besides `envctl:managed=true`).
 pub const ROLE_TAG: &str = "envctl:role";
 pub const ROLE_VALUES: &str = "values";
+
+/// What to do when the value bucket belongs to another account.
+const TAKEN: &str = "the bucket exists and belongs to another AWS account (bucket names are shared by all \
+     accounts); set ENVCTL_VALUES_BUCKET (or --values-bucket) to another name, or unset it to use \
+     this installation's own envctl-values-<account>-<region>-an";
 
 /// How many values `merged` reads at once.
 const READ_CONCURRENCY: usize = 16;
@@ -79,14 +85,67 @@ impl StoredValue {
 pub struct ValueStore {
     s3: aws_sdk_s3::Client,
     bucket: String,
+    /// Created in the account regional namespace (the derived default).
+    account_regional: bool,
+    /// Our account id: every call names it as ExpectedBucketOwner, so that a
+    /// bucket of that name held by another account is refused (403) rather
+    /// than written to (S3 User Guide, "Verifying bucket ownership with
+    /// bucket owner condition").
+    owner: Option<String>,
 }
 
 impl ValueStore {
+    /// A store in the bucket `bucket` of the global namespace, whoever owns it.
     pub fn new(s3: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         Self {
             s3,
             bucket: bucket.into(),
+            account_regional: false,
+            owner: None,
         }
+    }
+
+    /// The store of this installation: the bucket `explicit`
+    /// (`--values-bucket`, `ENVCTL_VALUES_BUCKET`) or, without one,
+    /// `envctl-values-<account>-<region>-an` in the account regional
+    /// namespace ([`bucket_names::values_bucket`]). Either way it must be
+    /// owned by our account. Asks STS for the account once per process.
+    pub async fn for_installation(
+        aws: &AwsClients,
+        explicit: Option<String>,
+    ) -> Result<Self, StoreError> {
+        let shown = explicit
+            .clone()
+            .unwrap_or_else(|| "envctl-values-<account>-<region>-an".into());
+        let fail = |message: String, transient: bool| StoreError {
+            op: "GetCallerIdentity",
+            bucket: shown.clone(),
+            key: String::new(),
+            message,
+            transient,
+        };
+        let account = aws.identity.account_id().await.map_err(|e| {
+            let transient = e.is_transient();
+            fail(
+                format!("{e}; the account id names the value-store bucket and checks its owner (check the AWS credentials)"),
+                transient,
+            )
+        })?;
+        let name = match explicit {
+            Some(b) => BucketName::global(b),
+            None => {
+                let region = aws.identity.region().ok_or_else(|| {
+                    fail("no AWS region is configured; set AWS_REGION".into(), false)
+                })?;
+                bucket_names::values_bucket(&account, &region)
+            }
+        };
+        Ok(Self {
+            s3: aws.s3.clone(),
+            bucket: name.name,
+            account_regional: name.account_regional,
+            owner: Some(account),
+        })
     }
 
     pub fn bucket(&self) -> &str {
@@ -96,7 +155,7 @@ impl ValueStore {
     fn err<E, R>(&self, op: &'static str, key: &str, e: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + HttpStatus,
+        R: std::fmt::Debug + HttpStatus + 'static,
     {
         let kind_error = classify(op, e);
         let transient = kind_error.is_transient();
@@ -131,10 +190,23 @@ impl ValueStore {
     /// It is shared by all tenants, so it has no tenant tag. Other tags on
     /// it are kept.
     pub async fn ensure_bucket(&self) -> Result<(), StoreError> {
-        match self.s3.head_bucket().bucket(&self.bucket).send().await {
+        match self
+            .s3
+            .head_bucket()
+            .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
                 self.create_bucket().await?;
+            }
+            // HeadBucket answers 403 for a bucket that exists but is not
+            // ours (S3 API reference, HeadBucket; with ExpectedBucketOwner
+            // also when its owner would let us in).
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                return Err(self.fail("HeadBucket", "", TAKEN));
             }
             Err(e) => return Err(self.err("HeadBucket", "", e)),
         }
@@ -154,6 +226,7 @@ impl ValueStore {
         self.s3
             .put_bucket_encryption()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .server_side_encryption_configuration(encryption)
             .send()
             .await
@@ -162,6 +235,7 @@ impl ValueStore {
         self.s3
             .put_public_access_block()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
                     .block_public_acls(true)
@@ -177,8 +251,17 @@ impl ValueStore {
         self.ensure_tags().await
     }
 
+    /// CreateBucket (S3 API reference): in the account regional namespace
+    /// for the derived name (`x-amz-bucket-namespace: account-regional`).
+    /// BucketAlreadyOwnedByYou is our own bucket: adopted (ensure_tags then
+    /// marks it). BucketAlreadyExists is another account's: a permanent error
+    /// naming the fix. terraform-provider-aws (internal/service/s3/bucket.go)
+    /// likewise fails on BucketAlreadyExists and retries nothing.
     async fn create_bucket(&self) -> Result<(), StoreError> {
         let mut req = self.s3.create_bucket().bucket(&self.bucket);
+        if self.account_regional {
+            req = req.bucket_namespace(BucketNamespace::AccountRegional);
+        }
         // us-east-1 takes no location constraint; every other region needs one.
         if let Some(region) = self.s3.config().region().map(|r| r.as_ref().to_string())
             && region != "us-east-1"
@@ -201,11 +284,7 @@ impl ValueStore {
                 if e.as_service_error()
                     .is_some_and(|se| se.is_bucket_already_exists()) =>
             {
-                Err(self.fail(
-                    "CreateBucket",
-                    "",
-                    "the bucket name is taken by another AWS account; choose another value bucket",
-                ))
+                Err(self.fail("CreateBucket", "", TAKEN))
             }
             Err(e) => Err(self.err("CreateBucket", "", e)),
         }
@@ -216,6 +295,7 @@ impl ValueStore {
             .s3
             .get_bucket_tagging()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .send()
             .await
         {
@@ -250,6 +330,7 @@ impl ValueStore {
         self.s3
             .put_bucket_tagging()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .tagging(tagging)
             .send()
             .await
@@ -264,6 +345,7 @@ impl ValueStore {
         self.s3
             .put_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&object_key)
             .body(ByteStream::from(value.as_bytes().to_vec()))
             .content_type("text/plain; charset=utf-8")
@@ -285,6 +367,7 @@ impl ValueStore {
             .s3
             .get_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(object_key)
             .send()
             .await
@@ -324,6 +407,7 @@ impl ValueStore {
             .s3
             .delete_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&object_key)
             .send()
             .await
@@ -340,6 +424,7 @@ impl ValueStore {
             .s3
             .list_objects_v2()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .prefix(prefix)
             .into_paginator()
             .send();
@@ -458,6 +543,7 @@ impl ValueStore {
                 .s3
                 .delete_objects()
                 .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
                 .delete(delete)
                 .send()
                 .await
@@ -490,6 +576,7 @@ impl ValueStore {
             .s3
             .list_objects_v2()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .delimiter("/")
             .into_paginator()
             .send();
@@ -510,6 +597,7 @@ impl ValueStore {
                 .s3
                 .list_objects_v2()
                 .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
                 .prefix(&prefix)
                 .max_keys(1)
                 .send()

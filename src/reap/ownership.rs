@@ -109,9 +109,12 @@ pub fn assess(
         "check who owns it; if the tenant is really gone, remove it by hand (`envctl destroy tenant {tenant}` destroys what is tagged with it)"
     );
 
+    // A resource a destroy kept on purpose (`envctl:kept`, an RDS final
+    // snapshot) outlives the tenant's state by design: neither a lookalike
+    // nor a conflict.
     for r in tagged
         .iter()
-        .filter(|r| r.tag(tags::TENANT) == Some(tenant))
+        .filter(|r| r.tag(tags::TENANT) == Some(tenant) && r.tag(tags::KEPT).is_none())
     {
         if !r.is_managed() {
             out.lookalikes.push(Lookalike {
@@ -266,7 +269,11 @@ pub fn find_orphans(
     live: &BTreeSet<String>,
 ) -> Vec<OrphanGroup> {
     let mut groups: BTreeMap<String, OrphanGroup> = BTreeMap::new();
-    for r in managed.iter().filter(|r| r.is_managed()) {
+    // Kept on purpose (`envctl:kept`): not an orphan.
+    for r in managed
+        .iter()
+        .filter(|r| r.is_managed() && r.tag(tags::KEPT).is_none())
+    {
         let Some(tenant) = r.tag(tags::TENANT) else {
             continue;
         };
@@ -486,6 +493,16 @@ mod tests {
             res(
                 "arn:5",
                 &[(tags::MANAGED, "true"), ("envctl:role", "values")],
+            ),
+            // A final snapshot the destroy of "gone" kept on purpose.
+            res(
+                "arn:6",
+                &[
+                    (tags::TENANT, "gone"),
+                    (tags::MANAGED, "true"),
+                    (tags::ENVIRONMENT, "dev"),
+                    (tags::KEPT, "final-snapshot"),
+                ],
             ),
         ];
         let namespaces = [

@@ -1,7 +1,8 @@
 //! The `aws.lambda.function` kind: a Lambda function from a local source
 //! directory (zipped deterministically, so the same source gives the same
 //! CodeSha256 and no needless update), its IAM execution role
-//! `<name>-role`, and optionally an SQS event source mapping.
+//! `<name>-role`, its log group `/aws/lambda/<name>` ([`super::lambda_logs`]),
+//! and optionally an SQS event source mapping.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -18,11 +19,12 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::classify;
+use super::lambda_logs;
 use super::network::int_prop;
 use super::s3::partition;
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::tenant::tags;
 
@@ -39,6 +41,29 @@ const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
 const SQS_POLICY: &str = "envctl-sqs-read";
 const BASIC_EXECUTION: &str = "service-role/AWSLambdaBasicExecutionRole";
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+/// Lambda quotas: 4 KB for all environment variables together.
+const MAX_ENVIRONMENT_BYTES: usize = 4096;
+/// Keys Lambda reserves (Lambda developer guide, "Defined runtime
+/// environment variables": "Lambda ... reserves these keys; you can't set
+/// them in your function's configuration").
+const RESERVED_ENVIRONMENT: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
 /// How long `apply` waits for an update in progress before changing the
 /// function again (Lambda refuses concurrent updates).
 const UPDATE_WAIT: Duration = Duration::from_secs(90);
@@ -61,6 +86,8 @@ struct FunctionProps {
     environment: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     queue_arn: Option<String>,
+    #[serde(default)]
+    log_retention_days: Option<serde_json::Value>,
 }
 
 /// The properties, checked.
@@ -73,6 +100,7 @@ struct Spec {
     timeout_seconds: i32,
     environment: HashMap<String, String>,
     queue_arn: Option<String>,
+    log_retention_days: i32,
 }
 
 impl FunctionProps {
@@ -102,10 +130,15 @@ impl FunctionProps {
                 "handler '{handler}' is not a handler like index.handler (file.function)"
             ));
         }
+        // CreateFunction `Runtime` is an enum (Lambda API reference); the
+        // SDK lists its values. AWS refuses the deprecated ones for new
+        // functions with its own message.
         let runtime = self.runtime.unwrap_or_else(|| DEFAULT_RUNTIME.into());
-        if runtime.is_empty() || runtime.contains(char::is_whitespace) {
+        if !Runtime::values().contains(&runtime.as_str()) {
             return bad(format!(
-                "runtime '{runtime}' is not a Lambda runtime like python3.12"
+                "runtime '{runtime}' is not a Lambda runtime; use one of python3.12, python3.13, \
+                 nodejs20.x, nodejs22.x, java21, provided.al2023, ... (Lambda developer guide, \
+                 \"Lambda runtimes\")"
             ));
         }
         let mut environment = HashMap::new();
@@ -129,7 +162,25 @@ impl FunctionProps {
                     ));
                 }
             };
+            if RESERVED_ENVIRONMENT.contains(&k.as_str()) {
+                return bad(format!(
+                    "environment: {k} is reserved by Lambda (it sets it itself); use another name"
+                ));
+            }
             environment.insert(k, value);
+        }
+        // Lambda quotas: "Function environment variables: 4 KB, for all
+        // environment variables associated with the function, in
+        // aggregate". A value still holding a ${ref} is measured once
+        // resolved.
+        if environment.values().all(|v| !v.contains("${")) {
+            let total: usize = environment.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if total > MAX_ENVIRONMENT_BYTES {
+                return bad(format!(
+                    "environment: the variables take {total} bytes; Lambda allows 4096 in all \
+                     (put large values in the value store or S3)"
+                ));
+            }
         }
         if let Some(q) = &self.queue_arn
             && !(q.starts_with("arn:") && q.contains(":sqs:"))
@@ -138,7 +189,16 @@ impl FunctionProps {
                 "queue_arn '{q}' is not an SQS queue ARN; use e.g. ${{jobs.arn}}"
             ));
         }
+        let log_retention_days = int_prop("log_retention_days", self.log_retention_days.as_ref())?
+            .unwrap_or(lambda_logs::DEFAULT_RETENTION_DAYS as i64);
+        if !lambda_logs::RETENTION_DAYS.contains(&(log_retention_days as i32)) {
+            return bad(format!(
+                "log_retention_days is {log_retention_days}; CloudWatch Logs accepts {:?}",
+                lambda_logs::RETENTION_DAYS
+            ));
+        }
         Ok(Spec {
+            log_retention_days: log_retention_days as i32,
             source: PathBuf::from(self.source.trim()),
             handler,
             runtime,
@@ -183,6 +243,13 @@ static PROPS: &[PropSpec] = &[
         doc: "map of environment variables (plain strings; for secrets use the value store)",
     },
     PropSpec {
+        name: "log_retention_days",
+        required: false,
+        doc: "days the log group /aws/lambda/<name> keeps logs (default 14; one of 1, 3, 5, 7, \
+              14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, \
+              3288, 3653)",
+    },
+    PropSpec {
         name: "queue_arn",
         required: false,
         doc: "an SQS queue ARN: the function is triggered by it (event source mapping) and \
@@ -205,6 +272,11 @@ static OUTPUTS: &[OutputSpec] = &[
         name: "role_arn",
         secret: false,
         doc: "the execution role ARN (<name>-role)",
+    },
+    OutputSpec {
+        name: "log_group",
+        secret: false,
+        doc: "the function's log group, /aws/lambda/<name>",
     },
     OutputSpec {
         name: "code_sha256",
@@ -686,15 +758,24 @@ async fn wait_idle(
 fn update_error<E, R>(what: &str, e: aws_sdk_lambda::error::SdkError<E, R>) -> KindError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + super::HttpStatus,
+    R: std::fmt::Debug + super::HttpStatus + 'static,
 {
     match e.code() {
         // Another update is running: the engine retries.
         Some("ResourceConflictException") => {
             KindError::Transient(format!("{what}: an update is in progress"))
         }
+        // IAM propagation: terraform-provider-aws (internal/service/lambda/
+        // function.go, retryFunctionOp) retries exactly these
+        // InvalidParameterValueException messages ("The role defined for the
+        // function cannot be assumed by Lambda", "The provided execution role
+        // does not have permissions") for its propagation timeout (2 min).
         Some("InvalidParameterValueException") if role_not_ready(e.message()) => {
-            KindError::Transient(format!("{what}: the IAM role is not usable by Lambda yet"))
+            KindError::waiting(
+                super::errors::describe(what, &e),
+                "the new IAM role to become assumable by Lambda (IAM propagation)",
+                Duration::from_secs(2 * 60),
+            )
         }
         _ => classify(what, e),
     }
@@ -926,6 +1007,33 @@ impl Kind for Function {
         Duration::from_secs(10 * 60)
     }
 
+    /// The rules of CreateFunction (Lambda API reference) on the literal
+    /// values: MemorySize 128-10240 MB, Timeout 1-900 s, Runtime one of the
+    /// enum's values, Handler at most 128 characters, environment keys
+    /// `[a-zA-Z]([a-zA-Z0-9_])+` not reserved and 4 KB in all, and the log
+    /// retention one of PutRetentionPolicy's values. The function name
+    /// (`envctl-<tenant>-<id>`, at most 64 of `[a-zA-Z0-9-_]`, FunctionName)
+    /// and the role name (`<name>-role`, at most 64 of `[\w+=,.@-]`, IAM
+    /// CreateRole RoleName) are envctl's, valid by construction.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = super::ec2_rules::with_placeholders(
+            props,
+            &[
+                ("source", Some("ref")),
+                ("handler", None),
+                ("runtime", None),
+                ("memory_mb", None),
+                ("timeout_seconds", None),
+                ("queue_arn", Some("arn:aws:sqs:ref:ref:ref")),
+                ("log_retention_days", None),
+            ],
+        );
+        match parse_props::<FunctionProps>(&filled).and_then(FunctionProps::spec) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![super::ec2_rules::issue_of(e)],
+        }
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: FunctionProps = parse_props(props)?;
         let spec = p.spec()?;
@@ -933,6 +1041,9 @@ impl Kind for Function {
         let zip = build_package(&spec.source).await?;
         let name = cx.physical_name(MAX_NAME);
         let role_arn = ensure_role(cx, &spec).await?;
+        // Before the function exists, so that its first run logs into a
+        // tagged group with a retention.
+        let log_group = lambda_logs::ensure(cx, &name, spec.log_retention_days).await?;
         let (arn, sha) = ensure_function(cx, &name, &spec, &role_arn, zip).await?;
         let mapping =
             ensure_mapping(&cx.backends.aws.lambda, &name, spec.queue_arn.as_deref()).await?;
@@ -940,6 +1051,7 @@ impl Kind for Function {
             .plain("arn", arn)
             .plain("name", name)
             .plain("role_arn", role_arn)
+            .plain("log_group", log_group)
             .plain("code_sha256", sha);
         if let Some(id) = mapping {
             out = out.plain("event_source_mapping_id", id);
@@ -1034,6 +1146,8 @@ impl Kind for Function {
                 }
                 Err(e) => return Err(classify(&format!("DeleteFunction {name}"), e)),
             }
+            // After the function: nothing writes to it any more.
+            lambda_logs::delete(&cx.backends.aws.logs, name).await?;
         }
         if let Some(role) = &role {
             delete_role(&cx.backends.aws.iam, role).await?;
@@ -1082,6 +1196,16 @@ impl Kind for Function {
                 out = out.plain("role_arn", role);
             }
             by_resource.insert(resource_id.clone(), out);
+        }
+
+        // Log groups whose function is gone (a delete that stopped between
+        // the two): delete() takes the function name and finds no function.
+        for (function, resource_id) in
+            lambda_logs::find(&cx.backends.aws.logs, &prefix, cx.tenant.as_str()).await?
+        {
+            by_resource
+                .entry(resource_id)
+                .or_insert_with(|| Outputs::new().plain("name", function));
         }
 
         let mut roles = Vec::new();

@@ -4,11 +4,14 @@
 
 pub mod acm;
 pub mod autoscaling;
+pub mod bucket_names;
 pub mod elb_classic;
 pub mod ec2_rules;
 pub mod elbv2;
+pub mod identity;
 pub mod eni_holders;
 pub mod lambda;
+pub mod lambda_logs;
 pub mod network;
 pub mod rds;
 pub mod route53_record;
@@ -42,6 +45,10 @@ pub struct AwsClients {
     /// Resource Groups Tagging API: finds (and re-tags) resources of any
     /// service by tag; the reaper's view of what carries a tenant's tags.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// CloudWatch Logs: the log groups of Lambda functions.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The account id (STS), looked up once per process.
+    pub identity: identity::Identity,
 }
 
 impl AwsClients {
@@ -74,6 +81,8 @@ impl AwsClients {
             lambda: aws_sdk_lambda::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            identity: identity::Identity::new(config),
         }
     }
 }

@@ -21,10 +21,11 @@ use super::elbv2::{
     check_ids, check_owner, foreign_owner, poll_until, string_list, swept_resource,
 };
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::secret::{MASK, SecretString};
+use crate::tenant::tags::KEPT as KEPT_TAG;
 
 /// DB instance identifiers are at most 63 characters.
 const MAX_NAME: usize = 63;
@@ -32,6 +33,14 @@ const MAX_NAME: usize = 63;
 pub const PASSWORD_TAG: &str = "envctl:password-sha256";
 /// Tag holding whether deleting takes a final snapshot (for sweeps).
 pub const FINAL_SNAPSHOT_TAG: &str = "envctl:final-snapshot";
+/// Value of the `envctl:kept` tag on a final snapshot: left on purpose by a
+/// destroy (data safety), not swept, not an orphan; deleted by hand.
+pub const KEPT_FINAL_SNAPSHOT: &str = "final-snapshot";
+/// How long a destroy waits, across attempts, for the instance to be gone
+/// before its subnet and parameter groups can be deleted: terraform's
+/// aws_db_instance allows 60 minutes to delete by default; a single-AZ
+/// instance usually takes 5-10 minutes, a final snapshot adds its copy time.
+const DELETE_WITHIN: Duration = Duration::from_secs(60 * 60);
 /// ModifyDBParameterGroup takes at most 20 parameters per call.
 const PARAMETER_BATCH: usize = 20;
 /// How long one `apply` waits for RDS to assign the endpoint, and one
@@ -340,6 +349,35 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
             cx.tenant, cx.resource_id
         )));
     }
+    wanted_from(identifier, p)
+}
+
+/// The largest AllocatedStorage of an engine, in GiB (RDS API reference,
+/// CreateDBInstance `AllocatedStorage`: 20 to 65536 for MySQL, MariaDB,
+/// PostgreSQL and Oracle on General Purpose / Provisioned IOPS storage, 20
+/// to 16384 for SQL Server).
+fn max_storage(engine: &str) -> u32 {
+    if engine.starts_with("sqlserver") {
+        16_384
+    } else {
+        65_536
+    }
+}
+
+/// The longest MasterUsername of an engine (RDS API reference,
+/// CreateDBInstance `MasterUsername`: MySQL and MariaDB 1 to 16, Oracle 1
+/// to 30, PostgreSQL 1 to 63, SQL Server 1 to 128; a letter first, then
+/// letters, digits and `_`).
+fn max_username(engine: &str) -> usize {
+    match engine {
+        "postgres" => 63,
+        e if e.starts_with("oracle") => 30,
+        e if e.starts_with("sqlserver") => 128,
+        _ => 16,
+    }
+}
+
+fn wanted_from(identifier: String, p: RdsProps) -> Result<Wanted, KindError> {
     let engine = p.engine.trim().to_ascii_lowercase();
     if engine.is_empty() {
         return Err(bad("engine is empty"));
@@ -363,9 +401,10 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
              db.m7g.large)"
         )));
     }
-    if !(20..=65536).contains(&p.allocated_storage) {
+    let max = max_storage(&engine);
+    if !(20..=max).contains(&p.allocated_storage) {
         return Err(bad(format!(
-            "allocated_storage is {}; use 20 to 65536 (GiB)",
+            "allocated_storage is {}; {engine} takes 20 to {max} (GiB)",
             p.allocated_storage
         )));
     }
@@ -381,7 +420,7 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
             p.database
         )));
     }
-    let user_max = if engine == "postgres" { 63 } else { 16 };
+    let user_max = max_username(&engine);
     if !name_ok(&p.username, user_max) {
         return Err(bad(format!(
             "username '{}' must start with a letter and use letters, digits and '_' (at most \
@@ -472,6 +511,15 @@ fn redact(e: KindError, secret: Option<&str>) -> KindError {
         KindError::Transient(m) => KindError::Transient(clean(m)),
         KindError::Permanent(m) => KindError::Permanent(clean(m)),
         KindError::Unconfigured(m) => KindError::Unconfigured(clean(m)),
+        KindError::Waiting {
+            message,
+            waiting_for,
+            within,
+        } => KindError::Waiting {
+            message: clean(message),
+            waiting_for,
+            within,
+        },
     }
 }
 
@@ -748,6 +796,10 @@ async fn create_instance(rds: &Client, cx: &Cx, w: &Wanted) -> Result<DbInstance
         .deletion_protection(w.deletion_protection)
         .storage_encrypted(true)
         .publicly_accessible(false)
+        // Snapshots (automated, manual and the final one) carry the
+        // instance's tags, so they are found and attributed like it (RDS API
+        // reference, CreateDBInstance CopyTagsToSnapshot).
+        .copy_tags_to_snapshot(true)
         .set_tags(Some(sdk_tags(&instance_tags(w, cx))))
         .send()
         .await;
@@ -824,6 +876,10 @@ async fn converge_instance(
     if i.multi_az().unwrap_or(false) != w.multi_az {
         m = m.multi_az(w.multi_az);
         changes.push("multi_az");
+    }
+    if i.copy_tags_to_snapshot() != Some(true) {
+        m = m.copy_tags_to_snapshot(true);
+        changes.push("copy_tags_to_snapshot");
     }
     if i.deletion_protection().unwrap_or(false) != w.deletion_protection {
         m = m.deletion_protection(w.deletion_protection);
@@ -993,6 +1049,16 @@ async fn delete_instance(
             Err(e) => return Err(classify(&format!("DeleteDBInstance {id}"), e)),
         }
     }
+    wait_gone(rds, id).await
+}
+
+/// Polls DescribeDBInstances until it answers DBInstanceNotFound (what
+/// terraform-provider-aws rds/instance.go waitDBInstanceDeleted does), for
+/// at most [`WAIT`] per attempt; then a [`KindError::Waiting`] naming the
+/// status, so the engine shows progress and tries again until
+/// [`DELETE_WITHIN`]. The subnet and parameter groups are deleted only
+/// after this (deleting them earlier answers InvalidDBSubnetGroupStateFault).
+async fn wait_gone(rds: &Client, id: &str) -> Result<(), KindError> {
     let gone = poll_until(WAIT, || async {
         Ok(describe(rds, id).await?.is_none().then_some(()))
     })
@@ -1004,9 +1070,59 @@ async fn delete_instance(
         .await?
         .and_then(|i| i.db_instance_status().map(str::to_string))
         .unwrap_or_else(|| "deleting".into());
-    Err(KindError::Transient(format!(
-        "DB instance {id} is still {status}"
-    )))
+    Err(KindError::waiting(
+        format!("DB instance {id} is still {status}"),
+        format!("DB instance {id} to finish deleting"),
+        DELETE_WITHIN,
+    ))
+}
+
+/// Marks the final snapshots of instance `id` as kept on purpose: the
+/// tenant's tags (copied from the instance by CopyTagsToSnapshot, given
+/// again here for instances created before envctl set it) and
+/// `envctl:kept=final-snapshot`, which the reaper's orphan detection and
+/// the sweeps leave alone. DescribeDBSnapshots / AddTagsToResource (RDS API
+/// reference; AddTagsToResource overwrites a key's value, so it is
+/// idempotent).
+async fn keep_final_snapshots(
+    rds: &Client,
+    id: &str,
+    tags: &[(String, String)],
+) -> Result<(), KindError> {
+    let prefix = format!("{id}-final-");
+    let mut arns = Vec::new();
+    let mut pages = rds
+        .describe_db_snapshots()
+        .db_instance_identifier(id)
+        .snapshot_type("manual")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify(&format!("DescribeDBSnapshots {id}"), e))?;
+        for snap in page.db_snapshots() {
+            if snap
+                .db_snapshot_identifier()
+                .is_some_and(|s| s.starts_with(&prefix))
+                && let Some(arn) = snap.db_snapshot_arn()
+            {
+                let have = tag_map(snap.tag_list());
+                if have.get(KEPT_TAG).map(String::as_str) != Some(KEPT_FINAL_SNAPSHOT) {
+                    arns.push(arn.to_string());
+                }
+            }
+        }
+    }
+    let mut wanted = tags.to_vec();
+    wanted.push((KEPT_TAG.to_string(), KEPT_FINAL_SNAPSHOT.to_string()));
+    for arn in arns {
+        rds.add_tags_to_resource()
+            .resource_name(&arn)
+            .set_tags(Some(sdk_tags(&wanted)))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("AddTagsToResource {arn}"), e))?;
+    }
+    Ok(())
 }
 
 /// Whether the group described by `arn` is tagged for another tenant.
@@ -1060,11 +1176,7 @@ async fn delete_subnet_group(rds: &Client, name: &str) -> Result<(), KindError> 
     {
         Ok(_) => {}
         Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {}
-        Err(e) if e.code() == Some("InvalidDBSubnetGroupStateFault") => {
-            return Err(KindError::Transient(format!(
-                "DeleteDBSubnetGroup {name}: still in use; retrying"
-            )));
-        }
+        // Still used by an instance being deleted: classify makes it a wait.
         Err(e) => return Err(classify(&format!("DeleteDBSubnetGroup {name}"), e)),
     }
     Ok(())
@@ -1121,6 +1233,36 @@ impl Kind for Instance {
         Duration::from_secs(40 * 60)
     }
 
+    /// The rules `apply` applies before any call, on the literal values
+    /// (references get a placeholder of the right shape): instance class
+    /// `db.<family>.<size>`, allocated storage per engine, database and
+    /// master user names, password characters and length (CreateDBInstance,
+    /// RDS API reference), parameters' family. The instance identifier is
+    /// envctl's (`envctl-<tenant>-<id>`, 1-63, a letter first, no `--`, no
+    /// trailing `-`: DBInstanceIdentifier) and is checked with the resource
+    /// id at apply. The password never appears in a message.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = super::ec2_rules::with_placeholders(
+            props,
+            &[
+                ("engine", None),
+                ("engine_version", Some("16.4")),
+                ("instance_class", None),
+                ("allocated_storage", None),
+                ("database", None),
+                ("username", None),
+                ("password", Some("Placeholder-1234")),
+                ("subnet_ids", Some("subnet-ref1,subnet-ref2")),
+                ("security_group_ids", Some("sg-ref")),
+            ],
+        );
+        let password = raw_password(&filled);
+        match parse_props::<RdsProps>(&filled).and_then(|p| wanted_from("placeholder".into(), p)) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![super::ec2_rules::issue_of(redact(e, password.as_deref()))],
+        }
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let password = raw_password(props);
         apply(cx, props)
@@ -1154,6 +1296,9 @@ impl Kind for Instance {
         let rds = &cx.backends.aws.rds;
         let tenant = cx.tenant.as_str();
         delete_instance(rds, id, final_snapshot, tenant).await?;
+        if final_snapshot {
+            keep_final_snapshots(rds, id, &cx.tags()).await?;
+        }
         delete_groups(rds, id, tenant).await
     }
 

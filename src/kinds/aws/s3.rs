@@ -1,6 +1,8 @@
 //! The `aws.s3.bucket` kind: a private, encrypted S3 bucket per tenant
-//! resource, with optional versioning, emptied (all versions and delete
-//! markers) before it is deleted unless `force_destroy: false`.
+//! resource, named `envctl-<tenant>-<id>-<account>-<region>-an` in the
+//! account regional namespace ([`super::bucket_names`]), with optional
+//! versioning, emptied (all versions and delete markers) before it is
+//! deleted unless `force_destroy: false`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,15 +17,14 @@ use aws_sdk_s3::types::{
 };
 use serde::Deserialize;
 
+use super::bucket_names::{self, BucketName};
 use super::classify;
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::tenant::tags;
 
-/// Bucket names are 3-63 characters.
-const MAX_NAME: usize = 63;
 /// Extra tag: whether `delete` (and a sweep) may empty the bucket first.
 pub const FORCE_DESTROY_TAG: &str = "envctl:force-destroy";
 /// DeleteObjects accepts at most this many keys per call.
@@ -87,6 +88,83 @@ fn yes() -> bool {
     true
 }
 
+/// Methods a CORS rule may allow (S3 API reference, CORSRule
+/// `AllowedMethods`: "Valid values are GET, PUT, HEAD, POST, and DELETE").
+const CORS_METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "DELETE"];
+/// A CORS configuration holds at most 100 rules (S3 User Guide, "CORS
+/// configuration": "You can add up to 100 rules to the configuration").
+const MAX_CORS_RULES: usize = 100;
+
+impl BucketProps {
+    /// The rules of PutBucketLifecycleConfiguration and PutBucketCors on the
+    /// values, before any call. Lifecycle: `Days`, `NoncurrentDays` and
+    /// `DaysAfterInitiation` are positive integers (S3 API reference,
+    /// LifecycleExpiration, NoncurrentVersionExpiration,
+    /// AbortIncompleteMultipartUpload). CORS: at least one origin, each
+    /// with at most one `*` (CORSRule `AllowedOrigins`), the methods above,
+    /// `MaxAgeSeconds` not negative.
+    fn validate(&self) -> Result<(), KindError> {
+        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
+        if let Some(l) = &self.lifecycle {
+            for (what, days) in [
+                ("expire_days", l.expire_days),
+                ("noncurrent_expire_days", l.noncurrent_expire_days),
+                (
+                    "abort_incomplete_upload_days",
+                    Some(l.abort_incomplete_upload_days),
+                ),
+            ] {
+                if let Some(d) = days.filter(|d| *d < 1) {
+                    return bad(format!(
+                        "lifecycle.{what} is {d}; S3 takes a whole number of days, at least 1"
+                    ));
+                }
+            }
+        }
+        let Some(rules) = &self.cors else {
+            return Ok(());
+        };
+        if rules.len() > MAX_CORS_RULES {
+            return bad(format!(
+                "cors has {} rules; S3 takes at most {MAX_CORS_RULES}",
+                rules.len()
+            ));
+        }
+        for (i, r) in rules.iter().enumerate() {
+            if r.allowed_origins.is_empty() {
+                return bad(format!(
+                    "cors.{i}.allowed_origins is empty; give the origins, e.g. [\"https://app.example.com\"]"
+                ));
+            }
+            if let Some(o) = r
+                .allowed_origins
+                .iter()
+                .find(|o| o.matches('*').count() > 1)
+            {
+                return bad(format!(
+                    "cors.{i}.allowed_origins: '{o}' has more than one '*'; S3 allows one wildcard per origin"
+                ));
+            }
+            if let Some(m) = r
+                .allowed_methods
+                .iter()
+                .find(|m| !CORS_METHODS.contains(&m.as_str()))
+            {
+                return bad(format!(
+                    "cors.{i}.allowed_methods: '{m}' is not one of {}",
+                    CORS_METHODS.join(", ")
+                ));
+            }
+            if let Some(a) = r.max_age_seconds.filter(|a| *a < 0) {
+                return bad(format!(
+                    "cors.{i}.max_age_seconds is {a}; it cannot be negative"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 static PROPS: &[PropSpec] = &[
     PropSpec {
         name: "versioning",
@@ -115,7 +193,7 @@ static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
         name: "name",
         secret: false,
-        doc: "the bucket name, envctl-<tenant>-<id>",
+        doc: "the bucket name, envctl-<tenant>-<id>-<account>-<region>-an",
     },
     OutputSpec {
         name: "arn",
@@ -150,6 +228,29 @@ fn outputs(s3: &aws_sdk_s3::Client, name: &str, force_destroy: bool) -> Outputs 
         .plain("force_destroy", force_destroy.to_string())
 }
 
+/// The error for a bucket name another AWS account holds.
+pub fn taken(op: &str, name: &str) -> String {
+    format!(
+        "{op} {name}: BucketAlreadyExists: the bucket belongs to another AWS account (bucket \
+         names are shared by all accounts); rename the resource id in the stack to get another name"
+    )
+}
+
+/// This installation's name for the bucket of `cx`'s resource.
+async fn bucket_name(cx: &Cx) -> Result<BucketName, KindError> {
+    let identity = &cx.backends.aws.identity;
+    let account = identity.account_id().await?;
+    let region = identity.region().ok_or_else(|| {
+        KindError::Permanent("no AWS region is configured; set AWS_REGION".into())
+    })?;
+    Ok(bucket_names::tenant_bucket(
+        &account,
+        &region,
+        &cx.tenant,
+        &cx.resource_id,
+    ))
+}
+
 fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
     KindError::Permanent(format!("{what}: {e}"))
 }
@@ -172,21 +273,29 @@ async fn bucket_tags(
     }
 }
 
-/// Creates the bucket; `Ok(false)` when it already existed and is ours.
-async fn create(cx: &Cx, s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, KindError> {
+/// CreateBucket (S3 API reference), in the account regional namespace when
+/// the name has its suffix, so that no other account can ever hold it.
+/// `Ok(false)` when it already existed and is ours (BucketAlreadyOwnedByYou:
+/// adopted once `ensure_tags` has checked its tenant tag);
+/// BucketAlreadyExists is another account's bucket: permanent, naming the
+/// fix. terraform-provider-aws (internal/service/s3/bucket.go,
+/// resourceBucketCreate) retries neither.
+async fn create(cx: &Cx, s3: &aws_sdk_s3::Client, bucket: &BucketName) -> Result<bool, KindError> {
+    let name = bucket.name.as_str();
     let tag_set = to_tags(&cx.tags())?;
     let mut config = CreateBucketConfiguration::builder().set_tags(Some(tag_set));
     // us-east-1 takes no location constraint; every other region needs one.
     if let Some(r) = region(s3).filter(|r| r != "us-east-1") {
         config = config.location_constraint(BucketLocationConstraint::from(r.as_str()));
     }
-    match s3
+    let mut request = s3
         .create_bucket()
         .bucket(name)
-        .create_bucket_configuration(config.build())
-        .send()
-        .await
-    {
+        .create_bucket_configuration(config.build());
+    if bucket.account_regional {
+        request = request.bucket_namespace(aws_sdk_s3::types::BucketNamespace::AccountRegional);
+    }
+    match request.send().await {
         Ok(_) => Ok(true),
         Err(e)
             if e.as_service_error()
@@ -198,10 +307,7 @@ async fn create(cx: &Cx, s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, Ki
             if e.as_service_error()
                 .is_some_and(|se| se.is_bucket_already_exists()) =>
         {
-            Err(KindError::Permanent(format!(
-                "CreateBucket {name}: the name is taken by another AWS account (bucket names are \
-                 global); rename the resource id"
-            )))
+            Err(KindError::Permanent(taken("CreateBucket", name)))
         }
         Err(e) => Err(classify(&format!("CreateBucket {name}"), e)),
     }
@@ -213,7 +319,7 @@ async fn create(cx: &Cx, s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, Ki
 fn configure_error<E, R>(what: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> KindError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + super::HttpStatus,
+    R: std::fmt::Debug + super::HttpStatus + 'static,
 {
     if e.code() == Some("NoSuchBucket") {
         KindError::Transient(format!("{what}: the new bucket is not visible yet"))
@@ -356,20 +462,6 @@ async fn put_lifecycle(
         AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
         LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
     };
-    for (what, days) in [
-        ("expire_days", l.expire_days),
-        ("noncurrent_expire_days", l.noncurrent_expire_days),
-        (
-            "abort_incomplete_upload_days",
-            Some(l.abort_incomplete_upload_days),
-        ),
-    ] {
-        if days.is_some_and(|d| d < 1) {
-            return Err(KindError::Permanent(format!(
-                "property lifecycle.{what}: must be at least 1 day"
-            )));
-        }
-    }
     let mut rule = LifecycleRule::builder()
         .id("envctl")
         .status(ExpirationStatus::Enabled)
@@ -412,11 +504,6 @@ async fn put_cors(
     use aws_sdk_s3::types::{CorsConfiguration, CorsRule as SdkCorsRule};
     let mut config = CorsConfiguration::builder();
     for r in rules {
-        if r.allowed_origins.is_empty() {
-            return Err(KindError::Permanent(
-                "property cors: every rule needs allowed_origins (e.g. [\"https://app.example.com\"])".into(),
-            ));
-        }
         let rule = SdkCorsRule::builder()
             .set_allowed_origins(Some(r.allowed_origins.clone()))
             .set_allowed_methods(Some(r.allowed_methods.clone()))
@@ -558,20 +645,48 @@ impl Kind for Bucket {
         Duration::from_secs(5 * 60)
     }
 
+    /// The bucket name is envctl's (valid by construction, see
+    /// [`bucket_names`]); the lifecycle and CORS values follow
+    /// [`BucketProps::validate`].
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = super::ec2_rules::with_placeholders(
+            props,
+            &[
+                ("versioning", None),
+                ("force_destroy", None),
+                ("lifecycle", None),
+                ("cors", None),
+            ],
+        );
+        match parse_props::<BucketProps>(&filled).and_then(|p| p.validate()) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![super::ec2_rules::issue_of(e)],
+        }
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: BucketProps = parse_props(props)?;
+        p.validate()?;
         let s3 = &cx.backends.aws.s3;
-        let name = cx.physical_name(MAX_NAME);
-        match s3.head_bucket().bucket(&name).send().await {
+        let bucket = bucket_name(cx).await?;
+        let name = bucket.name.clone();
+        let account = cx.backends.aws.identity.account_id().await?;
+        // ExpectedBucketOwner: a bucket of this name held by another account
+        // answers 403 (S3 User Guide, "Verifying bucket ownership with bucket
+        // owner condition").
+        match s3
+            .head_bucket()
+            .bucket(&name)
+            .expected_bucket_owner(&account)
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
-                create(cx, s3, &name).await?;
+                create(cx, s3, &bucket).await?;
             }
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-                return Err(KindError::Permanent(format!(
-                    "HeadBucket {name}: access denied; the bucket probably belongs to another \
-                     AWS account (bucket names are global)"
-                )));
+                return Err(KindError::Permanent(taken("HeadBucket", &name)));
             }
             Err(e) => return Err(classify(&format!("HeadBucket {name}"), e)),
         }
@@ -626,8 +741,16 @@ impl Kind for Bucket {
 
     async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {
         let s3 = &cx.backends.aws.s3;
-        let prefix = format!("envctl-{}-", cx.tenant.as_str());
         let here = region(s3);
+        // Every name of this tenant starts so, those of earlier versions
+        // (envctl-<tenant>-<id>) too; tags decide.
+        let prefix = match &here {
+            Some(r) => {
+                let account = cx.backends.aws.identity.account_id().await?;
+                bucket_names::tenant_prefix(&account, r, &cx.tenant)
+            }
+            None => format!("envctl-{}-", cx.tenant.as_str()),
+        };
         let mut names = Vec::new();
         let mut pages = s3.list_buckets().into_paginator().send();
         while let Some(page) = pages.next().await {

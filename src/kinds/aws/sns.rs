@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::classify;
 use super::sqs::{queue_attributes, queue_missing, queue_url};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::tenant::tags;
 
@@ -382,6 +382,33 @@ impl Kind for Topic {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(5 * 60)
+    }
+
+    /// Literal subscriptions must be SQS queue ARNs (SNS API reference,
+    /// Subscribe: for the `sqs` protocol the endpoint "is the ARN of an
+    /// Amazon SQS queue"). The topic name is envctl's, at most 256
+    /// characters of letters, digits, `-` and `_` plus `.fifo` (CreateTopic
+    /// `Name`) by construction.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let Ok(p) = parse_props::<TopicProps>(props) else {
+            return vec![PropIssue::new(
+                &[],
+                "takes subscriptions (a list of SQS queue ARNs) and fifo (true or false)",
+            )];
+        };
+        p.subscriptions
+            .iter()
+            .enumerate()
+            .filter(|(_, arn)| !arn.contains("${"))
+            .filter_map(|(i, arn)| {
+                let e = parse_queue_arn(arn).err()?;
+                let text = e.to_string();
+                let message = text
+                    .strip_prefix("properties: subscriptions: ")
+                    .unwrap_or(&text);
+                Some(PropIssue::new(&["subscriptions", &i.to_string()], message))
+            })
+            .collect()
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {

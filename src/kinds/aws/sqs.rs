@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::classify;
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 use crate::tenant::tags;
 
@@ -47,6 +47,12 @@ fn default_max_receive_count() -> u32 {
 }
 
 impl QueueProps {
+    /// SQS API reference, SetQueueAttributes / CreateQueue `Attributes`:
+    /// VisibilityTimeout 0 to 43,200 seconds; MessageRetentionPeriod 60 to
+    /// 1,209,600 seconds; RedrivePolicy maxReceiveCount 1 to 1,000. The
+    /// queue names are envctl's, `envctl-<tenant>-<id>[-dlq][.fifo]`, at
+    /// most 80 characters of letters, digits, `-` and `_` (CreateQueue
+    /// `QueueName`) by construction ([`names`]).
     fn validate(&self) -> Result<(), KindError> {
         let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
         if let Some(v) = self.visibility_timeout_seconds
@@ -236,7 +242,7 @@ fn same_attribute(name: &QueueAttributeName, have: Option<&String>, want: &str) 
 fn configure_error<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> KindError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + super::HttpStatus,
+    R: std::fmt::Debug + super::HttpStatus + 'static,
 {
     if queue_missing(e.code()) {
         KindError::Transient(format!("{what}: the new queue is not visible yet"))
@@ -289,19 +295,11 @@ async fn ensure_queue(
                         KindError::Transient(format!("CreateQueue {name}: exists but not found"))
                     })?
                 }
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        Some(
-                            "AWS.SimpleQueueService.QueueDeletedRecently" | "QueueDeletedRecently"
-                        )
-                    ) =>
-                {
-                    return Err(KindError::Transient(format!(
-                        "CreateQueue {name}: a queue of this name was deleted less than 60 \
-                         seconds ago; SQS refuses the name until then"
-                    )));
-                }
+                // QueueDeletedRecently ("you must wait 60 seconds after deleting a
+                // queue before you can create another queue with the same
+                // name", SQS API reference, CreateQueue) is a wait in
+                // classify; terraform-provider-aws sqs/queue.go retries it
+                // likewise.
                 Err(e) => return Err(classify(&format!("CreateQueue {name}"), e)),
             }
         }
@@ -389,6 +387,23 @@ impl Kind for Queue {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(5 * 60)
+    }
+
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = super::ec2_rules::with_placeholders(
+            props,
+            &[
+                ("fifo", None),
+                ("visibility_timeout_seconds", None),
+                ("message_retention_seconds", None),
+                ("dead_letter", None),
+                ("max_receive_count", None),
+            ],
+        );
+        match parse_props::<QueueProps>(&filled).and_then(|p| p.validate()) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![super::ec2_rules::issue_of(e)],
+        }
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
