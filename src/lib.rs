@@ -10,6 +10,7 @@ pub mod envapi;
 pub mod graph;
 pub mod journal;
 pub mod kinds;
+pub mod preflight;
 pub mod reap;
 pub mod secret;
 pub mod serve;

@@ -179,6 +179,10 @@ pub struct CreateArgs {
     /// Nodes running at once, all APIs together
     #[arg(long, default_value_t = crate::engine::limits::DEFAULT_PARALLELISM)]
     pub parallelism: usize,
+    /// Emergencies only: create without the preflight checks (credentials, endpoint, value
+    /// bucket, quotas, Kubernetes access), e.g. when an account policy denies a read they need
+    #[arg(long)]
+    pub skip_preflight: bool,
     /// Format of the final report
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
@@ -188,6 +192,9 @@ pub struct CreateArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Plan without the preflight checks (then plan calls no AWS or Kubernetes API)
+    #[arg(long)]
+    pub skip_preflight: bool,
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
 }

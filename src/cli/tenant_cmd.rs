@@ -15,6 +15,7 @@ use crate::budget::{ExpectedDurations, Report, Verdict, svg};
 use crate::engine::{CreateRequest, DestroyRequest};
 use crate::graph::Graph;
 use crate::journal;
+use crate::preflight::{self, PreflightClients, PreflightCx, PreflightReport};
 use crate::stack::{self, Stack};
 use crate::tenant::TenantName;
 
@@ -42,6 +43,9 @@ struct Plan {
     critical_path: Vec<String>,
     eta_ms: u64,
     within_budget: bool,
+    /// What preflight found (absent with --skip-preflight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preflight: Option<PreflightReport>,
 }
 
 #[derive(Serialize)]
@@ -57,6 +61,7 @@ async fn make_plan(
     stack: &Stack,
     environment: &str,
     budget: Duration,
+    preflight: Option<PreflightReport>,
 ) -> anyhow::Result<Plan> {
     let graph =
         Graph::build(stack).map_err(|e| BadInput(format!("{}: {e}", stack.path.display())))?;
@@ -97,7 +102,25 @@ async fn make_plan(
         critical_path,
         eta_ms: eta.as_millis() as u64,
         within_budget: eta <= budget,
+        preflight,
     })
+}
+
+/// Runs the preflight checks of `stack` for `tenant`: reads only.
+async fn run_preflight(global: &Global, tenant: &TenantName, stack: &Stack) -> PreflightReport {
+    let backends = setup::backends(global).await.map_err(|e| format!("{e:#}"));
+    let clients = PreflightClients::from_env().await;
+    let cx = PreflightCx::new(tenant.clone(), stack.clone(), backends, clients);
+    preflight::run(&cx).await
+}
+
+/// The plan's preflight failures as bad input (exit 2), after the plan was
+/// printed.
+fn refuse(plan: &Plan) -> anyhow::Result<()> {
+    match plan.preflight.as_ref().and_then(PreflightReport::refusal) {
+        Some(why) => Err(BadInput(why).into()),
+        None => Ok(()),
+    }
 }
 
 fn print_plan(format: Format, plan: &Plan) {
@@ -123,7 +146,7 @@ fn print_plan(format: Format, plan: &Plan) {
             })
             .collect();
         format!(
-            "{}\nplan for tenant {} (stack {}, environment {}): {} nodes in {} waves\ncritical path: {}\nETA {} against a budget of {}: {}",
+            "{}\nplan for tenant {} (stack {}, environment {}): {} nodes in {} waves\ncritical path: {}\nETA {} against a budget of {}: {}{}",
             output::table(&["wave", "id", "kind", "expected", "critical"], rows),
             plan.tenant,
             plan.stack,
@@ -137,16 +160,32 @@ fn print_plan(format: Format, plan: &Plan) {
                 "fits"
             } else {
                 "OVER BUDGET"
-            }
+            },
+            plan.preflight
+                .as_ref()
+                .map(|p| format!("\n{}", p.render_text()))
+                .unwrap_or_default()
         )
     });
 }
 
 pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
     let (tenant, stack, environment) = load(&a.stack)?;
-    let plan = make_plan(global, &tenant, &stack, &environment, stack.budget).await?;
+    let preflight = match a.skip_preflight {
+        true => None,
+        false => Some(run_preflight(global, &tenant, &stack).await),
+    };
+    let plan = make_plan(
+        global,
+        &tenant,
+        &stack,
+        &environment,
+        stack.budget,
+        preflight,
+    )
+    .await?;
     print_plan(a.output, &plan);
-    Ok(())
+    refuse(&plan)
 }
 
 pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
@@ -160,10 +199,27 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         None => stack.ttl,
     };
     let limits = setup::limits(&a.limits)?;
+    // Before anything is created (the state store included): a failure is
+    // bad input, exit 2.
+    let preflight = match a.skip_preflight {
+        true => None,
+        false => Some(run_preflight(global, &tenant, &stack).await),
+    };
     if a.dry_run {
-        let plan = make_plan(global, &tenant, &stack, &environment, budget).await?;
+        let plan = make_plan(global, &tenant, &stack, &environment, budget, preflight).await?;
         print_plan(a.output, &plan);
-        return Ok(());
+        return refuse(&plan);
+    }
+    if let Some(report) = &preflight {
+        if let Some(why) = report.refusal() {
+            return Err(BadInput(why).into());
+        }
+        eprintln!(
+            "preflight: account {}, region {}: {} checks passed",
+            report.account.as_deref().unwrap_or("unknown"),
+            report.region.as_deref().unwrap_or("none"),
+            report.checks.len()
+        );
     }
     let expires_at = ttl
         .map(|t| {

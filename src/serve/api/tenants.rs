@@ -220,6 +220,18 @@ async fn create(
         Some(_) => require_change(app, who, "resume", prior.as_ref().expect("prior")).await?,
     }
 
+    // Preflight, before anything is created or recorded: a failure answers
+    // 400 naming the fix, audited as a rejection by `create_tenant`.
+    let cx = crate::preflight::PreflightCx::new(
+        tenant.clone(),
+        stack.clone(),
+        Ok(app.jobs.engine().backends.clone()),
+        crate::preflight::PreflightClients::from_env().await,
+    );
+    if let Some(why) = crate::preflight::run(&cx).await.refusal() {
+        return Err(ApiError::bad_request(why.replace('\n', "; ")));
+    }
+
     let row = TenantRow {
         name: tenant.to_string(),
         environment: environment.clone(),
