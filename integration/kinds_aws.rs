@@ -14,6 +14,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use envctl::envapi::store::StoredValue;
 use envctl::envapi::{EnvKey, Level, ValueStore};
 use envctl::kinds::aws::AwsClients;
+use envctl::kinds::aws::bucket_names::{self, naming_problem};
 use envctl::kinds::aws::s3::Bucket;
 use envctl::kinds::aws::sns::Topic;
 use envctl::kinds::aws::sqs::Queue;
@@ -65,6 +66,15 @@ fn out(o: &Outputs, name: &str) -> String {
 }
 
 // ---------------------------------------------------------------- S3 ----
+
+/// The name envctl gives the bucket of `cx` in this installation: the
+/// account from STS (moto's) and the region, through the same derivation
+/// the kind uses.
+async fn bucket_of(t: &T, cx: &Cx) -> String {
+    let account = t.aws.identity.account_id().await.unwrap();
+    let region = t.aws.identity.region().unwrap();
+    bucket_names::tenant_bucket(&account, &region, &cx.tenant, &cx.resource_id).name
+}
 
 async fn bucket_names(aws: &AwsClients) -> Vec<String> {
     let out = aws.s3.list_buckets().send().await.unwrap();
@@ -124,7 +134,13 @@ async fn s3_bucket_is_created_once_tagged_hardened_swept_and_deleted() {
 
     let first = Bucket.apply(&cx, &props(json!({}))).await.unwrap();
     let name = out(&first, "name");
-    assert_eq!(name, "envctl-kt-s3-uploads");
+    assert_eq!(name, bucket_of(&t, &cx).await);
+    // The installation element: account and region, in the account's own
+    // namespace (moto refuses the namespace header with a wrong suffix).
+    let account = t.aws.identity.account_id().await.unwrap();
+    assert!(name.starts_with("envctl-kt-s3-uploads-"), "{name}");
+    assert!(name.ends_with(&format!("-{account}-us-east-1-an")), "{name}");
+    assert_eq!(naming_problem(&name, true), None);
     assert_eq!(out(&first, "arn"), format!("arn:aws:s3:::{name}"));
     let count = |names: Vec<String>| names.iter().filter(|n| **n == name).count();
     assert_eq!(count(bucket_names(&t.aws).await), 1);
@@ -376,8 +392,15 @@ async fn s3_lifecycle_and_cors_are_set_and_converge() {
 async fn s3_bucket_of_another_tenant_is_not_adopted() {
     let t = T::new("kt-s3x").await;
     let cx = t.cx("data");
-    let name = cx.physical_name(63);
-    t.aws.s3.create_bucket().bucket(&name).send().await.unwrap();
+    let name = bucket_of(&t, &cx).await;
+    t.aws
+        .s3
+        .create_bucket()
+        .bucket(&name)
+        .bucket_namespace(aws_sdk_s3::types::BucketNamespace::AccountRegional)
+        .send()
+        .await
+        .unwrap();
     t.aws
         .s3
         .put_bucket_tagging()
@@ -403,6 +426,83 @@ async fn s3_bucket_of_another_tenant_is_not_adopted() {
     t.aws.s3.delete_bucket().bucket(&name).send().await.unwrap();
 }
 
+/// Clients of another AWS account of the same moto (STS AssumeRole into a
+/// role of that account: moto registers the returned keys there).
+async fn other_account(account: &str) -> AwsClients {
+    let base = support::kinds::shared_moto().sdk_config();
+    let assumed = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/envctl-test"))
+        .role_session_name("envctl-test")
+        .send()
+        .await
+        .unwrap();
+    let c = assumed.credentials().unwrap();
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "assumed",
+    );
+    let config = base
+        .to_builder()
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            credentials,
+        ))
+        .build();
+    AwsClients::from_config(&config)
+}
+
+#[tokio::test]
+async fn s3_names_differ_per_installation_and_another_account_cannot_take_ours() {
+    let t = T::new("kt-s3i").await;
+    let cx = t.cx("media");
+    let o = Bucket.apply(&cx, &props(json!({}))).await.unwrap();
+    let ours = out(&o, "name");
+
+    let stranger = other_account("111111111111").await;
+    assert_eq!(
+        stranger.identity.account_id().await.unwrap(),
+        "111111111111"
+    );
+    // The account regional namespace refuses our name to another account.
+    let err = stranger
+        .s3
+        .create_bucket()
+        .bucket(&ours)
+        .bucket_namespace(aws_sdk_s3::types::BucketNamespace::AccountRegional)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.raw_response().is_some_and(|r| r.status().as_u16() >= 400),
+        "{err:?}"
+    );
+
+    // The same tenant and resource in the other installation: its own bucket.
+    let stranger_cx = Cx {
+        backends: std::sync::Arc::new(envctl::kinds::Backends {
+            aws: stranger.clone(),
+            values: ValueStore::new(stranger.s3.clone(), "kt-values-unused"),
+        }),
+        ..cx.clone()
+    };
+    let theirs = Bucket.apply(&stranger_cx, &props(json!({}))).await.unwrap();
+    let theirs = out(&theirs, "name");
+    assert_ne!(theirs, ours);
+    assert!(theirs.ends_with("-111111111111-us-east-1-an"), "{theirs}");
+    // Each installation's sweep finds its own bucket only.
+    let mine = Bucket.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(out(&mine[0].outputs, "name"), ours);
+    t.assert_tagged("bucket", &bucket_tags(&t.aws, &ours).await, "media");
+
+    Bucket.delete(&stranger_cx, &Outputs::new().plain("name", &theirs)).await.unwrap();
+    Bucket.delete(&cx, &o).await.unwrap();
+    assert!(!bucket_exists(&t.aws, &ours).await);
+}
+
 #[tokio::test]
 async fn s3_bad_properties_fail_before_anything_is_created() {
     let t = T::new("kt-s3p").await;
@@ -413,7 +513,7 @@ async fn s3_bad_properties_fail_before_anything_is_created() {
         .unwrap_err();
     assert!(matches!(err, KindError::Permanent(_)));
     assert!(err.to_string().contains("versionning"), "{err}");
-    assert!(!bucket_exists(&t.aws, &cx.physical_name(63)).await);
+    assert!(!bucket_exists(&t.aws, &bucket_of(&t, &cx).await).await);
 }
 
 // --------------------------------------------------------------- SQS ----
@@ -976,6 +1076,40 @@ async fn password_properties_are_checked() {
 }
 
 // -------------------------------------------------------- value store ----
+
+#[tokio::test]
+async fn value_store_default_bucket_is_this_installations_own() {
+    let t = T::new("kt-vdef").await;
+    let account = t.aws.identity.account_id().await.unwrap();
+    let store = ValueStore::for_installation(&t.aws, None).await.unwrap();
+    assert_eq!(
+        store.bucket(),
+        bucket_names::values_bucket(&account, "us-east-1").name
+    );
+    assert_eq!(
+        store.bucket(),
+        format!("envctl-values-{account}-us-east-1-an")
+    );
+    // Created in the account regional namespace (moto checks the suffix
+    // against the caller's account), adopted on the second call.
+    store.ensure_bucket().await.unwrap();
+    store.ensure_bucket().await.unwrap();
+    let tags = bucket_tags(&t.aws, store.bucket()).await;
+    assert_eq!(tags.get("envctl:role").map(String::as_str), Some("values"));
+    let k = key(Some("kt-vdef"), Level::Tenant, "API_URL");
+    store.put(&k, "https://api", false).await.unwrap();
+    assert_eq!(
+        store.get(&k).await.unwrap().unwrap().value.expose(),
+        "https://api"
+    );
+    store.delete(&k).await.unwrap();
+
+    // --values-bucket / ENVCTL_VALUES_BUCKET overrides the name.
+    let explicit = ValueStore::for_installation(&t.aws, Some("kt-values-explicit".into()))
+        .await
+        .unwrap();
+    assert_eq!(explicit.bucket(), "kt-values-explicit");
+}
 
 #[tokio::test]
 async fn value_store_put_asks_for_sse_itself() {

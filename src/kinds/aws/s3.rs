@@ -295,8 +295,23 @@ async fn create(cx: &Cx, s3: &aws_sdk_s3::Client, bucket: &BucketName) -> Result
     if bucket.account_regional {
         request = request.bucket_namespace(aws_sdk_s3::types::BucketNamespace::AccountRegional);
     }
-    match request.send().await {
-        Ok(_) => Ok(true),
+    created(name, request.send().await.map(|_| ()))
+}
+
+type CreateResult = Result<
+    (),
+    aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::create_bucket::CreateBucketError,
+        aws_smithy_runtime_api::http::Response,
+    >,
+>;
+
+/// What CreateBucket's answer means: `Ok(true)` made, `Ok(false)` ours
+/// already (BucketAlreadyOwnedByYou: adopt), another account's
+/// (BucketAlreadyExists) a permanent error naming the fix.
+fn created(name: &str, result: CreateResult) -> Result<bool, KindError> {
+    match result {
+        Ok(()) => Ok(true),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|se| se.is_bucket_already_owned_by_you()) =>
@@ -788,5 +803,89 @@ impl Kind for Bucket {
             });
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::create_bucket::CreateBucketError;
+    use aws_sdk_s3::types::error::{BucketAlreadyExists, BucketAlreadyOwnedByYou};
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn answer(err: CreateBucketError) -> CreateResult {
+        let raw = Response::new(StatusCode::try_from(409).unwrap(), SdkBody::from(""));
+        Err(aws_sdk_s3::error::SdkError::service_error(err, raw))
+    }
+
+    fn meta(code: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message("m").build()
+    }
+
+    #[test]
+    fn our_bucket_is_adopted_and_another_accounts_is_a_permanent_error_naming_the_fix() {
+        assert!(created("b", Ok(())).unwrap());
+        let owned = CreateBucketError::BucketAlreadyOwnedByYou(
+            BucketAlreadyOwnedByYou::builder()
+                .meta(meta("BucketAlreadyOwnedByYou"))
+                .build(),
+        );
+        assert!(!created("b", answer(owned)).unwrap());
+        let exists = CreateBucketError::BucketAlreadyExists(
+            BucketAlreadyExists::builder()
+                .meta(meta("BucketAlreadyExists"))
+                .build(),
+        );
+        let err = created("envctl-a-b", answer(exists)).unwrap_err();
+        assert!(matches!(err, KindError::Permanent(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("another AWS account"), "{text}");
+        assert!(text.contains("rename the resource id"), "{text}");
+    }
+
+    #[test]
+    fn lifecycle_and_cors_values_are_checked_at_validation() {
+        let check = |v: serde_json::Value| {
+            let serde_json::Value::Object(m) = v else {
+                unreachable!()
+            };
+            Bucket.check(&m)
+        };
+        assert!(check(serde_json::json!({"lifecycle": {"expire_days": 30}})).is_empty());
+        for (props, field, hint) in [
+            (
+                serde_json::json!({"lifecycle": {"expire_days": 0}}),
+                "lifecycle",
+                "at least 1",
+            ),
+            (
+                serde_json::json!({"cors": [{"allowed_origins": []}]}),
+                "cors",
+                "allowed_origins",
+            ),
+            (
+                serde_json::json!({"cors": [{"allowed_origins": ["*"], "allowed_methods": ["PATCH"]}]}),
+                "cors",
+                "PATCH",
+            ),
+            (
+                serde_json::json!({"cors": [{"allowed_origins": ["https://*.*.example.com"]}]}),
+                "cors",
+                "one wildcard",
+            ),
+        ] {
+            let issues = check(props.clone());
+            assert_eq!(issues.len(), 1, "{props}: {issues:?}");
+            assert_eq!(issues[0].path, [field], "{props}");
+            assert!(
+                issues[0].message.contains(hint),
+                "{props}: {}",
+                issues[0].message
+            );
+        }
+        // A reference is checked once resolved.
+        assert!(check(serde_json::json!({"lifecycle": "${x.y}"})).is_empty());
     }
 }
