@@ -62,17 +62,19 @@ class Forwarder:
         self._local = threading.local()
 
     def _conn(self, fresh=False):
+        """(connection, reused): a kept-alive connection, or a new one."""
         c = getattr(self._local, "conn", None)
-        if c is None or fresh:
-            if c is not None:
-                c.close()
-            c = http.client.HTTPConnection(self.host, self.port, timeout=120)
-            self._local.conn = c
-        return c
+        if c is not None and not fresh:
+            return c, True
+        if c is not None:
+            c.close()
+        c = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        self._local.conn = c
+        return c, False
 
     def send(self, req):
         for attempt in (0, 1):
-            conn = self._conn(fresh=attempt == 1)
+            conn, reused = self._conn(fresh=attempt == 1)
             try:
                 conn.putrequest(req.method, req.target, skip_host=True, skip_accept_encoding=True)
                 for k, v in req.headers:
@@ -91,7 +93,10 @@ class Forwarder:
                     self._local.conn = None
                 return Response(r.status, headers, body, r.reason)
             except (http.client.HTTPException, OSError):
-                if attempt == 1:
+                # Only a kept-alive connection that moto had closed is retried
+                # (the request never reached it); anything else is reported.
+                self._local.conn = None
+                if attempt == 1 or not reused:
                     raise
         raise RuntimeError("unreachable")
 

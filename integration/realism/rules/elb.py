@@ -10,6 +10,7 @@ for the ELB's network interfaces to be released)."""
 import re
 
 from .. import xmlspan
+from . import eni
 
 
 def before(ctx, req):
@@ -24,7 +25,7 @@ def before(ctx, req):
 def after(ctx, req, resp):
     if req.service != "elasticloadbalancing" or not resp.ok:
         return resp
-    if req.action == "CreateLoadBalancer":
+    if req.action == "CreateLoadBalancer" and not getattr(req, "answered_by", None):
         for arn in xmlspan.texts(resp.text(), "LoadBalancerArn"):
             ctx.state.put("elb", arn)
         resp.set_text(_rewrite(ctx, resp.text()))
@@ -36,7 +37,6 @@ def after(ctx, req, resp):
             ctx.state.pop("elb", lb["LoadBalancerArn"])
             m = re.search(r":loadbalancer/(.+)$", lb["LoadBalancerArn"])
             azs = lb.get("AvailabilityZones", [])
-            from . import eni
             eni.linger(ctx, description="ELB " + (m.group(1) if m else lb["LoadBalancerName"]),
                        requester="amazon-elb", groups=lb.get("SecurityGroups", []),
                        subnets=[a["SubnetId"] for a in azs if a.get("SubnetId")], vpc=lb.get("VpcId", ""),

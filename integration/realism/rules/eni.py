@@ -14,6 +14,7 @@ import fnmatch
 import hashlib
 from xml.sax.saxutils import escape
 
+from .. import xmlspan
 from ..errors import error
 from ..request import Response
 
@@ -84,7 +85,6 @@ def after(ctx, req, resp):
     items = [_item(e) for e in ctx.state.enis() if _match(e, req)]
     if items:
         ctx.stats.bump("eni.described", len(items))
-        from .. import xmlspan
         resp.set_text(xmlspan.insert_into(resp.text(), "networkInterfaceSet", items))
     return resp
 

@@ -18,10 +18,12 @@ https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html 
 
 import ipaddress
 import re
+from xml.sax.saxutils import escape
 
 import xmltodict
 
 from ..errors import error
+from ..request import Response
 
 SG_CHARS = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]*$")
 SG_SET = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
@@ -161,8 +163,6 @@ def _s3(ctx, req):
         name = [s for s in req.path.split("/") if s][0]
         if not _bucket_ok(name):
             ctx.stats.bump("validate.bucket_name")
-            from xml.sax.saxutils import escape
-            from ..request import Response
             body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidBucketName</Code>'
                     "<Message>The specified bucket is not valid.</Message><BucketName>%s</BucketName>"
                     "<RequestId>realism</RequestId></Error>" % escape(name))
