@@ -6,7 +6,8 @@ security groups, main route tables and network ACLs, managed IAM roles) are
 left out.
 
 usage: python aws_inventory.py ENDPOINT   -> one JSON object per line:
-  {"type": "ec2 vpc", "id": "vpc-1", "tenant": "acme", "resource": "network"}
+  {"type": "ec2 vpc", "id": "vpc-1", "tenant": "acme", "resource": "network",
+   "managed": "true", "kept": null}
 """
 import json
 import os
@@ -39,6 +40,7 @@ def add(kind, ident, tags):
         "tenant": t.get("envctl:tenant"),
         "resource": t.get("envctl:resource"),
         "managed": t.get("envctl:managed"),
+        "kept": t.get("envctl:kept"),
     })
 
 
