@@ -27,6 +27,9 @@ pub struct Global {
     /// S3 bucket of the environment-value store, owned by this AWS account [default: envctl-values-<account>-<region>-an, in the account's own namespace]
     #[arg(long, env = "ENVCTL_VALUES_BUCKET", global = true)]
     pub values_bucket: Option<String>,
+    /// DNS domain of this installation, e.g. envs.mycompany.com: stacks use it as ${envctl.domain} (tenant zones are made under it, delegated from its public hosted zone in this AWS account). Reserved names (.test, example.com, ...) are refused for certificates
+    #[arg(long, env = "ENVCTL_DOMAIN", global = true)]
+    pub domain: Option<String>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

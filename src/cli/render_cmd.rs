@@ -13,7 +13,8 @@ use crate::stack::{self, expand::SERVICE_KIND, refs};
 
 pub async fn render(global: &Global, a: RenderArgs) -> anyhow::Result<()> {
     let tenant = setup::tenant(&a.stack.name)?;
-    let stack = stack::load_file(&a.stack.stack).map_err(|e| BadInput(e.to_string()))?;
+    let stack = stack::load_file_in(&a.stack.stack, &super::setup::builtins(global))
+        .map_err(|e| BadInput(e.to_string()))?;
     let environment = a
         .stack
         .environment

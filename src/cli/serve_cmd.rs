@@ -13,6 +13,16 @@ pub async fn serve(global: &Global, a: ServeArgs) -> anyhow::Result<()> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("envctl-serve.yaml"));
+    // The server loads stacks again later (resuming runs), from the
+    // environment: --domain alone would be forgotten there.
+    let env_domain = std::env::var(crate::stack::builtins::DOMAIN_ENV).ok();
+    if global.domain.is_some() && global.domain != env_domain {
+        return Err(BadInput(format!(
+            "--domain: `envctl serve` reads the domain from {0}; set {0} instead",
+            crate::stack::builtins::DOMAIN_ENV
+        ))
+        .into());
+    }
     let config = ServeConfig::load(&path).map_err(|e| BadInput(format!("--config {e}")))?;
     let listen = a.listen.clone().unwrap_or_else(|| config.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {

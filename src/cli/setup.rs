@@ -117,3 +117,11 @@ pub fn os_user() -> String {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| format!("uid-{}", nix::unistd::getuid()))
 }
+
+/// The stack's built-in values from the global options (`--domain`, whose
+/// default is `ENVCTL_DOMAIN`).
+pub fn builtins(global: &Global) -> crate::stack::Builtins {
+    crate::stack::Builtins {
+        domain: global.domain.clone().filter(|d| !d.trim().is_empty()),
+    }
+}

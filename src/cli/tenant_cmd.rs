@@ -21,9 +21,10 @@ use crate::tenant::TenantName;
 
 /// Loads and validates the stack and the tenant name: every bad input is
 /// found here, before anything is created.
-fn load(args: &StackArgs) -> anyhow::Result<(TenantName, Stack, String)> {
+fn load(global: &Global, args: &StackArgs) -> anyhow::Result<(TenantName, Stack, String)> {
     let tenant = setup::tenant(&args.name)?;
-    let stack = stack::load_file(&args.stack).map_err(|e| BadInput(e.to_string()))?;
+    let stack = stack::load_file_in(&args.stack, &setup::builtins(global))
+        .map_err(|e| BadInput(e.to_string()))?;
     let environment = args
         .environment
         .clone()
@@ -170,7 +171,7 @@ fn print_plan(format: Format, plan: &Plan) {
 }
 
 pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
-    let (tenant, stack, environment) = load(&a.stack)?;
+    let (tenant, stack, environment) = load(global, &a.stack)?;
     let preflight = match a.skip_preflight {
         true => None,
         false => Some(run_preflight(global, &tenant, &stack).await),
@@ -189,7 +190,7 @@ pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
 }
 
 pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
-    let (tenant, stack, environment) = load(&a.stack)?;
+    let (tenant, stack, environment) = load(global, &a.stack)?;
     let budget = match &a.budget {
         Some(b) => setup::duration("--budget", b)?,
         None => stack.budget,

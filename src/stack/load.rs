@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
+use super::builtins::Builtins;
 use super::model::{DEFAULT_BUDGET, DEFAULT_ENVIRONMENT, Publish, Resource, Stack};
 use super::validate::{self, Catalog, did_you_mean, list};
 use crate::envapi::Level;
@@ -95,23 +96,39 @@ fn render(path: &Path, problems: &[Problem]) -> String {
     out
 }
 
-/// Reads, parses and validates a stack file against the kind registry.
+/// Reads, parses and validates a stack file against the kind registry, with
+/// the built-in values of the environment ([`Builtins::from_env`]).
 pub fn load_file(path: &Path) -> Result<Stack, StackError> {
+    load_file_in(path, &Builtins::from_env())
+}
+
+/// [`load_file`] with the given built-in values (`${envctl.domain}`).
+pub fn load_file_in(path: &Path, builtins: &Builtins) -> Result<Stack, StackError> {
     let text = std::fs::read_to_string(path).map_err(|source| StackError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    load_str(path, &text)
+    load_str_in(path, &text, &Catalog::registry(), builtins)
 }
 
 /// Parses and validates stack text against the kind registry (`path` is for
-/// messages only).
+/// messages only), with the built-in values of the environment.
 pub fn load_str(path: &Path, text: &str) -> Result<Stack, StackError> {
-    load_str_with(path, text, &Catalog::registry())
+    load_str_in(path, text, &Catalog::registry(), &Builtins::from_env())
 }
 
-/// [`load_str`] against the given kinds.
+/// [`load_str`] against the given kinds, without built-in values.
 pub fn load_str_with(path: &Path, text: &str, catalog: &Catalog) -> Result<Stack, StackError> {
+    load_str_in(path, text, catalog, &Builtins::default())
+}
+
+/// [`load_str`] against the given kinds and built-in values.
+pub fn load_str_in(
+    path: &Path,
+    text: &str,
+    catalog: &Catalog,
+    builtins: &Builtins,
+) -> Result<Stack, StackError> {
     let fail = |line, message| StackError::invalid(path, vec![Problem::new(line, None, message)]);
     let mut root: Yaml = serde_yaml_ng::from_str(text).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
@@ -169,6 +186,7 @@ pub fn load_str_with(path: &Path, text: &str, catalog: &Catalog) -> Result<Stack
     let mut items = items;
     let mut problems = d.problems;
     problems.extend(super::expand::expand_catalogs(&mut stack, &mut items));
+    let builtin_issues = super::builtins::apply(&mut stack, builtins);
     let at = |res: Option<usize>, path: &[Seg]| match res {
         Some(k) => {
             let mut full = vec![Seg::Key("resources"), Seg::Item(items[k])];
@@ -177,6 +195,8 @@ pub fn load_str_with(path: &Path, text: &str, catalog: &Catalog) -> Result<Stack
         }
         None => loc.line(path),
     };
+    problems.extend(builtin_issues.into_iter().map(|i| i.problem(&stack, &at)));
+    problems.extend(super::public_names::check(&stack, &at));
     problems.extend(validate::check(&stack, catalog, &at));
     if problems.is_empty() {
         Ok(stack)

@@ -2,13 +2,18 @@
 //! model; `load` parses a file, `validate` checks it against the kinds, and
 //! `refs` finds and substitutes `${id.output}` references.
 
+pub mod builtins;
 pub mod expand;
 pub mod load;
 pub mod model;
+pub mod public_names;
 pub mod refs;
 pub mod validate;
 
-pub use load::{Problem, StackError, load_file, load_str, load_str_with};
+pub use builtins::Builtins;
+pub use load::{
+    Problem, StackError, load_file, load_file_in, load_str, load_str_in, load_str_with,
+};
 pub use model::{Publish, Resource, Stack};
 pub use refs::{Ref, RefError, RefSyntaxError, references, substitute};
 pub use validate::{Catalog, KindInfo, validate};

@@ -206,6 +206,42 @@ fn subst_value(
     })
 }
 
+/// Replaces, in the strings of `value`, the references for which
+/// `replace` gives a value, and leaves everything else as written (other
+/// references, `$${` escapes): for built-in values substituted at load,
+/// before the references between resources are resolved at run time. A
+/// string with a malformed reference is left as it is (validation reports
+/// it).
+pub fn replace_some(value: &Value, replace: &dyn Fn(&Ref) -> Option<String>) -> Value {
+    match value {
+        Value::String(s) => {
+            let Ok(segs) = segments(s) else {
+                return value.clone();
+            };
+            let mut out = String::with_capacity(s.len());
+            for seg in segs {
+                match seg {
+                    Segment::Text(t) => out.push_str(&t.replace("${", "$${")),
+                    Segment::Ref(r) => match replace(&r) {
+                        Some(v) => out.push_str(&v.replace("${", "$${")),
+                        None => out.push_str(&r.to_string()),
+                    },
+                }
+            }
+            Value::String(out)
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| replace_some(v, replace)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), replace_some(v, replace)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +352,27 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("${db.host}"), "{err}");
+    }
+
+    #[test]
+    fn replace_some_substitutes_only_what_it_is_given_and_keeps_escapes() {
+        let v = json!({
+            "a": "https://app.${envctl.domain}/${alb.dns}",
+            "b": ["$${literal}", "${envctl.domain}"],
+            "c": "${broken",
+            "n": 1
+        });
+        let out = replace_some(&v, &|r| {
+            (r.resource == "envctl" && r.output == "domain").then(|| "envctl.dev".to_string())
+        });
+        assert_eq!(
+            out,
+            json!({
+                "a": "https://app.envctl.dev/${alb.dns}",
+                "b": ["$${literal}", "envctl.dev"],
+                "c": "${broken",
+                "n": 1
+            })
+        );
     }
 }

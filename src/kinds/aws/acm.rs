@@ -26,25 +26,36 @@ use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, Rr
 use serde::Deserialize;
 
 use super::classify;
+use super::dns_name::{certificate_name_problem, dns_name, normalize_domain, reserved};
+use super::elbv2::poll_until;
 use super::route53_zone::{
-    ZoneInfo, bare_zone_id, change, dns_name, get_zone, normalize_domain, record_set, submit,
-    zone_tags,
+    ZoneInfo, bare_zone_id, change, get_zone, record_set, submit, zone_tags,
 };
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, literal, parse_props,
 };
 use crate::tenant::tags;
 
 /// Extra tag: the zone the validation records were written into, so that a
 /// sweep (state lost) can remove them.
 pub const VALIDATION_ZONE_TAG: &str = "envctl:validation-zone";
-/// Numbered idempotency tokens tried when one leads to a dead certificate.
+/// Numbered idempotency tokens tried when one leads to a deleted
+/// certificate (never to a FAILED one: that is reported, not re-requested).
 const TOKEN_GENERATIONS: u32 = 3;
-/// ACM publishes the validation records a few seconds after the request;
-/// apply waits this many times one second before it reports a transient
-/// error (and the engine retries it).
-const RECORD_POLLS: u32 = 10;
+/// "After successful completion of the RequestCertificate action, there is
+/// a delay of several seconds before you can retrieve information about the
+/// new certificate" (ACM API reference, RequestCertificate). A certificate
+/// the token leads to that stays invisible this long was deleted.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(15);
+/// The DNS validation records (DomainValidationOptions[].ResourceRecord)
+/// appear some seconds after the request. One apply polls this long ...
+const RECORDS_POLL: Duration = Duration::from_secs(30);
+/// ... and the engine retries apply until this much time has passed:
+/// terraform-provider-aws waits 5 minutes for them
+/// (internal/service/acm/certificate.go,
+/// `certificateDNSValidationAssignmentTimeout`).
+const RECORDS_WITHIN: Duration = Duration::from_secs(5 * 60);
 /// TTL of the validation CNAMEs.
 const VALIDATION_TTL: i64 = 300;
 
@@ -332,17 +343,60 @@ fn wanted_tags(cx: &Cx, wanted: &Wanted) -> Vec<(String, String)> {
 }
 
 /// Describes a certificate that was just requested; DescribeCertificate is
-/// eventually consistent, so a missing one is asked for a few times.
+/// eventually consistent, so a missing one is asked for again, up to
+/// [`VISIBLE_WITHIN`].
 async fn describe_new(acm: &aws_sdk_acm::Client, arn: &str) -> Result<Option<CertInfo>, KindError> {
-    for attempt in 0..3 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+    poll_until(VISIBLE_WITHIN, || describe(acm, arn)).await
+}
+
+/// What ACM's FailureReason means for the user, and what to do (ACM User
+/// Guide, "Troubleshoot certificate requests" / "Certificate request
+/// fails"; API reference, CertificateDetail.FailureReason).
+fn failure_advice(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("CAA_ERROR") => {
+            "a CAA record of the domain or of a parent domain does not let Amazon issue \
+             certificates: add a CAA record allowing amazon.com (or remove the restricting one)"
         }
-        if let Some(info) = describe(acm, arn).await? {
-            return Ok(Some(info));
+        Some("INVALID_PUBLIC_DOMAIN") => {
+            "a name is not a valid public domain (a reserved or unregistered top-level domain, \
+             say): use a domain registered in the public DNS (ENVCTL_DOMAIN / --domain)"
         }
+        Some("DOMAIN_NOT_ALLOWED") => {
+            "ACM does not issue for one of the names (a blocked domain, or one such as \
+             amazonaws.com): use a domain of your own"
+        }
+        Some("ADDITIONAL_VERIFICATION_REQUIRED") | Some("DOMAIN_VALIDATION_DENIED") => {
+            "Amazon's certificate authority needs more information before it issues for this \
+             domain: contact AWS Support"
+        }
+        Some("NO_AVAILABLE_CONTACTS") => {
+            "no contact address was found for email validation: use DNS validation (envctl's \
+             default) with zone_id set"
+        }
+        _ => "see https://docs.aws.amazon.com/acm/latest/userguide/troubleshooting-failed.html",
     }
-    Ok(None)
+}
+
+/// A FAILED certificate as a permanent error: ACM's reason and what to do.
+/// ACM does not retry a failed request and neither does envctl: a new
+/// request would fail the same way (no storm of failed certificates).
+fn failed(info: &CertInfo) -> KindError {
+    KindError::Permanent(format!(
+        "certificate {} for {} FAILED: ACM's reason is {}; {}. Then delete the failed \
+         certificate (aws acm delete-certificate --certificate-arn {}, or envctl destroy) and \
+         run again",
+        info.arn,
+        info.domain,
+        info.failure.as_deref().unwrap_or("not given"),
+        failure_advice(info.failure.as_deref()),
+        info.arn
+    ))
+}
+
+/// Whether a certificate is FAILED.
+fn is_failed(info: &CertInfo) -> bool {
+    info.status == Some(CertificateStatus::Failed)
 }
 
 /// RequestCertificate with DNS validation, tags and the idempotency token.
@@ -376,9 +430,10 @@ async fn request(cx: &Cx, wanted: &Wanted) -> Result<CertInfo, KindError> {
             ))
         })?;
         match describe_new(acm, arn).await? {
-            // The token of the last hour led to a certificate that is gone or
-            // dead: ask again with the next one.
+            // The token of the last hour led to a certificate that was
+            // deleted (or expired, revoked): ask again with the next one.
             None => continue,
+            Some(info) if is_failed(&info) => return Err(failed(&info)),
             Some(info) if !info.usable() => continue,
             Some(info) => return Ok(info),
         }
@@ -586,6 +641,55 @@ impl Kind for Certificate {
         Duration::from_secs(40 * 60)
     }
 
+    /// ACM API reference, RequestCertificate: DomainName and each
+    /// SubjectAlternativeNames entry 1-253 characters, labels of at most 63,
+    /// one leading `*.` at most; "Domain names per ACM certificate" quota 10.
+    /// And no name reserved by RFC 2606/6761 ([`reserved`]): no public CA
+    /// certifies those, so the request could only fail or time out.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        let mut name = |path: &[&str], raw: &str| {
+            if let Some(why) = certificate_name_problem(raw) {
+                issues.push(PropIssue::new(
+                    path,
+                    format!("'{raw}' is not a name ACM certifies: {why}"),
+                ));
+            } else if let Some(why) = reserved(raw) {
+                issues.push(PropIssue::new(
+                    path,
+                    format!(
+                        "'{raw}' cannot get a public certificate: {why}; use a domain registered \
+                         in the public DNS (ENVCTL_DOMAIN / --domain, ${{envctl.domain}})"
+                    ),
+                ));
+            }
+        };
+        if let Some(d) = literal(props, "domain") {
+            name(&["domain"], d);
+        }
+        if let Some(list) = props
+            .get("subject_alternative_names")
+            .and_then(|v| v.as_array())
+        {
+            for (i, v) in list.iter().enumerate() {
+                if let Some(raw) = v.as_str().filter(|s| !s.contains("${")) {
+                    name(&["subject_alternative_names", &i.to_string()], raw);
+                }
+            }
+            if list.len() + 1 > 10 {
+                issues.push(PropIssue::new(
+                    &["subject_alternative_names"],
+                    format!(
+                        "{} names in one certificate; ACM allows 10 by default (quota \
+                         \"Domain names per ACM certificate\")",
+                        list.len() + 1
+                    ),
+                ));
+            }
+        }
+        issues
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: CertificateProps = parse_props(props)?;
         let wanted = p.wanted()?;
@@ -598,7 +702,13 @@ impl Kind for Certificate {
         let ours = ours_for_domain(cx, &wanted.domain).await?;
         let mut cert = match ours.iter().find(|c| c.usable() && c.names_match(&wanted)) {
             Some(c) => c.clone(),
-            None => request(cx, &wanted).await?,
+            None => {
+                // A failed request of these names is reported, not repeated.
+                if let Some(f) = ours.iter().find(|c| is_failed(c) && c.names_match(&wanted)) {
+                    return Err(failed(f));
+                }
+                request(cx, &wanted).await?
+            }
         };
         ensure_tags(cx, &cert.arn, &wanted).await?;
         // Earlier certificates of this resource that failed or have other
@@ -621,20 +731,30 @@ impl Kind for Certificate {
             }
         }
 
-        for _ in 0..RECORD_POLLS {
-            if !cert.records_pending {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            cert = describe(acm, &cert.arn).await?.ok_or_else(|| {
-                KindError::Transient(format!("certificate {} vanished", cert.arn))
-            })?;
-        }
         if cert.records_pending {
-            return Err(KindError::Transient(format!(
-                "certificate {} ({}): ACM has not published the DNS validation records yet",
-                cert.arn, wanted.domain
-            )));
+            let arn = cert.arn.clone();
+            let published = poll_until(RECORDS_POLL, || async {
+                let now = describe(acm, &arn)
+                    .await?
+                    .ok_or_else(|| KindError::Transient(format!("certificate {arn} vanished")))?;
+                Ok((!now.records_pending || is_failed(&now)).then_some(now))
+            })
+            .await?;
+            match published {
+                Some(now) if is_failed(&now) => return Err(failed(&now)),
+                Some(now) => cert = now,
+                None => {
+                    return Err(KindError::waiting(
+                        format!(
+                            "certificate {arn} ({}): ACM has not published the DNS validation \
+                             records yet",
+                            wanted.domain
+                        ),
+                        "ACM to publish the certificate's DNS validation records",
+                        RECORDS_WITHIN,
+                    ));
+                }
+            }
         }
         if let Some(zone) = &zone {
             write_records(&cx.backends.aws.route53, zone, &cert.records).await?;
@@ -652,16 +772,11 @@ impl Kind for Certificate {
         match &c.status {
             Some(CertificateStatus::Issued) => Ok(Readiness::Ready),
             Some(CertificateStatus::PendingValidation) | None => Ok(Readiness::Pending(format!(
-                "certificate for {} is PENDING_VALIDATION: waiting for ACM to see the DNS \
-                 validation records",
+                "certificate for {} is PENDING_VALIDATION: waiting for ACM to resolve the DNS \
+                 validation records through the zone's delegation",
                 c.domain
             ))),
-            Some(CertificateStatus::Failed) => Err(KindError::Permanent(format!(
-                "certificate for {} FAILED ({}); see \
-                 https://docs.aws.amazon.com/acm/latest/userguide/troubleshooting-failed.html",
-                c.domain,
-                c.failure.as_deref().unwrap_or("no reason given")
-            ))),
+            Some(CertificateStatus::Failed) => Err(failed(&c)),
             Some(other) => Err(KindError::Permanent(format!(
                 "certificate for {} is {} and will not become ISSUED; delete it and apply again",
                 c.domain,
@@ -703,18 +818,17 @@ impl Kind for Certificate {
             match acm.delete_certificate().certificate_arn(arn).send().await {
                 Ok(_) => {}
                 Err(e) if e.code() == Some("ResourceNotFoundException") => {}
-                Err(e) if e.code() == Some("ResourceInUseException") => {
-                    return Err(KindError::Transient(format!(
-                        "certificate {arn} is still in use{}; waiting for the load balancer \
-                         listener to release it",
-                        if info.in_use_by.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" by {}", info.in_use_by.join(", "))
-                        }
-                    )));
+                // ResourceInUseException while a listener still holds it is
+                // a wait (classify; terraform-provider-aws retries it for
+                // certificateCrossServicePropagationTimeout).
+                Err(e) => {
+                    let users = if info.in_use_by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (used by {})", info.in_use_by.join(", "))
+                    };
+                    return Err(classify(&format!("DeleteCertificate {arn}{users}"), e));
                 }
-                Err(e) => return Err(classify(&format!("DeleteCertificate {arn}"), e)),
             }
         }
         if let Some(zone_id) = zone_id {
@@ -826,5 +940,74 @@ mod tests {
         ];
         assert_eq!(parse_records(&records_output(&r)), r);
         assert!(parse_records("").is_empty());
+    }
+
+    fn cert(status: CertificateStatus, reason: Option<&str>) -> CertInfo {
+        CertInfo {
+            arn: "arn:aws:acm:us-east-1:123456789012:certificate/1".into(),
+            domain: "acme.envctl-demo.net".into(),
+            sans: vec![],
+            status: Some(status),
+            failure: reason.map(str::to_string),
+            in_use_by: vec![],
+            records: vec![],
+            records_pending: false,
+        }
+    }
+
+    #[test]
+    fn a_failed_certificate_is_permanent_with_acms_reason_and_the_fix() {
+        let f = cert(CertificateStatus::Failed, Some("CAA_ERROR"));
+        assert!(is_failed(&f) && !f.usable());
+        let KindError::Permanent(m) = failed(&f) else {
+            panic!("a FAILED certificate must be permanent");
+        };
+        assert!(m.contains("FAILED: ACM's reason is CAA_ERROR"), "{m}");
+        assert!(m.contains("CAA record"), "{m}");
+        assert!(
+            m.contains("delete-certificate --certificate-arn arn:aws:acm"),
+            "{m}"
+        );
+        let KindError::Permanent(m) = failed(&cert(CertificateStatus::Failed, None)) else {
+            panic!()
+        };
+        assert!(
+            m.contains("not given") && m.contains("troubleshooting"),
+            "{m}"
+        );
+        assert!(!is_failed(&cert(
+            CertificateStatus::PendingValidation,
+            None
+        )));
+    }
+
+    #[test]
+    fn literal_names_break_acm_rules_or_reserved_domains_at_validation() {
+        let check = |v: serde_json::Value| {
+            Certificate
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| format!("{}: {}", i.path.join("."), i.message))
+                .collect::<Vec<_>>()
+        };
+        assert!(check(serde_json::json!({"domain": "acme.envctl-demo.net"})).is_empty());
+        assert!(check(serde_json::json!({"domain": "${zone.name}"})).is_empty());
+        let m = check(serde_json::json!({"domain": "acme.example.test"}));
+        assert!(
+            m[0].starts_with("domain: 'acme.example.test' cannot get a public"),
+            "{m:?}"
+        );
+        let m = check(serde_json::json!({
+            "domain": "a.envctl-demo.net",
+            "subject_alternative_names": ["*.*.envctl-demo.net", "www.example.com"]
+        }));
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m[0].starts_with("subject_alternative_names.0: "), "{m:?}");
+        assert!(m[1].contains("RFC 2606"), "{m:?}");
+        let many: Vec<String> = (0..10).map(|i| format!("s{i}.envctl-demo.net")).collect();
+        let m = check(
+            serde_json::json!({"domain": "a.envctl-demo.net", "subject_alternative_names": many}),
+        );
+        assert!(m[0].contains("11 names"), "{m:?}");
     }
 }

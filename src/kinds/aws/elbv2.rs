@@ -24,8 +24,8 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::classify;
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, literal, parse_props,
 };
 use crate::tenant::tags;
 
@@ -284,9 +284,10 @@ pub(crate) fn check_elb_name(what: &str, name: &str, cx: &Cx) -> Result<(), Kind
     }
 }
 
-/// Checks an HTTP health check path.
+/// Checks an HTTP health check path: starts with '/', 1-1024 printable
+/// ASCII characters, no spaces (CreateTargetGroup `HealthCheckPath`).
 pub(crate) fn check_health_check_path(path: &str) -> Result<(), KindError> {
-    if !path.starts_with('/') || path.len() > 1024 || path.chars().any(char::is_whitespace) {
+    if !path.starts_with('/') || path.len() > 1024 || !path.chars().all(|c| c.is_ascii_graphic()) {
         return Err(KindError::Permanent(format!(
             "properties: health_check_path '{path}' must start with '/', have no spaces and be \
              at most 1024 characters"
@@ -877,6 +878,7 @@ async fn ensure_listener(
                 .default_actions(want.action.build())
                 .send()
                 .await
+                // CertificateNotFound is a wait here too (see CreateListener).
                 .map_err(|e| classify(&format!("ModifyListener {what}"), e))?;
         }
         return Ok(arn);
@@ -902,6 +904,10 @@ async fn ensure_listener(
         Err(e) if e.code() == Some("DuplicateListener") => Err(KindError::Transient(format!(
             "CreateListener {what}: it was created meanwhile; adopting it next"
         ))),
+        // CertificateNotFound right after ACM issued the certificate: a wait
+        // (classify), as terraform-provider-aws retries it on create and
+        // modify (internal/service/elbv2/listener.go, RetryWhenAWSErrCodeEquals
+        // ... CertificateNotFoundException).
         Err(e) => Err(classify(&format!("CreateListener {what}"), e)),
     }
 }
@@ -1156,6 +1162,52 @@ impl Kind for LoadBalancer {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(15 * 60)
+    }
+
+    /// ELBv2 API reference: CreateTargetGroup `HealthCheckPath` (1-1024
+    /// characters, a path starting with '/'); CreateRule host-header
+    /// condition values (up to 128 characters of A-Z, a-z, 0-9, `- .` and
+    /// the wildcards `* ?`); ports 1-65535. The load balancer and target
+    /// group names (at most 32 characters of a-z, 0-9 and '-', not at either
+    /// end, not beginning with `internal-`, CreateLoadBalancer `Name`) come
+    /// from the tenant and the resource id and are checked before the first
+    /// call ([`check_elb_name`]).
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if let Some(path) = literal(props, "health_check_path")
+            && let Err(e) = check_health_check_path(path)
+        {
+            issues.push(PropIssue::new(
+                &["health_check_path"],
+                e.to_string().trim_start_matches("properties: ").to_string(),
+            ));
+        }
+        if let Some(hosts) = props.get("hosts").and_then(|v| v.as_array()) {
+            for (i, h) in hosts.iter().enumerate() {
+                if let Some(h) = h.as_str().filter(|h| !h.contains("${"))
+                    && !valid_host(&h.to_ascii_lowercase())
+                {
+                    issues.push(PropIssue::new(
+                        &["hosts", &i.to_string()],
+                        format!(
+                            "'{h}' is not a host-header value ALB accepts: 1-128 characters of \
+                             a-z, 0-9, '-', '.', and the wildcards '*' and '?'"
+                        ),
+                    ));
+                }
+            }
+        }
+        for port in ["target_port", "listener_port"] {
+            if let Some(n) = props.get(port).and_then(|v| v.as_i64())
+                && !(1..=65535).contains(&n)
+            {
+                issues.push(PropIssue::new(
+                    &[port],
+                    format!("{n} is not a port; use 1-65535"),
+                ));
+            }
+        }
+        issues
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -1442,5 +1494,51 @@ mod tests {
         assert!(want.matches(&via_config));
         assert!(!WantAction::RedirectToHttps.matches(&via_config));
         assert!(WantAction::RedirectToHttps.matches(&WantAction::RedirectToHttps.build()));
+    }
+
+    #[test]
+    fn literal_paths_hosts_and_ports_break_elb_rules_at_validation() {
+        let check = |v: serde_json::Value| {
+            LoadBalancer
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| i.path.join("."))
+                .collect::<Vec<_>>()
+        };
+        assert!(check(serde_json::json!({"health_check_path": "/healthcheck", "hosts": ["app.${zone.name}"]})).is_empty());
+        assert_eq!(
+            check(serde_json::json!({"health_check_path": "healthcheck"})),
+            ["health_check_path"]
+        );
+        assert_eq!(
+            check(serde_json::json!({"health_check_path": "/a b"})),
+            ["health_check_path"]
+        );
+        assert_eq!(
+            check(serde_json::json!({"hosts": ["ok.example.com", "bad_host!"]})),
+            ["hosts.1"]
+        );
+        assert_eq!(
+            check(serde_json::json!({"target_port": 0, "listener_port": 70000})),
+            ["target_port", "listener_port"]
+        );
+    }
+
+    #[test]
+    fn elb_names_follow_the_create_load_balancer_rules() {
+        let t = crate::tenant::TenantName::parse("acme").unwrap();
+        let ok = |n: &str| {
+            let ok = !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !n.starts_with('-')
+                && !n.ends_with('-')
+                && !n.starts_with("internal-");
+            ok && n.len() <= MAX_NAME
+        };
+        let n = crate::tenant::physical_name(&t, "alb", MAX_NAME);
+        assert!(ok(&n), "{n}");
+        let long =
+            crate::tenant::physical_name(&t, "a-very-long-resource-id-for-a-balancer", MAX_NAME);
+        assert!(ok(&long) && long.len() <= 32, "{long}");
     }
 }

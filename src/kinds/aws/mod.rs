@@ -5,6 +5,7 @@
 pub mod acm;
 pub mod autoscaling;
 pub mod bucket_names;
+pub mod dns_name;
 pub mod elb_classic;
 pub mod ec2_rules;
 pub mod elbv2;
@@ -14,6 +15,7 @@ pub mod lambda;
 pub mod lambda_logs;
 pub mod network;
 pub mod rds;
+pub mod route53_delegation;
 pub mod route53_record;
 pub mod route53_zone;
 pub mod s3;

@@ -28,13 +28,14 @@ use aws_sdk_route53::types::{
 };
 use serde::Deserialize;
 
+use super::dns_name::{dns_name, reversed_name};
 use super::route53_zone::{
-    ADOPTED_TAG, ZoneInfo, add_zone_tags, bare_zone_id, change, change_status, dns_name, get_zone,
-    record_set, record_sets_from, reversed_name, submit, zone_tags, zones_with_tags,
+    ADOPTED_TAG, ZoneInfo, add_zone_tags, bare_zone_id, change, change_status, get_zone,
+    record_set, record_sets_from, submit, zone_tags, zones_with_tags,
 };
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, literal, parse_props,
 };
 use crate::tenant::tags;
 
@@ -549,6 +550,68 @@ impl Kind for Record {
         Duration::from_secs(10 * 60)
     }
 
+    /// Route 53 Developer Guide, "DNS domain name format" (labels of 1-63
+    /// characters of a-z, 0-9, '-' and '_', `*` only as the leftmost label)
+    /// and "Supported DNS record types"; ChangeResourceRecordSets `TTL`
+    /// 0-2147483647.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if let Some(raw) = literal(props, "name") {
+            let n = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+            if !(n.is_empty() || n == "@") {
+                if n.len() > MAX_NAME {
+                    issues.push(PropIssue::new(
+                        &["name"],
+                        format!("'{raw}' is longer than {MAX_NAME} characters"),
+                    ));
+                }
+                for (i, label) in n.split('.').enumerate() {
+                    let ok = (label == "*" && i == 0)
+                        || (!label.is_empty()
+                            && label.len() <= 63
+                            && label.chars().all(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                            }));
+                    if !ok {
+                        issues.push(PropIssue::new(
+                            &["name"],
+                            format!(
+                                "'{raw}': label '{label}' is not allowed: labels have 1-63 \
+                                 characters of a-z, 0-9, '-' and '_', and '*' is a wildcard \
+                                 only as the leftmost label"
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(t) = literal(props, "type") {
+            let t = t.trim().to_ascii_uppercase();
+            let alias = props.get("alias").is_some();
+            let allowed = if alias { ALIAS_TYPES } else { VALUE_TYPES };
+            if !allowed.contains(&t.as_str()) {
+                issues.push(PropIssue::new(
+                    &["type"],
+                    format!(
+                        "'{t}' is not a record type envctl writes{}; use one of {}",
+                        if alias { " as an alias" } else { "" },
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(ttl) = props.get("ttl").and_then(|v| v.as_i64())
+            && !(0..=2_147_483_647).contains(&ttl)
+        {
+            issues.push(PropIssue::new(
+                &["ttl"],
+                format!("{ttl} is out of range: 0 to 2147483647 seconds"),
+            ));
+        }
+        issues
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: RecordProps = parse_props(props)?;
         let rtype = p.record_type()?;
@@ -811,5 +874,27 @@ mod tests {
             marker_parent("acme", "acme.example.test"),
             "_envctl-acme.acme.example.test"
         );
+    }
+
+    #[test]
+    fn literal_record_names_types_and_ttls_break_route53_rules_at_validation() {
+        let check = |v: serde_json::Value| {
+            Record
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| i.path.join("."))
+                .collect::<Vec<_>>()
+        };
+        assert!(check(serde_json::json!({"name": "app", "type": "a", "ttl": 60})).is_empty());
+        assert!(check(serde_json::json!({"name": "*.app", "type": "CNAME"})).is_empty());
+        assert!(check(serde_json::json!({"name": "@", "type": "TXT"})).is_empty());
+        assert_eq!(check(serde_json::json!({"name": "a.*.b"})), ["name"]);
+        assert_eq!(check(serde_json::json!({"name": "bad name"})), ["name"]);
+        assert_eq!(
+            check(serde_json::json!({"type": "CNAME", "alias": {}})),
+            ["type"]
+        );
+        assert_eq!(check(serde_json::json!({"type": "A6"})), ["type"]);
+        assert_eq!(check(serde_json::json!({"ttl": -1})), ["ttl"]);
     }
 }

@@ -13,6 +13,14 @@
 //! An adopted zone is never tagged with the tenant (several tenants may
 //! adopt one shared zone); it gets the neutral tag `envctl:adopted=true`,
 //! which lets the record kind's sweep look for its ownership markers there.
+//!
+//! A zone it creates delegates itself (see [`super::route53_delegation`]):
+//! apply UPSERTs the zone's NS record set into the parent zone (`parent_zone`,
+//! by default the zone of `subdomain_of` or of the domain's parent) and
+//! waits for that change to be INSYNC; delete removes the NS record
+//! before the zone, so no delegation is left dangling. The parent's id is
+//! kept as an output and as the tag `envctl:parent-zone`, so that a sweep
+//! after state loss finds it (else it is looked for by name).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,20 +34,32 @@ use aws_sdk_route53::types::{
 use serde::Deserialize;
 
 use super::classify;
+use super::dns_name::{
+    MAX_NAME, dns_name, domain_problem, normalize_domain, parent_of, reversed_name,
+};
+use super::elbv2::poll_until;
+use super::route53_delegation::{
+    delegate, delegate_first, find_delegating_parent, find_parent, looks_like_zone_id, undelegate,
+};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, literal, parse_props,
 };
 use crate::tenant::{TenantName, tags};
 
 /// Tag on a zone envctl uses but does not own (adopted by a zone resource,
 /// or written into by a record resource). It never makes a zone deletable.
 pub const ADOPTED_TAG: &str = "envctl:adopted";
+/// Tag on a zone envctl created: the id of the parent zone holding its
+/// delegation (what a sweep after state loss removes first).
+pub const PARENT_TAG: &str = "envctl:parent-zone";
 /// CreateHostedZone attempts with successive references in one apply.
 const REFERENCE_PROBES: u32 = 50;
 /// Record sets per ChangeResourceRecordSets call when emptying a zone
 /// (the API takes up to 1,000 records and 32,000 characters of values).
 const DELETE_BATCH: usize = 100;
+/// How long apply waits for the delegation change to be INSYNC.
+const DELEGATION_INSYNC: Duration = Duration::from_secs(4 * 60);
 /// ListTagsForResources takes at most 10 resource ids.
 const TAGS_BATCH: usize = 10;
 
@@ -54,6 +74,10 @@ struct ZoneProps {
     subdomain_of: Option<String>,
     #[serde(default)]
     adopt: bool,
+    #[serde(default)]
+    parent_zone: Option<String>,
+    #[serde(default)]
+    delegated: bool,
 }
 
 impl ZoneProps {
@@ -68,11 +92,32 @@ impl ZoneProps {
                 "properties: set either 'domain' or 'subdomain_of', not both".into(),
             )),
             (None, None) => Err(KindError::Permanent(
-                "properties: 'domain' (e.g. acme.example.test) or 'subdomain_of' (e.g. \
-                 example.test, which gives <tenant>.example.test) is required"
+                "properties: 'domain' (e.g. acme.example.com) or 'subdomain_of' (e.g. \
+                 ${envctl.domain}, which gives <tenant>.<domain>) is required"
                     .into(),
             )),
         }
+    }
+
+    /// The zone to write the delegation into: `parent_zone`, else the
+    /// `subdomain_of` domain, else the zone name's parent domain; `None`
+    /// with `delegated: true` (delegated by hand).
+    fn parent_spec(&self, zone_name: &str) -> Option<String> {
+        if self.delegated {
+            return None;
+        }
+        if let Some(p) = self
+            .parent_zone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            return Some(p.to_string());
+        }
+        if let Some(p) = &self.subdomain_of {
+            return Some(p.trim().trim_end_matches('.').to_ascii_lowercase());
+        }
+        parent_of(zone_name).map(str::to_string)
     }
 }
 
@@ -80,13 +125,26 @@ static PROPS: &[PropSpec] = &[
     PropSpec {
         name: "domain",
         required: false,
-        doc: "the zone's domain, e.g. acme.example.test (required unless subdomain_of is set)",
+        doc: "the zone's domain, e.g. acme.example.com (required unless subdomain_of is set)",
     },
     PropSpec {
         name: "subdomain_of",
         required: false,
-        doc: "a parent domain, e.g. example.test: the zone is <tenant>.example.test (stacks have \
+        doc: "a parent domain, e.g. ${envctl.domain}: the zone is <tenant>.<domain> (stacks have \
               no tenant interpolation; use this instead of domain for a zone per tenant)",
+    },
+    PropSpec {
+        name: "parent_zone",
+        required: false,
+        doc: "the public hosted zone (id, or name) of this account that the zone is delegated \
+              from: envctl writes the zone's NS record there and removes it on destroy. \
+              Default: the zone of subdomain_of, else of the domain's parent",
+    },
+    PropSpec {
+        name: "delegated",
+        required: false,
+        doc: "true: the domain is delegated by hand (at a registrar or from another account); \
+              envctl writes no NS record. Default false",
     },
     PropSpec {
         name: "adopt",
@@ -114,6 +172,11 @@ static OUTPUTS: &[OutputSpec] = &[
         doc: "the zone's name servers, comma-separated (delegate the domain to them)",
     },
     OutputSpec {
+        name: "parent_zone_id",
+        secret: false,
+        doc: "the zone holding the delegation (empty when delegated by hand or adopted)",
+    },
+    OutputSpec {
         name: "adopted",
         secret: false,
         doc: "\"true\" when the zone was adopted (delete leaves it alone), else \"false\"",
@@ -126,43 +189,6 @@ fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
     KindError::Permanent(format!("{what}: {e}"))
 }
 
-/// A domain name as envctl keeps it: lowercase, no trailing dot, validated
-/// (labels of a-z, 0-9, '-' and '_', 1-63 characters, at least two labels,
-/// at most 253 characters). `prop` names the property in messages.
-pub(crate) fn normalize_domain(prop: &str, raw: &str) -> Result<String, KindError> {
-    let name = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    let bad = |why: &str| {
-        KindError::Permanent(format!(
-            "properties: {prop} '{raw}' is not a valid domain name: {why} (e.g. acme.example.test)"
-        ))
-    };
-    if name.is_empty() {
-        return Err(bad("it is empty"));
-    }
-    if name.len() > 253 {
-        return Err(bad("it is longer than 253 characters"));
-    }
-    let labels: Vec<&str> = name.split('.').collect();
-    if labels.len() < 2 {
-        return Err(bad("it needs at least two labels"));
-    }
-    for label in labels {
-        if label.is_empty() || label.len() > 63 {
-            return Err(bad("every label must have 1-63 characters"));
-        }
-        if !label
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            return Err(bad("use only a-z, 0-9, '-' and '_' in labels"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(bad("a label starts or ends with '-'"));
-        }
-    }
-    Ok(name)
-}
-
 /// A zone id without the `/hostedzone/` prefix.
 pub(crate) fn bare_zone_id(id: &str) -> &str {
     id.trim().trim_start_matches("/hostedzone/")
@@ -171,38 +197,6 @@ pub(crate) fn bare_zone_id(id: &str) -> &str {
 /// A change id without the `/change/` prefix.
 pub(crate) fn bare_change_id(id: &str) -> &str {
     id.trim().trim_start_matches("/change/")
-}
-
-/// A name as Route53 returns it, made comparable: `\ddd` escapes decoded
-/// (Route53 lists `*` as `\052`), lowercase, no trailing dot.
-pub(crate) fn dns_name(raw: &str) -> String {
-    let chars: Vec<char> = raw.chars().collect();
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == '\\' && i + 3 < chars.len() {
-            let digits: Option<Vec<u32>> =
-                chars[i + 1..i + 4].iter().map(|c| c.to_digit(8)).collect();
-            if let Some(d) = digits
-                && let Some(c) = char::from_u32(d[0] * 64 + d[1] * 8 + d[2])
-            {
-                out.push(c);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
-    out.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// A name with its labels reversed, the order in which ListResourceRecordSets
-/// sorts (`app.acme.example.test` → `test.example.acme.app`).
-pub(crate) fn reversed_name(name: &str) -> String {
-    let mut labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
-    labels.reverse();
-    labels.join(".")
 }
 
 /// What envctl needs to know of a hosted zone.
@@ -379,7 +373,7 @@ pub(crate) async fn zones_with_tags(
 }
 
 /// The public hosted zones named `name` (Route53 allows several).
-async fn zones_named(
+pub(crate) async fn zones_named(
     r53: &aws_sdk_route53::Client,
     name: &str,
 ) -> Result<Vec<ZoneInfo>, KindError> {
@@ -526,7 +520,7 @@ pub(crate) async fn record_sets_from(
 fn zone_call_error<E, R>(what: &str, e: aws_sdk_route53::error::SdkError<E, R>) -> KindError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + super::HttpStatus,
+    R: std::fmt::Debug + super::HttpStatus + 'static,
 {
     if e.code() == Some("NoSuchHostedZone") {
         KindError::Transient(format!("{what}: the hosted zone is gone"))
@@ -668,12 +662,63 @@ fn owner(cx: &Cx, zone: &ZoneInfo, t: &BTreeMap<String, String>) -> Owner {
     }
 }
 
-fn outputs(zone: &ZoneInfo, adopted: bool) -> Outputs {
+fn outputs(zone: &ZoneInfo, adopted: bool, parent_id: &str) -> Outputs {
     Outputs::new()
         .plain("zone_id", zone.id.clone())
         .plain("name", zone.name.clone())
         .plain("name_servers", zone.name_servers.join(","))
+        .plain("parent_zone_id", parent_id)
         .plain("adopted", adopted.to_string())
+}
+
+/// Delegates `zone` from the parent named by `spec`: the parent's id and
+/// the change to wait for. No such parent in this account is a permanent
+/// error that lists the name servers to delegate by hand.
+async fn delegate_from(
+    r53: &aws_sdk_route53::Client,
+    spec: &str,
+    zone: &ZoneInfo,
+) -> Result<String, KindError> {
+    let Some(parent) = find_parent(r53, spec).await? else {
+        return Err(KindError::Permanent(format!(
+            "hosted zone {} ({}) is not delegated and this account has no public hosted zone {spec} \
+             to delegate it from: {}; then set `delegated: true`. Or create the public hosted \
+             zone {spec} (delegated from your registrar) and run again, or set `parent_zone` to \
+             its id",
+            zone.name,
+            zone.id,
+            delegate_first(&zone.name, &zone.name_servers, spec),
+        )));
+    };
+    if !zone.name.ends_with(&format!(".{}", parent.name)) {
+        return Err(KindError::Permanent(format!(
+            "parent_zone {spec} is the zone {}, which is not a parent of {}; name the zone of a \
+             parent domain",
+            parent.name, zone.name
+        )));
+    }
+    if let Some(change) = delegate(r53, &parent, zone).await? {
+        // Wait for INSYNC here, so that a rerun (which finds the record and
+        // writes nothing) has nothing to wait for: terraform-provider-aws
+        // waits likewise after each change (route53/change_info.go,
+        // waitChangeInsync); "changes generally propagate to all Route 53
+        // name servers within 60 seconds" (Developer Guide).
+        let insync = poll_until(DELEGATION_INSYNC, || async {
+            Ok(matches!(change_status(r53, &change).await?, Readiness::Ready).then_some(()))
+        })
+        .await?;
+        if insync.is_none() {
+            return Err(KindError::waiting(
+                format!(
+                    "Route53 change {change} (the delegation of {}) is still PENDING",
+                    zone.name
+                ),
+                "Route 53 to apply the delegation on all its name servers",
+                Duration::from_secs(10 * 60),
+            ));
+        }
+    }
+    Ok(parent.id)
 }
 
 /// Creates the zone under a fresh CallerReference; a reference Route53
@@ -792,6 +837,46 @@ impl Kind for Zone {
         Duration::from_secs(5 * 60)
     }
 
+    /// Route 53 Developer Guide, "DNS domain name format": labels of 1-63
+    /// characters, names of at most 253; a tenant name (up to 40
+    /// characters and a dot) goes in front of `subdomain_of`.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        let mut name = |prop: &str, room: usize| {
+            if let Some(raw) = literal(props, prop) {
+                let n = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+                if let Some(why) = domain_problem(&n) {
+                    issues.push(PropIssue::new(
+                        &[prop],
+                        format!("'{raw}' is not a domain name Route 53 hosts: {why}"),
+                    ));
+                } else if n.len() + room > MAX_NAME {
+                    issues.push(PropIssue::new(
+                        &[prop],
+                        format!(
+                            "'{raw}' leaves no room for the tenant name: <tenant>.{n} may reach \
+                             {} characters, Route 53 allows {MAX_NAME}; use a shorter domain",
+                            n.len() + room
+                        ),
+                    ));
+                }
+            }
+        };
+        name("domain", 0);
+        name("subdomain_of", crate::tenant::MAX_TENANT_LEN + 1);
+        if let Some(raw) = literal(props, "parent_zone")
+            && !looks_like_zone_id(raw)
+            && let Some(why) =
+                domain_problem(&raw.trim().trim_end_matches('.').to_ascii_lowercase())
+        {
+            issues.push(PropIssue::new(
+                &["parent_zone"],
+                format!("'{raw}' is neither a hosted zone id (Z...) nor a domain name: {why}"),
+            ));
+        }
+        issues
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: ZoneProps = parse_props(props)?;
         let name = p.zone_name(&cx.tenant)?;
@@ -866,7 +951,19 @@ impl Kind for Zone {
         let zone = get_zone(r53, &zone_id).await?.ok_or_else(|| {
             KindError::Transient(format!("hosted zone {zone_id} not visible yet"))
         })?;
-        Ok(outputs(&zone, adopted))
+        // An adopted zone's delegation is its owner's business.
+        let parent_id = match (adopted, p.parent_spec(&zone.name)) {
+            (false, Some(spec)) => {
+                let parent_id = delegate_from(r53, &spec, &zone).await?;
+                let t = zone_tags(r53, &zone.id).await?;
+                if t.get(PARENT_TAG) != Some(&parent_id) {
+                    add_zone_tags(r53, &zone.id, &[(PARENT_TAG.into(), parent_id.clone())]).await?;
+                }
+                parent_id
+            }
+            _ => String::new(),
+        };
+        Ok(outputs(&zone, adopted, &parent_id))
     }
 
     async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
@@ -905,6 +1002,18 @@ impl Kind for Zone {
                 )));
             }
         }
+        // The delegation goes first: an NS record left in the parent after
+        // the zone is gone is a dangling delegation (subdomain takeover).
+        let parent = match out.get("parent_zone_id").map(|v| v.expose().to_string()) {
+            Some(p) if !p.is_empty() => Some(p),
+            _ => match t.get(PARENT_TAG) {
+                Some(p) if !p.is_empty() => Some(p.clone()),
+                _ => find_delegating_parent(r53, &zone.name, &zone.name_servers).await?,
+            },
+        };
+        if let Some(parent) = parent {
+            undelegate(r53, &parent, &zone.name, &zone.name_servers).await?;
+        }
         empty_and_delete(r53, &zone).await
     }
 
@@ -930,9 +1039,10 @@ impl Kind for Zone {
             let Some(zone) = get_zone(r53, &z.id).await? else {
                 continue;
             };
+            let parent = t.get(PARENT_TAG).cloned().unwrap_or_default();
             found.push(Found {
                 resource_id,
-                outputs: outputs(&zone, false),
+                outputs: outputs(&zone, false, &parent),
             });
         }
         Ok(found)
@@ -942,18 +1052,6 @@ impl Kind for Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn domains_are_normalized_and_checked() {
-        assert_eq!(
-            normalize_domain("domain", " Acme.Example.TEST. ").unwrap(),
-            "acme.example.test"
-        );
-        for bad in ["", "test", "a..b", "-a.b", "a b.c", "ä.example"] {
-            assert!(normalize_domain("domain", bad).is_err(), "{bad}");
-        }
-        assert!(normalize_domain("domain", &format!("{}.test", "a".repeat(64))).is_err());
-    }
 
     #[test]
     fn zone_name_from_domain_or_parent() {
@@ -978,14 +1076,6 @@ mod tests {
                 .is_err()
         );
         assert!(serde_json::from_value::<ZoneProps>(serde_json::json!({"domian": "a.b"})).is_err());
-    }
-
-    #[test]
-    fn route53_names_are_decoded() {
-        assert_eq!(dns_name("\\052.Acme.example.test."), "*.acme.example.test");
-        assert_eq!(dns_name("app.acme.example.test"), "app.acme.example.test");
-        assert_eq!(dns_name("a\\"), "a\\");
-        assert_eq!(reversed_name("app.acme.test."), "test.acme.app");
     }
 
     #[test]
