@@ -113,6 +113,11 @@ impl T {
                     .interceptor(recording.clone())
                     .build(),
             );
+            recorded.logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(config)
+                    .interceptor(recording.clone())
+                    .build(),
+            );
             recorded
         });
         T { world, calls }
@@ -1154,9 +1159,21 @@ async fn lambda_function_updates_only_when_its_source_or_config_changes() {
     assert_eq!(name, "envctl-kc-fn-resize");
     assert_eq!(
         t.calls.take_changes(),
-        ["CreateRole", "AttachRolePolicy", "CreateFunction"]
+        [
+            "CreateRole",
+            "AttachRolePolicy",
+            "CreateLogGroup",
+            "PutRetentionPolicy",
+            "CreateFunction"
+        ]
     );
     let role = "envctl-kc-fn-resize-role";
+    // Its log group exists before the function first runs, tagged, with the
+    // default retention.
+    assert_eq!(out(&first, "log_group"), format!("/aws/lambda/{name}"));
+    let (retention, group_tags) = log_group(&t, &name).await.expect("log group");
+    assert_eq!(retention, Some(14));
+    t.assert_tagged("log group", &group_tags, "resize");
     assert!(out(&first, "role_arn").ends_with(&format!("/{role}")));
 
     let f = raw_function(&t, &name).await.expect("function exists");
@@ -1255,7 +1272,79 @@ async fn lambda_function_updates_only_when_its_source_or_config_changes() {
     Function.delete(&cx, &found[0].outputs).await.unwrap();
     assert!(raw_function(&t, &name).await.is_none());
     assert!(!role_exists(&t, role).await);
+    assert!(log_group(&t, &name).await.is_none());
     Function.delete(&cx, &first).await.unwrap();
+    assert!(Function.sweep(&t.sweep_cx()).await.unwrap().is_empty());
+}
+
+/// The retention and tags of the log group of function `name`; `None` when
+/// it does not exist.
+async fn log_group(t: &T, name: &str) -> Option<(Option<i32>, HashMap<String, String>)> {
+    let group_name = format!("/aws/lambda/{name}");
+    let out = t
+        .aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group_name)
+        .send()
+        .await
+        .unwrap();
+    let g = out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(group_name.as_str()))?;
+    let arn = g.arn().unwrap().trim_end_matches(":*").to_string();
+    let tags = t
+        .aws
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .cloned()
+        .unwrap_or_default();
+    Some((g.retention_in_days(), tags))
+}
+
+#[tokio::test]
+async fn lambda_log_group_keeps_its_retention_and_is_swept_when_left_behind() {
+    let t = T::new("kc-fnlog");
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("index.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let cx = t.cx("audit");
+    let mut p = props(json!({
+        "source": src.path().to_str().unwrap(),
+        "log_retention_days": 30,
+    }));
+    let first = Function.apply(&cx, &p).await.unwrap();
+    let name = out(&first, "name");
+    assert_eq!(log_group(&t, &name).await.unwrap().0, Some(30));
+    // A rerun changes nothing; a new retention is set in place.
+    t.calls.take();
+    Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(t.calls.take_changes(), Vec::<String>::new());
+    p.insert("log_retention_days".into(), json!(7));
+    Function.apply(&cx, &p).await.unwrap();
+    assert_eq!(t.calls.take_changes(), ["PutRetentionPolicy"]);
+    assert_eq!(log_group(&t, &name).await.unwrap().0, Some(7));
+
+    // A retention CloudWatch Logs does not offer is refused at validation.
+    let issues = Function.check(&props(json!({"source": "x", "log_retention_days": 10})));
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0].message.contains("log_retention_days"), "{issues:?}");
+
+    // The function is gone (a delete that stopped half-way) and the state is
+    // lost: the sweep still finds the log group, by its tags, and the delete
+    // of what it found removes it.
+    t.aws.lambda.delete_function().function_name(&name).send().await.unwrap();
+    let found = Function.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].resource_id, "audit");
+    Function.delete(&cx, &found[0].outputs).await.unwrap();
+    assert!(log_group(&t, &name).await.is_none());
+    assert!(!role_exists(&t, &format!("{name}-role")).await);
     assert!(Function.sweep(&t.sweep_cx()).await.unwrap().is_empty());
 }
 

@@ -1289,6 +1289,86 @@ mod tests {
     }
 
     #[test]
+    fn a_role_lambda_cannot_assume_yet_is_waited_for_two_minutes() {
+        use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let err = |message: &str| {
+            let meta = ErrorMetadata::builder()
+                .code("InvalidParameterValueException")
+                .message(message)
+                .build();
+            aws_sdk_lambda::error::SdkError::service_error(
+                CreateFunctionError::generic(meta),
+                Response::new(StatusCode::try_from(400).unwrap(), SdkBody::from("")),
+            )
+        };
+        let e = update_error(
+            "CreateFunction f",
+            err("The role defined for the function cannot be assumed by Lambda."),
+        );
+        let KindError::Waiting {
+            within,
+            waiting_for,
+            message,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*within, Duration::from_secs(120));
+        assert!(waiting_for.contains("IAM role"), "{waiting_for}");
+        assert!(message.contains("cannot be assumed"), "{message}");
+        // Any other invalid value is the user's to fix.
+        assert!(matches!(
+            update_error("CreateFunction f", err("Value 'python2' is not a runtime")),
+            KindError::Permanent(_)
+        ));
+    }
+
+    #[test]
+    fn check_applies_the_rules_of_create_function_to_literal_values() {
+        let check = |v: serde_json::Value| {
+            let serde_json::Value::Object(m) = v else {
+                unreachable!()
+            };
+            Function.check(&m)
+        };
+        assert!(check(serde_json::json!({"source": "x", "runtime": "nodejs20.x"})).is_empty());
+        // References are checked once resolved.
+        assert!(
+            check(serde_json::json!({"source": "${a.b}", "memory_mb": "${c.d}", "queue_arn": "${q.arn}"}))
+                .is_empty()
+        );
+        for (props, hint) in [
+            (
+                serde_json::json!({"source": "x", "runtime": "python9"}),
+                "runtime",
+            ),
+            (
+                serde_json::json!({"source": "x", "memory_mb": 20000}),
+                "memory_mb",
+            ),
+            (
+                serde_json::json!({"source": "x", "timeout_seconds": 0}),
+                "timeout_seconds",
+            ),
+            (
+                serde_json::json!({"source": "x", "environment": {"AWS_REGION": "x"}}),
+                "reserved",
+            ),
+            (
+                serde_json::json!({"source": "x", "environment": {"BIG": "v".repeat(4100)}}),
+                "4096",
+            ),
+        ] {
+            let issues = check(props.clone());
+            assert_eq!(issues.len(), 1, "{props}: {issues:?}");
+            assert!(issues[0].message.contains(hint), "{props}: {issues:?}");
+        }
+    }
+
+    #[test]
     fn policy_documents_are_url_decoded() {
         assert_eq!(
             percent_decode("%7B%22Version%22%3A%20%222012-10-17%22%7D"),

@@ -76,29 +76,37 @@ async fn tags_of(
 }
 
 /// Creates the function's log group with the tenant's tags, or adopts the
-/// one that exists (refusing another tenant's), and sets its retention.
-/// CreateLogGroup takes the tags (API reference, CreateLogGroup `tags`);
-/// ResourceAlreadyExistsException means it exists (created by an earlier
-/// run, or by Lambda on an invocation): its tags are completed with
-/// TagResource. PutRetentionPolicy is idempotent. terraform-provider-aws
-/// (internal/service/logs/group.go) creates with tags, then
-/// PutRetentionPolicy, the same way.
+/// one that exists (refusing another tenant's), and sets its retention;
+/// calls nothing that changes what is already right. CreateLogGroup takes
+/// the tags (API reference, CreateLogGroup `tags`); an existing group (an
+/// earlier run, or Lambda on an invocation) gets the missing tags with
+/// TagResource. terraform-provider-aws (internal/service/logs/group.go)
+/// creates with tags, then PutRetentionPolicy, the same way.
 pub async fn ensure(cx: &Cx, function: &str, retention_days: i32) -> Result<String, KindError> {
     let logs = &cx.backends.aws.logs;
     let name = log_group_name(function);
     let ours: HashMap<String, String> = cx.tags().into_iter().collect();
-    match logs
-        .create_log_group()
-        .log_group_name(&name)
-        .set_tags(Some(ours.clone()))
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
-            let group = describe(logs, &name).await?.ok_or_else(|| {
-                KindError::Transient(format!("log group {name} exists but is not listed yet"))
-            })?;
+    let retention = match describe(logs, &name).await? {
+        None => {
+            match logs
+                .create_log_group()
+                .log_group_name(&name)
+                .set_tags(Some(ours))
+                .send()
+                .await
+            {
+                Ok(_) => None,
+                // Made meanwhile (Lambda itself, on an invocation): adopt it
+                // on the engine's next try.
+                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
+                    return Err(KindError::Transient(format!(
+                        "CreateLogGroup {name}: created meanwhile; adopting it"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("CreateLogGroup {name}"), e)),
+            }
+        }
+        Some(group) => {
             let arn = taggable_arn(&group)
                 .ok_or_else(|| KindError::Permanent(format!("log group {name}: no ARN")))?;
             let have = tags_of(logs, &arn).await?;
@@ -122,15 +130,17 @@ pub async fn ensure(cx: &Cx, function: &str, retention_days: i32) -> Result<Stri
                     .await
                     .map_err(|e| classify(&format!("TagResource {name}"), e))?;
             }
+            group.retention_in_days()
         }
-        Err(e) => return Err(classify(&format!("CreateLogGroup {name}"), e)),
+    };
+    if retention != Some(retention_days) {
+        logs.put_retention_policy()
+            .log_group_name(&name)
+            .retention_in_days(retention_days)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("PutRetentionPolicy {name}"), e))?;
     }
-    logs.put_retention_policy()
-        .log_group_name(&name)
-        .retention_in_days(retention_days)
-        .send()
-        .await
-        .map_err(|e| classify(&format!("PutRetentionPolicy {name}"), e))?;
     Ok(name)
 }
 
