@@ -883,14 +883,22 @@ async fn autoscaling_group_is_created_once_ready_swept_and_deleted_with_its_temp
     );
 
     // One template, tagged, launching t3.small from Amazon Linux 2023 with
-    // the security group.
+    // the security group on a primary interface with a public address (the
+    // instances' route out through the subnet's internet gateway).
     let templates = templates_of_tenant(&t).await;
     assert_eq!(templates.len(), 1, "{templates:?}");
     assert_eq!(templates[0].launch_template_name(), Some(name.as_str()));
     t.assert_tagged("launch template", &ec2_tags(templates[0].tags()), "app");
     let data = default_template_data(&t, &template_id).await;
     assert_eq!(data.instance_type().map(|i| i.as_str()), Some("t3.small"));
-    assert_eq!(data.security_group_ids(), std::slice::from_ref(&sg));
+    assert!(
+        data.security_group_ids().is_empty(),
+        "groups go on the interface"
+    );
+    let primary = &data.network_interfaces()[0];
+    assert_eq!(primary.device_index(), Some(0));
+    assert_eq!(primary.associate_public_ip_address(), Some(true));
+    assert_eq!(primary.groups(), std::slice::from_ref(&sg));
     let image = t
         .aws
         .ec2
@@ -1312,7 +1320,11 @@ async fn log_group(t: &T, name: &str) -> Option<(Option<i32>, HashMap<String, St
 async fn lambda_log_group_keeps_its_retention_and_is_swept_when_left_behind() {
     let t = T::new("kc-fnlog");
     let src = tempfile::tempdir().unwrap();
-    std::fs::write(src.path().join("index.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    std::fs::write(
+        src.path().join("index.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .unwrap();
     let cx = t.cx("audit");
     let mut p = props(json!({
         "source": src.path().to_str().unwrap(),
@@ -1333,12 +1345,21 @@ async fn lambda_log_group_keeps_its_retention_and_is_swept_when_left_behind() {
     // A retention CloudWatch Logs does not offer is refused at validation.
     let issues = Function.check(&props(json!({"source": "x", "log_retention_days": 10})));
     assert_eq!(issues.len(), 1, "{issues:?}");
-    assert!(issues[0].message.contains("log_retention_days"), "{issues:?}");
+    assert!(
+        issues[0].message.contains("log_retention_days"),
+        "{issues:?}"
+    );
 
     // The function is gone (a delete that stopped half-way) and the state is
     // lost: the sweep still finds the log group, by its tags, and the delete
     // of what it found removes it.
-    t.aws.lambda.delete_function().function_name(&name).send().await.unwrap();
+    t.aws
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
     let found = Function.sweep(&t.sweep_cx()).await.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].resource_id, "audit");
@@ -1524,4 +1545,297 @@ async fn lambda_sweep_finds_a_role_left_without_its_function() {
         .send()
         .await
         .unwrap();
+}
+
+// ------------------------------------------- sharing, lost answers, rules ----
+
+#[tokio::test]
+async fn network_shared_from_another_tenant_is_adopted_read_only_and_left_by_destroy_and_sweep() {
+    let owner = T::new("kc-share-owner");
+    let user = T::new("kc-share-user");
+    let ocx = owner.cx("network");
+    let made = Network
+        .apply(&ocx, &props(json!({ "cidr": "10.63.0.0/16" })))
+        .await
+        .unwrap();
+    let vpc = out(&made, "vpc_id");
+    let tags_before = ec2_tags(vpcs(&owner, vec![filter("vpc-id", &vpc)]).await[0].tags());
+    let before = footprint(&owner, &vpc).await;
+    user.calls.take();
+
+    let ucx = user.cx("network");
+    let shared = props(json!({ "shared_from": format!("{}/network", owner.tenant) }));
+    let o = Network.apply(&ucx, &shared).await.unwrap();
+    assert_eq!(out(&o, "vpc_id"), vpc);
+    assert_eq!(out(&o, "created"), "false");
+    assert_eq!(out(&o, "subnet_ids"), out(&made, "subnet_ids"));
+    // Adopting by id instead is refused: the VPC is another tenant's, and
+    // sharing it has to be said.
+    let err = Network
+        .apply(&ucx, &props(json!({ "vpc_id": vpc })))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("shared_from"), "{err}");
+
+    // The adopting tenant's destroy and sweep leave the network alone, and
+    // it never called anything that changes AWS.
+    assert!(Network.sweep(&user.sweep_cx()).await.unwrap().is_empty());
+    Network.delete(&ucx, &o).await.unwrap();
+    assert_eq!(user.calls.take_changes(), Vec::<String>::new());
+    assert_eq!(footprint(&owner, &vpc).await, before);
+    assert_eq!(
+        ec2_tags(vpcs(&owner, vec![filter("vpc-id", &vpc)]).await[0].tags()),
+        tags_before,
+        "the adopted VPC is not re-tagged"
+    );
+
+    // A network that is not there is named, with the fix.
+    let err = Network
+        .apply(&ucx, &props(json!({ "shared_from": "nobody/network" })))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient());
+    assert!(
+        err.to_string().contains("envctl create tenant nobody"),
+        "{err}"
+    );
+
+    Network.delete(&ocx, &made).await.unwrap();
+    assert!(!vpc_exists(&owner, &vpc).await);
+}
+
+#[tokio::test]
+async fn security_groups_that_name_each_other_are_swept_after_state_loss() {
+    let t = T::new("kc-sgx");
+    let (vpc, subnet_ids) = raw_network(&t, "10.64").await;
+    let group = |id: &str, source: Option<&str>| {
+        let ingress = match source {
+            Some(g) => json!([{ "protocol": "tcp", "port": 8080, "source_group": g }]),
+            None => json!([]),
+        };
+        (
+            t.cx(id),
+            props(json!({ "vpc_id": vpc, "ingress": ingress })),
+        )
+    };
+    let (acx, _) = group("sg-a", None);
+    let a = SecurityGroup
+        .apply(&acx, &group("sg-a", None).1)
+        .await
+        .unwrap();
+    let a_id = out(&a, "group_id");
+    let b = SecurityGroup
+        .apply(&t.cx("sg-b"), &group("sg-b", Some(&a_id)).1)
+        .await
+        .unwrap();
+    let b_id = out(&b, "group_id");
+    // a allows b, b allows a: neither can go first on AWS unless the other's
+    // rule is revoked.
+    SecurityGroup
+        .apply(&acx, &group("sg-a", Some(&b_id)).1)
+        .await
+        .unwrap();
+    assert_eq!(ingress(&t, &a_id).await.len(), 1);
+    assert_eq!(ingress(&t, &b_id).await.len(), 1);
+
+    // State lost: the sweep finds both; delete them in the order that fails
+    // on AWS without revoking (the referenced group first), one call each.
+    let mut found = SecurityGroup.sweep(&t.sweep_cx()).await.unwrap();
+    assert_eq!(found.len(), 2);
+    found.sort_by_key(|f| f.resource_id != "sg-a");
+    for f in &found {
+        let id = out(&f.outputs, "group_id");
+        SecurityGroup
+            .delete(&t.cx(&f.resource_id), &f.outputs)
+            .await
+            .unwrap();
+        assert!(!group_exists(&t, &id).await, "{id} is deleted");
+        // AWS refuses (DependencyViolation) to delete a group another
+        // group's rule names; moto does not, so the test checks that no
+        // rule naming it was left.
+        for g in groups_of_tenant(&t).await {
+            let names_it = g
+                .ip_permissions()
+                .iter()
+                .flat_map(|p| p.user_id_group_pairs())
+                .any(|p| p.group_id() == Some(id.as_str()));
+            assert!(
+                !names_it,
+                "{} still names deleted {id}",
+                g.group_id().unwrap()
+            );
+        }
+    }
+    assert!(groups_of_tenant(&t).await.is_empty());
+    delete_raw_network(&t, &vpc, &subnet_ids).await;
+}
+
+/// Makes EC2 behave as after a lost answer, at the kind's boundary: the
+/// first CreateVpc is carried out by moto but answered with a 500, and the
+/// next `hide` tag lookups (DescribeVpcs with filters) show no VPC, as
+/// EC2's eventual consistency may.
+#[derive(Clone, Debug)]
+struct LostAnswer {
+    lose_create: Arc<std::sync::atomic::AtomicBool>,
+    hide: Arc<std::sync::atomic::AtomicUsize>,
+    creates: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The EC2 action of the request in flight (its query body names it),
+/// kept from before sending until its answer is read.
+#[derive(Clone, Debug)]
+struct Action(String);
+
+impl aws_smithy_types::config_bag::Storable for Action {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for LostAnswer {
+    fn name(&self) -> &'static str {
+        "lost-answer"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = ctx
+            .request()
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).to_string())
+            .unwrap_or_default();
+        cfg.interceptor_state().store_put(Action(body));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use std::sync::atomic::Ordering;
+        let body = cfg
+            .load::<Action>()
+            .map(|a| a.0.clone())
+            .unwrap_or_default();
+        let response = ctx.response_mut();
+        if body.contains("Action=CreateVpc") {
+            self.creates.fetch_add(1, Ordering::SeqCst);
+            if self.lose_create.swap(false, Ordering::SeqCst) {
+                *response.status_mut() = 500.try_into().unwrap();
+                *response.body_mut() = aws_smithy_types::body::SdkBody::from(
+                    "<Response><Errors><Error><Code>InternalError</Code><Message>An internal \
+                     error has occurred</Message></Error></Errors><RequestID>1</RequestID></Response>",
+                );
+            }
+        } else if body.contains("Action=DescribeVpcs")
+            && body.contains("Filter")
+            && self
+                .hide
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(
+                "<DescribeVpcsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+                 <requestId>1</requestId><vpcSet/></DescribeVpcsResponse>",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_lost_create_vpc_answer_and_a_lagging_lookup_make_one_vpc_not_two() {
+    let lost = LostAnswer {
+        lose_create: Arc::new(true.into()),
+        hide: Arc::new(3.into()),
+        creates: Arc::new(0.into()),
+    };
+    let interceptor = lost.clone();
+    let world = KindWorld::with_kind_clients(STACK, "kc-lost", "kc-values", |aws, config| {
+        let mut c = aws.clone();
+        c.ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(interceptor)
+                .build(),
+        );
+        c
+    });
+    let t = T {
+        world,
+        calls: Calls::default(),
+    };
+    let cx = t.cx("net");
+    let p = props(json!({ "cidr": "10.65.0.0/16" }));
+    // Applied as the engine does: again after each retryable error.
+    let mut errors = Vec::new();
+    let o = loop {
+        match Network.apply(&cx, &p).await {
+            Ok(o) => break o,
+            Err(e) if e.is_transient() && errors.len() < 10 => errors.push(e),
+            Err(e) => panic!("{e} after {errors:?}"),
+        }
+    };
+    assert!(
+        matches!(errors[0], KindError::Transient(_)),
+        "the 500 first: {errors:?}"
+    );
+    assert!(
+        errors[1..].iter().all(|e| matches!(
+            e,
+            KindError::Waiting { message, .. } if message.contains("got no answer")
+        )),
+        "then waits for the lookup instead of creating: {errors:?}"
+    );
+    // The first lookup (before any VPC) used one of the three lagging ones.
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(
+        lost.creates.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "CreateVpc is sent once (no SDK resend, no second create)"
+    );
+    let tenant_vpcs = vpcs(&t, vec![t.tenant_filter()]).await;
+    assert_eq!(tenant_vpcs.len(), 1, "one VPC");
+    assert_eq!(tenant_vpcs[0].vpc_id(), Some(out(&o, "vpc_id").as_str()));
+    Network.delete(&cx, &o).await.unwrap();
+    assert!(vpcs(&t, vec![t.tenant_filter()]).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_security_group_description_with_an_apostrophe_exits_2_at_validation_creating_nothing() {
+    let t = T::new("kc-apos");
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("apostrophe.yaml");
+    std::fs::write(
+        &stack,
+        "stack: apostrophe\nresources:\n  - id: network\n    kind: aws.ec2.network\n  \
+         - id: web-sg\n    kind: aws.ec2.security_group\n    properties:\n      \
+         vpc_id: ${network.vpc_id}\n      description: the tenant's load balancer\n",
+    )
+    .unwrap();
+    let moto = support::kinds::shared_moto();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_envctl"));
+    c.args(["create", "tenant", t.tenant.as_str(), "--stack"])
+        .arg(&stack)
+        .env("ENVCTL_STATE", dir.path().join("state.sqlite"))
+        .env("ENVCTL_VALUES_BUCKET", "kc-values-apos")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in moto.env() {
+        c.env(k, v);
+    }
+    let run = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("apostrophe.yaml:9"), "file:line: {stderr}");
+    assert!(
+        stderr.contains("description") && stderr.contains("apostrophe"),
+        "{stderr}"
+    );
+    assert!(vpcs(&t, vec![t.tenant_filter()]).await.is_empty(), "no VPC");
+    assert!(groups_of_tenant(&t).await.is_empty(), "no security group");
+    assert!(!dir.path().join("state.sqlite").exists(), "no state");
 }

@@ -60,8 +60,14 @@ fn marks() -> &'static Mutex<HashMap<String, Mark>> {
     MARKS.get_or_init(Default::default)
 }
 
+/// The node's own mark (an interrupted apply).
 fn key(cx: &Cx) -> String {
     format!("{}\n{}", cx.tenant, cx.resource_id)
+}
+
+/// The mark of one create call of the node (`what`: "CreateVpc <cidr>").
+fn op_key(cx: &Cx, what: &str) -> String {
+    format!("{}\n{}\n{what}", cx.tenant, cx.resource_id)
 }
 
 /// Whether a failed call may still have been carried out by AWS: no answer
@@ -90,7 +96,7 @@ pub fn record_if_ambiguous<E, R: HttpStatus>(cx: &Cx, what: &str, err: &SdkError
         marks()
             .lock()
             .expect("marks lock")
-            .insert(key(cx), Mark::Since(Instant::now()));
+            .insert(op_key(cx, what), Mark::Since(Instant::now()));
     }
 }
 
@@ -110,40 +116,40 @@ fn decide(
     window: Duration,
 ) -> Result<(), KindError> {
     let mut marks = marks().lock().expect("marks lock");
-    let mark = match marks.get(&key(cx)).copied() {
-        Some(m) => m,
-        None if cx.interrupted => {
-            marks.insert(key(cx), Mark::Since(now));
-            Mark::Since(now)
-        }
-        None => return Ok(()),
-    };
-    match mark {
-        Mark::Settled => Ok(()),
-        Mark::Since(at) if now.saturating_duration_since(at) >= window => {
-            marks.insert(key(cx), Mark::Settled);
-            Ok(())
-        }
-        Mark::Since(at) => {
-            let why = if cx.interrupted {
-                "the previous run stopped during this resource's apply"
-            } else {
-                "an earlier create of this resource got no answer"
-            };
-            Err(KindError::waiting(
-                format!(
-                    "{what}: not sent yet: {why} {}s ago, so {resource} may exist without being \
-                     visible to the lookup yet (EC2 is eventually consistent); looking again \
-                     before creating",
-                    now.saturating_duration_since(at).as_secs()
-                ),
-                format!("{resource} an unanswered create may have made to become visible"),
-                // The engine retries until then; the window closes first, and
-                // the create goes ahead.
-                window + Duration::from_secs(60),
-            ))
+    if cx.interrupted && !marks.contains_key(&key(cx)) {
+        marks.insert(key(cx), Mark::Since(now));
+    }
+    // The node's mark (an interrupted apply: any create of it may have been
+    // sent) and this call's own (it went unanswered before).
+    for (k, why) in [
+        (
+            key(cx),
+            "the previous run stopped during this resource's apply",
+        ),
+        (op_key(cx, what), "an earlier create of it got no answer"),
+    ] {
+        match marks.get(&k).copied() {
+            None | Some(Mark::Settled) => {}
+            Some(Mark::Since(at)) if now.saturating_duration_since(at) >= window => {
+                marks.insert(k, Mark::Settled);
+            }
+            Some(Mark::Since(at)) => {
+                return Err(KindError::waiting(
+                    format!(
+                        "{what}: not sent yet: {why} {}s ago, so {resource} may exist without \
+                         being visible to the lookup yet (EC2 is eventually consistent); \
+                         looking again before creating",
+                        now.saturating_duration_since(at).as_secs()
+                    ),
+                    format!("{resource} an unanswered create may have made to become visible"),
+                    // The engine retries until then; the window closes
+                    // first, and the create goes ahead.
+                    window + Duration::from_secs(60),
+                ));
+            }
         }
     }
+    Ok(())
 }
 
 /// A per-call override that turns the SDK's own retries off, for a create
@@ -159,7 +165,12 @@ pub fn sdk_retries_off() -> aws_sdk_ec2::config::Builder {
 
 /// Forgets this node's marks (after a delete: a new create starts clean).
 pub fn forget(cx: &Cx) {
-    marks().lock().expect("marks lock").remove(&key(cx));
+    let node = key(cx);
+    let prefix = format!("{node}\n");
+    marks()
+        .lock()
+        .expect("marks lock")
+        .retain(|k, _| *k != node && !k.starts_with(&prefix));
 }
 
 #[cfg(test)]
@@ -189,8 +200,11 @@ mod tests {
         }
     }
 
-    fn mark(cx: &Cx, at: Instant) {
-        marks().lock().unwrap().insert(key(cx), Mark::Since(at));
+    fn mark(cx: &Cx, what: &str, at: Instant) {
+        marks()
+            .lock()
+            .unwrap()
+            .insert(op_key(cx, what), Mark::Since(at));
     }
 
     #[tokio::test]
@@ -203,8 +217,10 @@ mod tests {
     async fn after_an_unanswered_create_a_second_one_waits_until_the_window_closes() {
         let cx = cx("net-lost", false);
         let t0 = Instant::now();
-        mark(&cx, t0);
+        mark(&cx, "CreateVpc", t0);
         let w = Duration::from_secs(120);
+        // Another create of the node is not held back by this one's mark.
+        assert!(decide(&cx, "CreateSubnet", "the subnet", t0, w).is_ok());
         let e = decide(&cx, "CreateVpc", "the VPC", t0 + Duration::from_secs(30), w).unwrap_err();
         let KindError::Waiting {
             within, message, ..
