@@ -410,3 +410,116 @@ async fn skip_preflight_goes_straight_to_the_run() {
         stderr(&with)
     );
 }
+
+/// `envctl serve` runs preflight on a create request: 400 with the sentence,
+/// audited as rejected, no tenant recorded, nothing created.
+#[tokio::test]
+async fn the_server_refuses_a_create_that_fails_preflight_with_400_and_audits_it() {
+    use std::io::{BufRead, BufReader};
+
+    use sha2::{Digest, Sha256};
+
+    let w = World::new();
+    let token = "preflight-operator-token";
+    let config = w.dir.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "max_concurrent_runs: 1\nmax_ttl: 10d\ndefault_stack: k8s\nstacks:\n  k8s: {}\ntokens:\n  - {{ name: olga, role: operator, sha256: {} }}\n",
+            repo_root()
+                .join("integration/stacks/namespace-only.yaml")
+                .display(),
+            hex::encode(Sha256::digest(token.as_bytes()))
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_envctl"));
+    c.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .current_dir(repo_root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", w.dir.path())
+        .env("ENVCTL_STATE", w.state_path())
+        .env("ENVCTL_VALUES_BUCKET", "envctl-values-preflight")
+        .env("KUBECONFIG", w.dir.path().join("no-kubeconfig"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in w.moto.env() {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("start envctl serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("listening on ")
+                .nth(1)
+                .map(|u| u.trim().to_string())
+        })
+        .expect("the server prints its address");
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "name": "acme" }))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let body: serde_json::Value = answer.json().await.unwrap();
+    let audit: serde_json::Value = http
+        .get(format!("{base}/api/audit"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenants: serde_json::Value = http
+        .get(format!("{base}/api/tenants"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "preflight kubernetes: the stack has Kubernetes resources but no cluster is configured"
+        ),
+        "{error}"
+    );
+    assert!(error.contains("set KUBECONFIG") && error.ends_with("nothing was created"));
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "create" && e["target"] == "acme")
+        .cloned()
+        .expect("the refusal is audited");
+    assert_eq!(entry["result"], "rejected");
+    assert_eq!(entry["actor"], "olga");
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap()
+            .contains("preflight kubernetes")
+    );
+    assert!(
+        tenants["tenants"].as_array().unwrap().is_empty(),
+        "{tenants}"
+    );
+    assert!(w.buckets().await.is_empty());
+}
