@@ -18,8 +18,8 @@ use super::elbv2::{
     string_list, swept_resource,
 };
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
-    parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
+    SweepCx, parse_props,
 };
 
 /// Classic Load Balancer names are at most 32 characters.
@@ -138,10 +138,9 @@ struct Wanted {
     health_check: HealthCheck,
 }
 
-fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
-    let p: ClassicProps = parse_props(props)?;
-    let name = cx.physical_name(MAX_NAME);
-    check_elb_name("load balancer", &name, cx)?;
+/// The rules on the properties alone (no tenant needed): used by `check`
+/// at validation and by `apply`.
+fn check_props(p: &ClassicProps) -> Result<(), KindError> {
     if p.subnet_ids.is_empty() {
         return Err(KindError::Permanent(
             "properties: subnet_ids is empty; give at least one subnet id".into(),
@@ -154,7 +153,14 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
             "properties: instance_port is 0; use 1-65535".into(),
         ));
     }
-    check_health_check_path(&p.health_check_path)?;
+    check_health_check_path(&p.health_check_path)
+}
+
+fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
+    let p: ClassicProps = parse_props(props)?;
+    let name = cx.physical_name(MAX_NAME);
+    check_elb_name("load balancer", &name, cx)?;
+    check_props(&p)?;
     let port = i32::from(p.instance_port);
     let listener = |protocol: &str, lb_port: i32, cert: Option<String>| {
         Listener::builder()
@@ -411,6 +417,31 @@ impl Kind for ClassicLoadBalancer {
         Duration::from_secs(10 * 60)
     }
 
+    /// The literal values' rules, as `apply` checks them: subnet and group
+    /// ids, instance_port 1-65535 (CreateLoadBalancer, API reference:
+    /// "InstancePort ... Valid Range: Minimum value of 1. Maximum value of
+    /// 65535"), the health-check path. The name is envctl's
+    /// (`envctl-<tenant>-<id>`, shortened with a hash to 32 characters of
+    /// letters, digits and `-`, the LoadBalancerName rule), checked at apply
+    /// where the tenant is known.
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        let filled = super::ec2_rules::with_placeholders(
+            props,
+            &[
+                ("subnet_ids", Some("subnet-ref")),
+                ("security_group_ids", Some("sg-ref")),
+                ("certificate_arn", Some("arn:ref")),
+                ("instance_port", None),
+                ("health_check_path", None),
+                ("scheme", None),
+            ],
+        );
+        match parse_props::<ClassicProps>(&filled).and_then(|p| check_props(&p)) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![super::ec2_rules::issue_of(e)],
+        }
+    }
+
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let w = wanted(cx, props)?;
         let elb = &cx.backends.aws.elb;
@@ -579,6 +610,22 @@ mod tests {
             &listener("HTTPS", 443, Some("arn:1")),
             &listener("HTTPS", 443, Some("arn:2"))
         ));
+    }
+
+    #[test]
+    fn check_refuses_literal_bad_values_and_skips_references() {
+        let check = |v: serde_json::Value| ClassicLoadBalancer.check(v.as_object().unwrap());
+        assert!(
+            check(serde_json::json!({
+                "subnet_ids": "${network.subnet_ids}", "security_group_ids": ["${sg.group_id}"],
+            }))
+            .is_empty()
+        );
+        let issues = check(serde_json::json!({"subnet_ids": ["subnet-1"], "instance_port": 0}));
+        assert_eq!(issues[0].path, ["instance_port"], "{issues:?}");
+        let issues =
+            check(serde_json::json!({"subnet_ids": ["subnet-1"], "security_group_ids": ["web"]}));
+        assert_eq!(issues[0].path, ["security_group_ids"], "{issues:?}");
     }
 
     #[test]
