@@ -21,8 +21,9 @@ use serde_json::json;
 use support::kinds::KindWorld;
 
 const STACK: &str = "kinds-edge";
-/// The parent domain of every tenant zone in these tests.
-const BASE: &str = "example.test";
+/// The parent domain of every tenant zone in these tests: a name that is
+/// not reserved (RFC 2606/6761), whose public zone [`T::new`] creates.
+const BASE: &str = "envctl-e2e.net";
 /// A load balancer's canonical hosted zone (us-east-1 ALB), for aliases.
 const ELB_ZONE: &str = "Z35SXDOTRQ7X7K";
 
@@ -37,12 +38,27 @@ impl std::ops::Deref for T {
     }
 }
 
+/// Serializes the creation of the parent zone (tests run in parallel).
+static PARENT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The public hosted zone named `name`, created unless one exists (as
+/// `make local-up` does for the local backends).
+async fn ensure_public_zone(aws: &AwsClients, name: &str) -> String {
+    let _one = PARENT.lock().await;
+    if let Some(id) = zone_ids(aws, name).await.into_iter().next() {
+        return id;
+    }
+    foreign_zone(aws, name).await
+}
+
 impl T {
-    fn new(tenant: &str) -> T {
-        T(KindWorld::new(STACK, tenant, "ke-values"))
+    async fn new(tenant: &str) -> T {
+        let t = T(KindWorld::new(STACK, tenant, "ke-values"));
+        ensure_public_zone(&t.aws, BASE).await;
+        t
     }
 
-    /// `<tenant>.example.test`, the zone `subdomain_of: example.test` gives.
+    /// `<tenant>.envctl-e2e.net`, the zone `subdomain_of: envctl-e2e.net` gives.
     fn domain(&self) -> String {
         format!("{}.{BASE}", self.tenant)
     }
@@ -327,7 +343,7 @@ async fn validation_cnames(aws: &AwsClients, arn: &str) -> Vec<(String, String)>
 
 #[tokio::test]
 async fn zone_is_created_once_tagged_swept_and_deleted_with_its_records() {
-    let t = T::new("ke-zone");
+    let t = T::new("ke-zone").await;
     let cx = t.cx("dns");
     let p = props(json!({"subdomain_of": BASE}));
 
@@ -355,7 +371,7 @@ async fn zone_is_created_once_tagged_swept_and_deleted_with_its_records() {
     assert_eq!(Zone.ready(&cx, &first).await.unwrap(), Readiness::Ready);
 
     // Another tenant whose name starts with ours is not swept with us.
-    let other = T::new("ke-zone-2");
+    let other = T::new("ke-zone-2").await;
     let other_out = other.zone().await;
     let found = Zone.sweep(&t.sweep_cx()).await.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
@@ -400,7 +416,7 @@ async fn zone_is_created_once_tagged_swept_and_deleted_with_its_records() {
 
 #[tokio::test]
 async fn existing_zone_is_adopted_only_when_asked_and_never_deleted() {
-    let t = T::new("ke-adopt");
+    let t = T::new("ke-adopt").await;
     let cx = t.cx("dns");
     let name = format!("shared-ke-adopt.{BASE}");
     let id = foreign_zone(&t.aws, &name).await;
@@ -438,7 +454,7 @@ async fn existing_zone_is_adopted_only_when_asked_and_never_deleted() {
     assert!(zone_exists(&t.aws, &id).await);
 
     // A zone of another tenant is neither adopted nor deleted.
-    let other = T::new("ke-adopt-2");
+    let other = T::new("ke-adopt-2").await;
     let other_out = Zone
         .apply(
             &other.cx("dns"),
@@ -464,7 +480,7 @@ async fn existing_zone_is_adopted_only_when_asked_and_never_deleted() {
 
 #[tokio::test]
 async fn zone_left_untagged_by_a_crash_is_adopted_and_swept() {
-    let t = T::new("ke-crash");
+    let t = T::new("ke-crash").await;
     let name = t.domain();
     // What a crash between CreateHostedZone and tagging leaves: a zone with
     // envctl's CallerReference and no tags.
@@ -512,7 +528,7 @@ async fn zone_left_untagged_by_a_crash_is_adopted_and_swept() {
 
 #[tokio::test]
 async fn zone_properties_are_checked_before_anything_is_created() {
-    let t = T::new("ke-zprops");
+    let t = T::new("ke-zprops").await;
     let cx = t.cx("dns");
     for bad in [
         json!({}),
@@ -528,11 +544,201 @@ async fn zone_properties_are_checked_before_anything_is_created() {
     assert!(Zone.sweep(&t.sweep_cx()).await.unwrap().is_empty());
 }
 
+/// The name servers of a zone's delegation in `parent`: the values of the NS
+/// record set `name` there, normalized and sorted (empty when none).
+async fn delegation_in(aws: &AwsClients, parent: &str, name: &str) -> Vec<Vec<String>> {
+    sets_of(aws, parent, name, "NS")
+        .await
+        .into_iter()
+        .map(|v| {
+            let mut v: Vec<String> = v
+                .iter()
+                .map(|s| s.trim_end_matches('.').to_ascii_lowercase())
+                .collect();
+            v.sort();
+            v
+        })
+        .collect()
+}
+
+fn sorted_servers(o: &Outputs) -> Vec<String> {
+    let mut v: Vec<String> = out(o, "name_servers")
+        .split(',')
+        .map(|s| s.trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn zone_delegates_itself_from_its_parent_and_removes_the_delegation_before_it_goes() {
+    let t = T::new("ke-deleg").await;
+    let parent = ensure_public_zone(&t.aws, BASE).await;
+    let cx = t.cx("dns");
+    let zone = t.zone().await;
+    let name = t.domain();
+    assert_eq!(out(&zone, "parent_zone_id"), parent);
+    assert_eq!(
+        delegation_in(&t.aws, &parent, &name).await,
+        vec![sorted_servers(&zone)],
+        "the parent delegates the zone to its own name servers"
+    );
+    assert_eq!(
+        zone_tags(&t.aws, &out(&zone, "zone_id"))
+            .await
+            .get("envctl:parent-zone"),
+        Some(&parent)
+    );
+    // A rerun writes nothing new: still one NS record set.
+    assert_eq!(t.zone().await, zone);
+    assert_eq!(delegation_in(&t.aws, &parent, &name).await.len(), 1);
+
+    Zone.delete(&cx, &zone).await.unwrap();
+    assert!(!zone_exists(&t.aws, &out(&zone, "zone_id")).await);
+    assert!(
+        delegation_in(&t.aws, &parent, &name).await.is_empty(),
+        "no dangling delegation after the zone is gone"
+    );
+    assert!(zone_exists(&t.aws, &parent).await, "the parent stays");
+}
+
+#[tokio::test]
+async fn the_sweep_after_state_loss_removes_the_delegation_found_by_tag_or_by_name() {
+    for (tenant, drop_tag) in [("ke-deleg-lost", false), ("ke-deleg-lost2", true)] {
+        let t = T::new(tenant).await;
+        let parent = ensure_public_zone(&t.aws, BASE).await;
+        let cx = t.cx("dns");
+        let zone = t.zone().await;
+        let id = out(&zone, "zone_id");
+        if drop_tag {
+            // A zone delegated before the tag existed: found in the parent
+            // by its name and name servers.
+            t.aws
+                .route53
+                .change_tags_for_resource()
+                .resource_type(TagResourceType::Hostedzone)
+                .resource_id(&id)
+                .remove_tag_keys("envctl:parent-zone")
+                .send()
+                .await
+                .unwrap();
+        }
+        // The state is lost: only the sweep knows the zone.
+        let found = Zone.sweep(&t.sweep_cx()).await.unwrap();
+        let swept = only(&found, "dns");
+        Zone.delete(&cx, &swept).await.unwrap();
+        assert!(!zone_exists(&t.aws, &id).await);
+        assert!(
+            delegation_in(&t.aws, &parent, &t.domain()).await.is_empty(),
+            "{tenant}: the delegation went with the zone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn zone_without_a_parent_zone_asks_to_delegate_its_name_servers() {
+    let t = T::new("ke-noparent").await;
+    let cx = t.cx("dns");
+    let lonely = "no-parent-zone-here.net";
+    let err = Zone
+        .apply(&cx, &props(json!({"subdomain_of": lonely})))
+        .await
+        .unwrap_err();
+    let KindError::Permanent(m) = &err else {
+        panic!("{err:?}");
+    };
+    let name = format!("{}.{lonely}", t.tenant);
+    assert!(
+        m.contains(&format!("delegate these name servers first: "))
+            && m.contains(&format!("(add an NS record for {name} in {lonely})")),
+        "{m}"
+    );
+    let ids = zone_ids(&t.aws, &name).await;
+    let servers = t
+        .aws
+        .route53
+        .get_hosted_zone()
+        .id(&ids[0])
+        .send()
+        .await
+        .unwrap()
+        .delegation_set()
+        .unwrap()
+        .name_servers()
+        .to_vec();
+    assert!(
+        m.contains(&servers[0]),
+        "the message lists the zone's name servers: {m}"
+    );
+    // Delegated by hand: the same zone, no parent needed.
+    let ok = Zone
+        .apply(
+            &cx,
+            &props(json!({"subdomain_of": lonely, "delegated": true})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out(&ok, "zone_id"), ids[0]);
+    assert_eq!(out(&ok, "parent_zone_id"), "");
+    Zone.delete(&cx, &ok).await.unwrap();
+    assert!(zone_ids(&t.aws, &name).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_delegation_envctl_did_not_write_is_never_overwritten() {
+    let t = T::new("ke-deleg-foreign").await;
+    let parent = ensure_public_zone(&t.aws, BASE).await;
+    let name = t.domain();
+    upsert(
+        &t.aws,
+        &parent,
+        &name,
+        RrType::Ns,
+        &["ns-1.elsewhere.example.net"],
+    )
+    .await;
+    let err = Zone
+        .apply(&t.cx("dns"), &props(json!({"subdomain_of": BASE})))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not overwrite a delegation it did not write"),
+        "{err}"
+    );
+    assert_eq!(
+        delegation_in(&t.aws, &parent, &name).await,
+        vec![vec!["ns-1.elsewhere.example.net".to_string()]]
+    );
+    // Clean up: the zone the failed apply made, then the foreign record.
+    for f in Zone.sweep(&t.sweep_cx()).await.unwrap() {
+        Zone.delete(&t.cx("dns"), &f.outputs).await.unwrap();
+    }
+    assert_eq!(
+        delegation_in(&t.aws, &parent, &name).await.len(),
+        1,
+        "the foreign delegation is left alone by delete too"
+    );
+    let set = ResourceRecordSet::builder()
+        .name(&name)
+        .r#type(RrType::Ns)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("ns-1.elsewhere.example.net")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    change(&t.aws, &parent, ChangeAction::Delete, set).await;
+}
+
 // ---------------------------------------------------------- records ----
 
 #[tokio::test]
 async fn record_is_upserted_once_marked_ready_swept_and_deleted() {
-    let t = T::new("ke-rec");
+    let t = T::new("ke-rec").await;
     let zone = t.zone().await;
     let zone_id = out(&zone, "zone_id");
     let name = t.domain();
@@ -667,7 +873,7 @@ async fn record_is_upserted_once_marked_ready_swept_and_deleted() {
 
 #[tokio::test]
 async fn record_envctl_did_not_write_is_taken_over_only_when_allowed() {
-    let t = T::new("ke-own");
+    let t = T::new("ke-own").await;
     let zone = t.zone().await;
     let zone_id = out(&zone, "zone_id");
     let taken = format!("taken.{}", t.domain());
@@ -740,7 +946,7 @@ async fn record_envctl_did_not_write_is_taken_over_only_when_allowed() {
 
 #[tokio::test]
 async fn records_in_an_adopted_zone_are_swept_after_state_loss_and_the_zone_stays() {
-    let t = T::new("ke-lost");
+    let t = T::new("ke-lost").await;
     let shared = format!("shared-ke-lost.{BASE}");
     let zone_id = foreign_zone(&t.aws, &shared).await;
     upsert(
@@ -778,7 +984,7 @@ async fn records_in_an_adopted_zone_are_swept_after_state_loss_and_the_zone_stay
     assert_eq!(Record.apply(&t.cx("app"), &alias).await.unwrap(), first);
 
     // A second tenant writes into the same shared zone, directly by id.
-    let other = T::new("ke-lost-2");
+    let other = T::new("ke-lost-2").await;
     let other_out = Record
         .apply(
             &other.cx("app"),
@@ -820,7 +1026,7 @@ async fn records_in_an_adopted_zone_are_swept_after_state_loss_and_the_zone_stay
 
 #[tokio::test]
 async fn certificate_is_requested_once_validated_by_dns_polled_swept_and_deleted() {
-    let t = T::new("ke-cert");
+    let t = T::new("ke-cert").await;
     let zone = t.zone().await;
     let zone_id = out(&zone, "zone_id");
     let domain = t.domain();
@@ -928,7 +1134,7 @@ async fn certificate_is_requested_once_validated_by_dns_polled_swept_and_deleted
 
 #[tokio::test]
 async fn certificate_checks_its_zone_and_properties_before_requesting() {
-    let t = T::new("ke-certx");
+    let t = T::new("ke-certx").await;
     let zone = t.zone().await;
     let zone_id = out(&zone, "zone_id");
     let cx = t.cx("cert");
@@ -949,7 +1155,7 @@ async fn certificate_checks_its_zone_and_properties_before_requesting() {
     assert!(tenant_certs(&t.aws, "ke-certx").await.is_empty());
 
     // A zone of another tenant is not written into.
-    let other = T::new("ke-certx-2");
+    let other = T::new("ke-certx-2").await;
     let other_zone = other.zone().await;
     let err = Certificate
         .apply(
