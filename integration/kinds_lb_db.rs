@@ -1096,6 +1096,11 @@ async fn rds_final_snapshot_is_kept_even_when_deleted_by_a_sweep() {
         parameter_group(&t.aws, &id).await.is_none(),
         "none asked for"
     );
+    // Snapshots carry the instance's tags.
+    assert_eq!(
+        db(&t.aws, &id).await.unwrap().copy_tags_to_snapshot(),
+        Some(true)
+    );
 
     // State lost: the sweep reads the setting from the instance's tag.
     let found = Instance.sweep(&t.sweep_cx()).await.unwrap();
@@ -1108,6 +1113,26 @@ async fn rds_final_snapshot_is_kept_even_when_deleted_by_a_sweep() {
     assert_eq!(snapshots.len(), 1, "{snapshots:?}");
     Instance.delete(&cx, &o).await.unwrap();
     assert_eq!(final_snapshots(&t.aws, &id).await, snapshots);
+    // Kept on purpose and said so: the tenant's tags and envctl:kept, which
+    // the sweep and the reaper's orphan detection leave alone.
+    let snapshot = t
+        .aws
+        .rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&snapshots[0])
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()[0]
+        .clone();
+    let tags = rds_tags(&t.aws, snapshot.db_snapshot_arn().unwrap()).await;
+    t.assert_tagged("final snapshot", &tags, "db");
+    assert_eq!(
+        tags.get("envctl:kept").map(String::as_str),
+        Some("final-snapshot"),
+        "{tags:?}"
+    );
+    assert!(Instance.sweep(&t.sweep_cx()).await.unwrap().is_empty());
 
     t.aws
         .rds

@@ -1436,6 +1436,54 @@ mod tests {
     }
 
     #[test]
+    fn check_applies_create_db_instance_rules_without_showing_the_password() {
+        let check = |v: serde_json::Value| {
+            let serde_json::Value::Object(m) = v else {
+                unreachable!()
+            };
+            Instance.check(&m)
+        };
+        let base = serde_json::json!({
+            "password": "${db-password.value}",
+            "subnet_ids": ["${net.subnet_a}", "${net.subnet_b}"],
+        });
+        let with = |extra: serde_json::Value| {
+            let mut v = base.clone();
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            check(v)
+        };
+        assert!(with(serde_json::json!({})).is_empty());
+        for (extra, hint) in [
+            (serde_json::json!({"allocated_storage": 10}), "20 to 65536"),
+            (
+                serde_json::json!({"engine": "sqlserver-ex", "allocated_storage": 20000}),
+                "20 to 16384",
+            ),
+            (
+                serde_json::json!({"instance_class": "t3.micro"}),
+                "db.t3.micro",
+            ),
+            (
+                serde_json::json!({"engine": "mysql", "username": "a_rather_long_admin"}),
+                "at most 16",
+            ),
+            (
+                serde_json::json!({"username": "1admin"}),
+                "start with a letter",
+            ),
+        ] {
+            let issues = with(extra.clone());
+            assert_eq!(issues.len(), 1, "{extra}: {issues:?}");
+            assert!(issues[0].message.contains(hint), "{extra}: {issues:?}");
+        }
+        let issues = with(serde_json::json!({"password": "s3cr/t-value"}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(!issues[0].message.contains("s3cr/t-value"), "{issues:?}");
+    }
+
+    #[test]
     fn identifiers_follow_the_rds_rules() {
         assert!(valid_identifier("envctl-acme-db"));
         assert!(!valid_identifier("envctl-acme--db"));
