@@ -450,7 +450,34 @@ async fn bad_input_exits_2_and_creates_nothing() {
         "stack: bad\nresources:\n  - id: a\n    kind: aws.s3.buckit\n",
     )
     .unwrap();
+    // Values AWS would refuse (Kind::check): caught at validation, with the
+    // file and line, before anything exists.
+    let out_of_range = w.dir.path().join("out-of-range.yaml");
+    std::fs::write(
+        &out_of_range,
+        "stack: out-of-range\nresources:\n  \
+         - id: jobs\n    kind: aws.sqs.queue\n    properties:\n      \
+         visibility_timeout_seconds: 50000\n  \
+         - id: files\n    kind: aws.s3.bucket\n    properties:\n      \
+         cors: [{allowed_origins: [\"*\"], allowed_methods: [PATCH]}]\n  \
+         - id: fn\n    kind: aws.lambda.function\n    properties:\n      \
+         source: x\n      memory_mb: 64\n",
+    )
+    .unwrap();
+    let out_of_range = out_of_range.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["create", "tenant", "okname", "--stack", out_of_range],
+            "visibility_timeout_seconds is 50000",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--stack", out_of_range],
+            "'PATCH' is not one of GET, PUT, HEAD, POST, DELETE",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--stack", out_of_range],
+            "memory_mb is 64",
+        ),
         (vec!["create", "tenant", "Bad_Name"], "invalid tenant name"),
         (
             vec![
