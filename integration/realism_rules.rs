@@ -1270,3 +1270,26 @@ async fn aws_character_rules_are_enforced() {
         assert_eq!(w.rl.stat(name), 1, "{name}");
     }
 }
+
+/// Rule 2b: a create naming an existing load balancer answers that one (moto
+/// alone makes a second balancer of the same name).
+#[tokio::test(flavor = "multi_thread")]
+async fn load_balancer_create_is_idempotent_by_name() {
+    let w = World::new(RealismOptions::default());
+    let net = w.network(23).await;
+    let first = create_lb(&w, "rl-idem", &net).await;
+    let again = create_lb(&w, "rl-idem", &net).await;
+    assert_eq!(first, again);
+    let all = aws_sdk_elasticloadbalancingv2::Client::new(&w.direct)
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap();
+    let named = all
+        .load_balancers()
+        .iter()
+        .filter(|lb| lb.load_balancer_name() == Some("rl-idem"))
+        .count();
+    assert_eq!(named, 1);
+    assert_eq!(w.rl.stat("elb.create_existing_name"), 1);
+}
