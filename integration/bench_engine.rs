@@ -118,9 +118,19 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (r, t.elapsed())
 }
 
+/// The installation domain the default stack is loaded with.
+const BENCH_DOMAIN: &str = "envctl-bench.net";
+
 fn validate_and_plan(path: &Path, text: &str) -> (usize, Duration) {
     let (n, d) = time(|| {
-        let stack = envctl::stack::load_str(path, text).expect("valid stack");
+        // The default stack needs ${envctl.domain}.
+        let stack = envctl::stack::load_str_in(
+            path,
+            text,
+            &envctl::stack::Catalog::registry(),
+            &envctl::stack::Builtins::with_domain(BENCH_DOMAIN),
+        )
+        .expect("valid stack");
         let graph = Graph::build(&stack).expect("acyclic");
         let waves = graph.waves();
         let (_cp, _len) = graph.critical_path(&|_| Duration::from_secs(1));
@@ -272,7 +282,11 @@ async fn serve_figures(engine: &Engine, dir: &Path, stack_text: &str) {
     let now = jiff::Timestamp::now().to_string();
     // Each row holds the stored graph of the default 86-node tenant, as in use.
     let tenant_stack =
-        envctl::stack::load_file(&support::repo_root().join("stacks/tenant.yaml")).unwrap();
+        envctl::stack::load_file_in(
+            &support::repo_root().join("stacks/tenant.yaml"),
+            &envctl::stack::Builtins::with_domain(BENCH_DOMAIN),
+        )
+        .unwrap();
     let graph_json =
         envctl::engine::spec::StoredGraph::of(&Graph::build(&tenant_stack).unwrap()).to_json();
     for i in 0..1000 {

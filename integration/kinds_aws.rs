@@ -139,7 +139,10 @@ async fn s3_bucket_is_created_once_tagged_hardened_swept_and_deleted() {
     // namespace (moto refuses the namespace header with a wrong suffix).
     let account = t.aws.identity.account_id().await.unwrap();
     assert!(name.starts_with("envctl-kt-s3-uploads-"), "{name}");
-    assert!(name.ends_with(&format!("-{account}-us-east-1-an")), "{name}");
+    assert!(
+        name.ends_with(&format!("-{account}-us-east-1-an")),
+        "{name}"
+    );
     assert_eq!(naming_problem(&name, true), None);
     assert_eq!(out(&first, "arn"), format!("arn:aws:s3:::{name}"));
     let count = |names: Vec<String>| names.iter().filter(|n| **n == name).count();
@@ -476,7 +479,8 @@ async fn s3_names_differ_per_installation_and_another_account_cannot_take_ours()
         .await
         .unwrap_err();
     assert!(
-        err.raw_response().is_some_and(|r| r.status().as_u16() >= 400),
+        err.raw_response()
+            .is_some_and(|r| r.status().as_u16() >= 400),
         "{err:?}"
     );
 
@@ -498,9 +502,48 @@ async fn s3_names_differ_per_installation_and_another_account_cannot_take_ours()
     assert_eq!(out(&mine[0].outputs, "name"), ours);
     t.assert_tagged("bucket", &bucket_tags(&t.aws, &ours).await, "media");
 
-    Bucket.delete(&stranger_cx, &Outputs::new().plain("name", &theirs)).await.unwrap();
+    Bucket
+        .delete(&stranger_cx, &Outputs::new().plain("name", &theirs))
+        .await
+        .unwrap();
     Bucket.delete(&cx, &o).await.unwrap();
     assert!(!bucket_exists(&t.aws, &ours).await);
+}
+
+#[tokio::test]
+async fn s3_bucket_named_by_an_earlier_version_is_kept_not_moved() {
+    let t = T::new("kt-s3l").await;
+    let cx = t.cx("data");
+    let old = "envctl-kt-s3l-data";
+    t.aws.s3.create_bucket().bucket(old).send().await.unwrap();
+    let tag = |k: &str, v: &str| {
+        aws_sdk_s3::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    t.aws
+        .s3
+        .put_bucket_tagging()
+        .bucket(old)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(tag("envctl:tenant", "kt-s3l"))
+                .tag_set(tag("envctl:resource", "data"))
+                .tag_set(tag("envctl:managed", "true"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let o = Bucket.apply(&cx, &props(json!({}))).await.unwrap();
+    assert_eq!(out(&o, "name"), old);
+    assert!(!bucket_exists(&t.aws, &bucket_of(&t, &cx).await).await);
+    t.assert_tagged("bucket", &bucket_tags(&t.aws, old).await, "data");
+    Bucket.delete(&cx, &o).await.unwrap();
+    assert!(!bucket_exists(&t.aws, old).await);
 }
 
 #[tokio::test]

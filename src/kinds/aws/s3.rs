@@ -251,6 +251,40 @@ async fn bucket_name(cx: &Cx) -> Result<BucketName, KindError> {
     ))
 }
 
+/// The bucket an earlier version of envctl named `envctl-<tenant>-<id>` (in
+/// the global namespace) for this very resource, owned by our account and
+/// tagged as this tenant's resource: kept, so that a rerun does not move the
+/// tenant to a new, empty bucket.
+async fn legacy_bucket(
+    cx: &Cx,
+    s3: &aws_sdk_s3::Client,
+    account: &str,
+) -> Result<Option<String>, KindError> {
+    let name = cx.physical_name(bucket_names::MAX_LEN);
+    match s3
+        .head_bucket()
+        .bucket(&name)
+        .expected_bucket_owner(account)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        // Absent (404) or not ours (403): nothing to keep.
+        Err(e)
+            if e.raw_response()
+                .is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(classify(&format!("HeadBucket {name}"), e)),
+    }
+    let t = bucket_tags(s3, &name).await?.unwrap_or_default();
+    let ours = t.get(tags::TENANT).map(String::as_str) == Some(cx.tenant.as_str())
+        && t.get(tags::RESOURCE) == Some(&cx.resource_id)
+        && t.get(tags::MANAGED).map(String::as_str) == Some("true");
+    Ok(ours.then_some(name))
+}
+
 fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
     KindError::Permanent(format!("{what}: {e}"))
 }
@@ -683,9 +717,12 @@ impl Kind for Bucket {
         let p: BucketProps = parse_props(props)?;
         p.validate()?;
         let s3 = &cx.backends.aws.s3;
-        let bucket = bucket_name(cx).await?;
-        let name = bucket.name.clone();
         let account = cx.backends.aws.identity.account_id().await?;
+        let bucket = match legacy_bucket(cx, s3, &account).await? {
+            Some(old) => BucketName::global(old),
+            None => bucket_name(cx).await?,
+        };
+        let name = bucket.name.clone();
         // ExpectedBucketOwner: a bucket of this name held by another account
         // answers 403 (S3 User Guide, "Verifying bucket ownership with bucket
         // owner condition").
