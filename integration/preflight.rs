@@ -523,3 +523,158 @@ async fn the_server_refuses_a_create_that_fails_preflight_with_400_and_audits_it
     );
     assert!(w.buckets().await.is_empty());
 }
+
+/// Against the real test cluster (`make test` sets ENVCTL_TEST_KUBECONFIG):
+/// an administrator passes the access reviews; a service account that may
+/// only read namespaces is refused, naming the verbs it lacks.
+#[tokio::test]
+async fn access_reviews_pass_for_an_admin_and_name_the_verbs_a_service_account_lacks() {
+    let admin = std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
+        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
+         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
+    );
+    let kubectl_bin = Command::new(repo_root().join("integration/k8s/cluster.sh"))
+        .arg("kubectl")
+        .output()
+        .expect("integration/k8s/cluster.sh kubectl");
+    let kubectl_bin = String::from_utf8(kubectl_bin.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let kubectl = |args: &[&str], input: Option<&str>| -> String {
+        use std::io::Write;
+        let mut child = Command::new(&kubectl_bin)
+            .args(args)
+            .env("KUBECONFIG", &admin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.unwrap_or("").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let w = World::new();
+    let ns = "envctl-preflight-test";
+    let ok = w.envctl_with(
+        &[
+            "plan",
+            "tenant",
+            "pfadmin",
+            "--stack",
+            "integration/stacks/namespace-only.yaml",
+            "-o",
+            "json",
+        ],
+        &[("KUBECONFIG", &admin)],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let plan: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    let k8s = plan["preflight"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "kubernetes")
+        .cloned()
+        .unwrap();
+    assert_eq!(k8s["status"], "pass", "{k8s}");
+    assert!(
+        k8s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answers and allows all 11 verbs"),
+        "namespaces x5, resourcequotas, limitranges, networkpolicies x2: {k8s}"
+    );
+
+    // A service account that may only get and list namespaces.
+    kubectl(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: reader, namespace: {ns}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {ns}-reader}}\nrules:\n- {{apiGroups: [\"\"], resources: [namespaces], verbs: [get, list]}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {ns}-reader}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {ns}-reader}}\nsubjects:\n- {{kind: ServiceAccount, name: reader, namespace: {ns}}}\n"
+        )),
+    );
+    let token = kubectl(&["create", "token", "reader", "-n", ns], None);
+    let server = kubectl(
+        &[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+        None,
+    );
+    let ca = kubectl(
+        &[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ],
+        None,
+    );
+    let reader = w.dir.path().join("reader.kubeconfig");
+    std::fs::write(
+        &reader,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{server}\", certificate-authority-data: \"{ca}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: reader}}\ncurrent-context: c\nusers:\n- name: reader\n  user: {{token: \"{}\"}}\n",
+            token.trim()
+        ),
+    )
+    .unwrap();
+    let out = w.envctl_with(
+        &[
+            "create",
+            "tenant",
+            "pfreader",
+            "--stack",
+            "integration/stacks/namespace-only.yaml",
+        ],
+        &[("KUBECONFIG", reader.to_str().unwrap())],
+    );
+    kubectl(
+        &[
+            "delete",
+            "--ignore-not-found",
+            &format!("clusterrolebinding/{ns}-reader"),
+            &format!("clusterrole/{ns}-reader"),
+            &format!("namespace/{ns}"),
+            "--wait=false",
+        ],
+        None,
+    );
+    assert_clean_refusal(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the kubeconfig's user may not create limitranges in namespace pfreader, "),
+        "{err}"
+    );
+    for denied in [
+        ", create namespaces,",
+        ", delete namespaces,",
+        ", patch namespaces,",
+        ", patch networkpolicies.networking.k8s.io in namespace pfreader",
+    ] {
+        assert!(err.contains(denied), "{denied}: {err}");
+    }
+    assert!(!err.contains("get namespaces"), "get is granted: {err}");
+    assert!(err.contains("deploy/10-rbac.yaml"), "{err}");
+    assert!(
+        w.buckets().await.is_empty(),
+        "nothing created in AWS either"
+    );
+}
