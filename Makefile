@@ -9,6 +9,10 @@ SHELL := /bin/bash
 
 LOCAL      := $(CURDIR)/.local
 MOTO_PORT  ?= 4566
+# The DNS domain of the local backends (${envctl.domain}): not a reserved
+# name, so that the stack is the one a real account runs; its parent zone is
+# created in moto by local-up.
+LOCAL_DOMAIN ?= envctl-demo.net
 K8S        := integration/k8s/cluster.sh
 # The test cluster runs beside a `make local-up` one, on other ports.
 K8S_TEST_DIR   := $(LOCAL)/k8s-test
@@ -32,7 +36,8 @@ export CARGO_TERM_COLOR ?= never
 LOCAL_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
 	AWS_PROFILE=default AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-	ENVCTL_STATE=$(LOCAL)/state.sqlite KUBECONFIG=$(LOCAL)/k8s/kubeconfig
+	ENVCTL_STATE=$(LOCAL)/state.sqlite KUBECONFIG=$(LOCAL)/k8s/kubeconfig \
+	ENVCTL_DOMAIN=$(LOCAL_DOMAIN)
 
 .PHONY: help setup build test lint demo serve local-up local-down bench clean-local
 
@@ -68,6 +73,9 @@ test: setup build
 local-up: setup
 	@mkdir -p $(LOCAL)
 	@integration/moto.sh start $(MOTO_PORT) $(LOCAL)/moto
+	@zone=$$($$(integration/moto.sh python) integration/parent_zone.py \
+		http://127.0.0.1:$(MOTO_PORT) $(LOCAL_DOMAIN)) && \
+		echo "public hosted zone $(LOCAL_DOMAIN) ($$zone): tenant zones are delegated from it"
 	@$(K8S) up $(LOCAL)/k8s
 	@printf 'export %s\n' $(LOCAL_ENV) 'PATH=$(CURDIR)/target/debug:$$PATH' > $(LOCAL)/env
 	@echo "local backends up; to use envctl against them: source .local/env"
@@ -100,8 +108,12 @@ serve: build local-up
 	@echo "== envctl serve on http://127.0.0.1:8080 (sign in with demo-operator, demo-requester or demo-viewer; Ctrl-C stops)"
 	$(LOCAL_ENV) $(ENVCTL) serve --config serve.example.yaml
 
+# The default-stack figures need a cluster: the test cluster's, started and
+# stopped around the run (not at the same time as `make test`).
 bench: setup
-	cargo bench --bench engine
+	@$(K8S_TEST_PORTS) $(K8S) up $(K8S_TEST_DIR)
+	@rc=0; ENVCTL_TEST_KUBECONFIG=$(K8S_TEST_DIR)/kubeconfig cargo bench --bench engine || rc=$$?; \
+	$(K8S_TEST_PORTS) $(K8S) down $(K8S_TEST_DIR); exit $$rc
 
 clean-local: local-down
 	integration/postgres.sh stop $(PG_TEST_DIR)

@@ -38,12 +38,27 @@ struct World {
     dir: tempfile::TempDir,
 }
 
+/// The installation domain (`${envctl.domain}`) of these runs; its public
+/// hosted zone is created in moto, as `make local-up` does.
+const DOMAIN: &str = "envctl-e2e.net";
+
 impl World {
     fn new() -> World {
-        World {
+        let w = World {
             moto: Moto::start(),
             dir: tempfile::tempdir().unwrap(),
-        }
+        };
+        let out = Command::new(w.moto.python())
+            .arg(repo_root().join("integration/parent_zone.py"))
+            .args([&w.moto.endpoint, DOMAIN])
+            .output()
+            .expect("run integration/parent_zone.py");
+        assert!(
+            out.status.success(),
+            "parent zone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        w
     }
 
     fn envctl(&self, args: &[&str]) -> Output {
@@ -56,6 +71,7 @@ impl World {
             .env("ENVCTL_STATE", self.dir.path().join("state.sqlite"))
             .env("ENVCTL_VALUES_BUCKET", "envctl-values-k8s")
             .env("KUBECONFIG", kubeconfig())
+            .env("ENVCTL_DOMAIN", DOMAIN)
             .stdin(Stdio::null());
         for (k, v) in self.moto.env() {
             c.env(k, v);
@@ -352,7 +368,11 @@ async fn the_default_stack_creates_everything_and_destroy_after_state_loss_leave
         );
     }
     // Every output named in the stack's publish entries is in the store.
-    let stack = envctl::stack::load_file(&repo_root().join("stacks/tenant.yaml")).unwrap();
+    let stack = envctl::stack::load_file_in(
+        &repo_root().join("stacks/tenant.yaml"),
+        &envctl::stack::Builtins::with_domain(DOMAIN),
+    )
+    .unwrap();
     for r in &stack.resources {
         for p in &r.publish {
             let key =

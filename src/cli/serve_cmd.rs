@@ -13,12 +13,13 @@ pub async fn serve(global: &Global, a: ServeArgs) -> anyhow::Result<()> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("envctl-serve.yaml"));
-    // The server loads stacks again later (resuming runs), from the
-    // environment: --domain alone would be forgotten there.
+    // The server takes the domain from its configuration (`domain:`) or
+    // ENVCTL_DOMAIN, where a resumed run finds it again.
     let env_domain = std::env::var(crate::stack::builtins::DOMAIN_ENV).ok();
     if global.domain.is_some() && global.domain != env_domain {
         return Err(BadInput(format!(
-            "--domain: `envctl serve` reads the domain from {0}; set {0} instead",
+            "--domain: `envctl serve` takes the domain from `domain:` in its configuration \
+             or from {}; set one of those instead",
             crate::stack::builtins::DOMAIN_ENV
         ))
         .into());

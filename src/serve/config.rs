@@ -31,6 +31,9 @@ struct RawConfig {
     max_ttl: String,
     default_stack: Option<String>,
     stacks: BTreeMap<String, PathBuf>,
+    /// `${envctl.domain}` of the stacks; default ENVCTL_DOMAIN.
+    #[serde(default)]
+    domain: Option<String>,
     #[serde(default)]
     tokens: Vec<RawToken>,
     reaper: Option<RawReaper>,
@@ -85,6 +88,9 @@ pub struct ServeConfig {
     pub max_ttl: Duration,
     pub default_stack: String,
     pub stacks: BTreeMap<String, Stack>,
+    /// The built-in values the stacks were loaded with (`domain:`, else
+    /// ENVCTL_DOMAIN); a resumed run loads its stack again with them.
+    pub builtins: stack::Builtins,
     pub tokens: Vec<TokenEntry>,
     pub reaper: Option<ReaperSchedule>,
     /// Mark the session cookie `Secure` (set it when the page is served
@@ -130,6 +136,10 @@ impl ServeConfig {
                     .into(),
             ));
         }
+        let builtins = match raw.domain.clone().filter(|d| !d.trim().is_empty()) {
+            Some(d) => stack::Builtins::with_domain(d),
+            None => stack::Builtins::from_env(),
+        };
         let mut stacks = BTreeMap::new();
         for (name, file) in &raw.stacks {
             let file = if file.is_absolute() {
@@ -137,7 +147,8 @@ impl ServeConfig {
             } else {
                 base.join(file)
             };
-            let stack = stack::load_file(&file).map_err(|e| bad(format!("stacks.{name}: {e}")))?;
+            let stack = stack::load_file_in(&file, &builtins)
+                .map_err(|e| bad(format!("stacks.{name}: {e}")))?;
             stacks.insert(name.clone(), stack);
         }
         let default_stack = match raw.default_stack {
@@ -209,6 +220,7 @@ impl ServeConfig {
             max_ttl,
             default_stack,
             stacks,
+            builtins,
             tokens,
             reaper,
             secure_cookie: raw.secure_cookie,

@@ -61,7 +61,10 @@ async fn resume_one(app: &Arc<App>, run: &RunRow) -> anyhow::Result<bool> {
     let work = match run.operation.as_str() {
         "create" => {
             let row = row.ok_or_else(|| anyhow::anyhow!("the state has no tenant row"))?;
-            let stack = crate::stack::load_file(std::path::Path::new(&row.stack_path))?;
+            let stack = crate::stack::load_file_in(
+                std::path::Path::new(&row.stack_path),
+                &app.config.builtins,
+            )?;
             let expires_at = row
                 .expires_at
                 .as_deref()
