@@ -852,6 +852,7 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
 
+    #[allow(clippy::result_large_err)] // the SDK's own error type, as CreateBucket answers
     fn answer(err: CreateBucketError) -> CreateResult {
         let raw = Response::new(StatusCode::try_from(409).unwrap(), SdkBody::from(""));
         Err(aws_sdk_s3::error::SdkError::service_error(err, raw))
