@@ -1839,3 +1839,92 @@ async fn a_security_group_description_with_an_apostrophe_exits_2_at_validation_c
     assert!(groups_of_tenant(&t).await.is_empty(), "no security group");
     assert!(!dir.path().join("state.sqlite").exists(), "no state");
 }
+
+/// Calls `op` again after each retryable error, as the engine does (with a
+/// short pause between attempts), until it succeeds; fails on a permanent
+/// error or after `limit`. Returns the value and the retryable errors seen.
+async fn until_ok<T, F, Fut>(limit: Duration, mut op: F) -> (T, Vec<KindError>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, KindError>>,
+{
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        match op().await {
+            Ok(v) => return (v, seen),
+            Err(e) if e.is_transient() && started.elapsed() < limit => {
+                seen.push(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("{e} (after {} retries: {seen:?})", seen.len()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn through_the_realism_proxy_a_deleted_load_balancers_interfaces_are_named_while_deletes_wait()
+ {
+    use envctl::kinds::aws::elbv2::LoadBalancer;
+    let moto = support::kinds::shared_moto();
+    let realism = support::realism::Realism::start(&moto, Default::default());
+    let aws = envctl::kinds::aws::AwsClients::from_config(&realism.sdk_config());
+    let backends = Arc::new(envctl::kinds::Backends {
+        values: envctl::envapi::ValueStore::new(aws.s3.clone(), "kc-values-realism"),
+        aws,
+    });
+    let tenant = envctl::tenant::TenantName::parse("kc-linger").unwrap();
+    let cx = |id: &str| Cx {
+        tenant: tenant.clone(),
+        stack: STACK.into(),
+        environment: support::kinds::ENVIRONMENT.into(),
+        resource_id: id.into(),
+        expires_at: None,
+        publish: Vec::new(),
+        interrupted: false,
+        backends: backends.clone(),
+    };
+    let limit = Duration::from_secs(120);
+    let (net_cx, sg_cx, lb_cx) = (cx("network"), cx("alb-sg"), cx("alb"));
+    let net_props = props(json!({ "cidr": "10.66.0.0/16" }));
+
+    let (net, _) = until_ok(limit, || Network.apply(&net_cx, &net_props)).await;
+    let vpc = out(&net, "vpc_id");
+    let sg_props = props(json!({
+        "vpc_id": vpc,
+        "description": "HTTP from anywhere to the tenant load balancer",
+        "ingress": [{ "protocol": "tcp", "port": 80, "cidr": "0.0.0.0/0" }],
+    }));
+    let (sg, _) = until_ok(limit, || SecurityGroup.apply(&sg_cx, &sg_props)).await;
+    let lb_props = props(json!({
+        "type": "application",
+        "subnet_ids": out(&net, "subnet_ids"),
+        "security_group_ids": [out(&sg, "group_id")],
+        "vpc_id": vpc,
+    }));
+    let (lb, _) = until_ok(limit, || LoadBalancer.apply(&lb_cx, &lb_props)).await;
+    until_ok(limit, || LoadBalancer.delete(&lb_cx, &lb)).await;
+
+    // The load balancer is gone, its interfaces are not: the group's delete
+    // waits, saying which interfaces are left, then succeeds.
+    let (_, waits) = until_ok(limit, || SecurityGroup.delete(&sg_cx, &sg)).await;
+    let lb_name = out(&lb, "name");
+    assert!(
+        waits.iter().any(|e| matches!(
+            e,
+            KindError::Waiting { message, .. }
+                if message.contains("still attached: 2 network interfaces of ELB app/")
+                    && message.contains(&lb_name)
+        )),
+        "a wait names the interfaces: {waits:?}"
+    );
+    let (_, _) = until_ok(limit, || Network.delete(&net_cx, &net)).await;
+    let raw = aws_sdk_ec2::Client::new(&realism.moto_sdk_config());
+    let left = raw
+        .describe_vpcs()
+        .filters(filter("tag:envctl:tenant", tenant.as_str()))
+        .send()
+        .await
+        .unwrap();
+    assert!(left.vpcs().is_empty());
+}
