@@ -383,12 +383,20 @@ async fn ensure_group(
                         KindError::Permanent("CreateSecurityGroup: no group id in answer".into())
                     });
                 }
-                // Made meanwhile: adopt it below.
+                // Made meanwhile, or by an earlier create whose answer was
+                // lost (CreateSecurityGroup has no ClientToken, but a name is
+                // unique in a VPC): adopt it once the lookup shows it, which
+                // EC2's eventual consistency may delay.
                 Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
                     group_by_name(ec2, vpc_id, name).await?.ok_or_else(|| {
-                        KindError::Transient(format!(
-                            "CreateSecurityGroup {name}: exists but is not visible yet"
-                        ))
+                        KindError::waiting(
+                            format!(
+                                "CreateSecurityGroup {name}: InvalidGroup.Duplicate, but the \
+                                 lookup does not show the group yet"
+                            ),
+                            format!("security group {name} to become visible"),
+                            Duration::from_secs(5 * 60),
+                        )
                     })?
                 }
                 Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {
