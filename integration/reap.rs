@@ -353,7 +353,22 @@ async fn tags_that_disagree_with_the_state_refuse_the_tenant_and_delete_nothing(
     w.create("reap-moved", "1s");
     // One of its buckets now says it belongs to another environment.
     let (s3, _, _) = w.clients();
-    let bucket = "envctl-reap-moved-uploads";
+    // The name envctl gives it in this installation (moto's account).
+    let account = aws_sdk_sts::Client::new(&w.moto.sdk_config())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .account()
+        .unwrap()
+        .to_string();
+    let bucket = &envctl::kinds::aws::bucket_names::tenant_bucket(
+        &account,
+        "us-east-1",
+        &envctl::tenant::TenantName::parse("reap-moved").unwrap(),
+        "uploads",
+    )
+    .name;
     let mut tags = w.tagged("reap-moved").await[&format!("s3:{bucket}")].clone();
     tags.insert("envctl:environment".into(), "prod".into());
     let mut tagging = aws_sdk_s3::types::Tagging::builder();
@@ -383,7 +398,7 @@ async fn tags_that_disagree_with_the_state_refuse_the_tenant_and_delete_nothing(
     assert_eq!(t["action"], "refused");
     let reasons = t["reasons"].to_string();
     assert!(
-        reasons.contains("arn:aws:s3:::envctl-reap-moved-uploads")
+        reasons.contains(&format!("arn:aws:s3:::{bucket}"))
             && reasons.contains("envctl:environment=prod"),
         "{reasons}"
     );
