@@ -1,8 +1,9 @@
 //! The `aws.ec2.network` kind: a VPC with two public subnets in two zones, an
-//! internet gateway and a route table sending 0.0.0.0/0 to it; or, given
-//! `vpc_id` and/or `subnet_ids`, an existing network that envctl only reads
-//! (it then creates nothing and deletes nothing). Also the EC2 helpers the
-//! other EC2 kinds share: tags, filters, list properties.
+//! internet gateway and a route table sending 0.0.0.0/0 to it; or an
+//! existing network adopted read-only (`vpc_id`, `subnet_ids`, `vpc_name`,
+//! or `shared_from` another tenant's network: see [`ADOPTING_PROPS`]), which
+//! envctl never changes nor deletes. Also the EC2 helpers the other EC2
+//! kinds share: tags, filters, list properties.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

@@ -857,6 +857,36 @@ mod tests {
     }
 
     #[test]
+    fn check_refuses_aws_characters_and_skips_references() {
+        let check = |v: serde_json::Value| SecurityGroup.check(v.as_object().unwrap());
+        let issues = check(serde_json::json!({
+            "vpc_id": "${network.vpc_id}",
+            "description": "HTTPS from anywhere to the tenant's load balancer",
+            "ingress": [
+                {"protocol": "tcp", "port": 8080, "source_group": "${alb-sg.group_id}",
+                 "description": "from A & B"},
+                {"protocol": "tcp", "port": 70000, "cidr": "0.0.0.0/0"},
+            ],
+        }));
+        let paths: Vec<String> = issues.iter().map(|i| i.path.join(".")).collect();
+        assert_eq!(
+            paths,
+            ["description", "ingress.0.description", "ingress"],
+            "{issues:?}"
+        );
+        assert!(issues[0].message.contains("apostrophe"), "{issues:?}");
+        assert!(issues[2].message.contains("65535"), "{issues:?}");
+        assert!(
+            check(serde_json::json!({
+                "vpc_id": "${network.vpc_id}",
+                "description": "PostgreSQL from the application tier",
+                "ingress": [{"protocol": "tcp", "port": 5432, "source_group": "${app-sg.group_id}"}],
+            }))
+            .is_empty()
+        );
+    }
+
+    #[test]
     fn bad_rules_name_the_entry_and_the_fix() {
         for (rule, hint) in [
             (
