@@ -127,7 +127,11 @@ impl ValueStore {
         let account = aws.identity.account_id().await.map_err(|e| {
             let transient = e.is_transient();
             fail(
-                format!("{e}; the account id names the value-store bucket and checks its owner (check the AWS credentials)"),
+                format!(
+                    "{}; the account id names the value-store bucket and checks its owner \
+                     (check the AWS credentials)",
+                    e.to_string().trim_start_matches("GetCallerIdentity: ")
+                ),
                 transient,
             )
         })?;

@@ -25,15 +25,6 @@ impl Identity {
         }
     }
 
-    /// An identity whose account is already known (tests, callers that
-    /// looked it up themselves): no STS call is made.
-    pub fn known(config: &aws_config::SdkConfig, account: impl Into<String>) -> Self {
-        Self {
-            sts: aws_sdk_sts::Client::new(config),
-            account: Arc::new(OnceCell::new_with(Some(account.into()))),
-        }
-    }
-
     /// The 12-digit account id. The first call asks STS GetCallerIdentity
     /// (STS API reference: "Returns details about the IAM user or role whose
     /// credentials are used to call the operation"; it needs no permission,
