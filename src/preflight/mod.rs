@@ -19,6 +19,7 @@
 mod credentials;
 mod endpoint;
 mod kubernetes;
+mod parent_zone;
 mod quotas;
 mod value_store;
 
@@ -41,6 +42,7 @@ static CHECKS: &[&dyn Check] = &[
     &credentials::Credentials,
     &value_store::ValueStoreCheck,
     &quotas::Quotas,
+    &parent_zone::ParentZone,
     &kubernetes::Kubernetes,
 ];
 

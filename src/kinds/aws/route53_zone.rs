@@ -121,6 +121,25 @@ impl ZoneProps {
     }
 }
 
+/// The parent zone (id or name) a zone resource with these properties will
+/// write its delegation into, if it delegates itself: for preflight, which
+/// checks that the parent is there before anything is created. `None` for an
+/// adopted zone, one delegated by hand, or properties still holding
+/// references.
+pub fn parent_zone_check(props: &Props) -> Option<String> {
+    let p: ZoneProps = parse_props(props).ok()?;
+    if p.adopt {
+        return None;
+    }
+    let zone = p
+        .domain
+        .as_deref()
+        .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+        .unwrap_or_default();
+    p.parent_spec(&zone)
+        .filter(|s| !s.is_empty() && !s.contains("${"))
+}
+
 static PROPS: &[PropSpec] = &[
     PropSpec {
         name: "domain",
