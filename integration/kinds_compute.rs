@@ -1928,3 +1928,71 @@ async fn through_the_realism_proxy_a_deleted_load_balancers_interfaces_are_named
         .unwrap();
     assert!(left.vpcs().is_empty());
 }
+
+#[tokio::test]
+async fn through_the_realism_proxy_a_new_role_is_waited_for_and_the_log_group_comes_first() {
+    let moto = support::kinds::shared_moto();
+    let realism = support::realism::Realism::start(&moto, Default::default());
+    let aws = envctl::kinds::aws::AwsClients::from_config(&realism.sdk_config());
+    let backends = Arc::new(envctl::kinds::Backends {
+        values: envctl::envapi::ValueStore::new(aws.s3.clone(), "kc-values-realism-fn"),
+        aws,
+    });
+    let cx = Cx {
+        tenant: envctl::tenant::TenantName::parse("kc-iam").unwrap(),
+        stack: STACK.into(),
+        environment: support::kinds::ENVIRONMENT.into(),
+        resource_id: "worker".into(),
+        expires_at: None,
+        publish: Vec::new(),
+        interrupted: false,
+        backends,
+    };
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(
+        src.path().join("index.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .unwrap();
+    let p = props(json!({ "source": src.path().to_str().unwrap() }));
+
+    // The role was created a moment ago: Lambda cannot assume it yet (IAM
+    // propagation), and the kind says it waits for that, for 2 minutes.
+    let (o, waits) = until_ok(Duration::from_secs(60), || Function.apply(&cx, &p)).await;
+    assert!(realism.stat("iam.role_not_assumable") >= 1);
+    assert!(!waits.is_empty());
+    for w in &waits {
+        let KindError::Waiting {
+            waiting_for,
+            within,
+            ..
+        } = w
+        else {
+            panic!("{w:?}");
+        };
+        assert!(waiting_for.contains("IAM role"), "{waiting_for}");
+        assert_eq!(*within, Duration::from_secs(120));
+    }
+    // The log group was made before the function, and only once.
+    let raw = envctl::kinds::aws::AwsClients::from_config(&realism.moto_sdk_config());
+    let name = out(&o, "name");
+    let groups = raw
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{name}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "{groups:?}");
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+
+    until_ok(Duration::from_secs(60), || Function.delete(&cx, &o)).await;
+    let groups = raw
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{name}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "{groups:?}");
+}
