@@ -1343,7 +1343,9 @@ impl Kind for Network {
                 ("vpc_id", Some("vpc-ref")),
                 ("vpc_name", Some("ref")),
                 ("shared_from", Some("ref/ref")),
-                ("subnet_ids", Some("subnet-ref1,subnet-ref2")),
+                // A reference may yield any number of subnets: checked once
+                // resolved. (Dropping it only loses checks, never adds one.)
+                ("subnet_ids", None),
                 ("availability_zones", None),
                 ("cidr", None),
             ],
@@ -1517,6 +1519,15 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains("cidr") && msg.contains(hint), "{cidr}: {msg}");
         }
+    }
+
+    #[test]
+    fn check_skips_references_and_reports_literal_mistakes() {
+        let check = |v: serde_json::Value| Network.check(v.as_object().unwrap());
+        assert!(check(serde_json::json!({"subnet_ids": ["${a.id}", "${b.id}"]})).is_empty());
+        assert!(check(serde_json::json!({"shared_from": "${x.y}"})).is_empty());
+        let issues = check(serde_json::json!({"cidr": "10.40.0.0/24"}));
+        assert_eq!(issues[0].path, ["cidr"], "{issues:?}");
     }
 
     #[test]
