@@ -99,6 +99,10 @@ impl World {
             .env("ENVCTL_STATE", self.state_path())
             .env("ENVCTL_VALUES_BUCKET", VALUES_BUCKET)
             .env("ENVCTL_DOMAIN", DOMAIN)
+            // The realism layer hides new EC2 resources for 1 s (5 s real at
+            // x1/60): the re-check window after an unanswered create need
+            // not be AWS's 2 minutes here.
+            .env("ENVCTL_EC2_VISIBILITY_WINDOW", "5")
             .env("KUBECONFIG", kubeconfig())
             .stdin(Stdio::null());
         for (k, v) in self.realism.env() {
