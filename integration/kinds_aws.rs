@@ -1484,3 +1484,51 @@ async fn value_store_delete_tenant_pages_through_many_objects() {
     );
     assert!(store.list(ENVIRONMENT, tn, None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn through_the_realism_proxy_a_queue_recreated_too_soon_waits_out_sqs_60_seconds() {
+    let moto = support::kinds::shared_moto();
+    let realism = support::realism::Realism::start(&moto, Default::default());
+    let aws = AwsClients::from_config(&realism.sdk_config());
+    let backends = std::sync::Arc::new(envctl::kinds::Backends {
+        values: ValueStore::new(aws.s3.clone(), "kt-values-realism-sqs"),
+        aws,
+    });
+    let cx = Cx {
+        tenant: envctl::tenant::TenantName::parse("kt-sqsr").unwrap(),
+        stack: STACK.into(),
+        environment: ENVIRONMENT.into(),
+        resource_id: "jobs".into(),
+        expires_at: None,
+        publish: Vec::new(),
+        interrupted: false,
+        backends,
+    };
+    let o = Queue.apply(&cx, &props(json!({}))).await.unwrap();
+    Queue.delete(&cx, &o).await.unwrap();
+    // Created again at once: SQS refuses the name for 60 s (scaled here);
+    // the kind says it waits for that, and succeeds after it.
+    let started = std::time::Instant::now();
+    let mut waits = 0;
+    let again = loop {
+        match Queue.apply(&cx, &props(json!({}))).await {
+            Ok(o) => break o,
+            Err(KindError::Waiting {
+                waiting_for,
+                within,
+                ..
+            }) => {
+                assert!(waiting_for.contains("60 seconds"), "{waiting_for}");
+                assert!(within >= std::time::Duration::from_secs(60));
+                waits += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(started.elapsed().as_secs() < 60, "still refused");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(waits >= 1);
+    assert!(realism.stat("sqs.queue_deleted_recently") >= 1);
+    assert_eq!(out(&again, "name"), out(&o, "name"));
+    Queue.delete(&cx, &again).await.unwrap();
+}
