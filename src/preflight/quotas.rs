@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 
 use super::{CallFailure, Check, Finding, PreflightCx, credentials, endpoint};
-use crate::kinds::aws::AwsClients;
+use crate::kinds::aws::{AwsClients, network};
 use crate::stack::{Resource, Stack};
 use crate::tenant::tags;
 
@@ -116,8 +116,8 @@ pub fn spec(q: Quota) -> &'static QuotaSpec {
 /// What one resource of the stack counts against, if it creates anything
 /// that does. Read from the kinds:
 /// - `aws.ec2.network` creates a VPC and an internet gateway, unless it uses
-///   an existing network (`vpc_id` or `subnet_ids`, see `network.rs`): then
-///   it creates nothing.
+///   adopts an existing or shared network (any of
+///   [`network::ADOPTING_PROPS`]): then it creates nothing.
 /// - `aws.elbv2.load_balancer` makes one load balancer of its `type`
 ///   (application by default, or network).
 /// - `aws.elb.classic` one Classic Load Balancer; `aws.rds.instance` one DB
@@ -127,7 +127,7 @@ pub fn spec(q: Quota) -> &'static QuotaSpec {
 fn counts_against(r: &Resource) -> Vec<Quota> {
     let set = |key: &str| r.properties.get(key).is_some_and(|v| !v.is_null());
     match r.kind.as_str() {
-        "aws.ec2.network" if !(set("vpc_id") || set("subnet_ids")) => {
+        "aws.ec2.network" if !network::ADOPTING_PROPS.iter().any(|p| set(p)) => {
             vec![Quota::Vpcs, Quota::InternetGateways]
         }
         "aws.elbv2.load_balancer" => match r.properties.get("type").and_then(|t| t.as_str()) {
@@ -182,7 +182,7 @@ pub fn decide(spec: &QuotaSpec, limit: &Limit, usage: Usage, planned: u32) -> Fi
     }
     let share = match spec.quota {
         Quota::Vpcs | Quota::InternetGateways => {
-            ", let tenants share one network (aws.ec2.network with vpc_id/subnet_ids, see the README)"
+            ", let tenants share one network (aws.ec2.network with shared_from, vpc_id or subnet_ids, see the README)"
         }
         _ => "",
     };
