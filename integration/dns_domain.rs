@@ -183,3 +183,163 @@ async fn the_default_stack_without_a_domain_exits_2_naming_envctl_domain() {
         "nothing was created"
     );
 }
+
+/// A certificate ACM marks FAILED (forced through the realism proxy, rule 3:
+/// `acm_fail`) stops the create with ACM's FailureReason and the fix, and a
+/// rerun reports it again without requesting another certificate.
+#[tokio::test]
+async fn a_failed_certificate_is_permanent_with_its_reason_and_never_requested_again() {
+    use envctl::kinds::aws::AwsClients;
+    use envctl::kinds::aws::acm::Certificate;
+    use envctl::kinds::aws::route53_zone::Zone;
+    use envctl::kinds::{Kind, KindError};
+    use support::realism::{Realism, RealismOptions};
+
+    const BASE: &str = "envctl-fail.net";
+    let moto = support::kinds::shared_moto();
+    let tenant = "dns-failed";
+    let zone_name = format!("{tenant}.{BASE}");
+    let realism = Realism::start(
+        &moto,
+        RealismOptions::default().public_zone(BASE).set(
+            "acm_fail",
+            serde_json::json!({ zone_name.clone(): "CAA_ERROR" }),
+        ),
+    );
+    let w = support::kinds::KindWorld::with_kind_clients("dns", tenant, "dns-values", |_, _| {
+        AwsClients::from_config(&realism.sdk_config())
+    });
+    w.aws
+        .route53
+        .create_hosted_zone()
+        .name(BASE)
+        .caller_reference("dns-domain-parent")
+        .send()
+        .await
+        .unwrap();
+    let props = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let zone = Zone
+        .apply(
+            &w.cx("zone"),
+            &props(serde_json::json!({ "subdomain_of": BASE })),
+        )
+        .await
+        .unwrap();
+    let cert_props = props(serde_json::json!({
+        "domain": zone.require("name").unwrap(),
+        "zone_id": zone.require("zone_id").unwrap(),
+    }));
+    let requested = || async {
+        w.aws
+            .acm
+            .list_certificates()
+            .send()
+            .await
+            .unwrap()
+            .certificate_summary_list()
+            .iter()
+            .filter(|c| c.domain_name() == Some(zone_name.as_str()))
+            .count()
+    };
+    // Apply, then readiness, until ACM's verdict is in: FAILED, permanent.
+    let err = match Certificate.apply(&w.cx("certificate"), &cert_props).await {
+        Err(e) => e,
+        Ok(out) => loop {
+            match Certificate.ready(&w.cx("certificate"), &out).await {
+                Err(e) => break e,
+                Ok(r) => assert!(
+                    matches!(r, envctl::kinds::Readiness::Pending(_)),
+                    "a forced failure never becomes ready"
+                ),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        },
+    };
+    let KindError::Permanent(m) = &err else {
+        panic!("a FAILED certificate must be permanent: {err:?}");
+    };
+    assert!(
+        m.contains("ACM's reason is CAA_ERROR") && m.contains("CAA record"),
+        "{m}"
+    );
+    assert_eq!(requested().await, 1);
+    // A rerun reports the same failure and requests nothing new.
+    let again = Certificate
+        .apply(&w.cx("certificate"), &cert_props)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("CAA_ERROR"), "{again}");
+    assert_eq!(requested().await, 1, "no storm of failed certificates");
+}
+
+/// Through the realism proxy, which issues a certificate only when its
+/// validation records resolve through a delegation chain from a public zone
+/// (rule 3): the zone's own delegation is what makes ACM issue, and the
+/// validation records are waited for although they appear only after the
+/// request.
+#[tokio::test]
+async fn the_zones_own_delegation_lets_acm_validate_through_the_realism_layer() {
+    use envctl::kinds::aws::AwsClients;
+    use envctl::kinds::aws::acm::Certificate;
+    use envctl::kinds::aws::route53_zone::Zone;
+    use envctl::kinds::{Kind, Readiness};
+    use support::realism::{Realism, RealismOptions};
+
+    const BASE: &str = "envctl-chain.net";
+    let moto = support::kinds::shared_moto();
+    let realism = Realism::start(&moto, RealismOptions::default().public_zone(BASE));
+    let w =
+        support::kinds::KindWorld::with_kind_clients("dns", "dns-chain", "dns-values", |_, _| {
+            AwsClients::from_config(&realism.sdk_config())
+        });
+    w.aws
+        .route53
+        .create_hosted_zone()
+        .name(BASE)
+        .caller_reference("dns-domain-chain-parent")
+        .send()
+        .await
+        .unwrap();
+    let props = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let zone = Zone
+        .apply(
+            &w.cx("zone"),
+            &props(serde_json::json!({ "subdomain_of": BASE })),
+        )
+        .await
+        .unwrap();
+    let cx = w.cx("certificate");
+    let cert = Certificate
+        .apply(
+            &cx,
+            &props(serde_json::json!({
+                "domain": zone.require("name").unwrap(),
+                "zone_id": zone.require("zone_id").unwrap(),
+            })),
+        )
+        .await
+        .unwrap();
+    assert!(!cert.require("validation_records").unwrap().is_empty());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match Certificate.ready(&cx, &cert).await.unwrap() {
+            Readiness::Ready => break,
+            Readiness::Pending(why) => {
+                assert!(why.contains("PENDING_VALIDATION"), "{why}");
+                assert!(std::time::Instant::now() < deadline, "never issued: {why}");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // The proxy holds a certificate PENDING_VALIDATION until its records
+    // resolve through the chain; it did, with no lame or missing link.
+    let stats = realism.stats();
+    assert!(realism.stat("acm.pending_validation") >= 1, "{stats:?}");
+    assert_eq!(
+        realism.stat("acm.lame_delegation") + realism.stat("acm.no_public_zone"),
+        0,
+        "{stats:?}"
+    );
+    Certificate.delete(&cx, &cert).await.unwrap();
+    Zone.delete(&w.cx("zone"), &zone).await.unwrap();
+}

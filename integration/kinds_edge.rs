@@ -649,7 +649,7 @@ async fn zone_without_a_parent_zone_asks_to_delegate_its_name_servers() {
     };
     let name = format!("{}.{lonely}", t.tenant);
     assert!(
-        m.contains(&format!("delegate these name servers first: "))
+        m.contains("delegate these name servers first: ")
             && m.contains(&format!("(add an NS record for {name} in {lonely})")),
         "{m}"
     );
