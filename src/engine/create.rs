@@ -301,7 +301,15 @@ pub(super) async fn delete_with_retries(
         &engine.policy,
         &engine.cancel,
         || kind.delete(cx, out),
-        |_, _| {},
+        |attempt, e| {
+            // Progress says what a delete waits for (network interfaces
+            // being released, say); delete errors carry no secret values.
+            engine.progress.send(Progress::NodeRetrying {
+                id: cx.resource_id.clone(),
+                attempt,
+                error: e.to_string(),
+            })
+        },
     )
     .await
 }
@@ -410,6 +418,15 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
             .map(|v| v.expose().to_string())
     };
     let props = refs::substitute(&job.resource.properties, &lookup).map_err(|e| e.to_string())?;
+    // The API's rules on values that came from references, before the first
+    // call: a bad resolved value fails the node without creating anything.
+    if let Some(issue) = kind.check(&props).into_iter().next() {
+        return Err(shared.redactor.redact(&format!(
+            "property '{}' (after resolving references): {}",
+            issue.path.join("."),
+            issue.message
+        )));
+    }
     let outputs = with_retries(
         &engine.policy,
         &engine.cancel,

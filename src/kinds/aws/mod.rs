@@ -1,16 +1,18 @@
 //! AWS kinds and what they share: one SDK configuration (the standard AWS
 //! settings decide the endpoint, region and credentials, so the same binary
-//! talks to moto or to AWS), the clients, and error classification.
+//! talks to moto or to AWS) and the clients; [`errors`] classifies and
+//! words what AWS answers.
 
 pub mod acm;
 pub mod autoscaling;
 pub mod bucket_names;
 pub mod dns_name;
-pub mod elb_classic;
 pub mod ec2_rules;
+pub mod elb_classic;
 pub mod elbv2;
-pub mod identity;
 pub mod eni_holders;
+pub mod errors;
+pub mod identity;
 pub mod lambda;
 pub mod lambda_logs;
 pub mod network;
@@ -24,10 +26,7 @@ pub mod sns;
 pub mod sqs;
 pub mod unanswered;
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::error::SdkError;
-
-use super::KindError;
+pub use errors::{HttpStatus, classify, error_code};
 
 /// One client per AWS service, all from one `SdkConfig`.
 #[derive(Clone, Debug)]
@@ -94,71 +93,3 @@ impl AwsClients {
     "no AWS region is configured: set AWS_REGION (e.g. AWS_REGION=us-east-1), or a region in the AWS profile"
 )]
 pub struct MissingRegion;
-
-/// Error codes AWS uses for throttling and conflicting concurrent calls.
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "ProvisionedThroughputExceededException",
-    // Another call is changing the same resource: try again shortly.
-    "ConcurrentAccess",
-    "ConcurrentAccessException",
-    "OperationAborted",
-];
-
-/// The service error code of an SDK error, if it has one.
-pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
-    match err {
-        SdkError::ServiceError(se) => se.err().code(),
-        _ => None,
-    }
-}
-
-/// Turns an SDK error into a [`KindError`]: throttling, 5xx answers,
-/// timeouts and connection failures are transient (the engine retries them);
-/// everything else is permanent. `what` says which call failed.
-pub fn classify<E, R>(what: &str, err: SdkError<E, R>) -> KindError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + HttpStatus,
-{
-    let message = format!(
-        "{what}: {}",
-        aws_smithy_types::error::display::DisplayErrorContext(&err)
-    );
-    let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ResponseError(r) => r.raw().status_code() >= 500,
-        SdkError::ServiceError(se) => {
-            se.raw().status_code() >= 500
-                || se
-                    .err()
-                    .code()
-                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
-        }
-        _ => false,
-    };
-    if transient {
-        KindError::Transient(message)
-    } else {
-        KindError::Permanent(message)
-    }
-}
-
-/// The HTTP status of a raw response (implemented for the SDK's response type).
-pub trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_smithy_runtime_api::http::Response {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
-}
