@@ -8,10 +8,15 @@
 //!    down: makespan divided by the critical-path lower bound (1.00 is ideal);
 //! 4. `envctl serve`: requests per second of `GET /api/tenants` with 1,000
 //!    tenants in the state, and the time from `POST /api/tenants` to the
-//!    run's first progress event on its event stream.
+//!    run's first progress event on its event stream;
+//! 5. the default stack created and destroyed through the realism layer
+//!    (`bench_realism.rs`), as run and at real AWS durations.
 
 #[path = "support/mod.rs"]
 mod support;
+
+#[path = "bench_realism.rs"]
+mod bench_realism;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -261,6 +266,9 @@ fn main() {
 
         // 4. the server
         serve_figures(&engine, dir.path(), &text).await;
+
+        // 5. the default stack at real AWS latencies (realism layer)
+        bench_realism::figures().await;
     });
 }
 
