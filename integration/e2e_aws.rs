@@ -40,6 +40,9 @@ impl World {
             .env("HOME", self.dir.path())
             .env("ENVCTL_STATE", self.state_path())
             .env("ENVCTL_VALUES_BUCKET", &self.bucket)
+            // The default stack needs ${envctl.domain} to load (a run that
+            // makes its zone would also need the parent zone in moto).
+            .env("ENVCTL_DOMAIN", "envctl-e2e.net")
             .stdin(Stdio::null());
         for (k, v) in self.moto.env() {
             c.env(k, v);
