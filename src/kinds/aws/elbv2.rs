@@ -268,12 +268,7 @@ pub(crate) fn check_ids(prop: &str, ids: &[String], prefix: &str) -> Result<(), 
 /// Checks a load balancer or target group name: letters, digits and '-',
 /// not at either end, not beginning with `internal-`.
 pub(crate) fn check_elb_name(what: &str, name: &str, cx: &Cx) -> Result<(), KindError> {
-    let ok = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.starts_with("internal-");
-    if ok {
+    if valid_elb_name(name) {
         Ok(())
     } else {
         Err(KindError::Permanent(format!(
@@ -282,6 +277,18 @@ pub(crate) fn check_elb_name(what: &str, name: &str, cx: &Cx) -> Result<(), Kind
             cx.tenant, cx.resource_id
         )))
     }
+}
+
+/// CreateLoadBalancer / CreateTargetGroup `Name`: at most 32 characters,
+/// letters, digits and '-', not beginning or ending with '-', and (load
+/// balancers) not beginning with `internal-` (ELBv2 API reference).
+pub(crate) fn valid_elb_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.starts_with("internal-")
 }
 
 /// Checks an HTTP health check path: starts with '/', 1-1024 printable
@@ -1526,19 +1533,14 @@ mod tests {
 
     #[test]
     fn elb_names_follow_the_create_load_balancer_rules() {
-        let t = crate::tenant::TenantName::parse("acme").unwrap();
-        let ok = |n: &str| {
-            let ok = !n.is_empty()
-                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !n.starts_with('-')
-                && !n.ends_with('-')
-                && !n.starts_with("internal-");
-            ok && n.len() <= MAX_NAME
-        };
-        let n = crate::tenant::physical_name(&t, "alb", MAX_NAME);
-        assert!(ok(&n), "{n}");
-        let long =
-            crate::tenant::physical_name(&t, "a-very-long-resource-id-for-a-balancer", MAX_NAME);
-        assert!(ok(&long) && long.len() <= 32, "{long}");
+        for ok in ["envctl-acme-alb", "a", &"a".repeat(32)] {
+            assert!(valid_elb_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "internal-lb", "a_b", "a.b", &"a".repeat(33)] {
+            assert!(!valid_elb_name(bad), "{bad}");
+        }
+        let t = crate::tenant::TenantName::parse(&"t".repeat(40)).unwrap();
+        let long = crate::tenant::physical_name(&t, "a-very-long-resource-id", MAX_NAME);
+        assert!(valid_elb_name(&long), "{long}");
     }
 }
