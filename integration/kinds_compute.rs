@@ -1677,6 +1677,8 @@ async fn security_groups_that_name_each_other_are_swept_after_state_loss() {
 #[derive(Clone, Debug)]
 struct LostAnswer {
     lose_create: Arc<std::sync::atomic::AtomicBool>,
+    /// Answer the first CreateInternetGateway with a 500 (moto made it).
+    lose_igw: Arc<std::sync::atomic::AtomicBool>,
     hide: Arc<std::sync::atomic::AtomicUsize>,
     creates: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -1723,7 +1725,15 @@ impl Intercept for LostAnswer {
             .map(|a| a.0.clone())
             .unwrap_or_default();
         let response = ctx.response_mut();
-        if body.contains("Action=CreateVpc") {
+        if body.contains("Action=CreateInternetGateway")
+            && self.lose_igw.swap(false, Ordering::SeqCst)
+        {
+            *response.status_mut() = 500.try_into().unwrap();
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(
+                "<Response><Errors><Error><Code>InternalError</Code><Message>An internal \
+                 error has occurred</Message></Error></Errors><RequestID>1</RequestID></Response>",
+            );
+        } else if body.contains("Action=CreateVpc") {
             self.creates.fetch_add(1, Ordering::SeqCst);
             if self.lose_create.swap(false, Ordering::SeqCst) {
                 *response.status_mut() = 500.try_into().unwrap();
@@ -1752,6 +1762,7 @@ impl Intercept for LostAnswer {
 async fn a_lost_create_vpc_answer_and_a_lagging_lookup_make_one_vpc_not_two() {
     let lost = LostAnswer {
         lose_create: Arc::new(true.into()),
+        lose_igw: Arc::new(false.into()),
         hide: Arc::new(3.into()),
         creates: Arc::new(0.into()),
     };
@@ -1801,6 +1812,63 @@ async fn a_lost_create_vpc_answer_and_a_lagging_lookup_make_one_vpc_not_two() {
     let tenant_vpcs = vpcs(&t, vec![t.tenant_filter()]).await;
     assert_eq!(tenant_vpcs.len(), 1, "one VPC");
     assert_eq!(tenant_vpcs[0].vpc_id(), Some(out(&o, "vpc_id").as_str()));
+    Network.delete(&cx, &o).await.unwrap();
+    assert!(vpcs(&t, vec![t.tenant_filter()]).await.is_empty());
+}
+
+/// CreateVpc answered, then a later step of the same apply failed (the
+/// gateway's answer lost), and the retry's tag lookup lags: the retry reads
+/// the VPC it made by id instead of making a second one. Found by the
+/// realism layer's default-stack run (a second VPC and its subnets).
+#[tokio::test]
+async fn a_failed_step_after_create_vpc_and_a_lagging_lookup_make_one_vpc_not_two() {
+    let lost = LostAnswer {
+        lose_create: Arc::new(false.into()),
+        lose_igw: Arc::new(true.into()),
+        hide: Arc::new(3.into()),
+        creates: Arc::new(0.into()),
+    };
+    let interceptor = lost.clone();
+    let world = KindWorld::with_kind_clients(STACK, "kc-step", "kc-values", |aws, config| {
+        let mut c = aws.clone();
+        c.ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(interceptor)
+                .build(),
+        );
+        c
+    });
+    let t = T {
+        world,
+        calls: Calls::default(),
+    };
+    let cx = t.cx("net");
+    let p = props(json!({ "cidr": "10.66.0.0/16" }));
+    let mut errors = Vec::new();
+    let o = loop {
+        match Network.apply(&cx, &p).await {
+            Ok(o) => break o,
+            Err(e) if e.is_transient() && errors.len() < 10 => errors.push(e),
+            Err(e) => panic!("{e} after {errors:?}"),
+        }
+    };
+    assert!(
+        !errors.is_empty(),
+        "the gateway's lost answer failed a step"
+    );
+    assert_eq!(
+        lost.creates.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "CreateVpc is sent once although the retry's tag lookup showed no VPC"
+    );
+    let tenant_vpcs = vpcs(&t, vec![t.tenant_filter()]).await;
+    assert_eq!(tenant_vpcs.len(), 1, "one VPC");
+    assert_eq!(tenant_vpcs[0].vpc_id(), Some(out(&o, "vpc_id").as_str()));
+    assert_eq!(
+        igws(&t, vec![t.tenant_filter()]).await.len(),
+        1,
+        "one gateway"
+    );
     Network.delete(&cx, &o).await.unwrap();
     assert!(vpcs(&t, vec![t.tenant_filter()]).await.is_empty());
 }

@@ -608,7 +608,18 @@ fn outputs(vpc_id: &str, subnets: &[String], cidr: &str, created: bool) -> Outpu
 /// Finds the VPC tagged as this resource, or creates it.
 async fn ensure_vpc(cx: &Cx, name: &str, cidr: &str) -> Result<String, KindError> {
     let ec2 = &cx.backends.aws.ec2;
-    let found = describe_vpcs(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await?;
+    let what = format!("CreateVpc {cidr}");
+    let mut found = describe_vpcs(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await?;
+    if found.is_empty()
+        && let Some(id) = unanswered::remembered(cx, &what)
+    {
+        // This process made it: read it by id, never make a second one.
+        found.push(
+            vpc_by_id(ec2, &id)
+                .await?
+                .ok_or_else(|| unanswered::not_visible_yet(&what, &id, "the VPC"))?,
+        );
+    }
     let vpc = match found.as_slice() {
         [] => {
             // CreateVpc takes no ClientToken (API reference: no such
@@ -617,7 +628,6 @@ async fn ensure_vpc(cx: &Cx, name: &str, cidr: &str) -> Result<String, KindError
             // findable by the lookup above, once EC2's eventual consistency
             // lets it; an unanswered create holds the next one back until
             // then (see `unanswered`), and the SDK does not resend it.
-            let what = format!("CreateVpc {cidr}");
             unanswered::may_create(cx, &what, "the VPC")?;
             let out = match ec2
                 .create_vpc()
@@ -634,9 +644,14 @@ async fn ensure_vpc(cx: &Cx, name: &str, cidr: &str) -> Result<String, KindError
                     return Err(classify(&what, e));
                 }
             };
-            out.vpc()
+            let vpc = out
+                .vpc()
                 .cloned()
-                .ok_or_else(|| KindError::Permanent("CreateVpc: no VPC in answer".into()))?
+                .ok_or_else(|| KindError::Permanent("CreateVpc: no VPC in answer".into()))?;
+            if let Some(id) = vpc.vpc_id() {
+                unanswered::remember(cx, &what, id);
+            }
+            vpc
         }
         [one] => one.clone(),
         many => {
@@ -769,17 +784,31 @@ async fn ensure_igw(cx: &Cx, name: &str, vpc_id: &str) -> Result<String, KindErr
         return Ok(id.to_string());
     }
     let tagged = describe_igws(ec2, ours_filters(&cx.tenant, &cx.resource_id)).await?;
+    let what = format!("CreateInternetGateway for {vpc_id}");
+    let made_here = unanswered::remembered(cx, &what);
     let id = match tagged
         .iter()
         .find(|g| g.attachments().is_empty())
         .and_then(InternetGateway::internet_gateway_id)
     {
         Some(id) => id.to_string(),
+        // This process made it (the attach failed): read it by id.
+        None if made_here.is_some() => {
+            let id = made_here.unwrap_or_default();
+            let by_id = describe_igws(ec2, vec![filter("internet-gateway-id", &id)]).await?;
+            if by_id.is_empty() {
+                return Err(unanswered::not_visible_yet(
+                    &what,
+                    &id,
+                    "the internet gateway",
+                ));
+            }
+            id
+        }
         // No ClientToken (API reference), nothing unique: the tags on
         // create, the marker of an unanswered create and no SDK resend are
         // what keep it to one gateway.
         None => {
-            let what = format!("CreateInternetGateway for {vpc_id}");
             unanswered::may_create(cx, &what, "the internet gateway")?;
             match ec2
                 .create_internet_gateway()
@@ -800,7 +829,8 @@ async fn ensure_igw(cx: &Cx, name: &str, vpc_id: &str) -> Result<String, KindErr
             .map(str::to_string)
             .ok_or_else(|| {
                 KindError::Permanent("CreateInternetGateway: no gateway in answer".into())
-            })?
+            })
+            .inspect(|id| unanswered::remember(cx, &what, id))?
         }
     };
     match ec2

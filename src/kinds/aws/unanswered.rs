@@ -152,6 +152,43 @@ fn decide(
     Ok(())
 }
 
+fn made() -> &'static Mutex<HashMap<String, String>> {
+    static MADE: std::sync::OnceLock<Mutex<HashMap<String, String>>> = std::sync::OnceLock::new();
+    MADE.get_or_init(Default::default)
+}
+
+/// Remembers the id that create `what` of this node answered with. When a
+/// later step of the same apply fails and the engine retries it, the tag
+/// lookup may still not show what was just made (eventual consistency), so
+/// the kind asks [`remembered`] and reads it by id instead of creating a
+/// second one. Seen with the realism layer: CreateVpc answered, then
+/// CreateInternetGateway got a 5xx, and the retry made a second VPC.
+pub fn remember(cx: &Cx, what: &str, id: &str) {
+    made()
+        .lock()
+        .expect("made lock")
+        .insert(op_key(cx, what), id.to_string());
+}
+
+/// The id create `what` of this node answered with in this process, if any.
+pub fn remembered(cx: &Cx, what: &str) -> Option<String> {
+    made()
+        .lock()
+        .expect("made lock")
+        .get(&op_key(cx, what))
+        .cloned()
+}
+
+/// The answer when [`remembered`] names a resource a lookup by id does not
+/// show yet either: wait for it rather than make another.
+pub fn not_visible_yet(what: &str, id: &str, resource: &str) -> KindError {
+    KindError::waiting(
+        format!("{what}: made {id} moments ago, but it is not visible yet"),
+        format!("{resource} {id} to become visible (EC2 is eventually consistent)"),
+        DEFAULT_WINDOW,
+    )
+}
+
 /// A per-call override that turns the SDK's own retries off, for a create
 /// with no idempotency token: the SDK's standard retry mode resends a call
 /// that timed out or got a 5xx (AWS SDKs and Tools Reference Guide,
@@ -171,6 +208,10 @@ pub fn forget(cx: &Cx) {
         .lock()
         .expect("marks lock")
         .retain(|k, _| *k != node && !k.starts_with(&prefix));
+    made()
+        .lock()
+        .expect("made lock")
+        .retain(|k, _| !k.starts_with(&prefix));
 }
 
 #[cfg(test)]
