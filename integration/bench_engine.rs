@@ -289,12 +289,11 @@ async fn serve_figures(engine: &Engine, dir: &Path, stack_text: &str) {
         .unwrap();
     let now = jiff::Timestamp::now().to_string();
     // Each row holds the stored graph of the default 86-node tenant, as in use.
-    let tenant_stack =
-        envctl::stack::load_file_in(
-            &support::repo_root().join("stacks/tenant.yaml"),
-            &envctl::stack::Builtins::with_domain(BENCH_DOMAIN),
-        )
-        .unwrap();
+    let tenant_stack = envctl::stack::load_file_in(
+        &support::repo_root().join("stacks/tenant.yaml"),
+        &envctl::stack::Builtins::with_domain(BENCH_DOMAIN),
+    )
+    .unwrap();
     let graph_json =
         envctl::engine::spec::StoredGraph::of(&Graph::build(&tenant_stack).unwrap()).to_json();
     for i in 0..1000 {

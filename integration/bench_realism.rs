@@ -104,7 +104,9 @@ fn reversed(graph: &Graph) -> Graph {
 
 pub async fn figures() {
     let Ok(kubeconfig) = std::env::var("ENVCTL_TEST_KUBECONFIG") else {
-        println!("default stack through the realism layer: skipped (no cluster; `make bench` starts one)");
+        println!(
+            "default stack through the realism layer: skipped (no cluster; `make bench` starts one)"
+        );
         return;
     };
     let moto = Moto::start();
@@ -152,7 +154,10 @@ pub async fn figures() {
     println!(
         "default stack destroy: {destroy_secs:.1} s wall clock; at real AWS durations ~{} (slowest AWS node: {})",
         fmt_ms(destroy_real_ms),
-        slowest.map_or("-".into(), |(ms, id)| format!("{id}, {} scaled", fmt_ms(ms)))
+        slowest.map_or("-".into(), |(ms, id)| format!(
+            "{id}, {} scaled",
+            fmt_ms(ms)
+        ))
     );
     println!("realism interventions: {:?}", bench.realism.stats());
 }

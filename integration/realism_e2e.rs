@@ -284,8 +284,14 @@ async fn the_default_stack_survives_kills_and_faults_and_destroy_leaves_nothing(
     let stray = unclaimed(&after, "acme");
     assert!(
         stray.iter().all(|i| !i.kind.starts_with("ec2 ")
-            && !["rds instance", "acm certificate", "route53 zone", "s3 bucket", "sqs queue"]
-                .contains(&i.kind.as_str())),
+            && ![
+                "rds instance",
+                "acm certificate",
+                "route53 zone",
+                "s3 bucket",
+                "sqs queue"
+            ]
+            .contains(&i.kind.as_str())),
         "untagged resources in moto (a create answered by a lost response, made twice?): {stray:#?}"
     );
     assert_eq!(deployments("acme").await, catalog, "every service deployed");
@@ -318,8 +324,7 @@ async fn the_default_stack_survives_kills_and_faults_and_destroy_leaves_nothing(
     assert_eq!(shape(&after_destroy, "ref"), reference);
     assert!(!namespace_exists("acme").await);
     assert!(
-        w.realism.stat("eni.dependency_violation") + w.realism.stat("rds.subnet_group_in_use")
-            > 0,
+        w.realism.stat("eni.dependency_violation") + w.realism.stat("rds.subnet_group_in_use") > 0,
         "destroy met the windows where AWS still holds network interfaces"
     );
 

@@ -265,9 +265,15 @@ mod tests {
         )
         .await;
         assert_eq!(r.unwrap(), 3);
-        assert_eq!(calls.load(Ordering::SeqCst), 11, "more retries than max_retries (3)");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            11,
+            "more retries than max_retries (3)"
+        );
         assert!(
-            said[0].starts_with("waiting for the load balancer's network interfaces to be released (up to 1m"),
+            said[0].starts_with(
+                "waiting for the load balancer's network interfaces to be released (up to 1m"
+            ),
             "{}",
             said[0]
         );
@@ -292,7 +298,10 @@ mod tests {
             panic!("expected a permanent error, got {r:?}");
         };
         assert!(m.starts_with("gave up after waiting"), "{m}");
-        assert!(m.contains("visible to Elastic Load Balancing") && m.contains("CertificateNotFound"), "{m}");
+        assert!(
+            m.contains("visible to Elastic Load Balancing") && m.contains("CertificateNotFound"),
+            "{m}"
+        );
     }
 
     #[tokio::test]

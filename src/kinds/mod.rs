@@ -175,7 +175,11 @@ impl KindError {
     }
 
     /// A [`KindError::Waiting`] for `within`.
-    pub fn waiting(message: impl Into<String>, waiting_for: impl Into<String>, within: Duration) -> Self {
+    pub fn waiting(
+        message: impl Into<String>,
+        waiting_for: impl Into<String>,
+        within: Duration,
+    ) -> Self {
         KindError::Waiting {
             message: message.into(),
             waiting_for: waiting_for.into(),

@@ -221,7 +221,11 @@ where
 pub fn while_propagating(err: KindError, what_propagates: &str) -> KindError {
     match err {
         KindError::Permanent(m) if m.contains(".NotFound") || m.contains("NotFoundException") => {
-            KindError::waiting(m, format!("{what_propagates} to become visible"), minutes(2))
+            KindError::waiting(
+                m,
+                format!("{what_propagates} to become visible"),
+                minutes(2),
+            )
         }
         other => other,
     }
@@ -274,7 +278,11 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
 
-    fn service_error(status: u16, code: &str, message: &str) -> SdkError<DeleteSecurityGroupError, Response> {
+    fn service_error(
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> SdkError<DeleteSecurityGroupError, Response> {
         let meta = ErrorMetadata::builder()
             .code(code)
             .message(message)
@@ -291,7 +299,11 @@ mod tests {
     fn an_aws_answer_reads_as_operation_resource_code_message_without_the_raw_body() {
         let e = classify(
             "DeleteSecurityGroup sg-1",
-            service_error(400, "InvalidGroup.InUse", "Group sg-1 is used by\n another group"),
+            service_error(
+                400,
+                "InvalidGroup.InUse",
+                "Group sg-1 is used by\n another group",
+            ),
         );
         let text = e.to_string();
         assert_eq!(
@@ -305,9 +317,18 @@ mod tests {
     fn dependency_violation_waits_for_minutes_not_a_few_retries() {
         let e = classify(
             "DeleteSecurityGroup sg-1",
-            service_error(400, "DependencyViolation", "resource sg-1 has a dependent object"),
+            service_error(
+                400,
+                "DependencyViolation",
+                "resource sg-1 has a dependent object",
+            ),
         );
-        let KindError::Waiting { within, waiting_for, .. } = &e else {
+        let KindError::Waiting {
+            within,
+            waiting_for,
+            ..
+        } = &e
+        else {
             panic!("{e:?}");
         };
         assert!(*within >= minutes(15), "{within:?}");
@@ -317,7 +338,10 @@ mod tests {
     #[test]
     fn throttling_waits_and_server_errors_are_transient() {
         assert!(matches!(
-            classify("CreateVpc", service_error(400, "RequestLimitExceeded", "slow down")),
+            classify(
+                "CreateVpc",
+                service_error(400, "RequestLimitExceeded", "slow down")
+            ),
             KindError::Waiting { .. }
         ));
         assert!(matches!(
@@ -330,7 +354,11 @@ mod tests {
     fn a_missing_resource_just_made_waits_while_it_propagates() {
         let e = classify(
             "CreateSubnet vpc-1",
-            service_error(400, "InvalidVpcID.NotFound", "The vpc ID 'vpc-1' does not exist"),
+            service_error(
+                400,
+                "InvalidVpcID.NotFound",
+                "The vpc ID 'vpc-1' does not exist",
+            ),
         );
         assert!(matches!(e, KindError::Permanent(_)));
         assert!(matches!(
