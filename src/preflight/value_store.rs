@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 
 use super::{CallFailure, Check, Finding, PreflightCx, credentials, endpoint};
+use crate::kinds::aws::bucket_names;
 
 pub struct ValueStoreCheck;
 
@@ -64,34 +65,11 @@ impl Check for ValueStoreCheck {
 
 const CHOOSE_ANOTHER: &str = "choose another name with ENVCTL_VALUES_BUCKET (or --values-bucket), e.g. one that includes your account id and region";
 
-/// What is wrong with `name` as a general-purpose bucket name, per the S3
-/// User Guide's "General purpose bucket naming rules".
+/// What is wrong with `name` as a bucket name (the S3 User Guide's naming
+/// rules, kept in one place: [`bucket_names::naming_problem`]); a name
+/// ending in `-an` is one of the account regional namespace.
 pub(super) fn name_problem(name: &str) -> Option<&'static str> {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
-    let ok_end = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !(3..=63).contains(&name.len()) {
-        Some("it must be 3 to 63 characters long")
-    } else if !name.chars().all(ok_char) {
-        Some("only lowercase letters, digits, '.' and '-' are allowed")
-    } else if !ok_end(name.chars().next()) || !ok_end(name.chars().last()) {
-        Some("it must begin and end with a letter or digit")
-    } else if name.contains("..") {
-        Some("it must not contain two adjacent periods")
-    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        Some("it must not look like an IP address")
-    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
-        .iter()
-        .any(|p| name.starts_with(p))
-    {
-        Some("the prefixes xn--, sthree- and amzn-s3-demo- are reserved")
-    } else if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
-        .iter()
-        .any(|s| name.ends_with(s))
-    {
-        Some("the suffixes -s3alias, --ol-s3, .mrap, --x-s3 and --table-s3 are reserved")
-    } else {
-        None
-    }
+    bucket_names::naming_problem(name, name.ends_with("-an"))
 }
 
 /// The decision from HeadBucket's outcome (the failure, and the region S3
