@@ -19,7 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::eni_holders::{Held, dependency_violation};
-use super::{classify, unanswered};
+use super::{classify, errors, unanswered};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
     SweepCx, parse_props,
@@ -1192,7 +1192,7 @@ async fn delete_igw(
             // instances with Elastic IP addresses or public IPv4
             // addresses"): they go with their instances or load balancers.
             Err(e) if e.code() == Some("DependencyViolation") => {
-                let message = classify(&format!("DetachInternetGateway {id}"), e).to_string();
+                let message = errors::describe(&format!("DetachInternetGateway {id}"), &e);
                 return Err(dependency_violation(
                     ec2,
                     tenant,
@@ -1214,7 +1214,7 @@ async fn delete_igw(
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("InvalidInternetGatewayID.NotFound") => Ok(()),
         Err(e) if e.code() == Some("DependencyViolation") => Err(KindError::waiting(
-            classify(&format!("DeleteInternetGateway {id}"), e).to_string(),
+            errors::describe(&format!("DeleteInternetGateway {id}"), &e),
             "the gateway's detachment to take effect",
             Duration::from_secs(5 * 60),
         )),
@@ -1289,7 +1289,7 @@ async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> 
                 Ok(_) => {}
                 Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => {}
                 Err(e) if e.code() == Some("DependencyViolation") => {
-                    let message = classify(&format!("DeleteSubnet {id}"), e).to_string();
+                    let message = errors::describe(&format!("DeleteSubnet {id}"), &e);
                     return Err(dependency_violation(
                         ec2,
                         &cx.tenant,
@@ -1306,7 +1306,7 @@ async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> 
             Ok(_) => {}
             Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {}
             Err(e) if e.code() == Some("DependencyViolation") => {
-                let message = classify(&format!("DeleteVpc {vpc_id}"), e).to_string();
+                let message = errors::describe(&format!("DeleteVpc {vpc_id}"), &e);
                 let other = vpc_dependents(ec2, vpc_id).await;
                 return Err(dependency_violation(
                     ec2,

@@ -16,7 +16,6 @@ use aws_sdk_ec2::types::{
 };
 use serde::Deserialize;
 
-use super::classify;
 use super::ec2_rules::{
     GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, issue_of, text_issue, with_placeholders,
 };
@@ -25,6 +24,7 @@ use super::network::{
     check_ids, configure_error, ec2_tags, filter, int_prop, managed_by, parse_cidr,
     refuse_other_tenant, sweep_filters, tag_map, tag_spec,
 };
+use super::{classify, errors};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
     SweepCx, literal, parse_props,
@@ -761,7 +761,7 @@ impl Kind for SecurityGroup {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(()),
             Err(e) if e.code() == Some("DependencyViolation") => {
-                let message = classify(&what, e).to_string();
+                let message = errors::describe(&what, &e);
                 if !foreign.is_empty() {
                     return Err(KindError::Permanent(format!(
                         "{message}; rules of {} name this group, and they are not tenant '{}''s, \
