@@ -50,6 +50,10 @@ pub struct AwsClients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The account id (STS), looked up once per process.
     pub identity: identity::Identity,
+    /// The configuration every client above was made from: whatever else
+    /// talks to AWS for these backends (preflight's clients) uses the same
+    /// endpoint, region and credentials.
+    pub config: aws_config::SdkConfig,
 }
 
 impl AwsClients {
@@ -84,6 +88,7 @@ impl AwsClients {
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             identity: identity::Identity::new(config),
+            config: config.clone(),
         }
     }
 }

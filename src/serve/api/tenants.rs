@@ -226,7 +226,9 @@ async fn create(
         tenant.clone(),
         stack.clone(),
         Ok(app.jobs.engine().backends.clone()),
-        crate::preflight::PreflightClients::from_env().await,
+        // The engine's own endpoint and credentials, never the process
+        // environment's: the server may run with backends set up otherwise.
+        crate::preflight::PreflightClients::from_config(&app.jobs.engine().backends.aws.config),
     );
     if let Some(why) = crate::preflight::run(&cx).await.refusal() {
         return Err(ApiError::bad_request(why.replace('\n', "; ")));
