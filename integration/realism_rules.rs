@@ -763,6 +763,40 @@ async fn listener_gets_certificate_not_found_right_after_issue() {
     assert!(w.rl.stat("elb.certificate_not_found") >= 1);
 }
 
+/// Rule 5: a resent CreateHostedZone (same CallerReference) answers
+/// HostedZoneAlreadyExists, as on AWS; moto alone makes a second zone.
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_caller_reference_makes_a_zone_at_most_once() {
+    let w = World::new(RealismOptions::default());
+    let name = "once.example.net";
+    zone(&w.r53(), name).await;
+    let again = w
+        .r53()
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(format!("rl-{name}"))
+        .send()
+        .await;
+    let err = again.expect_err("a reused CallerReference is refused");
+    assert_eq!(
+        aws_sdk_route53::error::ProvideErrorMetadata::code(&err),
+        Some("HostedZoneAlreadyExists")
+    );
+    let zones = aws_sdk_route53::Client::new(&w.direct)
+        .list_hosted_zones_by_name()
+        .dns_name(name)
+        .send()
+        .await
+        .unwrap();
+    let same: Vec<_> = zones
+        .hosted_zones()
+        .iter()
+        .filter(|z| z.name() == format!("{name}."))
+        .collect();
+    assert_eq!(same.len(), 1, "one zone in moto: {same:?}");
+    assert!(w.rl.stat("route53.caller_reference_reused") >= 1);
+}
+
 /// Rule 5: PENDING then INSYNC; AWS's batch checks on CREATE and DELETE.
 #[tokio::test(flavor = "multi_thread")]
 async fn route53_changes_are_pending_and_batches_checked() {

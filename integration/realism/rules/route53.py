@@ -3,8 +3,12 @@ DeleteHostedZone answer ChangeInfo Status PENDING; GetChange says PENDING
 until `route53_insync` after the change, then INSYNC. Before forwarding a
 batch, it is checked against moto's records as AWS does: CREATE of an
 existing record and DELETE of a missing one or with other values answer
-InvalidChangeBatch (moto accepts the CREATE).
-Sources: https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html
+InvalidChangeBatch (moto accepts the CREATE). CreateHostedZone with a
+CallerReference Route 53 has seen answers HostedZoneAlreadyExists (moto makes
+a second zone, e.g. when an SDK resends a create whose answer was lost).
+Sources: https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html
+(CallerReference "allows failed CreateHostedZone requests to be retried
+without the risk of executing the operation twice"; HostedZoneAlreadyExists) https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html
 https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html"""
 
 import xmltodict
@@ -36,7 +40,33 @@ def _values(rrset):
     return (int(ttl) if ttl not in (None, "") and not alias else None, vals, alias)
 
 
+def _zone_exists_with_reference(ctx, req):
+    """HostedZoneAlreadyExists when moto already has a zone made with this
+    request's CallerReference."""
+    try:
+        doc = xmltodict.parse(req.body)
+        reference = next(iter(doc.values())).get("CallerReference")
+    except Exception:  # noqa: BLE001 - let moto answer malformed input
+        return None
+    if not reference:
+        return None
+    r53 = ctx.moto.client("route53")
+    marker = {}
+    while True:
+        page = r53.list_hosted_zones(**marker)
+        for z in page["HostedZones"]:
+            if z.get("CallerReference") == reference:
+                ctx.stats.bump("route53.caller_reference_reused")
+                return error(req, 409, "HostedZoneAlreadyExists",
+                             "A hosted zone has already been created with the specified caller reference.")
+        if not page.get("IsTruncated"):
+            return None
+        marker = {"Marker": page["NextMarker"]}
+
+
 def before(ctx, req):
+    if req.service == "route53" and req.action == "CreateHostedZone":
+        return _zone_exists_with_reference(ctx, req)
     if req.service != "route53" or req.action != "ChangeResourceRecordSets":
         return None
     zone_id = req.path.split("/")[3]
