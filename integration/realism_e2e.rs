@@ -31,6 +31,8 @@ use support::{Moto, repo_root};
 /// registrar's delegation would make it).
 const DOMAIN: &str = "tenants.envctl-e2e.net";
 const VALUES_BUCKET: &str = "envctl-values-realism-e2e";
+/// The longest one envctl run may take here (a full create takes ~30 s).
+const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 fn kubeconfig() -> PathBuf {
     PathBuf::from(std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
@@ -111,9 +113,34 @@ impl World {
         c
     }
 
+    /// Runs envctl to its end, or kills it after [`RUN_LIMIT`]: a run that
+    /// waits on something that can never happen (a certificate validated
+    /// in the wrong zone, say) fails the test instead of hanging CI.
     fn envctl(&self, args: &[&str]) -> Output {
         let started = std::time::Instant::now();
-        let out = self.command(args).output().expect("run envctl");
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run envctl");
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = match rx.recv_timeout(RUN_LIMIT) {
+            Ok(out) => out.expect("wait for envctl"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                let out = rx.recv().expect("envctl killed").expect("wait for envctl");
+                panic!(
+                    "envctl {} did not end within {RUN_LIMIT:?}; its progress:\n{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        };
         eprintln!(
             "$ envctl {} ({:.1}s)\n-- exit {:?}\n-- stdout\n{}\n-- stderr\n{}",
             args.join(" "),
