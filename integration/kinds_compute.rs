@@ -1758,6 +1758,39 @@ impl Intercept for LostAnswer {
     }
 }
 
+impl LostAnswer {
+    /// A tenant whose EC2 client goes through this interceptor.
+    fn world(&self, tenant: &str) -> T {
+        let interceptor = self.clone();
+        let world = KindWorld::with_kind_clients(STACK, tenant, "kc-values", |aws, config| {
+            let mut c = aws.clone();
+            c.ec2 = aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(config)
+                    .interceptor(interceptor)
+                    .build(),
+            );
+            c
+        });
+        T {
+            world,
+            calls: Calls::default(),
+        }
+    }
+}
+
+/// Applies the network again after each retryable error, as the engine
+/// does; the outputs and the errors seen on the way.
+async fn apply_as_the_engine_does(cx: &Cx, p: &Props) -> (Outputs, Vec<KindError>) {
+    let mut errors = Vec::new();
+    loop {
+        match Network.apply(cx, p).await {
+            Ok(o) => return (o, errors),
+            Err(e) if e.is_transient() && errors.len() < 10 => errors.push(e),
+            Err(e) => panic!("{e} after {errors:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_lost_create_vpc_answer_and_a_lagging_lookup_make_one_vpc_not_two() {
     let lost = LostAnswer {
@@ -1766,31 +1799,10 @@ async fn a_lost_create_vpc_answer_and_a_lagging_lookup_make_one_vpc_not_two() {
         hide: Arc::new(3.into()),
         creates: Arc::new(0.into()),
     };
-    let interceptor = lost.clone();
-    let world = KindWorld::with_kind_clients(STACK, "kc-lost", "kc-values", |aws, config| {
-        let mut c = aws.clone();
-        c.ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(config)
-                .interceptor(interceptor)
-                .build(),
-        );
-        c
-    });
-    let t = T {
-        world,
-        calls: Calls::default(),
-    };
+    let t = lost.world("kc-lost");
     let cx = t.cx("net");
     let p = props(json!({ "cidr": "10.65.0.0/16" }));
-    // Applied as the engine does: again after each retryable error.
-    let mut errors = Vec::new();
-    let o = loop {
-        match Network.apply(&cx, &p).await {
-            Ok(o) => break o,
-            Err(e) if e.is_transient() && errors.len() < 10 => errors.push(e),
-            Err(e) => panic!("{e} after {errors:?}"),
-        }
-    };
+    let (o, errors) = apply_as_the_engine_does(&cx, &p).await;
     assert!(
         matches!(errors[0], KindError::Transient(_)),
         "the 500 first: {errors:?}"
@@ -1828,30 +1840,10 @@ async fn a_failed_step_after_create_vpc_and_a_lagging_lookup_make_one_vpc_not_tw
         hide: Arc::new(3.into()),
         creates: Arc::new(0.into()),
     };
-    let interceptor = lost.clone();
-    let world = KindWorld::with_kind_clients(STACK, "kc-step", "kc-values", |aws, config| {
-        let mut c = aws.clone();
-        c.ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(config)
-                .interceptor(interceptor)
-                .build(),
-        );
-        c
-    });
-    let t = T {
-        world,
-        calls: Calls::default(),
-    };
+    let t = lost.world("kc-step");
     let cx = t.cx("net");
     let p = props(json!({ "cidr": "10.66.0.0/16" }));
-    let mut errors = Vec::new();
-    let o = loop {
-        match Network.apply(&cx, &p).await {
-            Ok(o) => break o,
-            Err(e) if e.is_transient() && errors.len() < 10 => errors.push(e),
-            Err(e) => panic!("{e} after {errors:?}"),
-        }
-    };
+    let (o, errors) = apply_as_the_engine_does(&cx, &p).await;
     assert!(
         !errors.is_empty(),
         "the gateway's lost answer failed a step"

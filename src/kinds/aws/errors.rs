@@ -214,23 +214,6 @@ where
     }
 }
 
-/// Reclassifies `err` as waiting when it says that a resource created a
-/// moment ago is not visible yet (eventual consistency: AWS's EC2 API
-/// reference, "Eventual consistency in the Amazon EC2 API"), for calls that
-/// refer to something this run just made.
-pub fn while_propagating(err: KindError, what_propagates: &str) -> KindError {
-    match err {
-        KindError::Permanent(m) if m.contains(".NotFound") || m.contains("NotFoundException") => {
-            KindError::waiting(
-                m,
-                format!("{what_propagates} to become visible"),
-                minutes(2),
-            )
-        }
-        other => other,
-    }
-}
-
 /// Where AWS calls go, in words: the `AWS_ENDPOINT_URL` when one is set,
 /// otherwise the region's endpoints.
 fn endpoint_described() -> String {
@@ -347,23 +330,6 @@ mod tests {
         assert!(matches!(
             classify("CreateVpc", service_error(503, "Unavailable", "try later")),
             KindError::Transient(_)
-        ));
-    }
-
-    #[test]
-    fn a_missing_resource_just_made_waits_while_it_propagates() {
-        let e = classify(
-            "CreateSubnet vpc-1",
-            service_error(
-                400,
-                "InvalidVpcID.NotFound",
-                "The vpc ID 'vpc-1' does not exist",
-            ),
-        );
-        assert!(matches!(e, KindError::Permanent(_)));
-        assert!(matches!(
-            while_propagating(e, "the new VPC"),
-            KindError::Waiting { .. }
         ));
     }
 }
