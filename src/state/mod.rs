@@ -6,12 +6,20 @@
 //! over plain outputs.
 
 mod connect;
+mod cost_facts;
+mod hibernation;
 mod lock;
+mod notifications;
 mod rows;
+mod sessions;
+mod watch;
 
 pub use connect::{Backend, redact};
+pub use hibernation::HibernationPeriod;
 pub use lock::{LockHeld, TenantLock};
+pub use notifications::NotificationRow;
 pub use rows::{AuditRow, EventRow, RunRow, TenantRow};
+pub use sessions::SessionRow;
 
 use std::path::PathBuf;
 use std::time::Duration;
