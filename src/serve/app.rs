@@ -22,6 +22,8 @@ pub struct App {
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
     pub state: StateStore,
+    /// Webhook notifications (a notifier with no webhooks sends nothing).
+    pub notifier: Arc<super::notify::Notifier>,
 }
 
 pub type AppState = Arc<App>;
@@ -37,18 +39,46 @@ impl App {
         result: &str,
         detail: Option<String>,
     ) {
-        let row = AuditRow {
-            at: jiff::Timestamp::now().to_string(),
-            actor: who.map_or("anonymous".into(), |p| p.name.clone()),
-            role: who.map_or("-".into(), |p| p.role.as_str().into()),
-            action: action.into(),
-            target: target.into(),
-            result: result.into(),
+        write_audit(
+            &self.state,
+            who.map_or("anonymous", |p| p.name.as_str()),
+            who.map_or("-", |p| p.role.as_str()),
+            action,
+            target,
+            result,
             detail,
-        };
-        if let Err(e) = self.state.append_audit(&row).await {
-            tracing::error!(error = %e, action, target, "could not write the audit log");
-        }
+        )
+        .await;
+    }
+
+    /// Tells the webhooks about `event`, in the background (never blocks).
+    pub fn notify(&self, event: super::notify::Event) {
+        self.notifier.notify(event);
+    }
+}
+
+/// Writes one audit entry as `actor` (also for the server's own background
+/// parts, which have no caller). A failure to write it is logged.
+pub async fn write_audit(
+    state: &StateStore,
+    actor: &str,
+    role: &str,
+    action: &str,
+    target: &str,
+    result: &str,
+    detail: Option<String>,
+) {
+    let row = AuditRow {
+        at: jiff::Timestamp::now().to_string(),
+        actor: actor.into(),
+        role: role.into(),
+        action: action.into(),
+        target: target.into(),
+        result: result.into(),
+        detail,
+    };
+    if let Err(e) = state.append_audit(&row).await {
+        tracing::error!(error = %e, action, target, "could not write the audit log");
     }
 }
 

@@ -39,6 +39,8 @@ struct RawConfig {
     reaper: Option<RawReaper>,
     #[serde(default)]
     secure_cookie: bool,
+    #[serde(default)]
+    notifications: super::notify::config::RawNotifications,
 }
 
 fn default_runs() -> usize {
@@ -96,6 +98,8 @@ pub struct ServeConfig {
     /// Mark the session cookie `Secure` (set it when the page is served
     /// over HTTPS, e.g. behind an ingress that terminates TLS).
     pub secure_cookie: bool,
+    /// Webhooks and expiry warnings (none when not configured).
+    pub notifications: super::notify::Notifications,
 }
 
 impl ServeConfig {
@@ -214,6 +218,11 @@ impl ServeConfig {
             })
             .transpose()?;
 
+        let notifications = raw
+            .notifications
+            .validate(&|var| std::env::var(var).ok())
+            .map_err(bad)?;
+
         Ok(Self {
             listen: raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
             max_concurrent_runs: raw.max_concurrent_runs,
@@ -224,6 +233,7 @@ impl ServeConfig {
             tokens,
             reaper,
             secure_cookie: raw.secure_cookie,
+            notifications,
         })
     }
 }

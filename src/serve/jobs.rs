@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::live::LiveRun;
 use super::metrics::Metrics;
+use super::notify::{Event, Notifier};
 use super::views::outcome_of;
 use crate::budget::Verdict;
 use crate::engine::{CreateRequest, DestroyRequest, Engine, ProgressSink};
@@ -55,10 +56,17 @@ pub struct Jobs {
     finished: Mutex<VecDeque<String>>,
     active: Mutex<HashMap<String, Arc<LiveRun>>>,
     metrics: Arc<Metrics>,
+    /// Told when a create is ready or a run fails.
+    notifier: Arc<Notifier>,
 }
 
 impl Jobs {
-    pub fn new(engine: Engine, max_concurrent: usize, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(
+        engine: Engine,
+        max_concurrent: usize,
+        metrics: Arc<Metrics>,
+        notifier: Arc<Notifier>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             engine,
             slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
@@ -66,6 +74,7 @@ impl Jobs {
             finished: Mutex::new(VecDeque::new()),
             active: Mutex::new(HashMap::new()),
             metrics,
+            notifier,
         })
     }
 
@@ -152,6 +161,9 @@ impl Jobs {
                 let over = report.verdict == Verdict::OverBudget;
                 let outcome = outcome_of(report.verdict);
                 tracing::info!(tenant = %live.tenant, run = %live.id, operation, outcome, "run finished");
+                if let Some(event) = finished_event(&live, &report, outcome) {
+                    self.notifier.notify(event);
+                }
                 live.finish(report);
                 self.metrics.run_finished(
                     operation,
@@ -163,6 +175,12 @@ impl Jobs {
             Err(e) => {
                 let message = e.to_string();
                 tracing::warn!(tenant = %live.tenant, run = %live.id, operation, error = %message, "run could not run");
+                self.notifier.notify(Event::RunFailed {
+                    tenant: live.tenant.clone(),
+                    run_id: live.id.clone(),
+                    operation: operation.into(),
+                    error: message.clone(),
+                });
                 live.fail(message);
                 self.metrics.run_finished(
                     operation,
@@ -184,4 +202,39 @@ impl Jobs {
             self.runs.lock().expect("runs lock").remove(&old);
         }
     }
+}
+
+/// What to tell the webhooks about a finished run: a create that succeeded
+/// made the tenant ready; any run that failed is `run.failed` (a cancelled
+/// run or a finished destroy tells nothing).
+fn finished_event(live: &LiveRun, report: &crate::budget::Report, outcome: &str) -> Option<Event> {
+    match (live.operation, outcome) {
+        ("create", "succeeded") => Some(Event::TenantReady {
+            tenant: live.tenant.clone(),
+            run_id: live.id.clone(),
+            stack: live.stack.clone(),
+            environment: live.environment.clone(),
+        }),
+        (operation, "failed") => Some(Event::RunFailed {
+            tenant: live.tenant.clone(),
+            run_id: live.id.clone(),
+            operation: operation.into(),
+            error: first_errors(&report.errors),
+        }),
+        _ => None,
+    }
+}
+
+/// The first three errors of a run, and how many more there were.
+fn first_errors(errors: &[(String, String)]) -> String {
+    let mut text = errors
+        .iter()
+        .take(3)
+        .map(|(node, e)| format!("{node}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if errors.len() > 3 {
+        text.push_str(&format!(" (and {} more)", errors.len() - 3));
+    }
+    text
 }

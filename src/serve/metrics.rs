@@ -24,6 +24,12 @@ struct ActionLabels {
     action: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    event: String,
+    outcome: String,
+}
+
 /// Seconds: from a quick tenant to past the 15-minute budget.
 const DURATION_BUCKETS: [f64; 11] = [
     1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
@@ -41,6 +47,7 @@ pub struct Metrics {
     active: Gauge,
     tenants_alive: Gauge,
     reaper: Family<ActionLabels, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -87,7 +94,14 @@ impl Metrics {
             "Reaper outcomes by action, counted in tenants (destroyed, would_destroy, refused, failed, busy, protected_skipped, orphans_found, orphans_destroyed)",
             reaper.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Webhook deliveries by event and outcome (delivered, failed, duplicate: already sent by this or another server, not_sent: the state store could not record it)",
+            notifications.clone(),
+        );
         Self {
+            notifications,
             registry,
             runs,
             durations,
@@ -129,6 +143,16 @@ impl Metrics {
         }
     }
 
+    /// One webhook delivery of `event` that ended as `outcome`.
+    pub fn notification(&self, event: &str, outcome: &str) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                event: event.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
     /// The text exposition, with `tenants_alive` as of now.
     pub fn render(&self, tenants_alive: i64) -> String {
         self.tenants_alive.set(tenants_alive);
@@ -150,6 +174,7 @@ mod tests {
         m.run_finished("create", "succeeded", 12.0, true);
         m.reaper_action("destroyed", 2);
         m.reaper_action("refused", 0);
+        m.notification("tenant.ready", "delivered");
         let text = m.render(3);
         for want in [
             r#"envctl_runs_total{operation="create",outcome="succeeded"} 1"#,
@@ -158,6 +183,7 @@ mod tests {
             "envctl_tenants_alive 3",
             "envctl_runs_active 0",
             r#"envctl_reaper_actions_total{action="destroyed"} 2"#,
+            r#"envctl_notifications_total{event="tenant.ready",outcome="delivered"} 1"#,
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

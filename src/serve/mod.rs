@@ -9,6 +9,7 @@ pub mod config;
 pub mod jobs;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod page;
 pub mod resume;
 pub mod schedule;
@@ -109,13 +110,24 @@ pub fn router(app: AppState) -> (Router, utoipa::openapi::OpenApi) {
 pub fn app(config: ServeConfig, engine: Engine) -> AppState {
     let metrics = Arc::new(metrics::Metrics::new());
     let state = engine.state.clone();
-    let jobs = jobs::Jobs::new(engine, config.max_concurrent_runs, metrics.clone());
+    let notifier = notify::Notifier::new(
+        config.notifications.clone(),
+        state.clone(),
+        metrics.clone(),
+    );
+    let jobs = jobs::Jobs::new(
+        engine,
+        config.max_concurrent_runs,
+        metrics.clone(),
+        notifier.clone(),
+    );
     Arc::new(App {
         auth: auth::Authenticator::new(&config.tokens),
         config,
         jobs,
         metrics,
         state,
+        notifier,
     })
 }
 
@@ -127,6 +139,14 @@ pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> std::io:
     if let Some(schedule) = app.config.reaper.clone() {
         tracing::info!(schedule = %schedule.expression, orphans = schedule.orphans, "reaper scheduled");
         tokio::spawn(schedule::run_schedule(app.clone(), schedule));
+    }
+    if app.notifier.wanted("tenant.expiring")
+        && !app.config.notifications.expiry_warnings.is_empty()
+    {
+        tokio::spawn(notify::expiry::watch(
+            app.notifier.clone(),
+            app.state.clone(),
+        ));
     }
     let (router, _) = router(app);
     tokio::select! {

@@ -20,6 +20,7 @@ pub async fn reap_once(
     let mode = if opts.dry_run { "dry-run" } else { "live" };
     match crate::reap::reap(app.jobs.engine(), opts).await {
         Ok(report) => {
+            notify_reaped(app, &report);
             let counts = [
                 ("destroyed", report.destroyed),
                 ("would_destroy", report.would_destroy),
@@ -83,6 +84,19 @@ pub async fn run_schedule(app: Arc<App>, schedule: ReaperSchedule) {
         tokio::time::sleep(wait).await;
         if let Err(e) = reap_once(&app, &opts, "schedule").await {
             tracing::error!(error = %e.message, "scheduled reaper pass failed");
+        }
+    }
+}
+
+/// One `tenant.reaped` per expired tenant the pass destroyed.
+fn notify_reaped(app: &App, report: &crate::reap::ReapReport) {
+    for t in &report.tenants {
+        if t.action == crate::reap::Action::Destroyed {
+            app.notify(super::notify::Event::Reaped {
+                tenant: t.tenant.clone(),
+                expires_at: t.expires_at.clone(),
+                run_id: t.run_id.clone(),
+            });
         }
     }
 }
