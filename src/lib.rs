@@ -5,9 +5,11 @@
 pub mod blueprint;
 pub mod budget;
 pub mod cli;
+pub mod cost;
 pub mod engine;
 pub mod envapi;
 pub mod graph;
+pub mod hibernate;
 pub mod journal;
 pub mod kinds;
 pub mod preflight;

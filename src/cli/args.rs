@@ -30,6 +30,9 @@ pub struct Global {
     /// DNS domain of this installation, e.g. envs.mycompany.com: stacks use it as ${envctl.domain} (tenant zones are made under it, delegated from its public hosted zone in this AWS account). Reserved names (.test, example.com, ...) are refused for certificates
     #[arg(long, env = "ENVCTL_DOMAIN", global = true)]
     pub domain: Option<String>,
+    /// Price table for the cost that `get tenants` and `describe tenant` show (a YAML file like the shipped prices/aws-us-east-1.yaml) [default: the shipped table]
+    #[arg(long, env = "ENVCTL_PRICES", global = true)]
+    pub prices: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -100,6 +103,52 @@ pub enum Command {
     Reap(ReapArgs),
     /// Run the HTTP API and web page; runs creates, destroys and the reaper
     Serve(ServeArgs),
+    /// Scale a tenant down to nothing, remembering its sizes; or set its sleep/wake schedule
+    ///
+    /// Scales its Deployments to zero (removing and remembering their HPAs), stops its RDS
+    /// instances and sets its Auto Scaling groups to zero. With --sleep (and --wake,
+    /// --time-zone) it only sets the tenant's own schedule, run by `envctl serve`. Exit codes:
+    /// 0 hibernated, 1 a step failed (run it again), 2 bad input.
+    Hibernate {
+        #[command(subcommand)]
+        target: TenantTarget<HibernateArgs>,
+    },
+    /// Put a hibernated tenant back as it was and wait until it is ready
+    ///
+    /// Exit codes: 0 ready (or awake already), 1 a step failed or timed out (run it again), 2 bad input.
+    Wake {
+        #[command(subcommand)]
+        target: TenantTarget<WakeArgs>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct HibernateArgs {
+    pub name: String,
+    /// Set the tenant's own schedule instead of hibernating now: when to sleep (cron, e.g. "0 20 * * 1-5")
+    #[arg(long)]
+    pub sleep: Option<String>,
+    /// With --sleep: when to wake (cron, e.g. "0 7 * * 1-5"); without it the tenant wakes when asked
+    #[arg(long, requires = "sleep")]
+    pub wake: Option<String>,
+    /// With --sleep: the time zone the schedule is read in (IANA name, e.g. Europe/Madrid) [default: UTC]
+    #[arg(long, requires = "sleep")]
+    pub time_zone: Option<String>,
+    /// Remove the tenant's own schedule (its stack's applies again)
+    #[arg(long, conflicts_with = "sleep")]
+    pub no_schedule: bool,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct WakeArgs {
+    pub name: String,
+    /// How long to wait for the Deployments to be ready
+    #[arg(long, default_value = "15m")]
+    pub timeout: String,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 #[derive(Args, Debug)]

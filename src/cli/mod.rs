@@ -4,6 +4,7 @@
 
 mod args;
 mod env_cmd;
+mod hibernate_cmd;
 pub mod output;
 pub mod progress;
 mod reap_cmd;
@@ -94,5 +95,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => reap_cmd::protect(&global, a, false).await,
         Command::Reap(a) => reap_cmd::reap(&global, a).await,
         Command::Serve(a) => serve_cmd::serve(&global, a).await,
+        Command::Hibernate {
+            target: TenantTarget::Tenant(a),
+        } => hibernate_cmd::hibernate(&global, a).await,
+        Command::Wake {
+            target: TenantTarget::Tenant(a),
+        } => hibernate_cmd::wake(&global, a).await,
     }
 }
