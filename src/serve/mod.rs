@@ -62,10 +62,11 @@ impl utoipa::Modify for Security {
     }
 }
 
-/// The whole server: the documented API, its OpenAPI document and the page.
-pub fn router(app: AppState) -> (Router, utoipa::openapi::OpenApi) {
+/// The documented API's routes: a new route goes here, so that it is in
+/// the OpenAPI document (see the conventions in `api/mod.rs`).
+fn api_routes() -> OpenApiRouter<AppState> {
     use api::{admin, runs, session, tenants};
-    let (api, doc) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::whoami))
@@ -81,14 +82,27 @@ pub fn router(app: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::reap_now))
         .routes(routes!(admin::metrics))
         .routes(routes!(admin::healthz))
-        .split_for_parts();
+}
+
+/// The served OpenAPI document, with the conventions of `api/mod.rs` applied.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_routes().split_for_parts();
+    utoipa::Modify::modify(&api::openapi::Conventions, &mut doc);
+    doc
+}
+
+/// The whole server: the documented API, its OpenAPI document and the page;
+/// anything else answers a JSON 404 or 405.
+pub fn router(app: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = api_routes().split_for_parts();
+    utoipa::Modify::modify(&api::openapi::Conventions, &mut doc);
     let json = Arc::new(
         doc.to_pretty_json()
             .expect("the OpenAPI document serializes"),
     );
     let router = api
         .route(
-            "/api/openapi.json",
+            api::openapi::OPENAPI_PATH,
             get(move || {
                 let json = json.clone();
                 async move {
@@ -102,6 +116,8 @@ pub fn router(app: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .route("/", get(page::index))
         .route("/assets/app.js", get(page::app_js))
         .route("/assets/style.css", get(page::style_css))
+        .fallback(api::json::not_found)
+        .method_not_allowed_fallback(api::json::method_not_allowed)
         .with_state(app);
     (router, doc)
 }

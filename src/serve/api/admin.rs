@@ -1,13 +1,13 @@
 //! The rest of the API: the stacks on offer, the audit log, running the
 //! reaper now, metrics and the health check.
 
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::serve::api::json::{Json, Query};
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::state::AuditRow;
 
@@ -30,7 +30,7 @@ pub struct StackList {
 }
 
 #[utoipa::path(get, path = "/api/stacks", tag = "tenants",
-    responses((status = 200, body = StackList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The stacks a tenant may be made from, the default and the longest TTL", body = StackList)))]
 pub async fn list_stacks(State(app): State<AppState>, Caller(_who): Caller) -> Json<StackList> {
     let fmt = crate::ttl::fmt_ttl;
     Json(StackList {
@@ -65,7 +65,7 @@ pub struct AuditList {
 }
 
 #[utoipa::path(get, path = "/api/audit", tag = "admin", params(AuditQuery),
-    responses((status = 200, body = AuditList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The newest audit entries", body = AuditList)))]
 pub async fn list_audit(
     State(app): State<AppState>,
     Caller(_who): Caller,
@@ -89,8 +89,8 @@ pub struct ReapNow {
 }
 
 #[utoipa::path(post, path = "/api/reap", tag = "admin", request_body = ReapNow,
-    responses((status = 200, description = "the reaper's report", body = Object),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The reaper's report", body = Object),
+        (status = 403, body = ErrorBody)))]
 pub async fn reap_now(
     State(app): State<AppState>,
     Caller(who): Caller,
@@ -111,7 +111,8 @@ pub async fn reap_now(
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "admin",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "The metrics in the OpenMetrics text format", body = String,
+        content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let alive = app
         .state
@@ -130,7 +131,8 @@ pub async fn metrics(State(app): State<AppState>) -> Result<impl IntoResponse, A
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "admin",
-    responses((status = 200, description = "the server answers and its state store too", content_type = "text/plain")))]
+    responses((status = 200, description = "The server answers and its state store too: `ok`", body = String,
+        content_type = "text/plain")))]
 pub async fn healthz(State(app): State<AppState>) -> Result<&'static str, ApiError> {
     app.state.tenant("-").await?;
     Ok("ok\n")

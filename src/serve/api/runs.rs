@@ -4,13 +4,13 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::serve::api::json::{Json, Path};
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::serve::live::LiveRun;
 use crate::serve::views::RunView;
@@ -23,7 +23,8 @@ fn unknown(id: &str) -> ApiError {
 
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(("id" = String, Path, description = "run id")),
-    responses((status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The run: its state, progress and report", body = RunView),
+        (status = 404, body = ErrorBody)))]
 pub async fn get_run(
     State(app): State<AppState>,
     Caller(_who): Caller,
@@ -98,52 +99,56 @@ async fn follow(
     let _ = send(json_event("end", &end)).await;
 }
 
-/// How often a run of another process (the CLI, another replica) is
-/// looked up again in the state.
-const STORED_RUN_POLL: Duration = Duration::from_secs(1);
-
 /// Follows a run this server does not hold (started by the CLI or another
-/// replica) through the state: a `snapshot` whenever its row changes, and
-/// `end` once it has finished.
+/// replica) node by node through the state's event log (see
+/// `live::StoredRun`): a `snapshot` now and whenever nodes move, and `end`
+/// once it has finished.
 async fn follow_stored(
     app: AppState,
-    mut view: RunView,
+    run: crate::state::RunRow,
     tx: tokio::sync::mpsc::Sender<Result<Event, Infallible>>,
 ) {
+    let mut stored = match crate::serve::live::StoredRun::open(app.state.clone(), &run).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(run = %run.id, error = %e, "cannot follow a stored run");
+            let _ = tx.send(Ok(json_event("end", &RunView::of_row(&run)))).await;
+            return;
+        }
+    };
     if tx
-        .send(Ok(json_event("snapshot", &view.progress)))
+        .send(Ok(json_event("snapshot", &stored.view().progress)))
         .await
         .is_err()
     {
         return;
     }
-    while !view.is_finished() {
-        tokio::time::sleep(STORED_RUN_POLL).await;
+    while !stored.view().is_finished() {
         if tx.is_closed() {
             return;
         }
-        match app.state.run(&view.id).await {
-            Ok(Some(row)) => {
-                let next = RunView::of_row(&row);
-                if next.status != view.status || next.finished_at != view.finished_at {
-                    let _ = tx.send(Ok(json_event("snapshot", &next.progress))).await;
+        match stored.changed().await {
+            Ok(true) => {
+                let progress = &stored.view().progress;
+                if tx.send(Ok(json_event("snapshot", progress))).await.is_err() {
+                    return;
                 }
-                view = next;
             }
-            Ok(None) => break,
+            Ok(false) => break,
             Err(e) => {
-                tracing::warn!(run = %view.id, error = %e, "cannot follow a stored run");
+                tracing::warn!(run = %run.id, error = %e, "cannot follow a stored run");
                 break;
             }
         }
     }
-    let _ = tx.send(Ok(json_event("end", &view))).await;
+    let _ = tx.send(Ok(json_event("end", stored.view()))).await;
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
     params(("id" = String, Path, description = "run id")),
-    responses((status = 200, description = "text/event-stream: `snapshot` (Progress), `log` ({line}), `end` (Run)", content_type = "text/event-stream"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Server-sent events: `snapshot` (Progress), `log` ({line}), `end` (Run)",
+        body = String, content_type = "text/event-stream"),
+        (status = 404, body = ErrorBody)))]
 pub async fn run_events(
     State(app): State<AppState>,
     Caller(_who): Caller,
@@ -156,7 +161,7 @@ pub async fn run_events(
         }
         None => {
             let run = app.state.run(&id).await?.ok_or_else(|| unknown(&id))?;
-            tokio::spawn(follow_stored(app.clone(), RunView::of_row(&run), tx));
+            tokio::spawn(follow_stored(app.clone(), run, tx));
         }
     }
     Ok(Sse::new(ReceiverStream::new(rx))
@@ -166,8 +171,9 @@ pub async fn run_events(
 
 #[utoipa::path(get, path = "/api/runs/{id}/timeline.svg", tag = "runs",
     params(("id" = String, Path, description = "run id")),
-    responses((status = 200, description = "the run's timeline (live while it runs)", content_type = "image/svg+xml"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The run's timeline (live while it runs)", body = String,
+        content_type = "image/svg+xml"),
+        (status = 404, body = ErrorBody)))]
 pub async fn run_timeline(
     State(app): State<AppState>,
     Caller(_who): Caller,

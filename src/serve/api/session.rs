@@ -1,7 +1,6 @@
 //! `/api/login`, `/api/logout`, `/api/whoami`: the page's sign-in with a
 //! token, kept as an HttpOnly, same-site session cookie.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum_extra::extract::CookieJar;
@@ -9,6 +8,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::serve::api::json::Json;
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::serve::auth::{Principal, SESSION_COOKIE};
 

@@ -1,13 +1,13 @@
 //! `/api/tenants`: list, request (create), show, destroy, extend and protect
 //! tenants. Every state-changing request is audited, allowed or not.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::engine::{CreateRequest, DestroyRequest};
+use crate::serve::api::json::{Json, Path};
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::serve::auth::Principal;
 use crate::serve::jobs::Work;
