@@ -49,6 +49,7 @@ setup:
 	@$(K8S) build
 	@integration/postgres.sh install
 	@integration/browser/setup.sh
+	@integration/apitools.sh install
 
 build:
 	cargo build --all-targets
