@@ -42,6 +42,10 @@ pub fn main() -> ExitCode {
             if let Some(bad) = e.downcast_ref::<BadInput>() {
                 eprintln!("error: {bad}");
                 ExitCode::from(2)
+            } else if let Some(crate::engine::EngineError::Refused(why)) = e.downcast_ref() {
+                // Refused before anything was done: bad input.
+                eprintln!("error: {why}");
+                ExitCode::from(2)
             } else if let Some(failed) = e.downcast_ref::<RunFailed>() {
                 eprintln!("error: {failed}");
                 ExitCode::from(1)

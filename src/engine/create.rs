@@ -88,6 +88,16 @@ impl Engine {
         let origin = Instant::now();
         let started_at = jiff::Timestamp::now();
         let prior = self.state.tenant(tenant).await?;
+        // A create would give a hibernated tenant's Deployments their
+        // replicas back behind hibernation's back: wake it first.
+        if let Some(p) = &prior
+            && crate::hibernate::plan::is_hibernation_status(&p.status)
+        {
+            return Err(EngineError::Refused(format!(
+                "tenant '{tenant}' is {}; wake it first (`envctl wake tenant {tenant}`), then create it again",
+                p.status
+            )));
+        }
         // After a failed or interrupted create, finished nodes are skipped
         // (resume). After a complete one, every node is applied again, which
         // adopts what exists and converges on the stack (like `terraform apply`).

@@ -59,6 +59,10 @@ pub enum EngineError {
     Graph(#[from] CycleError),
     #[error("value-store key: {0}")]
     Key(#[from] crate::envapi::KeyError),
+    /// The tenant's status does not allow the run (e.g. a create of a
+    /// hibernated tenant); the sentence says what to do. Nothing was done.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Engine {

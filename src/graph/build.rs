@@ -245,6 +245,7 @@ mod tests {
             expected: Default::default(),
             timeouts: Default::default(),
             limits: Default::default(),
+            hibernate: None,
             resources: vec![
                 res("db", serde_json::json!({}), &[]),
                 res(

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod hibernation;
 pub mod jobs;
 pub mod live;
 pub mod metrics;
@@ -65,7 +66,7 @@ impl utoipa::Modify for Security {
 /// The documented API's routes: a new route goes here, so that it is in
 /// the OpenAPI document (see the conventions in `api/mod.rs`).
 fn api_routes() -> OpenApiRouter<AppState> {
-    use api::{admin, runs, session, tenants};
+    use api::{admin, hibernate, runs, session, tenants};
     OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
@@ -75,6 +76,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::get_tenant, tenants::destroy_tenant))
         .routes(routes!(tenants::extend_tenant))
         .routes(routes!(tenants::protect_tenant))
+        .routes(routes!(hibernate::hibernate_tenant))
+        .routes(routes!(hibernate::wake_tenant))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::run_events))
         .routes(routes!(runs::run_timeline))
@@ -152,6 +155,7 @@ pub fn app(config: ServeConfig, engine: Engine) -> AppState {
 /// row, so stopping at any point is safe).
 pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tokio::spawn(resume::resume_unfinished(app.clone()));
+    tokio::spawn(hibernation::run(app.clone()));
     if let Some(schedule) = app.config.reaper.clone() {
         tracing::info!(schedule = %schedule.expression, orphans = schedule.orphans, "reaper scheduled");
         tokio::spawn(schedule::run_schedule(app.clone(), schedule));

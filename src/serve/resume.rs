@@ -57,6 +57,15 @@ async fn resume_one(app: &Arc<App>, run: &RunRow) -> anyhow::Result<bool> {
         Err(LockHeld::Busy { .. }) => return Ok(false),
         Err(LockHeld::State(e)) => return Err(e.into()),
     }
+    // An interrupted hibernate or wake is run again (both are safe to
+    // repeat), never taken for a destroy.
+    if let Some(op) = crate::serve::api::hibernate::Op::parse(&run.operation) {
+        app.state.abandon_run(&run.id).await?;
+        let run_id = crate::engine::new_run_id();
+        tracing::info!(tenant = %run.tenant, interrupted = %run.id, run = %run_id, operation = %run.operation, "resuming an interrupted run");
+        crate::serve::hibernation::spawn_run(app.clone(), tenant, op, run_id);
+        return Ok(true);
+    }
     let row = app.state.tenant(&run.tenant).await?;
     let work = match run.operation.as_str() {
         "create" => {

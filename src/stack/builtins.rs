@@ -161,6 +161,7 @@ mod tests {
             expected: Default::default(),
             timeouts: Default::default(),
             limits: Default::default(),
+            hibernate: None,
             resources: vec![Resource {
                 id: id.into(),
                 kind: "aws.route53.zone".into(),

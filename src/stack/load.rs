@@ -213,6 +213,7 @@ const TOP_FIELDS: &[&str] = &[
     "expected",
     "timeouts",
     "limits",
+    "hibernate",
     "resources",
 ];
 const RESOURCE_FIELDS: &[&str] = &["id", "kind", "properties", "depends_on", "publish"];
@@ -378,6 +379,7 @@ impl Decoder<'_> {
             expected: BTreeMap::new(),
             timeouts: BTreeMap::new(),
             limits: BTreeMap::new(),
+            hibernate: None,
             resources: Vec::new(),
         };
         let mut items = Vec::new();
@@ -436,6 +438,7 @@ impl Decoder<'_> {
                         }
                     }
                 }
+                "hibernate" => stack.hibernate = self.hibernate(v),
                 "resources" => {
                     seen_resources = true;
                     match v {
@@ -477,6 +480,56 @@ impl Decoder<'_> {
             ));
         }
         (stack, items)
+    }
+
+    /// `hibernate: { sleep: CRON, wake: CRON, time_zone: ZONE }`, checked
+    /// (each problem at the line of its field).
+    fn hibernate(&mut self, v: &Yaml) -> Option<crate::hibernate::Schedule> {
+        const FIELDS: &[&str] = &["sleep", "wake", "time_zone"];
+        let Yaml::Mapping(map) = v else {
+            self.push(
+                &[Seg::Key("hibernate")],
+                None,
+                format!(
+                    "hibernate is {}; write a mapping such as `hibernate: {{ sleep: \"0 20 * * 1-5\", wake: \"0 7 * * 1-5\", time_zone: Europe/Madrid }}`",
+                    type_name(v)
+                ),
+            );
+            return None;
+        };
+        let mut spec = crate::hibernate::ScheduleSpec {
+            sleep: String::new(),
+            wake: None,
+            time_zone: None,
+        };
+        for (name, fv) in self.fields(map, FIELDS, &[Seg::Key("hibernate")], &None, "hibernate") {
+            let here = [Seg::Key("hibernate"), Seg::Key(&name)];
+            let value = self.string(fv, &here, &None, &format!("hibernate.{name}"));
+            match name.as_str() {
+                "sleep" => spec.sleep = value,
+                "wake" => spec.wake = Some(value),
+                _ => spec.time_zone = Some(value),
+            }
+        }
+        if spec.sleep.is_empty() {
+            self.push(
+                &[Seg::Key("hibernate")],
+                None,
+                "hibernate has no `sleep:`; add when tenants go to sleep, e.g. `sleep: \"0 20 * * 1-5\"`".into(),
+            );
+            return None;
+        }
+        match crate::hibernate::Schedule::parse(spec) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.push(
+                    &[Seg::Key("hibernate"), Seg::Key(e.field)],
+                    None,
+                    format!("hibernate.{e}"),
+                );
+                None
+            }
+        }
     }
 
     /// Entries of a mapping of name -> value (`expected`, `limits`).

@@ -30,6 +30,9 @@ pub struct Stack {
     pub timeouts: BTreeMap<String, Duration>,
     /// `limits:` — concurrency bound per cloud API (e.g. `s3: 8`).
     pub limits: BTreeMap<String, usize>,
+    /// `hibernate:` — when tenants of this stack sleep and wake, run by
+    /// `envctl serve` (a tenant's own schedule overrides it).
+    pub hibernate: Option<crate::hibernate::Schedule>,
     /// `resources:` — in file order.
     pub resources: Vec<Resource>,
 }

@@ -125,6 +125,7 @@ mod tests {
             expected: Default::default(),
             timeouts: Default::default(),
             limits: Default::default(),
+            hibernate: None,
             resources,
         }
     }

@@ -805,6 +805,7 @@ pub(crate) mod tests {
             expected: Default::default(),
             timeouts: Default::default(),
             limits: Default::default(),
+            hibernate: None,
             resources: vec![Resource {
                 id: "q".into(),
                 kind: "aws.sqs.queue".into(),

@@ -26,6 +26,7 @@
 //!   in the document; an undocumented route fails the contract test.
 
 pub mod admin;
+pub mod hibernate;
 pub mod json;
 pub mod openapi;
 pub mod runs;

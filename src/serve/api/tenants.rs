@@ -65,19 +65,19 @@ pub struct Protect {
     pub protected: bool,
 }
 
-fn view(app: &AppState, row: &TenantRow) -> TenantView {
+pub(crate) fn view(app: &AppState, row: &TenantRow) -> TenantView {
     let active = app.jobs.active_for(&row.name).map(|r| r.view());
     TenantView::of(row, active)
 }
 
-async fn existing(app: &AppState, name: &str) -> Result<TenantRow, ApiError> {
+pub(crate) async fn existing(app: &AppState, name: &str) -> Result<TenantRow, ApiError> {
     app.state.tenant(name).await?.ok_or_else(|| {
         ApiError::not_found(format!("no tenant '{name}'; GET /api/tenants lists them"))
     })
 }
 
 /// Refuses (and audits the refusal) unless `who` may change a tenant of `owner`.
-async fn require_change(
+pub(crate) async fn require_change(
     app: &AppState,
     who: &Principal,
     action: &str,
@@ -214,6 +214,11 @@ async fn create(
         Some("destroying") => {
             return Err(ApiError::conflict(format!(
                 "tenant '{tenant}' is being destroyed (or its destroy failed); destroy it again first"
+            )));
+        }
+        Some(s) if crate::hibernate::plan::is_hibernation_status(s) => {
+            return Err(ApiError::conflict(format!(
+                "tenant '{tenant}' is {s}; wake it first (POST /api/tenants/{tenant}/wake)"
             )));
         }
         // failed or interrupted: resume, by its owner or an operator

@@ -204,6 +204,15 @@ function tenantActions(tenant, where) {
       onclick: () => openExtend(tenant),
     }, "Extend"));
   }
+  if (tenant.status === "hibernated") {
+    buttons.push(h("button", {
+      type: "button",
+      "data-testid": `${where}-wake-${tenant.name}`,
+      "aria-label": `Wake ${tenant.name}`,
+      disabled: busy, title: busy ? "A run is in progress" : null,
+      onclick: () => wakeTenant(tenant),
+    }, "Wake"));
+  }
   const why = tenant.protected ? "Protected: an operator must unprotect it first"
     : busy ? "A run is in progress" : null;
   buttons.push(h("button", {
@@ -639,6 +648,16 @@ async function onDestroy(event) {
 async function toggleProtect(tenant) {
   try {
     await api("POST", `${tenantPath(tenant.name)}/protect`, { protected: !tenant.protected });
+    await refreshCurrent();
+  } catch (err) {
+    if (err.status !== 401) notice(err.message);
+  }
+}
+
+/// Asks the server to wake a hibernated tenant (a run; the list shows it `waking`).
+async function wakeTenant(tenant) {
+  try {
+    await api("POST", `${tenantPath(tenant.name)}/wake`);
     await refreshCurrent();
   } catch (err) {
     if (err.status !== 401) notice(err.message);

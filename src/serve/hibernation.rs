@@ -1,0 +1,161 @@
+//! Hibernation in the server: runs hibernate and wake in the background
+//! (for the API and the schedules), runs the sleep/wake schedules of stacks
+//! and tenants, stops again the RDS instances AWS starts by itself after
+//! 7 days while a tenant is hibernated, and closes the hibernated period of
+//! a tenant destroyed while hibernated.
+
+use std::time::Duration;
+
+use super::api::hibernate::Op;
+use super::app::App;
+use crate::hibernate::{self, Due, HibernateError, Outcome, Schedule, ScheduleSpec};
+use crate::state::TenantRow;
+use crate::tenant::TenantName;
+
+/// How often the schedules and the stopped databases are looked at (cron
+/// expressions have minutes as their finest unit).
+const EVERY: Duration = Duration::from_secs(60);
+
+/// Starts a hibernate or wake run of `tenant` in the background.
+pub fn spawn_run(app: std::sync::Arc<App>, tenant: TenantName, op: Op, run_id: String) {
+    tokio::spawn(async move {
+        let engine = app.jobs.engine().clone();
+        let result = match op {
+            Op::Hibernate => hibernate::hibernate(&engine, &tenant, Some(run_id)).await,
+            Op::Wake => {
+                hibernate::wake(
+                    &engine,
+                    &tenant,
+                    Some(run_id),
+                    hibernate::DEFAULT_READY_WITHIN,
+                )
+                .await
+            }
+        };
+        completed(&app, tenant.as_str(), op, &result);
+    });
+}
+
+/// Where every hibernate and wake run of the server ends: logs it and
+/// counts it. The `tenant.hibernated` / `tenant.woken` notifications belong
+/// here (not wired yet).
+pub fn completed(app: &App, tenant: &str, op: Op, result: &Result<Outcome, HibernateError>) {
+    let _ = app;
+    let operation = op.as_str();
+    match result {
+        Ok(o) if o.failed() => {
+            let errors = o.report.as_ref().map(|r| r.errors.len()).unwrap_or(0);
+            tracing::warn!(tenant, operation, status = %o.status, errors, "run finished with errors");
+        }
+        Ok(o) => tracing::info!(tenant, operation, status = %o.status, "run finished"),
+        Err(e) => tracing::warn!(tenant, operation, error = %e, "run could not run"),
+    }
+}
+
+/// The schedule that applies to `t`: its own, else its stack's.
+async fn schedule_of(app: &App, t: &TenantRow) -> Option<Schedule> {
+    match app.state.hibernation_schedule(&t.name).await {
+        Ok(Some(json)) => match serde_json::from_str::<ScheduleSpec>(&json).map(Schedule::parse) {
+            Ok(Ok(s)) => return Some(s),
+            _ => {
+                tracing::warn!(tenant = %t.name, "the tenant's stored schedule is unreadable; set it again with `envctl hibernate tenant {} --sleep ...`", t.name);
+                return None;
+            }
+        },
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(tenant = %t.name, error = %e, "cannot read the tenant's schedule");
+            return None;
+        }
+    }
+    app.config
+        .stacks
+        .get(&t.stack_name)
+        .and_then(|s| s.hibernate.clone())
+}
+
+/// One look at every tenant for what fell due in `(since, now]`.
+pub async fn pass(app: &std::sync::Arc<App>, since: jiff::Timestamp, now: jiff::Timestamp) {
+    let tenants = match app.state.tenants().await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "hibernation schedules: cannot list tenants");
+            return;
+        }
+    };
+    for t in tenants {
+        if t.status == "destroyed" {
+            // Destroyed while hibernated: the period ends with it.
+            if let Err(e) = app
+                .state
+                .close_hibernation_period(&t.name, &t.updated_at)
+                .await
+            {
+                tracing::warn!(tenant = %t.name, error = %e, "cannot close the hibernated period");
+            }
+            continue;
+        }
+        if t.status == hibernate::HIBERNATED {
+            match hibernate::keep_hibernated(app.jobs.engine(), &t.name).await {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(tenant = %t.name, instances = ?ids, "stopped again the RDS instances AWS started");
+                    app.audit(
+                        Some(&scheduler()),
+                        "restop",
+                        &t.name,
+                        "done",
+                        Some(ids.join(",")),
+                    )
+                    .await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(tenant = %t.name, error = %e, "cannot check the tenant's stopped databases")
+                }
+            }
+        }
+        let Some(schedule) = schedule_of(app, &t).await else {
+            continue;
+        };
+        let op = match (schedule.due(since, now), t.status.as_str()) {
+            (Some(Due::Sleep), "ready") => Op::Hibernate,
+            (Some(Due::Wake), hibernate::HIBERNATED) => Op::Wake,
+            _ => continue,
+        };
+        if app.jobs.active_for(&t.name).is_some() {
+            continue;
+        }
+        let Ok(tenant) = TenantName::parse(&t.name) else {
+            continue;
+        };
+        let run_id = crate::engine::new_run_id();
+        app.audit(
+            Some(&scheduler()),
+            op.as_str(),
+            &t.name,
+            "accepted",
+            Some(format!("schedule run={run_id}")),
+        )
+        .await;
+        spawn_run(app.clone(), tenant, op, run_id);
+    }
+}
+
+/// Runs [`pass`] every minute, from the server's start on.
+pub async fn run(app: std::sync::Arc<App>) {
+    let mut since = jiff::Timestamp::now();
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let now = jiff::Timestamp::now();
+        pass(&app, since, now).await;
+        since = now;
+    }
+}
+
+/// Who the audit log names for what the schedules and the checks do.
+fn scheduler() -> crate::serve::auth::Principal {
+    crate::serve::auth::Principal {
+        name: "schedule".into(),
+        role: crate::serve::auth::Role::Operator,
+    }
+}
