@@ -343,7 +343,23 @@ pub async fn destroy(global: &Global, a: DestroyArgs) -> anyhow::Result<()> {
     conclude(engine, renderer, result, a.output).await
 }
 
+/// A tenant as `get tenants` lists it: its row, cost and URLs.
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    tenant: crate::state::TenantRow,
+    cost: Option<crate::cost::CostView>,
+    urls: Vec<crate::cost::TenantUrl>,
+}
+
+/// The price table of `--prices`/ENVCTL_PRICES (bad input when unusable).
+fn price_table(global: &Global) -> anyhow::Result<crate::cost::PriceTable> {
+    crate::cost::prices::for_cli(global.prices.as_ref())
+        .map_err(|e| BadInput(format!("--prices: {e}")).into())
+}
+
 pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<()> {
+    let table = price_table(global)?;
     let state = setup::state(global).await?;
     let tenants: Vec<_> = state
         .tenants()
@@ -351,7 +367,24 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
         .into_iter()
         .filter(|t| a.all || t.status != "destroyed")
         .collect();
-    output::print(a.output, &tenants, || {
+    let book = crate::cost::CostBook::of_stack_files(table, &tenants, &setup::builtins(global));
+    book.load(&state, None).await?;
+    let listed: Vec<Listed> = tenants
+        .into_iter()
+        .map(|t| {
+            let (cost, urls) = book.tenant(&t);
+            Listed {
+                tenant: t,
+                cost,
+                urls,
+            }
+        })
+        .collect();
+    output::print(a.output, &listed, || {
+        let money = |c: &Option<crate::cost::CostView>, f: fn(&crate::cost::CostView) -> f64| {
+            c.as_ref()
+                .map_or("-".into(), |c| crate::cost::view::money(f(c), &c.currency))
+        };
         output::table(
             &[
                 "name",
@@ -360,10 +393,13 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
                 "stack",
                 "created",
                 "expires",
+                "cost/month",
+                "accrued",
             ],
-            tenants
+            listed
                 .iter()
-                .map(|t| {
+                .map(|l| {
+                    let t = &l.tenant;
                     vec![
                         t.name.clone(),
                         t.status.clone(),
@@ -371,6 +407,8 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
                         t.stack_name.clone(),
                         t.created_at.clone(),
                         t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                        money(&l.cost, |c| c.monthly),
+                        money(&l.cost, |c| c.accrued),
                     ]
                 })
                 .collect(),
@@ -384,6 +422,9 @@ struct Description {
     tenant: crate::state::TenantRow,
     nodes: Vec<DescribedNode>,
     runs: Vec<crate::state::RunRow>,
+    cost: crate::cost::CostView,
+    cost_breakdown: Vec<crate::cost::Line>,
+    urls: Vec<crate::cost::TenantUrl>,
 }
 
 #[derive(Serialize)]
@@ -397,6 +438,7 @@ struct DescribedNode {
 
 pub async fn describe(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
     let name = setup::tenant(&a.name)?;
+    let table = price_table(global)?;
     let state = setup::state(global).await?;
     let tenant = state.tenant(name.as_str()).await?.ok_or_else(|| {
         BadInput(format!(
@@ -405,7 +447,16 @@ pub async fn describe(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
         ))
     })?;
     let records = journal::replay(&state.events(name.as_str()).await?).context("intent log")?;
+    let book = crate::cost::CostBook::of_stack_files(
+        table,
+        std::slice::from_ref(&tenant),
+        &setup::builtins(global),
+    );
+    let cost = book.detail(&state, &tenant).await?;
     let d = Description {
+        cost: cost.cost,
+        cost_breakdown: cost.estimate.lines,
+        urls: cost.urls,
         tenant,
         nodes: records
             .into_iter()
@@ -452,9 +503,56 @@ pub async fn describe(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
                 ]
             })
             .collect();
+        let c = &d.cost;
+        let m = |v: f64| crate::cost::view::money(v, &c.currency);
+        let urls: Vec<String> = d
+            .urls
+            .iter()
+            .map(|u| format!("{}={}", u.name, u.url))
+            .collect();
+        let head = format!(
+            "{head}\nurls:        {}\ncost:        {}/hour, {}/month now; {}/month running, {}/month hibernated\naccrued:     {} since creation (prices as of {})",
+            if urls.is_empty() {
+                "none yet".into()
+            } else {
+                urls.join(" ")
+            },
+            m(c.hourly),
+            m(c.monthly),
+            m(c.running_monthly),
+            m(c.hibernated_monthly),
+            m(c.accrued),
+            c.prices_as_of,
+        );
+        let hpm = book.table.hours_per_month;
+        let costs = d
+            .cost_breakdown
+            .iter()
+            .map(|l| {
+                vec![
+                    l.id.clone(),
+                    l.kind.clone(),
+                    l.basis.clone(),
+                    m(l.running_hourly * hpm),
+                    m(l.hibernated_hourly * hpm),
+                    l.unpriced.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
         format!(
-            "{head}\n{}",
-            output::table(&["node", "kind", "state", "outputs", "last error"], rows)
+            "{head}\n{}\n\n{}",
+            output::table(&["node", "kind", "state", "outputs", "last error"], rows),
+            output::table(
+                &[
+                    "node",
+                    "kind",
+                    "priced as",
+                    "running/month",
+                    "hibernated/month",
+                    "unpriced"
+                ],
+                costs
+            )
         )
     });
     Ok(())

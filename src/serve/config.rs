@@ -39,6 +39,9 @@ struct RawConfig {
     reaper: Option<RawReaper>,
     #[serde(default)]
     secure_cookie: bool,
+    /// A price table replacing the shipped one (relative to this file).
+    #[serde(default)]
+    prices: Option<PathBuf>,
     #[serde(default)]
     notifications: super::notify::config::RawNotifications,
 }
@@ -98,6 +101,8 @@ pub struct ServeConfig {
     /// Mark the session cookie `Secure` (set it when the page is served
     /// over HTTPS, e.g. behind an ingress that terminates TLS).
     pub secure_cookie: bool,
+    /// The price table, each stack's estimate and the tenants' cost facts.
+    pub cost: std::sync::Arc<crate::cost::CostBook>,
     /// Webhooks and expiry warnings (none when not configured).
     pub notifications: super::notify::Notifications,
 }
@@ -223,6 +228,12 @@ impl ServeConfig {
             .validate(&|var| std::env::var(var).ok())
             .map_err(bad)?;
 
+        let prices = raw.prices.as_ref().map(|p| base.join(p));
+        let table = crate::cost::PriceTable::load(prices.as_deref())
+            .map_err(|e| bad(format!("prices: {e}")))?;
+        let cost = crate::cost::CostBook::new(table, stacks.values())
+            .map_err(|e| bad(format!("prices: {e}")))?;
+
         Ok(Self {
             listen: raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.into()),
             max_concurrent_runs: raw.max_concurrent_runs,
@@ -233,6 +244,7 @@ impl ServeConfig {
             tokens,
             reaper,
             secure_cookie: raw.secure_cookie,
+            cost: std::sync::Arc::new(cost),
             notifications,
         })
     }

@@ -23,6 +23,12 @@ pub struct TenantView {
     pub protected: bool,
     /// The run going on now, if any.
     pub active_run: Option<RunView>,
+    /// The estimated cost (see the price table); `null` when the tenant's
+    /// stack is not one this server offers.
+    pub cost: Option<crate::cost::CostView>,
+    /// Where to reach the tenant: its published `PUBLIC_URL` and `API_URL`
+    /// (absolute http(s) URLs only).
+    pub urls: Vec<crate::cost::TenantUrl>,
 }
 
 impl TenantView {
@@ -39,7 +45,19 @@ impl TenantView {
             expires_at: row.expires_at.clone(),
             protected: row.protected,
             active_run,
+            cost: None,
+            urls: Vec::new(),
         }
+    }
+
+    /// The view with its cost and URLs (from `crate::cost::CostBook`).
+    pub fn with_cost(
+        mut self,
+        (cost, urls): (Option<crate::cost::CostView>, Vec<crate::cost::TenantUrl>),
+    ) -> Self {
+        self.cost = cost;
+        self.urls = urls;
+        self
     }
 }
 
