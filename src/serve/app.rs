@@ -22,6 +22,8 @@ pub struct App {
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
     pub state: StateStore,
+    /// `GET /api/tenants`'s cache, checked against the store on each request.
+    pub tenant_list: super::list_cache::TenantListCache,
     /// Webhook notifications (a notifier with no webhooks sends nothing).
     pub notifier: Arc<super::notify::Notifier>,
 }
@@ -160,9 +162,8 @@ impl FromRequestParts<AppState> for Caller {
             });
         }
         let jar = CookieJar::from_headers(&parts.headers);
-        if let Some(p) = jar
-            .get(SESSION_COOKIE)
-            .and_then(|c| app.auth.by_session(c.value()))
+        if let Some(c) = jar.get(SESSION_COOKIE)
+            && let Some(p) = app.auth.by_session(&app.state, c.value()).await?
         {
             return Ok(Caller(p));
         }

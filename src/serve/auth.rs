@@ -1,14 +1,15 @@
 //! Who is calling: bearer tokens (compared by their SHA-256, as configured),
-//! the page's session cookie, and what each role may do.
+//! the page's session cookie (its session kept in the state store by digest,
+//! so any replica knows it), and what each role may do.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::config::TokenEntry;
+use crate::state::{SessionRow, StateError, StateStore};
 
 /// The cookie the page's login sets.
 pub const SESSION_COOKIE: &str = "envctl_session";
@@ -65,10 +66,10 @@ impl Principal {
     }
 }
 
-/// The configured tokens and the page's live sessions.
+/// The configured tokens; page sessions live in the state store, where
+/// every replica finds them.
 pub struct Authenticator {
     by_digest: HashMap<[u8; 32], Principal>,
-    sessions: Mutex<HashMap<String, (Principal, Instant)>>,
 }
 
 impl Authenticator {
@@ -86,7 +87,6 @@ impl Authenticator {
                     )
                 })
                 .collect(),
-            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -97,27 +97,58 @@ impl Authenticator {
         self.by_digest.get(&digest).cloned()
     }
 
-    /// Starts a page session for `who`; returns the cookie value.
-    pub fn open_session(&self, who: Principal) -> String {
+    /// Starts a page session for `who` in `state` (purging expired ones);
+    /// returns the cookie value. The store keeps only its digest.
+    pub async fn open_session(
+        &self,
+        state: &StateStore,
+        who: &Principal,
+    ) -> Result<String, StateError> {
         let id = random_id();
-        let mut sessions = self.sessions.lock().expect("sessions lock");
-        let now = Instant::now();
-        sessions.retain(|_, (_, at)| now.duration_since(*at) < SESSION_TTL);
-        sessions.insert(id.clone(), (who, now));
-        id
+        let now = now_ms();
+        let row = SessionRow {
+            name: who.name.clone(),
+            role: who.role.as_str().into(),
+        };
+        let ttl = i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX);
+        state
+            .open_session(&session_digest(&id), &row, now, now.saturating_add(ttl))
+            .await?;
+        Ok(id)
     }
 
-    pub fn by_session(&self, id: &str) -> Option<Principal> {
-        let sessions = self.sessions.lock().expect("sessions lock");
-        sessions
-            .get(id)
-            .filter(|(_, at)| at.elapsed() < SESSION_TTL)
-            .map(|(p, _)| p.clone())
+    /// The principal of the session `id`, if it is open, unexpired, and its
+    /// holder is still a configured token's (removing a token from the
+    /// configuration ends its sessions).
+    pub async fn by_session(
+        &self,
+        state: &StateStore,
+        id: &str,
+    ) -> Result<Option<Principal>, StateError> {
+        let Some(row) = state.session(&session_digest(id), now_ms()).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .by_digest
+            .values()
+            .find(|p| p.name == row.name && p.role.as_str() == row.role)
+            .cloned())
     }
 
-    pub fn close_session(&self, id: &str) {
-        self.sessions.lock().expect("sessions lock").remove(id);
+    /// Ends the session `id` for every replica.
+    pub async fn close_session(&self, state: &StateStore, id: &str) -> Result<(), StateError> {
+        state.close_session(&session_digest(id)).await
     }
+}
+
+/// What the store keeps of a session id: its SHA-256, hex. The id is 256
+/// random bits, so a fast hash is enough: nothing can be guessed back.
+pub fn session_digest(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 /// 32 random bytes, hex: a session id nobody can guess.
@@ -146,15 +177,39 @@ mod tests {
         assert!(a.by_token("").is_none());
     }
 
-    #[test]
-    fn sessions_open_and_close() {
+    async fn store() -> (tempfile::TempDir, StateStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::open_path(&dir.path().join("s.sqlite"))
+            .await
+            .unwrap();
+        (dir, state)
+    }
+
+    #[tokio::test]
+    async fn sessions_open_and_close_in_the_store() {
+        let (_dir, state) = store().await;
         let a = auth();
         let who = a.by_token("s3cret-token").unwrap();
-        let id = a.open_session(who.clone());
+        let id = a.open_session(&state, &who).await.unwrap();
         assert_eq!(id.len(), 64);
-        assert_eq!(a.by_session(&id), Some(who));
-        a.close_session(&id);
-        assert_eq!(a.by_session(&id), None);
+        assert_eq!(a.by_session(&state, &id).await.unwrap(), Some(who));
+        assert_eq!(a.by_session(&state, &id[1..]).await.unwrap(), None);
+        a.close_session(&state, &id).await.unwrap();
+        assert_eq!(a.by_session(&state, &id).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_when_its_token_leaves_the_configuration() {
+        let (_dir, state) = store().await;
+        let who = auth().by_token("s3cret-token").unwrap();
+        let id = auth().open_session(&state, &who).await.unwrap();
+        let reconfigured = Authenticator::new(&[TokenEntry {
+            name: "sam".into(),
+            role: Role::Viewer,
+            sha256: Sha256::digest(b"other-token").into(),
+        }]);
+        assert_eq!(reconfigured.by_session(&state, &id).await.unwrap(), None);
+        assert!(auth().by_session(&state, &id).await.unwrap().is_some());
     }
 
     #[test]

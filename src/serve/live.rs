@@ -1,15 +1,19 @@
 //! A run in progress, as the server shows it: the engine's progress messages
 //! folded into a [`RunView`] that watchers (the page's event stream) follow,
-//! a short log of lines, and a timeline picture drawn while it goes.
+//! a short log of lines, and a timeline picture drawn while it goes; and a
+//! run held by another replica, followed node by node through the state
+//! store's event log ([`StoredRun`]).
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, watch};
 
 use super::views::{NodeView, RunView, outcome_of, verdict_str};
 use crate::budget::{NodeTiming, Report, Verdict};
 use crate::engine::Progress;
+use crate::journal::Event;
+use crate::state::{EventRow, RunRow, StateError, StateStore};
 
 /// Lines kept for a late watcher.
 const LOG_KEEP: usize = 200;
@@ -292,6 +296,131 @@ impl LiveRun {
     }
 }
 
+/// How often a run held by another process (a replica, the CLI) is read
+/// again from the store's event log.
+pub const STORED_POLL: Duration = Duration::from_millis(250);
+
+/// A run held by another process, followed node by node through the
+/// journal's event log in the state store (which every process writing a
+/// run fills as it goes).
+pub struct StoredRun {
+    state: StateStore,
+    view: RunView,
+    /// The last event folded in.
+    after: i64,
+    /// The run's start, in ms since the epoch: node times count from it.
+    origin_ms: i64,
+}
+
+impl StoredRun {
+    /// Starts following `row` with the events stored so far folded in.
+    pub async fn open(state: StateStore, row: &RunRow) -> Result<Self, StateError> {
+        let origin_ms = row
+            .started_at
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.as_millisecond())
+            .unwrap_or(0);
+        let mut run = Self {
+            state,
+            view: RunView::of_row(row),
+            after: 0,
+            origin_ms,
+        };
+        if !run.view.is_finished() {
+            run.fold_new().await?;
+        }
+        Ok(run)
+    }
+
+    pub fn view(&self) -> &RunView {
+        &self.view
+    }
+
+    /// Waits until the run has new node events or has finished, polling
+    /// every [`STORED_POLL`]. False when the run is no longer in the store.
+    pub async fn changed(&mut self) -> Result<bool, StateError> {
+        loop {
+            tokio::time::sleep(STORED_POLL).await;
+            // The row first: events written before it finished are then all
+            // in the read that follows.
+            let Some(row) = self.state.run(&self.view.id).await? else {
+                return Ok(false);
+            };
+            let folded = self.fold_new().await?;
+            if row.status != "running" {
+                // Its report has the final node list, as a local run's end.
+                self.view = RunView::of_row(&row);
+                return Ok(true);
+            }
+            if folded {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Folds the events stored since the last read; true if there were any.
+    async fn fold_new(&mut self) -> Result<bool, StateError> {
+        let events = self
+            .state
+            .run_events_after(&self.view.tenant, &self.view.id, self.after)
+            .await?;
+        let any = !events.is_empty();
+        for (seq, e) in events {
+            fold_event(&mut self.view, &e, self.origin_ms);
+            self.after = seq;
+        }
+        if any {
+            self.view.progress.elapsed_ms =
+                (jiff::Timestamp::now().as_millisecond() - self.origin_ms).max(0) as u64;
+        }
+        Ok(any)
+    }
+}
+
+/// Folds one stored journal event into a run's view: the node's state and
+/// its start or end (ms from the run's start at `origin_ms`).
+pub fn fold_event(v: &mut RunView, e: &EventRow, origin_ms: i64) {
+    let at = (e.at_ms - origin_ms).max(0) as u64;
+    let i = match v.progress.nodes.iter().position(|n| n.id == e.node) {
+        Some(i) => i,
+        None => {
+            v.progress.nodes.push(NodeView {
+                id: e.node.clone(),
+                kind: e.kind.clone(),
+                state: "waiting".into(),
+                start_ms: None,
+                end_ms: None,
+            });
+            v.progress.nodes.len() - 1
+        }
+    };
+    let n = &mut v.progress.nodes[i];
+    n.kind = e.kind.clone();
+    match e.event {
+        Event::Started | Event::DeleteStarted => {
+            n.state = "running".into();
+            n.start_ms = Some(at);
+            n.end_ms = None;
+        }
+        Event::Succeeded => {
+            n.state = "succeeded".into();
+            n.end_ms = Some(at);
+        }
+        Event::Deleted => {
+            n.state = "deleted".into();
+            n.end_ms = Some(at);
+        }
+        Event::Failed | Event::DeleteFailed => {
+            n.state = "failed".into();
+            n.end_ms = Some(at);
+        }
+    }
+    if n.start_ms.is_none() {
+        n.start_ms = n.end_ms;
+    }
+    recount(v);
+}
+
 /// Counts from the node list, where no `Status` message has said better.
 fn recount(v: &mut RunView) {
     let nodes = &v.progress.nodes;
@@ -311,7 +440,52 @@ fn recount(v: &mut RunView) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    fn stored(node: &str, event: Event, at_ms: i64) -> EventRow {
+        EventRow {
+            run_id: "r1".into(),
+            tenant: "acme".into(),
+            node: node.into(),
+            kind: "aws.s3.bucket".into(),
+            event,
+            at_ms,
+            outputs: Default::default(),
+            had_secrets: false,
+            spec_hash: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn stored_events_fold_into_node_states_and_times() {
+        let mut v = LiveRun::new(
+            "r1".into(),
+            "acme".into(),
+            "create",
+            "minimal".into(),
+            "dev".into(),
+        )
+        .view();
+        fold_event(&mut v, &stored("a", Event::Started, 10_100), 10_000);
+        fold_event(&mut v, &stored("b", Event::Started, 10_150), 10_000);
+        fold_event(&mut v, &stored("a", Event::Succeeded, 10_400), 10_000);
+        let p = &v.progress;
+        assert_eq!((p.done, p.running, p.failed, p.total), (1, 1, 0, 2));
+        assert_eq!(
+            (
+                p.nodes[0].state.as_str(),
+                p.nodes[0].start_ms,
+                p.nodes[0].end_ms
+            ),
+            ("succeeded", Some(100), Some(400))
+        );
+        fold_event(&mut v, &stored("b", Event::Failed, 10_500), 10_000);
+        assert_eq!((v.progress.running, v.progress.failed), (0, 1));
+        fold_event(&mut v, &stored("a", Event::DeleteStarted, 11_000), 10_000);
+        fold_event(&mut v, &stored("a", Event::Deleted, 11_200), 10_000);
+        assert_eq!(v.progress.nodes[0].state, "deleted");
+        assert_eq!(v.progress.nodes[0].start_ms, Some(1_000));
+    }
 
     #[test]
     fn progress_messages_fold_into_counts_and_node_states() {

@@ -1,5 +1,6 @@
 //! `/api/login`, `/api/logout`, `/api/whoami`: the page's sign-in with a
-//! token, kept as an HttpOnly, same-site session cookie.
+//! token, kept as an HttpOnly, same-site session cookie whose session lives
+//! in the state store (by digest), so that any replica serves it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +21,8 @@ pub struct Login {
 
 #[utoipa::path(post, path = "/api/login", tag = "session", request_body = Login,
     responses((status = 200, body = Principal, description = "signed in; sets the session cookie"),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, body = ErrorBody),
+        (status = 500, body = ErrorBody, description = "the state store could not record the session")))]
 pub async fn login(
     State(app): State<AppState>,
     jar: CookieJar,
@@ -34,7 +36,7 @@ pub async fn login(
             "token: not a configured token; ask an operator for yours",
         ));
     };
-    let session = app.auth.open_session(who.clone());
+    let session = app.auth.open_session(&app.state, &who).await?;
     app.audit(Some(&who), "login", "-", "accepted", None).await;
     let cookie = Cookie::build((SESSION_COOKIE, session))
         .http_only(true)
@@ -46,19 +48,23 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/logout", tag = "session",
-    responses((status = 204, description = "signed out; clears the session cookie")))]
-pub async fn logout(State(app): State<AppState>, jar: CookieJar) -> (CookieJar, StatusCode) {
+    responses((status = 204, description = "signed out on every replica; clears the session cookie"),
+        (status = 500, body = ErrorBody, description = "the state store could not end the session; the cookie is kept so that logging out can be tried again")))]
+pub async fn logout(
+    State(app): State<AppState>,
+    jar: CookieJar,
+) -> Result<(CookieJar, StatusCode), ApiError> {
     if let Some(c) = jar.get(SESSION_COOKIE) {
-        app.auth.close_session(c.value());
+        app.auth.close_session(&app.state, c.value()).await?;
     }
-    (
+    Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
         StatusCode::NO_CONTENT,
-    )
+    ))
 }
 
 #[utoipa::path(get, path = "/api/whoami", tag = "session",
-    responses((status = 200, body = Principal), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Who the credentials name, and their role", body = Principal)))]
 pub async fn whoami(Caller(who): Caller) -> Json<Principal> {
     Json(who)
 }
