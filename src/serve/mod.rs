@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod hibernation;
 pub mod jobs;
+pub mod list_cache;
 pub mod live;
 pub mod metrics;
 pub mod notify;
@@ -141,6 +142,7 @@ pub fn app(config: ServeConfig, engine: Engine) -> AppState {
         notifier.clone(),
     );
     Arc::new(App {
+        tenant_list: list_cache::TenantListCache::new(api::tenants::list_envelope()),
         auth: auth::Authenticator::new(&config.tokens),
         config,
         jobs,

@@ -104,11 +104,30 @@ pub(crate) async fn require_change(
 pub async fn list_tenants(
     State(app): State<AppState>,
     Caller(_who): Caller,
-) -> Result<Json<TenantList>, ApiError> {
-    let rows = app.state.tenants().await?;
-    Ok(Json(TenantList {
-        tenants: rows.iter().map(|r| view(&app, r)).collect(),
-    }))
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    // Served from the cache of src/serve/list_cache.rs while no tenant
+    // changed anywhere; tenants with a run here carry its live progress.
+    let body = app
+        .tenant_list
+        .body(&app.state, TenantView::of, |name| {
+            app.jobs.active_for(name).map(|r| r.view())
+        })
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+/// The list's JSON around its items, as `TenantList` serializes.
+pub fn list_envelope() -> crate::serve::list_cache::Envelope {
+    let empty = serde_json::to_string(&TenantList {
+        tenants: Vec::new(),
+    })
+    .expect("the list serializes");
+    crate::serve::list_cache::Envelope::of_empty(&empty)
 }
 
 #[utoipa::path(post, path = "/api/tenants", tag = "tenants", request_body = CreateTenant,
