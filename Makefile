@@ -109,9 +109,12 @@ serve: build local-up
 	@echo "== envctl serve on http://127.0.0.1:8080 (sign in with demo-operator, demo-requester or demo-viewer; Ctrl-C stops)"
 	$(LOCAL_ENV) $(ENVCTL) serve --config serve.example.yaml
 
-# The default-stack figures need a cluster: the test cluster's, started and
-# stopped around the run (not at the same time as `make test`).
+# The server's figures (GET /api/tenants with 1,000 tenants, SQLite and a
+# private PostgreSQL it starts and stops) come first; the default-stack
+# figures need a cluster: the test cluster's, started and stopped around the
+# run (not at the same time as `make test`). Both build in release.
 bench: setup
+	cargo bench --bench serve
 	@$(K8S_TEST_PORTS) $(K8S) up $(K8S_TEST_DIR)
 	@rc=0; ENVCTL_TEST_KUBECONFIG=$(K8S_TEST_DIR)/kubeconfig cargo bench --bench engine || rc=$$?; \
 	$(K8S_TEST_PORTS) $(K8S) down $(K8S_TEST_DIR); exit $$rc

@@ -6,9 +6,9 @@
 //!    the progress event, on a SQLite file;
 //! 3. a simulated run whose node durations come from real AWS timings scaled
 //!    down: makespan divided by the critical-path lower bound (1.00 is ideal);
-//! 4. `envctl serve`: requests per second of `GET /api/tenants` with 1,000
-//!    tenants in the state, and the time from `POST /api/tenants` to the
-//!    run's first progress event on its event stream;
+//! 4. `envctl serve`: the time from `POST /api/tenants` to the run's first
+//!    progress event on its event stream (the list endpoint's requests/s are
+//!    `bench_serve.rs`'s);
 //! 5. the default stack created and destroyed through the realism layer
 //!    (`bench_realism.rs`), as run and at real AWS durations.
 
@@ -287,46 +287,6 @@ async fn serve_figures(engine: &Engine, dir: &Path, stack_text: &str) {
     let state = StateStore::open_path(&dir.join("serve.sqlite"))
         .await
         .unwrap();
-    let now = jiff::Timestamp::now().to_string();
-    // Each row holds the stored graph of the default 86-node tenant, as in use.
-    let tenant_stack = envctl::stack::load_file_in(
-        &support::repo_root().join("stacks/tenant.yaml"),
-        &envctl::stack::Builtins::with_domain(BENCH_DOMAIN),
-    )
-    .unwrap();
-    let graph_json =
-        envctl::engine::spec::StoredGraph::of(&Graph::build(&tenant_stack).unwrap()).to_json();
-    for i in 0..1000 {
-        state
-            .upsert_tenant(&envctl::state::TenantRow {
-                name: format!("tenant-{i:04}"),
-                environment: "dev".into(),
-                stack_name: "sim".into(),
-                stack_path: stack_path.display().to_string(),
-                status: "ready".into(),
-                created_at: now.clone(),
-                updated_at: now.clone(),
-                expires_at: Some(now.clone()),
-                protected: false,
-                owner: Some("bench".into()),
-                note: Some("seeded by the benchmark".into()),
-                graph_json: graph_json.clone(),
-            })
-            .await
-            .unwrap();
-    }
-    // Where a list request's time goes: the state query alone.
-    let mut best = Duration::MAX;
-    for _ in 0..20 {
-        let t = Instant::now();
-        assert_eq!(state.tenants().await.unwrap().len(), 1000);
-        best = best.min(t.elapsed());
-    }
-    println!(
-        "serve: reading 1,000 tenant rows from the state (SQLite; each stores a {} KiB graph, not read by the list): {:.1} ms (best of 20)",
-        graph_json.len() / 1024,
-        best.as_secs_f64() * 1e3
-    );
     let mut engine = engine.clone();
     engine.state = state;
     let app = envctl::serve::app(config, engine);
@@ -334,44 +294,6 @@ async fn serve_figures(engine: &Engine, dir: &Path, stack_text: &str) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(envctl::serve::serve(app, listener));
     let client = reqwest::Client::new();
-
-    // Requests per second of the list, 8 clients at once for 5 s.
-    let list = format!("{base}/api/tenants");
-    let first = client
-        .get(&list)
-        .bearer_auth(BENCH_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let body = first.bytes().await.unwrap();
-    let window = Duration::from_secs(5);
-    let t = Instant::now();
-    let mut clients = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (client, list) = (client.clone(), list.clone());
-        clients.spawn(async move {
-            let mut n = 0u64;
-            while t.elapsed() < window {
-                let r = client
-                    .get(&list)
-                    .bearer_auth(BENCH_TOKEN)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success());
-                r.bytes().await.unwrap();
-                n += 1;
-            }
-            n
-        });
-    }
-    let total: u64 = clients.join_all().await.into_iter().sum();
-    println!(
-        "serve: GET /api/tenants with 1,000 tenants ({} KiB each): {:.0} requests/s (8 clients, {} s)",
-        body.len() / 1024,
-        total as f64 / t.elapsed().as_secs_f64(),
-        window.as_secs()
-    );
 
     // From the request to the run's first progress event.
     let mut samples = Vec::new();
