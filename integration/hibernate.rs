@@ -4,6 +4,8 @@
 //! starting a stopped instance after 7 days is played by a raw
 //! StartDBInstance call.
 
+#[path = "support/serve_process.rs"]
+mod serve_process;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -39,7 +41,10 @@ async fn kube_client() -> kube::Client {
 
 /// A tenant name of its own per run (the cluster is shared).
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    )
 }
 
 struct World {
@@ -122,7 +127,13 @@ impl World {
     }
 
     async fn db_status(&self, id: &str) -> Option<String> {
-        match self.rds().describe_db_instances().db_instance_identifier(id).send().await {
+        match self
+            .rds()
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+        {
             Ok(o) => o.db_instances()[0].db_instance_status().map(str::to_string),
             Err(_) => None,
         }
@@ -148,8 +159,7 @@ impl World {
     async fn engine(&self) -> envctl::engine::Engine {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let aws = envctl::kinds::aws::AwsClients::from_config(&self.moto.sdk_config());
-        let values =
-            envctl::envapi::ValueStore::new(aws.s3.clone(), "envctl-values-hibernate");
+        let values = envctl::envapi::ValueStore::new(aws.s3.clone(), "envctl-values-hibernate");
         envctl::engine::Engine {
             backends: Arc::new(envctl::kinds::Backends { aws, values }),
             state: envctl::state::StateStore::open_path(&self.state_path())
@@ -322,11 +332,18 @@ async fn a_restarted_database_is_stopped_again_and_an_expired_hibernated_tenant_
     assert_eq!(w.db_status(&db).await.as_deref(), Some("available"));
     // What `envctl serve` runs every minute for a hibernated tenant.
     let engine = w.engine().await;
-    let restopped = envctl::hibernate::keep_hibernated(&engine, t).await.unwrap();
+    let restopped = envctl::hibernate::keep_hibernated(&engine, t)
+        .await
+        .unwrap();
     assert_eq!(restopped, vec![db.clone()]);
     assert_eq!(w.db_status(&db).await.as_deref(), Some("stopped"));
     // Nothing to do the second time.
-    assert!(envctl::hibernate::keep_hibernated(&engine, t).await.unwrap().is_empty());
+    assert!(
+        envctl::hibernate::keep_hibernated(&engine, t)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Expired while hibernated: the reaper destroys it, stopped database included.
     engine
@@ -338,7 +355,11 @@ async fn a_restarted_database_is_stopped_again_and_an_expired_hibernated_tenant_
     let report: Value = serde_json::from_slice(&out.stdout).expect("a reap report");
     assert_eq!(report["destroyed"], 1, "{report}");
     assert_eq!(w.status(t), "destroyed");
-    assert_eq!(w.db_status(&db).await, None, "the stopped instance is deleted");
+    assert_eq!(
+        w.db_status(&db).await,
+        None,
+        "the stopped instance is deleted"
+    );
 }
 
 #[tokio::test]
@@ -348,7 +369,13 @@ async fn schedule_mistakes_exit_2_naming_the_place() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sleep: '0 25 * * *'"));
     let out = w.envctl(&[
-        "hibernate", "tenant", "nobody", "--sleep", "0 20 * * 1-5", "--time-zone", "Mars/Base",
+        "hibernate",
+        "tenant",
+        "nobody",
+        "--sleep",
+        "0 20 * * 1-5",
+        "--time-zone",
+        "Mars/Base",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--time-zone: 'Mars/Base'"));
@@ -361,7 +388,13 @@ async fn schedule_mistakes_exit_2_naming_the_place() {
         "stack: bad\nhibernate:\n  sleep: \"0 20 * * 1-5\"\n  wake: \"every morning\"\nresources:\n  - id: files\n    kind: aws.s3.bucket\n",
     )
     .unwrap();
-    let out = w.envctl(&["create", "tenant", "sched", "--stack", stack.to_str().unwrap()]);
+    let out = w.envctl(&[
+        "create",
+        "tenant",
+        "sched",
+        "--stack",
+        stack.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -378,4 +411,171 @@ impl World {
         let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         !rows.iter().any(|r| r["name"] == tenant)
     }
+}
+
+const OLGA: &str = "olga-operator-token-0123456789abcdef";
+const SAM: &str = "sam-requester-token-0123456789abcdef";
+const RITA: &str = "rita-requester-token-0123456789abcdef";
+const VIC: &str = "vic-viewer-token-0123456789abcdef";
+
+fn sha(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// `envctl serve` on this world, offering the namespace-only stack.
+fn serve(w: &World) -> serve_process::ServeProcess {
+    let config = w.dir.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "max_ttl: 10d\ndefault_stack: ns\nstacks:\n  ns: {}\ntokens:\n  - {{ name: olga, role: operator, sha256: {} }}\n  - {{ name: sam, role: requester, sha256: {} }}\n  - {{ name: rita, role: requester, sha256: {} }}\n  - {{ name: vic, role: viewer, sha256: {} }}\n",
+            repo_root().join("integration/stacks/namespace-only.yaml").display(),
+            sha(OLGA),
+            sha(SAM),
+            sha(RITA),
+            sha(VIC)
+        ),
+    )
+    .unwrap();
+    let mut c = w.command();
+    c.args(["serve", "--config"]).arg(&config);
+    serve_process::ServeProcess::spawn(c)
+}
+
+async fn post(
+    server: &serve_process::ServeProcess,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(server: &serve_process::ServeProcess, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(OLGA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits (up to 3 minutes) until the tenant's status is `want`.
+async fn until_status(server: &serve_process::ServeProcess, tenant: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let t = get(server, &format!("/api/tenants/{tenant}")).await;
+        if t["status"] == want && t["active_run"].is_null() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tenant {tenant} never became {want}: {t}\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_api_hibernates_and_wakes_for_the_owner_or_an_operator_only() {
+    let w = World::new();
+    let server = serve(&w);
+    let tenant = unique("hib-api");
+    let t = tenant.as_str();
+    let (code, _) = post(&server, SAM, "/api/tenants", Some(json!({ "name": t }))).await;
+    assert_eq!(code, 202);
+    until_status(&server, t, "ready").await;
+    let client = kube_client().await;
+    Api::<Deployment>::namespaced(client.clone(), t)
+        .patch(
+            "web",
+            &PatchParams::apply("hibernate-test").force(),
+            &Patch::Apply(deployment("web", 1)),
+        )
+        .await
+        .unwrap();
+    wait_rollout(&client, t, "web").await;
+
+    let hibernate = format!("/api/tenants/{t}/hibernate");
+    let wake = format!("/api/tenants/{t}/wake");
+    assert_eq!(
+        post(&server, VIC, &hibernate, None).await.0,
+        403,
+        "a viewer may not"
+    );
+    assert_eq!(
+        post(&server, RITA, &hibernate, None).await.0,
+        403,
+        "another requester may not"
+    );
+    assert_eq!(
+        post(&server, SAM, "/api/tenants/nobody-here/hibernate", None)
+            .await
+            .0,
+        404
+    );
+    let (code, body) = post(&server, SAM, &hibernate, None).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["operation"], "hibernate");
+    until_status(&server, t, "hibernated").await;
+    assert_eq!(replicas(&client, t, "web").await.0, 0);
+    // A create of a hibernated tenant is refused with what to do.
+    let (code, body) = post(&server, SAM, "/api/tenants", Some(json!({ "name": t }))).await;
+    assert_eq!(code, 409);
+    assert!(
+        body["error"].as_str().unwrap().contains("wake it first"),
+        "{body}"
+    );
+
+    let (code, body) = post(&server, SAM, &wake, None).await;
+    assert_eq!(code, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    until_status(&server, t, "ready").await;
+    assert_eq!(replicas(&client, t, "web").await, (1, 1));
+    let run = get(&server, &format!("/api/runs/{run_id}")).await;
+    assert_eq!(run["operation"], "wake", "{run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    // Awake already: nothing to do.
+    let (code, body) = post(&server, RITA, &wake, None).await;
+    assert_eq!(code, 403, "{body}");
+    let (code, body) = post(&server, OLGA, &wake, None).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("awake"));
+
+    let audit = get(&server, "/api/audit").await;
+    let has = |actor: &str, action: &str, result: &str| {
+        audit["entries"].as_array().unwrap().iter().any(|e| {
+            e["actor"] == actor
+                && e["action"] == action
+                && e["target"] == t
+                && e["result"] == result
+        })
+    };
+    assert!(has("vic", "hibernate", "denied"), "{audit}");
+    assert!(has("rita", "hibernate", "denied"), "{audit}");
+    assert!(has("sam", "hibernate", "accepted"), "{audit}");
+    assert!(has("sam", "wake", "accepted"), "{audit}");
+    assert!(has("olga", "wake", "nothing-to-do"), "{audit}");
+
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/api/tenants/{t}", server.base))
+        .bearer_auth(SAM)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    until_status(&server, t, "destroyed").await;
 }

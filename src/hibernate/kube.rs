@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::wait::await_condition;
 
 use super::plan::{DeploymentSize, Remembered, SavedHpa};
 use crate::kinds::k8s::{apply, is_not_found};
@@ -153,13 +153,16 @@ pub async fn restore(client: &Client, r: &Remembered) -> Result<(), String> {
     Ok(())
 }
 
-/// Waits until every remembered Deployment's rollout is complete (observed
-/// generation, updated and available replicas: kube-runtime's
-/// `is_deployment_completed`), for at most `timeout` in all.
+/// Waits until every remembered Deployment is back: its controller has
+/// seen the new replicas (observed generation) and all of them are updated
+/// and available, for at most `timeout` in all. (kube-runtime's
+/// `is_deployment_completed` only reads the Progressing condition, which a
+/// scale-up leaves at NewReplicaSetAvailable: it holds before any pod is
+/// back.)
 pub async fn wait_ready(client: &Client, r: &Remembered, timeout: Duration) -> Result<(), String> {
     let waits = r.deployments.iter().map(|d| async move {
         let api: Api<Deployment> = Api::namespaced(client.clone(), &d.namespace);
-        await_condition(api, &d.name, conditions::is_deployment_completed())
+        await_condition(api, &d.name, all_available)
             .await
             .map(|_| ())
             .map_err(|e| format!("watch Deployment {}/{}: {e}", d.namespace, d.name))
@@ -175,4 +178,16 @@ pub async fn wait_ready(client: &Client, r: &Remembered, timeout: Duration) -> R
                 .unwrap_or("<namespace>")
         )),
     }
+}
+
+/// Every replica the spec asks for is updated and available, as observed
+/// for the current generation.
+fn all_available(d: Option<&Deployment>) -> bool {
+    let Some(d) = d else { return false };
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(s) = &d.status else { return false };
+    s.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0)
+        && s.updated_replicas.unwrap_or(0) == want
+        && s.available_replicas.unwrap_or(0) == want
+        && s.replicas.unwrap_or(0) == want
 }
