@@ -68,7 +68,7 @@ pub fn cost_view(
     let hpm = table.hours_per_month;
     CostView {
         currency: table.currency.clone(),
-        hourly: cents(hourly, 4),
+        hourly: cents(hourly, 6),
         monthly: cents(hourly * hpm, 2),
         accrued: cents(accrued, 2),
         running_monthly: cents(running * hpm, 2),
@@ -127,13 +127,16 @@ pub fn per_owner<'a>(
         if row.status != "destroyed" {
             o.tenants += 1;
             o.hourly += cost.hourly;
+            o.monthly += cost.monthly;
         }
         o.accrued += cost.accrued;
     }
     by.into_values()
         .map(|mut o| {
-            o.monthly = cents(o.hourly * table.hours_per_month, 2);
-            o.hourly = cents(o.hourly, 4);
+            // Sums of amounts already rounded: the monthly total is the sum
+            // of the monthly amounts shown, not a rounded hourly × 730.
+            o.monthly = cents(o.monthly, 2);
+            o.hourly = cents(o.hourly, 6);
             o.accrued = cents(o.accrued, 2);
             o
         })
@@ -223,5 +226,19 @@ mod tests {
         assert_eq!(sam.hourly, 1.25);
         assert_eq!(sam.monthly, 912.5);
         assert_eq!(sam.accrued, 24.0 + 24.0 + 10.0);
+    }
+
+    #[test]
+    fn an_owner_total_is_the_sum_of_the_monthly_amounts_shown() {
+        // A $0.50/month zone: 0.000685/h; rounding the hour first and
+        // multiplying by 730 would show $0.51.
+        let t = PriceTable::shipped();
+        let mut e = est();
+        e.lines[0].running_hourly = 0.5 / 730.0;
+        let r = row("ready", Some("cora"));
+        let v = cost_view(&t, &r, &e, &[], now());
+        assert_eq!(v.monthly, 0.5);
+        let o = per_owner(&t, [(&r, &v)]);
+        assert_eq!(o[0].monthly, 0.5);
     }
 }
