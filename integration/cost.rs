@@ -5,17 +5,17 @@
 //! the API of `envctl serve`. A bad price table stops both with exit 2,
 //! naming the entry and the fix.
 
-#[path = "support/mod.rs"]
-mod support;
 #[path = "support/serve_process.rs"]
 mod serve_process;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use serve_process::ServeProcess;
+use sha2::{Digest, Sha256};
 use support::{Moto, repo_root};
 
 const TENANT: &str = "cost-demo";
@@ -167,7 +167,10 @@ async fn a_created_tenant_has_a_cost_and_its_url_in_the_cli_and_the_api() {
 
     let table = w.run(&["get", "tenants"]);
     let out = String::from_utf8_lossy(&table.stdout);
-    assert!(out.contains("cost/month") && out.contains("accrued"), "{out}");
+    assert!(
+        out.contains("cost/month") && out.contains("accrued"),
+        "{out}"
+    );
     assert!(out.contains("$0.50"), "{out}");
 
     let d = json(&w.run(&["describe", "tenant", TENANT, "-o", "json"]));
