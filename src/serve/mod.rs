@@ -79,6 +79,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::protect_tenant))
         .routes(routes!(hibernate::hibernate_tenant))
         .routes(routes!(hibernate::wake_tenant))
+        .routes(routes!(tenants::cost_totals))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::run_events))
         .routes(routes!(runs::run_timeline))

@@ -164,11 +164,45 @@ export function fmtAbsolute(iso) {
 const STATUS_SYMBOL = {
   ready: "✓", succeeded: "✓", creating: "↻", destroying: "↻", running: "↻", queued: "…",
   failed: "✗", interrupted: "✗", cancelled: "⊘", destroyed: "—",
+  hibernated: "☾", hibernating: "↻", waking: "↻",
 };
 
 function statusBadge(status, testid) {
   return h("span", { class: `badge status-${status}`, "data-status": status, "data-testid": testid },
     h("span", { "aria-hidden": "true" }, STATUS_SYMBOL[status] || "•"), " ", status);
+}
+
+/// A stored URL is untrusted: only an absolute http(s) URL becomes a link
+/// (opened without giving the tenant's page a handle on this one).
+export function webUrl(text) {
+  let url;
+  try { url = new URL(text); } catch { return null; }
+  return ["http:", "https:"].includes(url.protocol) && url.host ? url : null;
+}
+
+function urlLinks(urls, testid) {
+  const links = (urls || []).map((u) => ({ name: u.name, url: webUrl(u.url) })).filter((u) => u.url);
+  if (links.length === 0) return h("span", { class: "muted", "data-testid": testid }, "—");
+  return h("ul", { class: "links", "data-testid": testid }, links.map((u) =>
+    h("li", {}, h("a", {
+      href: u.url.href, rel: "noopener noreferrer", target: "_blank",
+      title: u.name, "data-testid": `url-${u.name}`,
+    }, u.url.host + (u.url.pathname === "/" ? "" : u.url.pathname)))));
+}
+
+export function fmtMoney(amount, currency) {
+  try {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(amount);
+  } catch {
+    return `${amount.toFixed(2)} ${currency}`;
+  }
+}
+
+function costCell(cost, testid) {
+  if (!cost) return h("span", { class: "muted", "data-testid": testid }, "—");
+  const month = cost.hourly > 0 ? `${fmtMoney(cost.monthly, cost.currency)}/month` : "nothing now";
+  return h("span", { "data-testid": testid, title: `prices as of ${cost.prices_as_of}` }, month,
+    h("div", { class: "muted small" }, `${fmtMoney(cost.accrued, cost.currency)} so far`));
 }
 
 const BUDGET_TEXT = { on_track: "on track", at_risk: "at risk", over: "over budget" };
@@ -354,9 +388,23 @@ async function onRequest(event) {
 // ---- tenants table -------------------------------------------------------------
 
 async function refreshTenants() {
-  const { tenants } = await api("GET", "/api/tenants");
+  const [{ tenants }, costs] = await Promise.all([
+    api("GET", "/api/tenants"), api("GET", "/api/costs")]);
   state.tenants = tenants;
   renderTenants();
+  renderOwners(costs);
+}
+
+function renderOwners(costs) {
+  const rows = (costs.owners || []).map((o) =>
+    h("tr", { "data-testid": `owner-row-${o.owner}` },
+      h("th", { scope: "row" }, o.owner),
+      h("td", {}, String(o.tenants)),
+      h("td", { "data-testid": "owner-monthly" }, fmtMoney(o.monthly, o.currency)),
+      h("td", { "data-testid": "owner-accrued" }, fmtMoney(o.accrued, o.currency))));
+  $("owners-body").replaceChildren(...rows);
+  $("owners-note").textContent = `Estimated from list prices as of ${costs.prices_as_of}; `
+    + "a month is 730 hours at the current rate.";
 }
 
 function renderTenants() {
@@ -376,6 +424,8 @@ function renderTenants() {
             h("a", { href: `${href}/runs/${encodeURIComponent(run.id)}` },
               `${run.operation}: ${run.progress ? `${run.progress.done} of ${run.progress.total} done` : run.status}`)) : null),
         h("td", { "data-testid": "tenant-owner" }, t.owner || "—"),
+        h("td", {}, urlLinks(t.urls, "tenant-links")),
+        h("td", {}, costCell(t.cost, "tenant-cost")),
         h("td", {}, expiryCell(t, "tenant-expires")),
         h("td", { "data-testid": "tenant-protected" }, t.protected ? "yes" : "no"),
         h("td", {}, h("div", { class: "actions" }, tenantActions(t, "row"))));
@@ -424,6 +474,14 @@ function renderDetail() {
   $("detail-status").replaceChildren(statusBadge(t.status, "detail-status-badge"));
   $("detail-status").dataset.status = t.status;
   $("detail-owner").textContent = t.owner || "—";
+  $("detail-links").replaceChildren(urlLinks(t.urls, "detail-links-list"));
+  const c = t.cost;
+  $("detail-cost").textContent = c
+    ? `${fmtMoney(c.hourly, c.currency)}/hour now (${fmtMoney(c.monthly, c.currency)}/month); `
+      + `${fmtMoney(c.running_monthly, c.currency)}/month running, `
+      + `${fmtMoney(c.hibernated_monthly, c.currency)}/month hibernated; `
+      + `${fmtMoney(c.accrued, c.currency)} accrued since creation (prices as of ${c.prices_as_of})`
+    : "—";
   $("detail-stack").textContent = t.stack || "—";
   $("detail-environment").textContent = t.environment || "—";
   const expires = $("detail-expires");
