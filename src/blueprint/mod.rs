@@ -41,6 +41,8 @@ pub use context::{RenderContext, SecretMode, Value, config_map_name, labels, sec
 pub use error::{At, BlueprintError, RenderError};
 pub use render::{Manifest, objects, render, render_all};
 pub use template::{ObjectKind, TEMPLATE_FILES};
+/// Parsed CPU and memory quantities, for pricing a service's requests.
+pub use quantity::{cpu_millis, memory_bytes};
 
 #[cfg(test)]
 mod tests;

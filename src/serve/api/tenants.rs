@@ -50,6 +50,20 @@ pub struct TenantDetail {
     /// The last finished run's report, as `envctl report -o json` prints it.
     #[schema(value_type = Object)]
     pub report: Option<serde_json::Value>,
+    /// The cost of each resource of the tenant's last create (its stored
+    /// graph), per hour running and hibernated.
+    pub cost_breakdown: Vec<crate::cost::Line>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CostTotals {
+    /// ISO 4217 code of every amount.
+    pub currency: String,
+    /// The date of the price table.
+    pub prices_as_of: String,
+    /// Per owner, by name: tenants not destroyed, their hourly and monthly
+    /// cost now, and what all of the owner's tenants accrued.
+    pub owners: Vec<crate::cost::OwnerCost>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -67,7 +81,7 @@ pub struct Protect {
 
 pub(crate) fn view(app: &AppState, row: &TenantRow) -> TenantView {
     let active = app.jobs.active_for(&row.name).map(|r| r.view());
-    TenantView::of(row, active)
+    TenantView::of(row, active).with_cost(app.config.cost.tenant(row))
 }
 
 pub(crate) async fn existing(app: &AppState, name: &str) -> Result<TenantRow, ApiError> {
@@ -108,9 +122,14 @@ pub async fn list_tenants(
     use axum::response::IntoResponse;
     // Served from the cache of src/serve/list_cache.rs while no tenant
     // changed anywhere; tenants with a run here carry its live progress.
+    // Cost and URLs come from the cost book: brought up to date here (a
+    // counter read at most once a second), then a pure lookup per tenant.
+    app.config.cost.refresh(&app.state).await?;
+    let with_cost =
+        |row: &TenantRow, run| TenantView::of(row, run).with_cost(app.config.cost.tenant(row));
     let body = app
         .tenant_list
-        .body(&app.state, TenantView::of, |name| {
+        .body(&app.state, with_cost, |name| {
             app.jobs.active_for(name).map(|r| r.view())
         })
         .await?;
@@ -327,10 +346,29 @@ pub async fn get_tenant(
             None => RunView::of_row(r),
         })
         .collect();
+    let cost = app.config.cost.detail(&app.state, &row).await?;
+    let active = app.jobs.active_for(&row.name).map(|r| r.view());
     Ok(Json(TenantDetail {
-        tenant: view(&app, &row),
+        tenant: TenantView::of(&row, active).with_cost((Some(cost.cost), cost.urls)),
         runs,
         report,
+        cost_breakdown: cost.estimate.lines,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/costs", tag = "tenants",
+    responses((status = 200, description = "Cost per owner, from the price table", body = CostTotals)))]
+pub async fn cost_totals(
+    State(app): State<AppState>,
+    Caller(_who): Caller,
+) -> Result<Json<CostTotals>, ApiError> {
+    let book = &app.config.cost;
+    book.refresh(&app.state).await?;
+    let rows = app.state.tenants().await?;
+    Ok(Json(CostTotals {
+        currency: book.table.currency.clone(),
+        prices_as_of: book.table.as_of.to_string(),
+        owners: book.owners(&rows),
     }))
 }
 
