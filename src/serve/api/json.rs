@@ -13,15 +13,16 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::serve::app::ApiError;
 
 /// How the body limit is stated to callers; axum's default body limit.
 pub const BODY_LIMIT: &str = "2 MB";
 
-/// A JSON request body (or response). A body that is not JSON, lacks
-/// `Content-Type: application/json`, is too large or does not fit the type
-/// answers 400, 415 or 413 as `{"error"}`.
+/// A JSON request body (or response). A body that is not a JSON object,
+/// lacks `Content-Type: application/json`, is too large or does not fit the
+/// type answers 400, 415 or 413 as `{"error"}`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -33,10 +34,25 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(body_error(&rejection)),
-        }
+        // An object first: serde would also read a struct from a JSON array.
+        let object = match axum::Json::<serde_json::Map<String, Value>>::from_request(req, state)
+            .await
+        {
+            Ok(axum::Json(object)) => object,
+            Err(JsonRejection::JsonDataError(_)) => {
+                return Err(ApiError::bad_request(
+                    "the request body must be a JSON object; GET /api/openapi.json shows its fields",
+                ));
+            }
+            Err(rejection) => return Err(body_error(&rejection)),
+        };
+        serde_path_to_error::deserialize(Value::Object(object))
+            .map(Json)
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the request body does not fit this operation ({e}); GET /api/openapi.json shows its fields"
+                ))
+            })
     }
 }
 
@@ -52,17 +68,13 @@ fn detail(text: &str) -> &str {
 }
 
 /// A body rejection as a sentence: what is wrong with the body and how to
-/// send it. A body that does not fit the operation is a 400 like every
-/// other invalid field, not axum's 422.
+/// send it. (A body that does not fit the operation is a 400 like every
+/// other invalid field, not axum's 422: see `Json::from_request`.)
 fn body_error(rejection: &JsonRejection) -> ApiError {
     let text = rejection.body_text();
     match rejection {
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request(format!(
             "the request body is not valid JSON ({}); send a JSON object with `Content-Type: application/json`",
-            detail(&text)
-        )),
-        JsonRejection::JsonDataError(_) => ApiError::bad_request(format!(
-            "the request body does not fit this operation ({}); GET /api/openapi.json shows its fields",
             detail(&text)
         )),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
@@ -207,7 +219,7 @@ mod tests {
     #[tokio::test]
     async fn every_body_rejection_is_a_json_error_with_its_status() {
         let json = Some("application/json");
-        let cases: [(Option<&str>, Vec<u8>, StatusCode, &str); 5] = [
+        let cases: [(Option<&str>, Vec<u8>, StatusCode, &str); 6] = [
             (
                 json,
                 b"{not json".to_vec(),

@@ -144,10 +144,22 @@ async fn follow_stored(
     let _ = tx.send(Ok(json_event("end", stored.view()))).await;
 }
 
+/// One server-sent event of a run's stream, as a client reads it (the
+/// document's schema for each event; the server writes them as SSE text).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunEvent {
+    /// `snapshot`, `log` or `end`.
+    #[schema(pattern = "^(snapshot|log|end)$")]
+    pub event: String,
+    /// JSON: a Progress (`snapshot`), `{"line": "..."}` (`log`), the Run (`end`).
+    pub data: String,
+}
+
 #[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
     params(("id" = String, Path, description = "run id")),
     responses((status = 200, description = "Server-sent events: `snapshot` (Progress), `log` ({line}), `end` (Run)",
-        body = String, content_type = "text/event-stream"),
+        body = RunEvent, content_type = "text/event-stream"),
         (status = 404, body = ErrorBody)))]
 pub async fn run_events(
     State(app): State<AppState>,

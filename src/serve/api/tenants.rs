@@ -23,13 +23,19 @@ pub struct TenantList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
-    /// A lowercase RFC 1123 label of at most 40 characters, e.g. `initech-demo`.
+    /// A lowercase RFC 1123 label of at most 40 characters, e.g. `initech-demo`
+    /// (not `common`, the value store's shared level).
+    #[schema(min_length = 1, max_length = 40, pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
     pub name: String,
     /// One of the configured stacks (GET /api/stacks); default: the configured default.
     pub stack: Option<String>,
-    /// Environment of the value store; default: the stack's.
+    /// Environment of the value store (lowercase letters, digits and `-`;
+    /// not `common`); default: the stack's.
+    #[schema(min_length = 1, pattern = "^[a-z0-9-]+$")]
     pub environment: Option<String>,
-    /// Time to live, e.g. `7d`; default: the stack's (at most `max_ttl`).
+    /// Time to live, e.g. `7d` or `1d 12h` (units s, m, h, d, w); default:
+    /// the stack's (at most `max_ttl`).
+    #[schema(min_length = 2, pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$")]
     pub ttl: Option<String>,
     /// Free text kept with the tenant, e.g. `demo for Initech`.
     pub note: Option<String>,
@@ -48,7 +54,7 @@ pub struct TenantDetail {
     /// Runs of this tenant, oldest first.
     pub runs: Vec<RunView>,
     /// The last finished run's report, as `envctl report -o json` prints it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub report: Option<serde_json::Value>,
     /// The cost of each resource of the tenant's last create (its stored
     /// graph), per hour running and hibernated.
@@ -69,7 +75,9 @@ pub struct CostTotals {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Extend {
-    /// How much later, e.g. `1d`; counted from the current expiry (or now, if it has passed).
+    /// How much later, e.g. `1d` or `12h` (units s, m, h, d, w); counted from the current expiry
+    /// (or now, if it has passed); the new expiry at most `max_ttl` from now.
+    #[schema(min_length = 2, pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$")]
     pub by: String,
 }
 
@@ -114,7 +122,7 @@ pub(crate) async fn require_change(
 }
 
 #[utoipa::path(get, path = "/api/tenants", tag = "tenants",
-    responses((status = 200, body = TenantList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Every tenant the state knows, destroyed ones included", body = TenantList)))]
 pub async fn list_tenants(
     State(app): State<AppState>,
     Caller(_who): Caller,
@@ -150,8 +158,8 @@ pub fn list_envelope() -> crate::serve::list_cache::Envelope {
 }
 
 #[utoipa::path(post, path = "/api/tenants", tag = "tenants", request_body = CreateTenant,
-    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202, description = "Accepted: the tenant and the create run now going", body = Accepted),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create_tenant(
     State(app): State<AppState>,
     Caller(who): Caller,
@@ -326,7 +334,8 @@ async fn create(
 
 #[utoipa::path(get, path = "/api/tenants/{name}", tag = "tenants",
     params(("name" = String, Path, description = "tenant name")),
-    responses((status = 200, body = TenantDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The tenant, its runs and its last report", body = TenantDetail),
+        (status = 404, body = ErrorBody)))]
 pub async fn get_tenant(
     State(app): State<AppState>,
     Caller(_who): Caller,
@@ -374,7 +383,7 @@ pub async fn cost_totals(
 
 #[utoipa::path(delete, path = "/api/tenants/{name}", tag = "tenants",
     params(("name" = String, Path, description = "tenant name")),
-    responses((status = 202, body = Accepted), (status = 401, body = ErrorBody),
+    responses((status = 202, description = "Accepted: the tenant and the destroy run now going", body = Accepted),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn destroy_tenant(
     State(app): State<AppState>,
@@ -434,7 +443,7 @@ pub async fn destroy_tenant(
 
 #[utoipa::path(post, path = "/api/tenants/{name}/extend", tag = "tenants", request_body = Extend,
     params(("name" = String, Path, description = "tenant name")),
-    responses((status = 200, body = TenantView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "The tenant with its new expiry", body = TenantView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn extend_tenant(
     State(app): State<AppState>,
@@ -517,7 +526,7 @@ async fn extend(
 
 #[utoipa::path(post, path = "/api/tenants/{name}/protect", tag = "tenants", request_body = Protect,
     params(("name" = String, Path, description = "tenant name")),
-    responses((status = 200, body = TenantView), (status = 401, body = ErrorBody),
+    responses((status = 200, description = "The tenant, protected or not as asked", body = TenantView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn protect_tenant(
     State(app): State<AppState>,
