@@ -15,7 +15,7 @@ pub async fn hibernate(global: &Global, a: HibernateArgs) -> anyhow::Result<()> 
     }
     let state = setup::state(global).await?;
     if state.tenant(tenant.as_str()).await?.is_none() {
-        return Err(HibernateError::NoTenant(tenant.to_string()).into()).map_err(bad);
+        return Err(bad(HibernateError::NoTenant(tenant.to_string()).into()));
     }
     let (engine, renderer) = setup::engine(
         global,
@@ -35,7 +35,7 @@ pub async fn wake(global: &Global, a: WakeArgs) -> anyhow::Result<()> {
     let within = setup::duration("--timeout", &a.timeout)?;
     let state = setup::state(global).await?;
     if state.tenant(tenant.as_str()).await?.is_none() {
-        return Err(HibernateError::NoTenant(tenant.to_string()).into()).map_err(bad);
+        return Err(bad(HibernateError::NoTenant(tenant.to_string()).into()));
     }
     let (engine, renderer) = setup::engine(
         global,
