@@ -1,6 +1,7 @@
 //! The web page end to end in a real headless Chromium: `envctl serve` on
 //! loopback against a private moto, driven by `integration/browser/e2e.mjs`
-//! (playwright-core): log in, request a tenant, watch it become ready, extend
+//! (playwright-core): log in, request a tenant, watch it become ready, see
+//! its status badge, its PUBLIC_URL link and its cost in the list, extend
 //! it, destroy it. Screenshots are kept in `target/browser-screenshots/` for a
 //! person to look at. Afterwards the API must agree: the tenant is destroyed
 //! and the audit log names the token's holder for create, extend and destroy.
@@ -20,6 +21,9 @@ use support::{Moto, free_port, repo_root};
 const HOLDER: &str = "pat";
 const TENANT: &str = "browser-e2e";
 const STACK: &str = "aws-basic";
+/// What the stack publishes as PUBLIC_URL (the page links it) next to an
+/// API_URL that is not a web URL (the page must not link it).
+const PUBLIC_URL: &str = "https://app.browser-e2e.envctl-demo.net";
 const SCREENSHOTS: [&str; 3] = [
     "1-ready-run-view.png",
     "2-extended-list.png",
@@ -42,14 +46,23 @@ impl Drop for Server {
 
 impl Server {
     fn start(moto: &Moto, dir: &Path, token_sha256: &str, log: PathBuf) -> Server {
+        // aws-basic plus the two URL values a full tenant publishes.
+        let stack = dir.join("aws-basic-links.yaml");
+        let basic =
+            std::fs::read_to_string(repo_root().join("integration/stacks/aws-basic.yaml")).unwrap();
+        std::fs::write(
+            &stack,
+            format!(
+                "{basic}\n  - id: public-url\n    kind: env.value\n    properties: {{ value: \"{PUBLIC_URL}\" }}\n    publish:\n      - {{ output: value, key: PUBLIC_URL, level: tenant }}\n  - id: api-url\n    kind: env.value\n    properties: {{ value: \"javascript:alert(1)\" }}\n    publish:\n      - {{ output: value, key: API_URL, level: tenant }}\n"
+            ),
+        )
+        .unwrap();
         let config = dir.join("serve.yaml");
         std::fs::write(
             &config,
             format!(
                 "max_ttl: 30d\ndefault_stack: {STACK}\nstacks:\n  {STACK}: {}\ntokens:\n  - {{ name: {HOLDER}, role: requester, sha256: {token_sha256} }}\n",
-                repo_root()
-                    .join("integration/stacks/aws-basic.yaml")
-                    .display()
+                stack.display()
             ),
         )
         .unwrap();
@@ -174,6 +187,7 @@ async fn a_person_requests_extends_and_destroys_a_tenant_in_the_browser() {
         .env("TOKEN", &token)
         .env("TENANT", TENANT)
         .env("STACK", STACK)
+        .env("PUBLIC_URL", PUBLIC_URL)
         .env("SCREENSHOT_DIR", &screenshots)
         .stdin(Stdio::null())
         .output()

@@ -26,6 +26,8 @@ const TOKEN = setting("TOKEN");
 const TENANT = setting("TENANT");
 const STACK = setting("STACK");
 const SCREENSHOT_DIR = setting("SCREENSHOT_DIR");
+// The PUBLIC_URL the stack publishes, when it does: shown as a link.
+const PUBLIC_URL = process.env.PUBLIC_URL || "";
 const RUN_TIMEOUT_MS = Number(setting("RUN_TIMEOUT_MS", "180000"));
 const CHROMIUM = setting("CHROMIUM", "/usr/bin/chromium");
 const STEP_TIMEOUT_MS = 15000;
@@ -192,6 +194,24 @@ async function main() {
     async () => (await row.getByTestId("tenant-status").getAttribute("data-status")) === "ready");
   await until("the table shows the same expiry",
     async () => (await row.getByTestId("tenant-expires").getAttribute("datetime")) === before);
+  // How to reach it and what it costs, at a glance: the status badge says
+  // its state in words, PUBLIC_URL is a safe link, API_URL (javascript:) is none.
+  const badge = (await row.getByTestId("tenant-status").innerText()).trim();
+  if (!badge.endsWith("ready")) throw new StepFailed(`the status badge reads '${badge}', expected the word ready`);
+  if (PUBLIC_URL) {
+    const link = row.getByTestId("url-PUBLIC_URL");
+    await until("the table links the tenant's PUBLIC_URL", async () => (await link.count()) === 1);
+    const href = await link.getAttribute("href");
+    const rel = await link.getAttribute("rel");
+    if (href !== `${PUBLIC_URL}/`) throw new StepFailed(`the link goes to '${href}', expected ${PUBLIC_URL}/`);
+    if (rel !== "noopener noreferrer") throw new StepFailed(`the link's rel is '${rel}'`);
+    if ((await row.getByTestId("url-API_URL").count()) !== 0) {
+      throw new StepFailed("a javascript: API_URL was rendered as a link");
+    }
+  }
+  const cost = (await row.getByTestId("tenant-cost").innerText()).trim();
+  if (!/\$\d/.test(cost)) throw new StepFailed(`the cost cell reads '${cost}', expected an amount in dollars`);
+  log(`at a glance: ${badge}; cost ${cost.replace(/\s+/g, " ")}`);
   await byTestId(`row-extend-${TENANT}`).click();
   await byTestId("extend-dialog").waitFor({ state: "visible" });
   const by = await byTestId("extend-by").inputValue();

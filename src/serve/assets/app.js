@@ -200,7 +200,7 @@ export function fmtMoney(amount, currency) {
 
 function costCell(cost, testid) {
   if (!cost) return h("span", { class: "muted", "data-testid": testid }, "—");
-  const month = cost.hourly > 0 ? `${fmtMoney(cost.monthly, cost.currency)}/month` : "nothing now";
+  const month = `${fmtMoney(cost.monthly, cost.currency)}/month`;
   return h("span", { "data-testid": testid, title: `prices as of ${cost.prices_as_of}` }, month,
     h("div", { class: "muted small" }, `${fmtMoney(cost.accrued, cost.currency)} so far`));
 }
