@@ -22,12 +22,16 @@ pub const MAX_SERVICE_NAME: usize = 40;
 // ---------------------------------------------------------------------------
 // The validated model.
 
-/// CPU and memory of one side (requests or limits), as written in the catalog.
+/// CPU, memory and ephemeral storage of one side (requests or limits), as
+/// written in the catalog.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quantities {
     pub cpu: String,
     pub memory: String,
+    /// Local disk: logs, the `/tmp` emptyDir and any writable layer. The
+    /// kubelet evicts a pod that goes over its limit.
+    pub ephemeral_storage: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -37,24 +41,67 @@ pub struct Resources {
     pub limits: Quantities,
 }
 
-/// One HTTP probe's timing.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What a probe checks: an HTTP GET of a path on the `http` port, or only
+/// that the port accepts a TCP connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    Http(String),
+    Tcp,
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Http(path) => write!(f, "GET {path}"),
+            Check::Tcp => write!(f, "a TCP connect to the http port"),
+        }
+    }
+}
+
+/// One probe: what it checks and its timing.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
+    pub check: Check,
     pub initial_delay_seconds: u32,
     pub period_seconds: u32,
     pub timeout_seconds: u32,
     pub failure_threshold: u32,
 }
 
-/// The health endpoint and its two probes: readiness gates traffic,
-/// liveness restarts the container.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Probe {
+    /// How long the checked thing may fail before the probe acts: about
+    /// `period_seconds * failure_threshold`.
+    pub fn tolerance_seconds(&self) -> u32 {
+        self.period_seconds.saturating_mul(self.failure_threshold)
+    }
+}
+
+/// The health endpoint and the three probes: startup holds the other two
+/// back until the service has started, readiness gates traffic, liveness
+/// restarts the container.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Health {
+    /// The service's health endpoint: the default path of an http probe.
     pub path: String,
+    pub startup: Probe,
     pub readiness: Probe,
     pub liveness: Probe,
+}
+
+/// How the container runs, for Pod Security Standards "restricted". The
+/// rest of "restricted" (`runAsNonRoot`, `seccompProfile: RuntimeDefault`,
+/// `allowPrivilegeEscalation: false`, every capability dropped) is fixed in
+/// the Deployment template and not a catalog choice.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    /// UID and GID of the container's processes (and the pod's fsGroup); not 0.
+    pub run_as_user: u32,
+    /// A read-only root filesystem with an emptyDir at `/tmp`.
+    pub read_only_root_filesystem: bool,
+    /// Mount the pod's Kubernetes API token (only for a service that calls
+    /// the Kubernetes API).
+    pub service_account_token: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -89,6 +136,7 @@ pub struct Service {
     replicas: u32,
     resources: Resources,
     health: Health,
+    security: Security,
     env: Vec<String>,
     secrets: Vec<String>,
     hpa: Option<Hpa>,
@@ -124,6 +172,9 @@ impl Service {
     }
     pub fn health(&self) -> &Health {
         &self.health
+    }
+    pub fn security(&self) -> &Security {
+        &self.security
     }
     pub fn hpa(&self) -> Option<&Hpa> {
         self.hpa.as_ref()
@@ -246,11 +297,41 @@ struct RawDefaults {
     port: u16,
     replicas: u32,
     resources: Resources,
-    health: Health,
+    health: DefaultHealth,
+    security: Security,
     #[serde(default)]
     env: Vec<String>,
     #[serde(default)]
     secrets: Vec<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum CheckKind {
+    Http,
+    Tcp,
+}
+
+/// A probe of `defaults.health`: every field but the path is required.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultProbe {
+    check: CheckKind,
+    path: Option<String>,
+    #[serde(default)]
+    initial_delay_seconds: u32,
+    period_seconds: u32,
+    timeout_seconds: u32,
+    failure_threshold: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultHealth {
+    path: String,
+    startup: DefaultProbe,
+    readiness: DefaultProbe,
+    liveness: DefaultProbe,
 }
 
 #[derive(Deserialize, Default)]
@@ -258,6 +339,7 @@ struct RawDefaults {
 struct RawQuantities {
     cpu: Option<String>,
     memory: Option<String>,
+    ephemeral_storage: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -272,6 +354,8 @@ struct RawResources {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawProbe {
+    check: Option<CheckKind>,
+    path: Option<String>,
     initial_delay_seconds: Option<u32>,
     period_seconds: Option<u32>,
     timeout_seconds: Option<u32>,
@@ -283,9 +367,19 @@ struct RawProbe {
 struct RawHealth {
     path: Option<String>,
     #[serde(default)]
+    startup: RawProbe,
+    #[serde(default)]
     readiness: RawProbe,
     #[serde(default)]
     liveness: RawProbe,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    run_as_user: Option<u32>,
+    read_only_root_filesystem: Option<bool>,
+    service_account_token: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +395,8 @@ struct RawService {
     #[serde(default)]
     health: RawHealth,
     #[serde(default)]
+    security: RawSecurity,
+    #[serde(default)]
     env: Vec<String>,
     #[serde(default)]
     secrets: Vec<String>,
@@ -310,8 +406,41 @@ struct RawService {
     depends_on: Vec<String>,
 }
 
-fn probe(raw: RawProbe, d: &Probe) -> Probe {
+/// A service's probe: its own fields over the default's. An http probe
+/// without a path of its own (or of the default's, when the check is the
+/// default's) checks `health_path`. `name` is only for the message when a
+/// tcp probe is given a path.
+fn probe(
+    at: &At,
+    name: &str,
+    raw: RawProbe,
+    d: &DefaultProbe,
+    health_path: &str,
+    errors: &mut Vec<BlueprintError>,
+) -> Probe {
+    let kind = raw.check.unwrap_or(d.check);
+    // A default's tcp-with-path is reported once, for the defaults.
+    let own_path = raw.path.is_some() || at.service.as_deref() == Some("defaults");
+    let path = match raw.path {
+        Some(p) => Some(p),
+        None if kind == d.check => d.path.clone(),
+        None => None,
+    };
+    let check = match (kind, path) {
+        (CheckKind::Http, path) => Check::Http(path.unwrap_or_else(|| health_path.to_string())),
+        (CheckKind::Tcp, Some(_)) if !own_path => Check::Tcp,
+        (CheckKind::Tcp, None) => Check::Tcp,
+        (CheckKind::Tcp, Some(p)) => {
+            errors.push(invalid(
+                at,
+                &format!("health.{name} has path '{p}' but checks tcp, which has no path"),
+                "remove the path, or add `check: http` to probe it with a GET",
+            ));
+            Check::Tcp
+        }
+    };
     Probe {
+        check,
         initial_delay_seconds: raw.initial_delay_seconds.unwrap_or(d.initial_delay_seconds),
         period_seconds: raw.period_seconds.unwrap_or(d.period_seconds),
         timeout_seconds: raw.timeout_seconds.unwrap_or(d.timeout_seconds),
@@ -319,10 +448,34 @@ fn probe(raw: RawProbe, d: &Probe) -> Probe {
     }
 }
 
+/// A service's health: its own fields over `defaults.health`.
+fn health(at: &At, raw: RawHealth, d: &DefaultHealth, errors: &mut Vec<BlueprintError>) -> Health {
+    let path = raw.path.unwrap_or_else(|| d.path.clone());
+    Health {
+        startup: probe(at, "startup", raw.startup, &d.startup, &path, errors),
+        readiness: probe(at, "readiness", raw.readiness, &d.readiness, &path, errors),
+        liveness: probe(at, "liveness", raw.liveness, &d.liveness, &path, errors),
+        path,
+    }
+}
+
 fn quantities(raw: RawQuantities, d: &Quantities) -> Quantities {
     Quantities {
         cpu: raw.cpu.unwrap_or_else(|| d.cpu.clone()),
         memory: raw.memory.unwrap_or_else(|| d.memory.clone()),
+        ephemeral_storage: raw
+            .ephemeral_storage
+            .unwrap_or_else(|| d.ephemeral_storage.clone()),
+    }
+}
+
+fn security(raw: RawSecurity, d: &Security) -> Security {
+    Security {
+        run_as_user: raw.run_as_user.unwrap_or(d.run_as_user),
+        read_only_root_filesystem: raw
+            .read_only_root_filesystem
+            .unwrap_or(d.read_only_root_filesystem),
+        service_account_token: raw.service_account_token.unwrap_or(d.service_account_token),
     }
 }
 
@@ -350,7 +503,9 @@ pub(crate) fn parse(
         .line(line_of(source, "defaults:"))
         .service("defaults");
     check_resources(&dat, &d.resources, &mut errors);
-    check_health(&dat, &d.health, &mut errors);
+    let default_health = health(&dat, RawHealth::default(), &d.health, &mut errors);
+    check_health(&dat, &default_health, &mut errors);
+    check_security(&dat, &d.security, &mut errors);
     check_keys(&dat, &d.env, &d.secrets, &[], &mut errors);
     if d.replicas == 0 {
         errors.push(invalid(&dat, "replicas is 0", "set replicas to 1 or more"));
@@ -381,12 +536,10 @@ pub(crate) fn parse(
             limits: quantities(r.resources.limits, &d.resources.limits),
         };
         check_resources(&at, &resources, &mut errors);
-        let health = Health {
-            path: r.health.path.unwrap_or_else(|| d.health.path.clone()),
-            readiness: probe(r.health.readiness, &d.health.readiness),
-            liveness: probe(r.health.liveness, &d.health.liveness),
-        };
+        let health = health(&at, r.health, &d.health, &mut errors);
         check_health(&at, &health, &mut errors);
+        let security = security(r.security, &d.security);
+        check_security(&at, &security, &mut errors);
         check_keys(&at, &r.env, &r.secrets, &d.env, &mut errors);
         if let Some(h) = &r.hpa {
             check_hpa(&at, h, r.replicas.is_some(), &mut errors);
@@ -424,6 +577,7 @@ pub(crate) fn parse(
             replicas: r.replicas.unwrap_or(d.replicas),
             resources,
             health,
+            security,
             env,
             secrets,
             hpa: r.hpa,
@@ -617,72 +771,96 @@ fn check_image(at: &At, image: &str, tag: &str, errors: &mut Vec<BlueprintError>
     }
 }
 
+/// One quantity of [`Quantities`]: its name in messages (requests, limits),
+/// how to read it from the catalog, and how to parse it for comparing.
+struct QuantityField {
+    request: &'static str,
+    limit: &'static str,
+    get: fn(&Quantities) -> &String,
+    parse: fn(&str) -> Result<u64, String>,
+}
+
+const QUANTITY_FIELDS: [QuantityField; 3] = [
+    QuantityField {
+        request: "resources.requests.cpu",
+        limit: "resources.limits.cpu",
+        get: |q| &q.cpu,
+        parse: cpu_millis,
+    },
+    QuantityField {
+        request: "resources.requests.memory",
+        limit: "resources.limits.memory",
+        get: |q| &q.memory,
+        parse: memory_bytes,
+    },
+    QuantityField {
+        request: "resources.requests.ephemeral_storage",
+        limit: "resources.limits.ephemeral_storage",
+        get: |q| &q.ephemeral_storage,
+        parse: memory_bytes,
+    },
+];
+
 fn check_resources(at: &At, r: &Resources, errors: &mut Vec<BlueprintError>) {
-    let mut cpu = [None, None];
-    let mut mem = [None, None];
-    for (i, q) in [&r.requests, &r.limits].into_iter().enumerate() {
-        match cpu_millis(&q.cpu) {
-            Ok(v) => cpu[i] = Some(v),
-            Err(fix) => errors.push(BlueprintError::BadQuantity {
-                at: at.clone(),
-                field: if i == 0 {
-                    "resources.requests.cpu"
-                } else {
-                    "resources.limits.cpu"
-                },
-                value: q.cpu.clone(),
-                fix,
-            }),
+    for f in &QUANTITY_FIELDS {
+        let mut parsed = [None, None];
+        for (i, (q, field)) in [(&r.requests, f.request), (&r.limits, f.limit)]
+            .into_iter()
+            .enumerate()
+        {
+            let value = (f.get)(q);
+            match (f.parse)(value) {
+                Ok(v) => parsed[i] = Some(v),
+                Err(fix) => errors.push(BlueprintError::BadQuantity {
+                    at: at.clone(),
+                    field,
+                    value: value.clone(),
+                    fix,
+                }),
+            }
         }
-        match memory_bytes(&q.memory) {
-            Ok(v) => mem[i] = Some(v),
-            Err(fix) => errors.push(BlueprintError::BadQuantity {
-                at: at.clone(),
-                field: if i == 0 {
-                    "resources.requests.memory"
-                } else {
-                    "resources.limits.memory"
-                },
-                value: q.memory.clone(),
-                fix,
-            }),
+        if let [Some(req), Some(lim)] = parsed
+            && req > lim
+        {
+            errors.push(invalid(
+                at,
+                &format!(
+                    "{} {} is more than {} {}",
+                    f.request,
+                    (f.get)(&r.requests),
+                    f.limit,
+                    (f.get)(&r.limits)
+                ),
+                "lower the request or raise the limit",
+            ));
         }
-    }
-    if let [Some(req), Some(lim)] = cpu
-        && req > lim
-    {
-        errors.push(invalid(
-            at,
-            &format!(
-                "resources.requests.cpu {} is more than resources.limits.cpu {}",
-                r.requests.cpu, r.limits.cpu
-            ),
-            "lower the request or raise the limit",
-        ));
-    }
-    if let [Some(req), Some(lim)] = mem
-        && req > lim
-    {
-        errors.push(invalid(
-            at,
-            &format!(
-                "resources.requests.memory {} is more than resources.limits.memory {}",
-                r.requests.memory, r.limits.memory
-            ),
-            "lower the request or raise the limit",
-        ));
     }
 }
 
 fn check_health(at: &At, h: &Health, errors: &mut Vec<BlueprintError>) {
-    if !h.path.starts_with('/') || h.path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        errors.push(invalid(
-            at,
-            &format!("health.path '{}' is not an absolute URL path", h.path),
-            "write a path starting with '/', e.g. /healthcheck",
-        ));
+    let probes = [
+        ("startup", &h.startup),
+        ("readiness", &h.readiness),
+        ("liveness", &h.liveness),
+    ];
+    let mut paths = vec![("health.path".to_string(), &h.path)];
+    for (name, p) in probes {
+        if let Check::Http(path) = &p.check
+            && path != &h.path
+        {
+            paths.push((format!("health.{name}.path"), path));
+        }
     }
-    for (name, p) in [("readiness", &h.readiness), ("liveness", &h.liveness)] {
+    for (field, path) in paths {
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            errors.push(invalid(
+                at,
+                &format!("{field} '{path}' is not an absolute URL path"),
+                "write a path starting with '/', e.g. /healthcheck",
+            ));
+        }
+    }
+    for (name, p) in probes {
         if p.period_seconds == 0 || p.timeout_seconds == 0 || p.failure_threshold == 0 {
             errors.push(invalid(
                 at,
@@ -701,6 +879,16 @@ fn check_health(at: &At, h: &Health, errors: &mut Vec<BlueprintError>) {
         }
     }
     let (r, l) = (&h.readiness, &h.liveness);
+    if l.check == r.check {
+        errors.push(invalid(
+            at,
+            &format!(
+                "health.liveness checks the same as health.readiness ({}): when something behind that check fails, every pod is restarted instead of only being taken out of traffic, which is what breaks rolling deploys",
+                l.check
+            ),
+            "let liveness check only that the process is alive: `check: tcp` (the default), or `check: http` with a path of its own such as /livez",
+        ));
+    }
     if l.initial_delay_seconds < r.initial_delay_seconds {
         errors.push(invalid(
             at,
@@ -708,7 +896,7 @@ fn check_health(at: &At, h: &Health, errors: &mut Vec<BlueprintError>) {
                 "health.liveness.initial_delay_seconds {} is shorter than readiness's {}: the pod could be restarted before it was ever ready",
                 l.initial_delay_seconds, r.initial_delay_seconds
             ),
-            "give liveness a generous initial delay (the default is 60s)",
+            "give liveness at least readiness's initial delay (the startup probe already holds both back while the service starts)",
         ));
     }
     if l.failure_threshold < 3 {
@@ -719,6 +907,26 @@ fn check_health(at: &At, h: &Health, errors: &mut Vec<BlueprintError>) {
                 l.failure_threshold
             ),
             "set failure_threshold to 3 or more",
+        ));
+    } else if l.tolerance_seconds() <= r.tolerance_seconds() {
+        errors.push(invalid(
+            at,
+            &format!(
+                "health.liveness gives up after {}s (period_seconds x failure_threshold), no later than readiness's {}s: a busy pod is restarted before it is even taken out of traffic",
+                l.tolerance_seconds(),
+                r.tolerance_seconds()
+            ),
+            "make liveness more tolerant than readiness: a longer period_seconds or a higher failure_threshold",
+        ));
+    }
+}
+
+fn check_security(at: &At, s: &Security, errors: &mut Vec<BlueprintError>) {
+    if s.run_as_user == 0 {
+        errors.push(invalid(
+            at,
+            "security.run_as_user 0 is root, which Pod Security \"restricted\" refuses",
+            "set the UID of the image's non-root user (the default is 10001)",
         ));
     }
 }

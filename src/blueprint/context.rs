@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use ramhorns::Content;
 use sha2::{Digest, Sha256};
 
-use super::catalog::{Probe, Service};
+use super::catalog::{Catalog, Check, Probe, Service};
 use super::error::RenderError;
 use crate::envapi::store::StoredValue;
 use crate::secret::{MASK, SecretString};
@@ -98,6 +98,24 @@ impl RenderContext {
             .entry(service.to_string())
             .or_default()
             .insert(key.to_string(), value);
+        self
+    }
+
+    /// Adds, at each service's level, a made-up value (`example-<KEY>`) for
+    /// every KEY the catalog's services consume, secret where consumed as
+    /// one: for checking the manifests of the whole catalog without a tenant.
+    pub fn with_example_values(mut self, catalog: &Catalog) -> Self {
+        for svc in catalog.services() {
+            for (key, secret) in svc.consumes() {
+                let v = format!("example-{key}");
+                let v = if secret {
+                    Value::secret(v)
+                } else {
+                    Value::plain(v)
+                };
+                self = self.with_service_value(svc.name(), key, v);
+            }
+        }
         self
     }
 
@@ -209,8 +227,17 @@ pub const NAMES: &[(&str, NameUse)] = &[
     ("requests_memory", NameUse::Value),
     ("limits_cpu", NameUse::Value),
     ("limits_memory", NameUse::Value),
+    ("requests_ephemeral_storage", NameUse::Value),
+    ("limits_ephemeral_storage", NameUse::Value),
+    ("run_as_user", NameUse::Value),
+    ("read_only_root_filesystem", NameUse::Value),
+    ("tmp_volume", NameUse::Section),
+    ("service_account_token", NameUse::Value),
+    ("startup", NameUse::Section),
     ("readiness", NameUse::Section),
     ("liveness", NameUse::Section),
+    ("http", NameUse::Section),
+    ("tcp", NameUse::Section),
     ("path", NameUse::Value),
     ("initial_delay_seconds", NameUse::Value),
     ("period_seconds", NameUse::Value),
@@ -237,9 +264,17 @@ pub(crate) struct KeyOnly {
     key: String,
 }
 
+/// An http probe's quoted path.
+#[derive(Content, Clone, Debug)]
+pub(crate) struct HttpCx {
+    path: String,
+}
+
+/// One probe: exactly one of `http` and `tcp` is set.
 #[derive(Content, Clone, Debug)]
 pub(crate) struct ProbeCx {
-    path: String,
+    http: Option<HttpCx>,
+    tcp: bool,
     initial_delay_seconds: u32,
     period_seconds: u32,
     timeout_seconds: u32,
@@ -282,6 +317,16 @@ pub(crate) struct ObjectCx {
     requests_memory: String,
     limits_cpu: String,
     limits_memory: String,
+    requests_ephemeral_storage: String,
+    limits_ephemeral_storage: String,
+    run_as_user: u32,
+    /// `true` or `false`, as YAML.
+    read_only_root_filesystem: &'static str,
+    /// An emptyDir at /tmp, with a read-only root filesystem.
+    tmp_volume: bool,
+    /// `true` or `false`, as YAML.
+    service_account_token: &'static str,
+    startup: ProbeCx,
     readiness: ProbeCx,
     liveness: ProbeCx,
     hpa: Option<HpaCx>,
@@ -352,8 +397,16 @@ pub(crate) fn build(
         .collect();
     let r = service.resources();
     let h = service.health();
+    let sec = service.security();
+    let yaml_bool = |b: bool| if b { "true" } else { "false" };
     let probe = |p: &Probe| ProbeCx {
-        path: yaml_quote(&h.path),
+        http: match &p.check {
+            Check::Http(path) => Some(HttpCx {
+                path: yaml_quote(path),
+            }),
+            Check::Tcp => None,
+        },
+        tcp: p.check == Check::Tcp,
         initial_delay_seconds: p.initial_delay_seconds,
         period_seconds: p.period_seconds,
         timeout_seconds: p.timeout_seconds,
@@ -393,6 +446,13 @@ pub(crate) fn build(
         requests_memory: yaml_quote(&r.requests.memory),
         limits_cpu: yaml_quote(&r.limits.cpu),
         limits_memory: yaml_quote(&r.limits.memory),
+        requests_ephemeral_storage: yaml_quote(&r.requests.ephemeral_storage),
+        limits_ephemeral_storage: yaml_quote(&r.limits.ephemeral_storage),
+        run_as_user: sec.run_as_user,
+        read_only_root_filesystem: yaml_bool(sec.read_only_root_filesystem),
+        tmp_volume: sec.read_only_root_filesystem,
+        service_account_token: yaml_bool(sec.service_account_token),
+        startup: probe(&h.startup),
         readiness: probe(&h.readiness),
         liveness: probe(&h.liveness),
         hpa: service.hpa().map(|h| HpaCx {

@@ -24,7 +24,12 @@
 //! - the pod template carries `envctl/config-checksum`, a hash of all the
 //!   values, so a value change rolls the pods;
 //! - every object carries `app.kubernetes.io/name`, `app.kubernetes.io/part-of:
-//!   envctl`, `envctl/tenant` and `envctl/managed: "true"`.
+//!   envctl`, `envctl/tenant` and `envctl/managed: "true"`;
+//! - every pod meets Pod Security Standards "restricted" (non-root UID,
+//!   `seccompProfile: RuntimeDefault`, no privilege escalation, every
+//!   capability dropped), has a startup probe and a liveness that checks
+//!   something other than readiness, and ephemeral-storage requests and
+//!   limits.
 
 mod catalog;
 mod context;
@@ -34,15 +39,15 @@ mod render;
 mod template;
 
 pub use catalog::{
-    CATALOG_FILE, Catalog, Health, Hpa, Ingress, MAX_SERVICE_NAME, Probe, Quantities, Resources,
-    Service,
+    CATALOG_FILE, Catalog, Check, Health, Hpa, Ingress, MAX_SERVICE_NAME, Probe, Quantities,
+    Resources, Security, Service,
 };
 pub use context::{RenderContext, SecretMode, Value, config_map_name, labels, secret_name};
 pub use error::{At, BlueprintError, RenderError};
-pub use render::{Manifest, objects, render, render_all};
-pub use template::{ObjectKind, TEMPLATE_FILES};
 /// Parsed CPU and memory quantities, for pricing a service's requests.
 pub use quantity::{cpu_millis, memory_bytes};
+pub use render::{Manifest, objects, render, render_all};
+pub use template::{ObjectKind, TEMPLATE_FILES};
 
 #[cfg(test)]
 mod tests;

@@ -229,19 +229,93 @@ fn check_deployment(svc: &Service, d: &Deployment) {
         svc.resources().limits.memory
     );
 
-    let (ready, live) = (
+    assert_eq!(
+        res.requests.as_ref().unwrap()["ephemeral-storage"].0,
+        svc.resources().requests.ephemeral_storage
+    );
+    assert_eq!(
+        res.limits.as_ref().unwrap()["ephemeral-storage"].0,
+        svc.resources().limits.ephemeral_storage
+    );
+
+    let (startup, ready, live) = (
+        c.startup_probe.as_ref().unwrap(),
         c.readiness_probe.as_ref().unwrap(),
         c.liveness_probe.as_ref().unwrap(),
     );
-    assert_ne!(ready, live, "{name}: readiness and liveness must differ");
+    let checks = |p: &k8s_openapi::api::core::v1::Probe| {
+        (
+            p.http_get.as_ref().map(|h| h.path.clone()),
+            p.tcp_socket.as_ref().map(|t| t.port.clone()),
+        )
+    };
+    assert_ne!(
+        checks(ready),
+        checks(live),
+        "{name}: liveness checks something other than readiness"
+    );
     assert!(
         live.initial_delay_seconds >= ready.initial_delay_seconds,
         "{name}"
     );
     assert!(live.failure_threshold.unwrap() >= 3, "{name}");
+    let tolerance = |p: &k8s_openapi::api::core::v1::Probe| {
+        p.period_seconds.unwrap() * p.failure_threshold.unwrap()
+    };
+    assert!(
+        tolerance(live) > tolerance(ready),
+        "{name}: liveness is the more tolerant"
+    );
+    assert!(
+        tolerance(startup) >= 60,
+        "{name}: the startup probe gives a start at least a minute"
+    );
     assert_eq!(
         ready.http_get.as_ref().unwrap().path.as_deref(),
         Some(svc.health().path.as_str())
+    );
+
+    // Pod Security Standards "restricted", field by field.
+    let psc = pod.security_context.as_ref().unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true), "{name}");
+    assert_eq!(
+        psc.run_as_user,
+        Some(i64::from(svc.security().run_as_user)),
+        "{name}"
+    );
+    assert_eq!(
+        psc.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault",
+        "{name}"
+    );
+    assert_eq!(
+        pod.automount_service_account_token,
+        Some(svc.security().service_account_token),
+        "{name}"
+    );
+    let csc = c.security_context.as_ref().unwrap();
+    assert_eq!(csc.allow_privilege_escalation, Some(false), "{name}");
+    assert_eq!(
+        csc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_string()][..]),
+        "{name}"
+    );
+    let read_only = svc.security().read_only_root_filesystem;
+    assert_eq!(csc.read_only_root_filesystem, Some(read_only), "{name}");
+    let tmp_mounted = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .any(|m| m.name == "tmp" && m.mount_path == "/tmp");
+    let tmp_is_empty_dir = pod
+        .volumes
+        .iter()
+        .flatten()
+        .any(|v| v.name == "tmp" && v.empty_dir.is_some());
+    assert_eq!(
+        (tmp_mounted, tmp_is_empty_dir),
+        (read_only, read_only),
+        "{name}: /tmp is an emptyDir exactly when the root is read-only"
     );
 
     let env = c.env.clone().unwrap_or_default();
@@ -281,4 +355,16 @@ fn check_deployment(svc: &Service, d: &Deployment) {
         svc.consumes().collect::<Vec<_>>(),
         "{name}: env is exactly what the service consumes"
     );
+}
+
+#[test]
+fn example_values_render_every_service_with_secrets_kept_secret() {
+    use crate::blueprint::RenderContext;
+    let cx = RenderContext::new("acme", "acme", "acme.example.test").with_example_values(catalog());
+    let all = render_all(catalog(), &cx, SecretMode::Mask).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), catalog().len());
+    let gateway = catalog().service("gateway").unwrap();
+    assert!(cx.lookup("gateway", "SESSION_SECRET").unwrap().is_secret());
+    assert!(!cx.lookup("gateway", "LOG_LEVEL").unwrap().is_secret());
+    assert_eq!(gateway.consumes().count(), 4);
 }

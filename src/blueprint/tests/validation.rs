@@ -6,18 +6,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{blueprints_dir, catalog};
-use crate::blueprint::{BlueprintError, Catalog, ObjectKind};
+use crate::blueprint::{BlueprintError, Catalog, Check, ObjectKind, Security};
 
 const DEFAULTS: &str = "defaults:
   port: 8080
   replicas: 1
   resources:
-    requests: { cpu: 100m, memory: 128Mi }
-    limits: { cpu: 500m, memory: 256Mi }
+    requests: { cpu: 100m, memory: 128Mi, ephemeral_storage: 128Mi }
+    limits: { cpu: 500m, memory: 256Mi, ephemeral_storage: 1Gi }
   health:
     path: /healthcheck
-    readiness: { initial_delay_seconds: 5, period_seconds: 5, timeout_seconds: 2, failure_threshold: 3 }
-    liveness: { initial_delay_seconds: 60, period_seconds: 15, timeout_seconds: 5, failure_threshold: 6 }
+    startup: { check: http, period_seconds: 5, timeout_seconds: 2, failure_threshold: 60 }
+    readiness: { check: http, initial_delay_seconds: 5, period_seconds: 5, timeout_seconds: 2, failure_threshold: 3 }
+    liveness: { check: tcp, initial_delay_seconds: 5, period_seconds: 10, timeout_seconds: 5, failure_threshold: 6 }
+  security: { run_as_user: 10001, read_only_root_filesystem: true, service_account_token: false }
   env: [LOG_LEVEL]
 services:
 ";
@@ -70,7 +72,7 @@ fn a_minimal_catalog_loads() {
     let c = load(dir.path()).unwrap();
     let a = c.service("a").unwrap();
     assert_eq!(a.consumes().collect::<Vec<_>>(), [("LOG_LEVEL", false)]);
-    assert_eq!(a.line(), Some(13));
+    assert_eq!(a.line(), Some(15));
 }
 
 #[test]
@@ -79,7 +81,7 @@ fn unknown_field() {
         "  - name: a\n    image: registry.example.com/saas/a\n    tag: \"1\"\n    imgae: x\n",
     );
     assert!(
-        m.contains("catalog.yaml:16")
+        m.contains("catalog.yaml:18")
             && m.contains("service 'a'")
             && m.contains("unknown field `imgae`"),
         "{m}"
@@ -102,7 +104,7 @@ fn wrong_type() {
         "  - name: a\n    image: registry.example.com/saas/a\n    tag: \"1\"\n    port: http\n",
     );
     assert!(
-        m.contains("catalog.yaml:16") && m.contains("service 'a'") && m.contains("invalid type"),
+        m.contains("catalog.yaml:18") && m.contains("service 'a'") && m.contains("invalid type"),
         "{m}"
     );
     assert!(m.contains("value of the expected type"), "{m}");
@@ -112,7 +114,7 @@ fn wrong_type() {
 fn duplicate_service() {
     let m = error(&format!("{OK}{OK}"));
     assert!(
-        m.contains("catalog.yaml:16: service 'a': the service is defined twice (first at line 13)"),
+        m.contains("catalog.yaml:18: service 'a': the service is defined twice (first at line 15)"),
         "{m}"
     );
     assert!(m.contains("remove or rename one"), "{m}");
@@ -224,11 +226,106 @@ fn probes_that_would_kill_rolling_deploys() {
         "{OK}    health: {{ liveness: {{ initial_delay_seconds: 2 }} }}\n"
     ));
     assert!(
-        m.contains("shorter than readiness") && m.contains("generous initial delay"),
+        m.contains("shorter than readiness") && m.contains("at least readiness's initial delay"),
         "{m}"
     );
     let m = error(&format!("{OK}    health: {{ path: healthcheck }}\n"));
     assert!(m.contains("health.path 'healthcheck'"), "{m}");
+}
+
+#[test]
+fn a_liveness_that_checks_what_readiness_checks_is_refused() {
+    // check: http without a path of its own GETs health.path, as readiness does.
+    let m = error(&format!(
+        "{OK}    health: {{ liveness: {{ check: http }} }}\n"
+    ));
+    assert!(
+        m.contains("service 'a'")
+            && m.contains("health.liveness checks the same as health.readiness (GET /healthcheck)")
+            && m.contains("`check: tcp`"),
+        "{m}"
+    );
+    let m = error(&format!(
+        "{OK}    health: {{ path: /ready, liveness: {{ check: http, path: /ready }} }}\n"
+    ));
+    assert!(m.contains("(GET /ready)"), "{m}");
+    // Its own path is another check.
+    let dir = dir_with(&format!(
+        "{OK}    health: {{ liveness: {{ check: http, path: /livez }} }}\n"
+    ));
+    let c = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let h = c.service("a").unwrap().health();
+    assert_eq!(h.liveness.check, Check::Http("/livez".into()));
+    assert_eq!(h.readiness.check, Check::Http("/healthcheck".into()));
+    assert_eq!(h.startup.check, Check::Http("/healthcheck".into()));
+}
+
+#[test]
+fn a_liveness_less_tolerant_than_readiness_is_refused() {
+    let m = error(&format!(
+        "{OK}    health: {{ liveness: {{ period_seconds: 5, failure_threshold: 3 }} }}\n"
+    ));
+    assert!(
+        m.contains("gives up after 15s")
+            && m.contains("readiness's 15s")
+            && m.contains("more tolerant"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_tcp_probe_with_a_path_is_refused() {
+    let m = error(&format!(
+        "{OK}    health: {{ liveness: {{ path: /livez }} }}\n"
+    ));
+    assert!(
+        m.contains("health.liveness has path '/livez' but checks tcp") && m.contains("check: http"),
+        "{m}"
+    );
+}
+
+#[test]
+fn security_and_ephemeral_storage_fall_back_field_by_field() {
+    let dir = dir_with(&format!(
+        "{OK}    security: {{ read_only_root_filesystem: false }}\n    resources: {{ limits: {{ ephemeral_storage: 2Gi }} }}\n"
+    ));
+    let c = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let a = c.service("a").unwrap();
+    assert_eq!(
+        a.security(),
+        &Security {
+            run_as_user: 10001,
+            read_only_root_filesystem: false,
+            service_account_token: false,
+        }
+    );
+    assert_eq!(a.resources().requests.ephemeral_storage, "128Mi");
+    assert_eq!(a.resources().limits.ephemeral_storage, "2Gi");
+}
+
+#[test]
+fn root_and_bad_ephemeral_storage_are_refused() {
+    let m = error(&format!("{OK}    security: {{ run_as_user: 0 }}\n"));
+    assert!(
+        m.contains("security.run_as_user 0 is root") && m.contains("restricted"),
+        "{m}"
+    );
+    let m = error(&format!(
+        "{OK}    resources: {{ requests: {{ ephemeral_storage: 2Gi }} }}\n"
+    ));
+    assert!(
+        m.contains(
+            "requests.ephemeral_storage 2Gi is more than resources.limits.ephemeral_storage 1Gi"
+        ),
+        "{m}"
+    );
+    let m = error(&format!(
+        "{OK}    resources: {{ limits: {{ ephemeral_storage: 1GB }} }}\n"
+    ));
+    assert!(
+        m.contains("resources.limits.ephemeral_storage '1GB'") && m.contains("1Gi"),
+        "{m}"
+    );
 }
 
 #[test]

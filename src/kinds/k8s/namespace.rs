@@ -1,5 +1,6 @@
 //! `k8s.namespace`: the tenant's namespace, labelled with the tenant and
-//! `envctl/managed=true` and annotated with its expiry, with a ResourceQuota,
+//! `envctl/managed=true`, enforcing Pod Security Standards "restricted", and
+//! annotated with its expiry, with a ResourceQuota,
 //! a LimitRange, a default-deny NetworkPolicy plus the allowances the
 //! services need, and an image-pull Secret when configured. Deleting it waits
 //! until the namespace (and so everything in it) is gone.
@@ -88,6 +89,32 @@ fn labels(cx: &Cx) -> BTreeMap<String, String> {
         ("envctl/resource".to_string(), cx.resource_id.clone()),
     ]
     .into()
+}
+
+/// The Pod Security admission labels of a tenant namespace: "restricted"
+/// enforced at a pinned policy version, so that a cluster upgrade cannot
+/// start refusing pods that ran before; warned and audited at `latest`, so
+/// that a newer version's rules show up as warnings (on apply) and audit
+/// annotations before they are enforced.
+/// <https://kubernetes.io/docs/concepts/security/pod-security-admission/>
+pub const POD_SECURITY_LABELS: [(&str, &str); 6] = [
+    ("pod-security.kubernetes.io/enforce", "restricted"),
+    ("pod-security.kubernetes.io/enforce-version", "v1.34"),
+    ("pod-security.kubernetes.io/warn", "restricted"),
+    ("pod-security.kubernetes.io/warn-version", "latest"),
+    ("pod-security.kubernetes.io/audit", "restricted"),
+    ("pod-security.kubernetes.io/audit-version", "latest"),
+];
+
+/// The namespace's own labels: the tenant's, and Pod Security's.
+fn namespace_labels(cx: &Cx) -> BTreeMap<String, String> {
+    let mut l = labels(cx);
+    l.extend(
+        POD_SECURITY_LABELS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    l
 }
 
 fn namespace_name(cx: &Cx, p: &NamespaceProps) -> Result<String, KindError> {
@@ -195,7 +222,7 @@ impl Kind for NamespaceKind {
         }
         let ns: Namespace = from_json(json!({
             "apiVersion": "v1", "kind": "Namespace",
-            "metadata": { "name": name, "labels": labels(cx), "annotations": annotations },
+            "metadata": { "name": name, "labels": namespace_labels(cx), "annotations": annotations },
         }));
         apply(&namespaces, &name, &ns).await?;
 
