@@ -336,6 +336,8 @@ mod tests {
         let c = ServeConfig::load(&repo_path("serve.example.yaml")).unwrap();
         assert_eq!(c.default_stack, "tenant");
         assert!(c.reaper.is_some());
+        assert_eq!(c.notifications.expiry_warnings.len(), 3);
+        assert!(c.notifications.webhooks.is_empty());
         for (token, name, role) in [
             ("demo-operator", "olga", Role::Operator),
             ("demo-requester", "sam", Role::Requester),
