@@ -234,6 +234,12 @@ mod tests {
             ),
             (
                 json,
+                br#"["x"]"#.to_vec(),
+                StatusCode::BAD_REQUEST,
+                "must be a JSON object",
+            ),
+            (
+                json,
                 br#"{"name": 1}"#.to_vec(),
                 StatusCode::BAD_REQUEST,
                 "invalid type",
