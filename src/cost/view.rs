@@ -13,8 +13,9 @@ use super::estimate::Estimate;
 use super::prices::PriceTable;
 use crate::state::TenantRow;
 
-/// Statuses in which a tenant bills its hibernated rate.
-pub const HIBERNATED: &[&str] = &["hibernated"];
+/// Statuses in which a tenant bills its hibernated rate (while it goes to
+/// sleep or wakes, its hibernated periods say which rate applied).
+pub const HIBERNATED: &[&str] = &[crate::hibernate::HIBERNATED];
 
 /// A tenant's estimated cost.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
