@@ -13,17 +13,7 @@ pub async fn hibernate(global: &Global, a: HibernateArgs) -> anyhow::Result<()> 
     if a.sleep.is_some() || a.no_schedule {
         return set_schedule(global, &tenant, a).await;
     }
-    let state = setup::state(global).await?;
-    if state.tenant(tenant.as_str()).await?.is_none() {
-        return Err(bad(HibernateError::NoTenant(tenant.to_string()).into()));
-    }
-    let (engine, renderer) = setup::engine(
-        global,
-        state,
-        Default::default(),
-        crate::engine::limits::DEFAULT_PARALLELISM,
-    )
-    .await?;
+    let (engine, renderer) = engine_for(global, &tenant).await?;
     let result = hibernate::hibernate(&engine, &tenant, None).await;
     drop(engine);
     let _ = renderer.await;
@@ -33,21 +23,29 @@ pub async fn hibernate(global: &Global, a: HibernateArgs) -> anyhow::Result<()> 
 pub async fn wake(global: &Global, a: WakeArgs) -> anyhow::Result<()> {
     let tenant = setup::tenant(&a.name)?;
     let within = setup::duration("--timeout", &a.timeout)?;
+    let (engine, renderer) = engine_for(global, &tenant).await?;
+    let result = hibernate::wake(&engine, &tenant, None, within).await;
+    drop(engine);
+    let _ = renderer.await;
+    conclude(result, a.output)
+}
+
+/// The engine, once the tenant is known to the state (bad input otherwise).
+async fn engine_for(
+    global: &Global,
+    tenant: &TenantName,
+) -> anyhow::Result<(crate::engine::Engine, tokio::task::JoinHandle<()>)> {
     let state = setup::state(global).await?;
     if state.tenant(tenant.as_str()).await?.is_none() {
         return Err(bad(HibernateError::NoTenant(tenant.to_string()).into()));
     }
-    let (engine, renderer) = setup::engine(
+    setup::engine(
         global,
         state,
         Default::default(),
         crate::engine::limits::DEFAULT_PARALLELISM,
     )
-    .await?;
-    let result = hibernate::wake(&engine, &tenant, None, within).await;
-    drop(engine);
-    let _ = renderer.await;
-    conclude(result, a.output)
+    .await
 }
 
 /// A missing tenant or a refused status is bad input (exit 2); anything

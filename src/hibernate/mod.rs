@@ -110,22 +110,55 @@ pub async fn hibernate(
     tenant: &TenantName,
     run_id: Option<String>,
 ) -> Result<Outcome, HibernateError> {
+    run(engine, tenant, run_id, What::Hibernate).await
+}
+
+/// Wakes `tenant`: starts its RDS instances, gives its Auto Scaling groups
+/// and Deployments their sizes back, applies its HPAs again, and waits (at
+/// most `ready_within` for the Deployments) until all is up.
+pub async fn wake(
+    engine: &Engine,
+    tenant: &TenantName,
+    run_id: Option<String>,
+    ready_within: Duration,
+) -> Result<Outcome, HibernateError> {
+    run(engine, tenant, run_id, What::Wake { ready_within }).await
+}
+
+#[derive(Clone, Copy)]
+enum What {
+    Hibernate,
+    Wake { ready_within: Duration },
+}
+
+/// One hibernate or wake run, under the tenant's lock: refused or skipped
+/// when the tenant's status says so, recorded as a run otherwise.
+async fn run(
+    engine: &Engine,
+    tenant: &TenantName,
+    run_id: Option<String>,
+    what: What,
+) -> Result<Outcome, HibernateError> {
     let run_id = run_id.unwrap_or_else(crate::engine::new_run_id);
     let lock = engine.state.lock_tenant(tenant.as_str(), &run_id).await?;
-    let result = hibernate_locked(engine, tenant, &run_id).await;
+    let result = run_locked(engine, tenant, &run_id, what).await;
     lock.release().await?;
     result
 }
 
-async fn hibernate_locked(
+async fn run_locked(
     engine: &Engine,
     tenant: &TenantName,
     run_id: &str,
+    what: What,
 ) -> Result<Outcome, HibernateError> {
-    let state = &engine.state;
     let name = tenant.as_str();
-    let r = row(state, name).await?;
-    match plan::may_hibernate(name, &r.status) {
+    let r = row(&engine.state, name).await?;
+    let (decision, operation) = match what {
+        What::Hibernate => (plan::may_hibernate(name, &r.status), "hibernate"),
+        What::Wake { .. } => (plan::may_wake(name, &r.status), "wake"),
+    };
+    match decision {
         Decision::Proceed => {}
         Decision::AlreadyDone(why) => {
             return Ok(Outcome {
@@ -136,7 +169,28 @@ async fn hibernate_locked(
         }
         Decision::Refuse(why) => return Err(HibernateError::Refused(why)),
     }
-    let mut run = RunRecord::start(engine, &r, run_id, "hibernate").await?;
+    let mut run = RunRecord::start(engine, &r, run_id, operation).await?;
+    let status = match what {
+        What::Hibernate => hibernate_steps(engine, name, &mut run).await?,
+        What::Wake { ready_within } => wake_steps(engine, name, &mut run, ready_within).await?,
+    };
+    engine.state.set_tenant_status(name, status).await?;
+    let report = run.finish(engine).await?;
+    Ok(Outcome {
+        report: Some(report),
+        nothing_to_do: None,
+        status: status.into(),
+    })
+}
+
+/// Looks, remembers, then scales everything down; answers the status the
+/// tenant is left in.
+async fn hibernate_steps(
+    engine: &Engine,
+    name: &str,
+    run: &mut RunRecord,
+) -> Result<&'static str, HibernateError> {
+    let state = &engine.state;
     state.set_tenant_status(name, HIBERNATING).await?;
     state
         .open_hibernation_period(name, &jiff::Timestamp::now().to_string())
@@ -198,58 +252,23 @@ async fn hibernate_locked(
             }
         }
     }
-    let status = if run.errors.is_empty() {
+    Ok(if run.errors.is_empty() {
         HIBERNATED
     } else {
         // Left `hibernating`: hibernate again (or wake) picks it up.
         HIBERNATING
-    };
-    state.set_tenant_status(name, status).await?;
-    let report = run.finish(engine).await?;
-    Ok(Outcome {
-        report: Some(report),
-        nothing_to_do: None,
-        status: status.into(),
     })
 }
 
-/// Wakes `tenant`: starts its RDS instances, gives its Auto Scaling groups
-/// and Deployments their sizes back, applies its HPAs again, and waits (at
-/// most `ready_within` for the Deployments) until all is up.
-pub async fn wake(
+/// Starts the databases while the groups and Deployments come back, and
+/// waits for all; answers the status the tenant is left in.
+async fn wake_steps(
     engine: &Engine,
-    tenant: &TenantName,
-    run_id: Option<String>,
+    name: &str,
+    run: &mut RunRecord,
     ready_within: Duration,
-) -> Result<Outcome, HibernateError> {
-    let run_id = run_id.unwrap_or_else(crate::engine::new_run_id);
-    let lock = engine.state.lock_tenant(tenant.as_str(), &run_id).await?;
-    let result = wake_locked(engine, tenant, &run_id, ready_within).await;
-    lock.release().await?;
-    result
-}
-
-async fn wake_locked(
-    engine: &Engine,
-    tenant: &TenantName,
-    run_id: &str,
-    ready_within: Duration,
-) -> Result<Outcome, HibernateError> {
+) -> Result<&'static str, HibernateError> {
     let state = &engine.state;
-    let name = tenant.as_str();
-    let r = row(state, name).await?;
-    match plan::may_wake(name, &r.status) {
-        Decision::Proceed => {}
-        Decision::AlreadyDone(why) => {
-            return Ok(Outcome {
-                report: None,
-                nothing_to_do: Some(why),
-                status: r.status,
-            });
-        }
-        Decision::Refuse(why) => return Err(HibernateError::Refused(why)),
-    }
-    let mut run = RunRecord::start(engine, &r, run_id, "wake").await?;
     state.set_tenant_status(name, WAKING).await?;
     let memory = remembered(state, name).await?;
 
@@ -296,7 +315,7 @@ async fn wake_locked(
     for (step, e) in errors {
         run.error(&step, e);
     }
-    let status = if run.errors.is_empty() {
+    Ok(if run.errors.is_empty() {
         state
             .close_hibernation_period(name, &jiff::Timestamp::now().to_string())
             .await?;
@@ -305,13 +324,6 @@ async fn wake_locked(
     } else {
         // Left `waking`: wake again picks it up; the memory is kept.
         WAKING
-    };
-    state.set_tenant_status(name, status).await?;
-    let report = run.finish(engine).await?;
-    Ok(Outcome {
-        report: Some(report),
-        nothing_to_do: None,
-        status: status.into(),
     })
 }
 
