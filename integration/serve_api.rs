@@ -281,6 +281,13 @@ async fn openapi_document_matches_the_routes() {
     operations.sort();
     let mut expected = vec![
         "DELETE /api/tenants/{name}",
+        "GET /",
+        "GET /api/costs",
+        "GET /api/openapi.json",
+        "GET /assets/app.js",
+        "GET /assets/style.css",
+        "POST /api/tenants/{name}/hibernate",
+        "POST /api/tenants/{name}/wake",
         "GET /api/audit",
         "GET /api/runs/{id}",
         "GET /api/runs/{id}/events",
