@@ -25,7 +25,11 @@ pub struct TenantList {
 pub struct CreateTenant {
     /// A lowercase RFC 1123 label of at most 40 characters, e.g. `initech-demo`
     /// (not `common`, the value store's shared level).
-    #[schema(min_length = 1, max_length = 40, pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub name: String,
     /// One of the configured stacks (GET /api/stacks); default: the configured default.
     pub stack: Option<String>,
@@ -35,7 +39,10 @@ pub struct CreateTenant {
     pub environment: Option<String>,
     /// Time to live, e.g. `7d` or `1d 12h` (units s, m, h, d, w); default:
     /// the stack's (at most `max_ttl`).
-    #[schema(min_length = 2, pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$")]
+    #[schema(
+        min_length = 2,
+        pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$"
+    )]
     pub ttl: Option<String>,
     /// Free text kept with the tenant, e.g. `demo for Initech`.
     pub note: Option<String>,
@@ -77,7 +84,10 @@ pub struct CostTotals {
 pub struct Extend {
     /// How much later, e.g. `1d` or `12h` (units s, m, h, d, w); counted from the current expiry
     /// (or now, if it has passed); the new expiry at most `max_ttl` from now.
-    #[schema(min_length = 2, pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$")]
+    #[schema(
+        min_length = 2,
+        pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$"
+    )]
     pub by: String,
 }
 
