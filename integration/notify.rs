@@ -621,3 +621,36 @@ async fn a_bad_notifications_section_stops_the_server_with_the_field_and_the_fix
         );
     }
 }
+
+/// Hibernating and waking through the API tells the webhooks, with who
+/// asked and the run as the happening's key.
+#[tokio::test]
+async fn hibernate_and_wake_reach_the_webhook_once_each() {
+    let r = Receiver::start().await;
+    let w = World::new(
+        &format!(
+            "  webhooks:\n    - {{ name: ops, url: '{}', events: [tenant.hibernated, tenant.woken] }}\n",
+            r.url("json", TOKENS[0])
+        ),
+        None,
+    );
+    let s = w.serve();
+    s.create("sleepy", "quick", "2d").await;
+
+    for (path, event, key) in [
+        ("hibernate", "tenant.hibernated", "hibernated:sleepy:"),
+        ("wake", "tenant.woken", "woken:sleepy:"),
+    ] {
+        let started = s
+            .json("POST", &format!("/api/tenants/sleepy/{path}"), None)
+            .await;
+        let run = started["run_id"].as_str().expect("a run id").to_string();
+        let got = r.wait_for("json", 1, event_is(event, "sleepy")).await;
+        let b = &got[0].body;
+        assert_eq!(b["detail"]["at"], run.as_str(), "{b}");
+        assert_eq!(b["detail"]["reason"], "requested by olga", "{b}");
+        assert_eq!(b["key"], format!("{key}{run}"), "{b}");
+    }
+    s.wait_audited("ops", 2).await;
+    assert_eq!(r.got("json", |_| true).len(), 2, "one delivery each");
+}

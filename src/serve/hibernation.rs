@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::api::hibernate::Op;
 use super::app::App;
+use super::notify::Event;
 use crate::hibernate::{self, Due, HibernateError, Outcome, Schedule, ScheduleSpec};
 use crate::state::TenantRow;
 use crate::tenant::TenantName;
@@ -16,39 +17,80 @@ use crate::tenant::TenantName;
 /// expressions have minutes as their finest unit).
 const EVERY: Duration = Duration::from_secs(60);
 
-/// Starts a hibernate or wake run of `tenant` in the background.
-pub fn spawn_run(app: std::sync::Arc<App>, tenant: TenantName, op: Op, run_id: String) {
+/// Starts a hibernate or wake run of `tenant` in the background; `reason`
+/// (who or what asked) goes into its notification.
+pub fn spawn_run(
+    app: std::sync::Arc<App>,
+    tenant: TenantName,
+    op: Op,
+    run_id: String,
+    reason: String,
+) {
     tokio::spawn(async move {
         let engine = app.jobs.engine().clone();
         let result = match op {
-            Op::Hibernate => hibernate::hibernate(&engine, &tenant, Some(run_id)).await,
+            Op::Hibernate => hibernate::hibernate(&engine, &tenant, Some(run_id.clone())).await,
             Op::Wake => {
                 hibernate::wake(
                     &engine,
                     &tenant,
-                    Some(run_id),
+                    Some(run_id.clone()),
                     hibernate::DEFAULT_READY_WITHIN,
                 )
                 .await
             }
         };
-        completed(&app, tenant.as_str(), op, &result);
+        completed(&app, tenant.as_str(), op, &run_id, &reason, &result);
     });
 }
 
 /// Where every hibernate and wake run of the server ends: logs it and
-/// counts it. The `tenant.hibernated` / `tenant.woken` notifications belong
-/// here (not wired yet).
-pub fn completed(app: &App, tenant: &str, op: Op, result: &Result<Outcome, HibernateError>) {
-    let _ = app;
+/// sends `tenant.hibernated` / `tenant.woken` when it did what it was asked
+/// (`run.failed` when a step failed; nothing when there was nothing to do).
+pub fn completed(
+    app: &App,
+    tenant: &str,
+    op: Op,
+    run_id: &str,
+    reason: &str,
+    result: &Result<Outcome, HibernateError>,
+) {
     let operation = op.as_str();
     match result {
         Ok(o) if o.failed() => {
-            let errors = o.report.as_ref().map(|r| r.errors.len()).unwrap_or(0);
-            tracing::warn!(tenant, operation, status = %o.status, errors, "run finished with errors");
+            let errors = o
+                .report
+                .as_ref()
+                .map(|r| r.errors.as_slice())
+                .unwrap_or_default();
+            tracing::warn!(tenant, operation, status = %o.status, errors = errors.len(), "run finished with errors");
+            app.notify(Event::RunFailed {
+                tenant: tenant.into(),
+                run_id: run_id.into(),
+                operation: operation.into(),
+                error: crate::serve::jobs::first_errors(errors),
+            });
         }
-        Ok(o) => tracing::info!(tenant, operation, status = %o.status, "run finished"),
-        Err(e) => tracing::warn!(tenant, operation, error = %e, "run could not run"),
+        Ok(o) if o.report.is_none() => {
+            tracing::info!(tenant, operation, status = %o.status, "nothing to do");
+        }
+        Ok(o) => {
+            tracing::info!(tenant, operation, status = %o.status, "run finished");
+            let (tenant, at, reason) = (tenant.to_string(), run_id.to_string(), reason.to_string());
+            app.notify(match op {
+                Op::Hibernate => Event::Hibernated { tenant, at, reason },
+                Op::Wake => Event::Woken { tenant, at, reason },
+            });
+        }
+        Err(e) => {
+            tracing::warn!(tenant, operation, error = %e, "run could not run");
+            app.notify(Event::RunFailed {
+                tenant: tenant.into(),
+                run_id: run_id.into(),
+                operation: operation.into(),
+                error: e.to_string(),
+            });
+        }
     }
 }
 
@@ -137,7 +179,7 @@ pub async fn pass(app: &std::sync::Arc<App>, since: jiff::Timestamp, now: jiff::
             Some(format!("schedule run={run_id}")),
         )
         .await;
-        spawn_run(app.clone(), tenant, op, run_id);
+        spawn_run(app.clone(), tenant, op, run_id, "schedule".into());
     }
 }
 

@@ -226,7 +226,7 @@ fn finished_event(live: &LiveRun, report: &crate::budget::Report, outcome: &str)
 }
 
 /// The first three errors of a run, and how many more there were.
-fn first_errors(errors: &[(String, String)]) -> String {
+pub(crate) fn first_errors(errors: &[(String, String)]) -> String {
     let mut text = errors
         .iter()
         .take(3)

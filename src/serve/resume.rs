@@ -63,7 +63,13 @@ async fn resume_one(app: &Arc<App>, run: &RunRow) -> anyhow::Result<bool> {
         app.state.abandon_run(&run.id).await?;
         let run_id = crate::engine::new_run_id();
         tracing::info!(tenant = %run.tenant, interrupted = %run.id, run = %run_id, operation = %run.operation, "resuming an interrupted run");
-        crate::serve::hibernation::spawn_run(app.clone(), tenant, op, run_id);
+        crate::serve::hibernation::spawn_run(
+            app.clone(),
+            tenant,
+            op,
+            run_id,
+            format!("resumed after run {} was interrupted", run.id),
+        );
         return Ok(true);
     }
     let row = app.state.tenant(&run.tenant).await?;

@@ -89,7 +89,7 @@ async fn start(app: &AppState, who: &Principal, name: &str, op: Op) -> Result<Re
     let action = op.as_str();
     let row = existing(app, name).await?;
     require_change(app, who, action, &row).await?;
-    let result = decide(app, name, op).await;
+    let result = decide(app, name, op, who).await;
     match result {
         Ok(run_id) => {
             app.audit(
@@ -144,7 +144,7 @@ enum Answer {
 
 /// Refuses while another run of the tenant goes on here or its status
 /// does not allow `op`; otherwise starts the run and answers its id.
-async fn decide(app: &AppState, name: &str, op: Op) -> Result<String, Answer> {
+async fn decide(app: &AppState, name: &str, op: Op, who: &Principal) -> Result<String, Answer> {
     if let Some(run) = app.jobs.active_for(name) {
         return Err(Answer::Error(ApiError::conflict(format!(
             "tenant '{name}' has a {} run going ({}); wait for it to finish",
@@ -162,6 +162,12 @@ async fn decide(app: &AppState, name: &str, op: Op) -> Result<String, Answer> {
     let tenant =
         TenantName::parse(name).map_err(|e| Answer::Error(ApiError::bad_request(e.to_string())))?;
     let run_id = crate::engine::new_run_id();
-    crate::serve::hibernation::spawn_run(app.clone(), tenant, op, run_id.clone());
+    crate::serve::hibernation::spawn_run(
+        app.clone(),
+        tenant,
+        op,
+        run_id.clone(),
+        format!("requested by {}", who.name),
+    );
     Ok(run_id)
 }
