@@ -273,6 +273,16 @@ async fn what_the_server_refuses_the_schema_refuses() {
             json!({"name": "ok", "environment": "Dev"}),
         ),
         ("POST", "/api/tenants", json!({"name": "ok", "unknown": 1})),
+        (
+            "POST",
+            "/api/tenants",
+            json!({"name": "ok", "note": "a\u{0}b"}),
+        ),
+        (
+            "POST",
+            "/api/tenants",
+            json!({"name": "ok", "note": "x".repeat(501)}),
+        ),
         ("POST", "/api/tenants/{name}/extend", json!({"by": ""})),
         (
             "POST",

@@ -6,6 +6,27 @@ use std::fmt;
 /// Longest tenant name accepted; leaves room in 63-character cloud names.
 pub const MAX_TENANT_LEN: usize = 40;
 
+/// Longest note kept with a tenant, in characters.
+pub const MAX_NOTE_LEN: usize = 500;
+
+/// A tenant's free-text note: one line of at most [`MAX_NOTE_LEN`]
+/// characters, without control characters (a NUL cannot be stored in
+/// PostgreSQL text; newlines and escapes would break tables and logs).
+pub fn check_note(note: &str) -> Result<(), String> {
+    let len = note.chars().count();
+    if len > MAX_NOTE_LEN {
+        return Err(format!(
+            "note: {len} characters is too long; write at most {MAX_NOTE_LEN}"
+        ));
+    }
+    if let Some(c) = note.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "note: holds the control character {c:?}; write one line of plain text (no newlines, tabs or NUL)"
+        ));
+    }
+    Ok(())
+}
+
 /// A tenant name that is known to be a lowercase RFC 1123 label of at most
 /// [`MAX_TENANT_LEN`] characters. Only [`TenantName::parse`] builds one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -105,6 +126,18 @@ pub fn physical_name(tenant: &TenantName, resource_id: &str, max_len: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_is_one_line_of_bounded_text() {
+        check_note("demo for Initech – ünïcode is fine").unwrap();
+        check_note(&"x".repeat(MAX_NOTE_LEN)).unwrap();
+        let long = check_note(&"x".repeat(MAX_NOTE_LEN + 1)).unwrap_err();
+        assert!(long.contains("at most 500"), "{long}");
+        for bad in ["a\0b", "two\nlines", "tab\there", "esc\u{1b}[31m"] {
+            let e = check_note(bad).unwrap_err();
+            assert!(e.contains("control character"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn accepts_lowercase_labels() {

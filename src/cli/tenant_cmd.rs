@@ -191,6 +191,9 @@ pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
 
 pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
     let (tenant, stack, environment) = load(global, &a.stack)?;
+    if let Some(note) = &a.note {
+        crate::tenant::check_note(note).map_err(|e| BadInput(format!("--{e}")))?;
+    }
     let budget = match &a.budget {
         Some(b) => setup::duration("--budget", b)?,
         None => stack.budget,

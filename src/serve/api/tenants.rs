@@ -44,7 +44,9 @@ pub struct CreateTenant {
         pattern = "^([1-9][0-9]{0,2}[smhdw] ?)*[1-9][0-9]{0,2}[smhdw]$"
     )]
     pub ttl: Option<String>,
-    /// Free text kept with the tenant, e.g. `demo for Initech`.
+    /// Free text kept with the tenant, e.g. `demo for Initech`: one line
+    /// of at most 500 characters, no control characters.
+    #[schema(max_length = 500, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub note: Option<String>,
 }
 
@@ -237,6 +239,9 @@ async fn create(
         .unwrap_or_else(|| stack.environment.clone());
     crate::envapi::check_environment(&environment)
         .map_err(|e| ApiError::bad_request(format!("environment: {e}")))?;
+    if let Some(note) = &body.note {
+        crate::tenant::check_note(note).map_err(ApiError::bad_request)?;
+    }
     let max = app.config.max_ttl;
     let ttl = match &body.ttl {
         Some(t) => humantime::parse_duration(t)
