@@ -131,11 +131,8 @@ pub fn router(app: AppState) -> (Router, utoipa::openapi::OpenApi) {
 pub fn app(config: ServeConfig, engine: Engine) -> AppState {
     let metrics = Arc::new(metrics::Metrics::new());
     let state = engine.state.clone();
-    let notifier = notify::Notifier::new(
-        config.notifications.clone(),
-        state.clone(),
-        metrics.clone(),
-    );
+    let notifier =
+        notify::Notifier::new(config.notifications.clone(), state.clone(), metrics.clone());
     let jobs = jobs::Jobs::new(
         engine,
         config.max_concurrent_runs,
