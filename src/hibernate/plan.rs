@@ -191,30 +191,16 @@ pub fn may_wake(name: &str, status: &str) -> Decision {
 mod tests {
     use super::*;
 
-    fn rec(kind: &str, state: NodeState, outputs: &[(&str, &str)]) -> NodeRecord {
-        NodeRecord {
-            kind: kind.into(),
-            state,
-            outputs: outputs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            spec_hash: None,
-            had_secrets: false,
-            last_error: None,
-        }
-    }
-
     #[test]
     fn targets_come_from_live_nodes_outputs() {
         let mut r = BTreeMap::new();
         r.insert(
             "ns".into(),
-            rec("k8s.namespace", NodeState::Succeeded, &[("name", "t-acme")]),
+            NodeRecord::example("k8s.namespace", NodeState::Succeeded, &[("name", "t-acme")]),
         );
         r.insert(
             "svc-a".into(),
-            rec(
+            NodeRecord::example(
                 "k8s.service",
                 NodeState::Succeeded,
                 &[("namespace", "t-acme"), ("deployment", "a")],
@@ -222,7 +208,7 @@ mod tests {
         );
         r.insert(
             "db".into(),
-            rec(
+            NodeRecord::example(
                 "aws.rds.instance",
                 NodeState::Succeeded,
                 &[("identifier", "acme-db")],
@@ -230,7 +216,7 @@ mod tests {
         );
         r.insert(
             "old-db".into(),
-            rec(
+            NodeRecord::example(
                 "aws.rds.instance",
                 NodeState::Deleted,
                 &[("identifier", "gone")],
@@ -238,7 +224,7 @@ mod tests {
         );
         r.insert(
             "web".into(),
-            rec(
+            NodeRecord::example(
                 "aws.autoscaling.group",
                 NodeState::Succeeded,
                 &[("name", "acme-web")],
@@ -246,7 +232,7 @@ mod tests {
         );
         r.insert(
             "bucket".into(),
-            rec("aws.s3.bucket", NodeState::Succeeded, &[("name", "b")]),
+            NodeRecord::example("aws.s3.bucket", NodeState::Succeeded, &[("name", "b")]),
         );
         let t = targets(&r);
         assert_eq!(t.namespaces, vec!["t-acme".to_string()]);

@@ -30,6 +30,24 @@ pub struct NodeRecord {
     pub last_error: Option<String>,
 }
 
+#[cfg(test)]
+impl NodeRecord {
+    /// A record of `kind` in `state` with these plain outputs, for tests.
+    pub fn example(kind: &str, state: NodeState, outputs: &[(&str, &str)]) -> Self {
+        Self {
+            kind: kind.into(),
+            state,
+            outputs: outputs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            spec_hash: None,
+            had_secrets: false,
+            last_error: None,
+        }
+    }
+}
+
 /// Replays events, oldest first, into the state of every node. An event that
 /// is not a legal transition is an error: the log was tampered with or two
 /// writers raced, and guessing would risk orphans.

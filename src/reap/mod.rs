@@ -476,20 +476,6 @@ async fn handle_orphan(
 mod tests {
     use super::*;
 
-    fn record(kind: &str, state: NodeState, outputs: &[(&str, &str)]) -> NodeRecord {
-        NodeRecord {
-            kind: kind.into(),
-            state,
-            outputs: outputs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            spec_hash: None,
-            had_secrets: false,
-            last_error: None,
-        }
-    }
-
     fn row() -> TenantRow {
         TenantRow {
             name: "acme".into(),
@@ -512,7 +498,7 @@ mod tests {
         let records = BTreeMap::from([
             (
                 "queue".to_string(),
-                record(
+                NodeRecord::example(
                     "aws.sqs.queue",
                     NodeState::Succeeded,
                     &[
@@ -524,7 +510,7 @@ mod tests {
             ),
             (
                 "gone".to_string(),
-                record(
+                NodeRecord::example(
                     "aws.s3.bucket",
                     NodeState::Deleted,
                     &[("arn", "arn:aws:s3:::b")],
@@ -532,7 +518,7 @@ mod tests {
             ),
             (
                 "ns".to_string(),
-                record("k8s.namespace", NodeState::Succeeded, &[("name", "acme")]),
+                NodeRecord::example("k8s.namespace", NodeState::Succeeded, &[("name", "acme")]),
             ),
         ]);
         let e = expected_of(&row(), &records, &StoredGraph::default());
