@@ -4,77 +4,20 @@
 //! of one tenant never run together; creates of different tenants do.
 //! AWS is a private moto; the stack has slow nodes so that runs last seconds.
 
+#[path = "support/postgres.rs"]
+mod postgres;
 #[path = "support/mod.rs"]
 mod support;
 
 use std::process::{Command, Output, Stdio};
-use std::str::FromStr;
 
 use envctl::journal::{self, NodeState};
 use envctl::state::{RunRow, StateStore};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
+use postgres::PgDatabase;
 use support::{Moto, repo_root};
 
 const STACK: &str = "integration/stacks/slow.yaml";
 const NODES: [&str; 6] = ["first", "pause-1", "queue", "pause-2", "topic", "secret"];
-
-const NO_POSTGRES: &str = "ENVCTL_TEST_POSTGRES is not set: the PostgreSQL race tests need a \
-     server. `make test` starts one and sets it; by hand: \
-     `integration/postgres.sh start .local/pg-test 35432` and \
-     `export ENVCTL_TEST_POSTGRES=$(integration/postgres.sh url .local/pg-test)`";
-
-/// A database `t_<uuid>` of its own on the test server, dropped at the end.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    async fn create() -> PgDatabase {
-        let admin_url = std::env::var("ENVCTL_TEST_POSTGRES").expect(NO_POSTGRES);
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("ENVCTL_TEST_POSTGRES={admin_url}: {e}"));
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        PgDatabase { admin_url, name }
-    }
-
-    fn url(&self) -> String {
-        sqlx::postgres::PgConnectOptions::from_str(&self.admin_url)
-            .unwrap()
-            .database(&self.name)
-            .to_url_lossy()
-            .to_string()
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop cannot await: drop the database from a thread of its own.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                    admin
-                        .execute(AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .await?;
-                    admin.close().await
-                })
-        })
-        .join();
-    }
-}
 
 /// One isolated world: a moto, a state store, a values bucket.
 struct World {
@@ -86,7 +29,7 @@ struct World {
 
 impl World {
     async fn postgres() -> World {
-        let db = PgDatabase::create().await;
+        let db = PgDatabase::create("t").await;
         World {
             moto: Moto::start(),
             dir: tempfile::tempdir().unwrap(),
