@@ -199,6 +199,13 @@ async fn a_created_tenant_has_a_cost_and_its_url_in_the_cli_and_the_api() {
     assert_eq!(costs["owners"][0]["owner"], "cora", "{costs}");
     assert_eq!(costs["owners"][0]["tenants"], 1, "{costs}");
     assert_eq!(costs["owners"][0]["monthly"], 0.5, "{costs}");
+
+    // The CLI's totals per owner are the API's.
+    let cli = json(&w.run(&["get", "costs", "-o", "json"]));
+    assert_eq!(cli, costs["owners"], "get costs vs GET /api/costs");
+    let table = w.run(&["get", "costs"]);
+    let out = String::from_utf8_lossy(&table.stdout);
+    assert!(out.contains("cora") && out.contains("$0.50"), "{out}");
 }
 
 fn bad_table(dir: &Path) -> PathBuf {

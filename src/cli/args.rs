@@ -281,6 +281,15 @@ pub struct DestroyArgs {
 #[derive(Subcommand, Debug)]
 pub enum GetTarget {
     Tenants(GetTenantsArgs),
+    /// Estimated cost per owner: tenants alive, hourly and monthly now,
+    /// accrued by all of the owner's tenants (destroyed ones included)
+    Costs(GetCostsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GetCostsArgs {
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 #[derive(Args, Debug)]

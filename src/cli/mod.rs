@@ -73,6 +73,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Get {
             target: args::GetTarget::Tenants(a),
         } => tenant_cmd::get_tenants(&global, a).await,
+        Command::Get {
+            target: args::GetTarget::Costs(a),
+        } => tenant_cmd::get_costs(&global, a).await,
         Command::Describe {
             target: args::NamedTarget::Tenant(a),
         } => tenant_cmd::describe(&global, a).await,

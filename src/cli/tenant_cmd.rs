@@ -1,4 +1,5 @@
-//! `create`, `plan`, `destroy`, `get tenants`, `describe tenant`, `report tenant`.
+//! `create`, `plan`, `destroy`, `get tenants`, `get costs`, `describe tenant`,
+//! `report tenant`.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -7,7 +8,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::args::{
-    CreateArgs, DestroyArgs, GetTenantsArgs, Global, NamedArgs, PlanArgs, ReportArgs, StackArgs,
+    CreateArgs, DestroyArgs, GetCostsArgs, GetTenantsArgs, Global, NamedArgs, PlanArgs, ReportArgs,
+    StackArgs,
 };
 use super::output::{self, Format, duration};
 use super::{BadInput, RunFailed, setup};
@@ -412,6 +414,36 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
                         t.expires_at.clone().unwrap_or_else(|| "never".into()),
                         money(&l.cost, |c| c.monthly),
                         money(&l.cost, |c| c.accrued),
+                    ]
+                })
+                .collect(),
+        )
+    });
+    Ok(())
+}
+
+/// Totals per owner, from the same cost book as `get tenants` (every
+/// tenant, destroyed ones included: they count in what was accrued).
+pub async fn get_costs(global: &Global, a: GetCostsArgs) -> anyhow::Result<()> {
+    let table = price_table(global)?;
+    let state = setup::state(global).await?;
+    let tenants = state.tenants().await?;
+    let book = crate::cost::CostBook::of_stack_files(table, &tenants, &setup::builtins(global));
+    book.load(&state, None).await?;
+    let owners = book.owners(&tenants);
+    output::print(a.output, &owners, || {
+        let money = crate::cost::view::money;
+        output::table(
+            &["owner", "tenants", "hourly", "monthly", "accrued"],
+            owners
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.owner.clone(),
+                        o.tenants.to_string(),
+                        money(o.hourly, &o.currency),
+                        money(o.monthly, &o.currency),
+                        money(o.accrued, &o.currency),
                     ]
                 })
                 .collect(),
