@@ -186,7 +186,8 @@ impl World {
         }
     }
 
-    fn command(&self) -> Command {
+    /// `envctl` on the world's state and moto.
+    fn envctl(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_envctl"));
         c.current_dir(self.dir.path())
             .env_clear()
@@ -200,6 +201,12 @@ impl World {
         for (k, v) in self.moto.env() {
             c.env(k, v);
         }
+        c
+    }
+
+    /// `envctl serve` with the world's configuration.
+    fn command(&self) -> Command {
+        let mut c = self.envctl();
         c.args(["serve", "--config"])
             .arg(self.dir.path().join("serve.yaml"));
         c
@@ -653,4 +660,55 @@ async fn hibernate_and_wake_reach_the_webhook_once_each() {
     }
     s.wait_audited("ops", 2).await;
     assert_eq!(r.got("json", |_| true).len(), 2, "one delivery each");
+}
+
+/// A tenant's own sleep schedule is run by the server: it hibernates the
+/// tenant when the schedule falls due and the webhook hears why.
+#[tokio::test]
+async fn a_schedule_hibernates_the_tenant_in_the_server() {
+    let r = Receiver::start().await;
+    let w = World::new(
+        &format!(
+            "  webhooks:\n    - {{ name: ops, url: '{}', events: [tenant.hibernated] }}\nhibernation: {{ check_every: 1s }}\n",
+            r.url("json", TOKENS[0])
+        ),
+        None,
+    );
+    let s = w.serve();
+    s.create("nightly", "quick", "2d").await;
+    // Every two seconds (cron with seconds), in a named time zone.
+    let set = w
+        .envctl()
+        .args(["hibernate", "tenant", "nightly", "--sleep", "*/2 * * * * *"])
+        .args(["--time-zone", "Europe/Madrid"])
+        .output()
+        .unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+
+    let got = r
+        .wait_for("json", 1, event_is("tenant.hibernated", "nightly"))
+        .await;
+    assert_eq!(
+        got[0].body["detail"]["reason"], "schedule",
+        "{}",
+        got[0].body
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let t = s.json("GET", "/api/tenants/nightly", None).await;
+        if t["status"] == "hibernated" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not hibernated: {t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let audit = s.json("GET", "/api/audit?limit=50", None).await;
+    assert!(
+        audit.to_string().contains("\"actor\":\"schedule\""),
+        "the scheduled run is audited as the schedule's: {audit}"
+    );
 }

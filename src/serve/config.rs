@@ -44,6 +44,8 @@ struct RawConfig {
     prices: Option<PathBuf>,
     #[serde(default)]
     notifications: super::notify::config::RawNotifications,
+    #[serde(default)]
+    hibernation: RawHibernation,
 }
 
 fn default_runs() -> usize {
@@ -61,6 +63,17 @@ struct RawToken {
     role: Role,
     sha256: String,
 }
+
+/// `hibernation:`: how often the sleep/wake schedules and the stopped
+/// databases are looked at.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHibernation {
+    check_every: Option<String>,
+}
+
+/// The default of `hibernation.check_every`: cron's finest unit.
+const HIBERNATION_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +118,8 @@ pub struct ServeConfig {
     pub cost: std::sync::Arc<crate::cost::CostBook>,
     /// Webhooks and expiry warnings (none when not configured).
     pub notifications: super::notify::Notifications,
+    /// How often the hibernation schedules and the RDS re-stop check run.
+    pub hibernation_check_every: Duration,
 }
 
 impl ServeConfig {
@@ -228,6 +243,18 @@ impl ServeConfig {
             .validate(&|var| std::env::var(var).ok())
             .map_err(bad)?;
 
+        let hibernation_check_every = match &raw.hibernation.check_every {
+            None => HIBERNATION_CHECK_EVERY,
+            Some(text) => humantime::parse_duration(text)
+                .ok()
+                .filter(|d| (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(d))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "hibernation.check_every '{text}' is not a duration from 1s to 1h; write e.g. 1m (the default) or 30s"
+                    ))
+                })?,
+        };
+
         let prices = raw.prices.as_ref().map(|p| base.join(p));
         let table = crate::cost::PriceTable::load(prices.as_deref())
             .map_err(|e| bad(format!("prices: {e}")))?;
@@ -246,6 +273,7 @@ impl ServeConfig {
             secure_cookie: raw.secure_cookie,
             cost: std::sync::Arc::new(cost),
             notifications,
+            hibernation_check_every,
         })
     }
 }
@@ -308,6 +336,12 @@ mod tests {
                     "stacks: {{ minimal: stacks/minimal.yaml }}\ntokens: [{{ name: a, role: viewer, sha256: {HASH} }}]\nreaper: {{ schedule: 'every day' }}\n"
                 ),
                 "reaper.schedule 'every day'",
+            ),
+            (
+                &format!(
+                    "stacks: {{ minimal: stacks/minimal.yaml }}\ntokens: [{{ name: a, role: viewer, sha256: {HASH} }}]\nhibernation: {{ check_every: 0s }}\n"
+                ),
+                "hibernation.check_every '0s' is not a duration from 1s to 1h",
             ),
             (
                 "stacks: { minimal: stacks/minimal.yaml }\n",

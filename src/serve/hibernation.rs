@@ -4,18 +4,12 @@
 //! 7 days while a tenant is hibernated, and closes the hibernated period of
 //! a tenant destroyed while hibernated.
 
-use std::time::Duration;
-
 use super::api::hibernate::Op;
 use super::app::App;
 use super::notify::Event;
 use crate::hibernate::{self, Due, HibernateError, Outcome, Schedule, ScheduleSpec};
 use crate::state::TenantRow;
 use crate::tenant::TenantName;
-
-/// How often the schedules and the stopped databases are looked at (cron
-/// expressions have minutes as their finest unit).
-const EVERY: Duration = Duration::from_secs(60);
 
 /// Starts a hibernate or wake run of `tenant` in the background; `reason`
 /// (who or what asked) goes into its notification.
@@ -183,11 +177,12 @@ pub async fn pass(app: &std::sync::Arc<App>, since: jiff::Timestamp, now: jiff::
     }
 }
 
-/// Runs [`pass`] every minute, from the server's start on.
+/// Runs [`pass`] every `hibernation.check_every` (default a minute), from
+/// the server's start on.
 pub async fn run(app: std::sync::Arc<App>) {
     let mut since = jiff::Timestamp::now();
     loop {
-        tokio::time::sleep(EVERY).await;
+        tokio::time::sleep(app.config.hibernation_check_every).await;
         let now = jiff::Timestamp::now();
         pass(&app, since, now).await;
         since = now;
