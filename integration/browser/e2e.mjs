@@ -1,6 +1,7 @@
 // End-to-end test of the `envctl serve` web page in Debian's headless
 // Chromium, driven by playwright-core: log in, request a tenant, watch it
-// become ready, extend it, destroy it, with screenshots along the way.
+// become ready, extend it, hibernate it and wake it with the Wake button,
+// destroy it, with screenshots along the way.
 //
 // Environment: BASE_URL (http://127.0.0.1:PORT), TOKEN, TENANT, STACK,
 // SCREENSHOT_DIR; optional RUN_TIMEOUT_MS (default 180000) for each run,
@@ -234,6 +235,26 @@ async function main() {
   log(`extended: ${before} -> ${after}`);
   await screenshot("2-extended-list.png");
 
+  // 4b. Hibernate it through the API (as a schedule would), then wake it
+  // with the page's Wake button and watch it come back ready.
+  const hibernate = await page.evaluate(async (name) => {
+    const r = await fetch(`/api/tenants/${name}/hibernate`,
+      { method: "POST", headers: { Accept: "application/json" }, credentials: "same-origin" });
+    return r.status;
+  }, TENANT);
+  if (hibernate !== 202) throw new StepFailed(`POST .../hibernate answered ${hibernate}, expected 202`);
+  await until("the table shows the tenant hibernated with a Wake button",
+    async () => (await row.getByTestId("tenant-status").getAttribute("data-status")) === "hibernated"
+      && (await byTestId(`row-wake-${TENANT}`).count()) === 1, { timeoutMs: RUN_TIMEOUT_MS });
+  await byTestId(`row-wake-${TENANT}`).click();
+  await until("the table shows the tenant ready again after Wake",
+    async () => (await row.getByTestId("tenant-status").getAttribute("data-status")) === "ready",
+    { timeoutMs: RUN_TIMEOUT_MS });
+  if ((await byTestId(`row-wake-${TENANT}`).count()) !== 0) {
+    throw new StepFailed("a woken tenant still offers a Wake button");
+  }
+  log("hibernated through the API, woken with the page's Wake button");
+
   // 5. Destroy it: confirm the dialog, then watch the destroy run.
   await byTestId(`row-destroy-${TENANT}`).click();
   await byTestId("destroy-dialog").waitFor({ state: "visible" });
@@ -270,7 +291,7 @@ async function main() {
 let failed = false;
 try {
   await main();
-  log("passed: logged in, requested, ready, extended, destroyed");
+  log("passed: logged in, requested, ready, extended, hibernated and woken, destroyed");
 } catch (err) {
   failed = true;
   console.error(`e2e FAILED: ${err instanceof StepFailed ? err.message : err.stack}`);
