@@ -268,7 +268,10 @@ wait_for() {
   local deadline=$((SECONDS + secs)) c
   until "$@" >/dev/null 2>&1; do
     for c in "${COMPONENTS[@]}"; do
-      if [ -f "$dir/pids/$c" ] && ! alive "$dir" "$c"; then
+      # `running`, not `alive`: a component started a moment ago may still be
+      # `setsid` about to exec its binary, which `alive` would take for a
+      # reused pid (seen as "kwok exited" on a loaded machine).
+      if [ -f "$dir/pids/$c" ] && ! running "$(cat "$dir/pids/$c")"; then
         tail -n 30 "$dir/logs/$c.log" >&2 || true
         die "$c exited while waiting for $what (log: $dir/logs/$c.log)"
       fi
