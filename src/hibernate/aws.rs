@@ -27,6 +27,18 @@ use aws_sdk_autoscaling::error::ProvideErrorMetadata as _;
 use super::plan::AsgSize;
 use crate::kinds::aws::errors::describe;
 
+/// An AWS error's code (to decide on) and its sentence (to show).
+fn coded<E, R>(
+    what: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> (Option<String>, String)
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + crate::kinds::aws::errors::HttpStatus,
+{
+    (e.code().map(str::to_string), describe(what, e))
+}
+
 /// How long an instance may take to stop or start (terraform's default).
 pub const RDS_WITHIN: Duration = Duration::from_secs(30 * 60);
 /// How often a status is read again while waiting.
@@ -90,30 +102,21 @@ pub async fn rds_to(
         match next(&status, stop) {
             Next::Done => return Ok(()),
             Next::Call => {
+                let what = format!("{op} {id}");
                 let sent = if stop {
-                    rds.stop_db_instance()
+                    let r = rds
+                        .stop_db_instance()
                         .db_instance_identifier(id)
                         .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            (
-                                e.code().map(str::to_string),
-                                describe(&format!("{op} {id}"), &e),
-                            )
-                        })
+                        .await;
+                    r.map(|_| ()).map_err(|e| coded(&what, &e))
                 } else {
-                    rds.start_db_instance()
+                    let r = rds
+                        .start_db_instance()
                         .db_instance_identifier(id)
                         .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            (
-                                e.code().map(str::to_string),
-                                describe(&format!("{op} {id}"), &e),
-                            )
-                        })
+                        .await;
+                    r.map(|_| ()).map_err(|e| coded(&what, &e))
                 };
                 match sent {
                     Ok(()) => {}
