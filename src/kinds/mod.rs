@@ -316,8 +316,28 @@ pub trait Kind: Send + Sync + 'static {
     async fn ready(&self, _cx: &Cx, _out: &Outputs) -> Result<Readiness, KindError> {
         Ok(Readiness::Ready)
     }
-    /// Deletes it; already gone is success.
+    /// Starts deleting it and returns quickly; already gone is success.
+    /// Waiting until it has really gone away belongs in [`Kind::gone`], so
+    /// that the wait runs under the engine's progress, cancellation and
+    /// budget. (Calls that must wait for the cloud before they can even be
+    /// made, such as a dependency still being released, return
+    /// [`KindError::Waiting`] and the engine calls `delete` again.)
     async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError>;
+    /// One poll after [`Kind::delete`], symmetric with [`Kind::ready`]: is
+    /// the resource fully gone? [`Readiness::Ready`] means gone (a lookup
+    /// that finds nothing); [`Readiness::Pending`] means still going away,
+    /// with the reason shown in progress ("deleting", "terminating: 2
+    /// pods left"). Never sleeps or loops: the engine polls it with backoff
+    /// until [`Kind::delete_timeout`]. Transient errors are retried; a
+    /// permanent one fails the deletion. The default, for resources that
+    /// are gone when `delete` returns: `Ready`.
+    async fn gone(&self, _cx: &Cx, _out: &Outputs) -> Result<Readiness, KindError> {
+        Ok(Readiness::Ready)
+    }
+    /// How long [`Kind::gone`] may stay `Pending` before the deletion fails.
+    fn delete_timeout(&self) -> Duration {
+        Duration::from_secs(30 * 60)
+    }
     /// Finds this tenant's resources of this kind by tag.
     async fn sweep(&self, _cx: &SweepCx) -> Result<Vec<Found>, KindError> {
         Ok(Vec::new())
