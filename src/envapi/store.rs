@@ -20,8 +20,8 @@ use aws_sdk_s3::types::{
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::{EnvKey, Level, merge};
+use crate::aws::{AwsClients, HttpStatus, classify};
 use crate::kinds::aws::bucket_names::{self, BucketName};
-use crate::kinds::aws::{AwsClients, HttpStatus, classify};
 use crate::secret::{MASK, SecretString};
 use crate::tenant::tags;
 

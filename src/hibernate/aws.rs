@@ -25,7 +25,7 @@ use std::time::Duration;
 use aws_sdk_autoscaling::error::ProvideErrorMetadata as _;
 
 use super::plan::AsgSize;
-use crate::kinds::aws::errors::describe;
+use crate::aws::errors::describe;
 
 /// An AWS error's code (to decide on) and its sentence (to show).
 fn coded<E, R>(
@@ -34,7 +34,7 @@ fn coded<E, R>(
 ) -> (Option<String>, String)
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + crate::kinds::aws::errors::HttpStatus,
+    R: std::fmt::Debug + crate::aws::HttpStatus,
 {
     (e.code().map(str::to_string), describe(what, e))
 }

@@ -31,8 +31,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
+use crate::aws::HttpStatus;
 use crate::kinds::Backends;
-use crate::kinds::aws::HttpStatus;
 use crate::stack::Stack;
 use crate::tenant::TenantName;
 

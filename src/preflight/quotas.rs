@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 
 use super::{CallFailure, Check, Finding, PreflightCx, credentials, endpoint};
-use crate::kinds::aws::{AwsClients, network};
+use crate::aws::AwsClients;
+use crate::kinds::aws::network;
 use crate::stack::{Resource, Stack};
 use crate::tenant::tags;
 

@@ -237,6 +237,7 @@ mod tests {
             backends: Arc::new(Backends {
                 values: crate::envapi::ValueStore::new(aws.s3.clone(), "b"),
                 aws,
+                kube: crate::kinds::k8s::KubeClient::from_env(),
             }),
         }
     }
