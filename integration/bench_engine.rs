@@ -213,7 +213,11 @@ fn main() {
         // moto's first request, which takes about a second, is not timed).
         values.ensure_bucket().await.unwrap();
         let engine = Engine {
-            backends: Arc::new(Backends { aws, values }),
+            backends: Arc::new(Backends {
+                aws,
+                values,
+                kube: envctl::kinds::k8s::KubeClient::from_env(),
+            }),
             state: state.clone(),
             policy: RetryPolicy::default(),
             cancel: Default::default(),

@@ -189,7 +189,11 @@ async fn start_server(state: StateStore, dir: &Path) -> String {
     let aws = AwsClients::from_config(&sdk);
     let values = ValueStore::new(aws.s3.clone(), "envctl-bench-values");
     let engine = Engine {
-        backends: Arc::new(Backends { aws, values }),
+        backends: Arc::new(Backends {
+            aws,
+            values,
+            kube: envctl::kinds::k8s::KubeClient::from_env(),
+        }),
         state,
         policy: RetryPolicy::default(),
         cancel: Default::default(),

@@ -161,7 +161,11 @@ impl World {
         let aws = envctl::kinds::aws::AwsClients::from_config(&self.moto.sdk_config());
         let values = envctl::envapi::ValueStore::new(aws.s3.clone(), "envctl-values-hibernate");
         envctl::engine::Engine {
-            backends: Arc::new(envctl::kinds::Backends { aws, values }),
+            backends: Arc::new(envctl::kinds::Backends {
+                aws,
+                values,
+                kube: envctl::kinds::k8s::KubeClient::from_env(),
+            }),
             state: envctl::state::StateStore::open_path(&self.state_path())
                 .await
                 .unwrap(),

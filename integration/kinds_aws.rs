@@ -489,6 +489,7 @@ async fn s3_names_differ_per_installation_and_another_account_cannot_take_ours()
         backends: std::sync::Arc::new(envctl::kinds::Backends {
             aws: stranger.clone(),
             values: ValueStore::new(stranger.s3.clone(), "kt-values-unused"),
+            kube: envctl::kinds::k8s::KubeClient::from_env(),
         }),
         ..cx.clone()
     };
@@ -1493,6 +1494,7 @@ async fn through_the_realism_proxy_a_queue_recreated_too_soon_waits_out_sqs_60_s
     let backends = std::sync::Arc::new(envctl::kinds::Backends {
         values: ValueStore::new(aws.s3.clone(), "kt-values-realism-sqs"),
         aws,
+        kube: envctl::kinds::k8s::KubeClient::from_env(),
     });
     let cx = Cx {
         tenant: envctl::tenant::TenantName::parse("kt-sqsr").unwrap(),

@@ -1932,6 +1932,7 @@ async fn through_the_realism_proxy_a_deleted_load_balancers_interfaces_are_named
     let backends = Arc::new(envctl::kinds::Backends {
         values: envctl::envapi::ValueStore::new(aws.s3.clone(), "kc-values-realism"),
         aws,
+        kube: envctl::kinds::k8s::KubeClient::from_env(),
     });
     let tenant = envctl::tenant::TenantName::parse("kc-linger").unwrap();
     let cx = |id: &str| Cx {
@@ -1997,6 +1998,7 @@ async fn through_the_realism_proxy_a_new_role_is_waited_for_and_the_log_group_co
     let backends = Arc::new(envctl::kinds::Backends {
         values: envctl::envapi::ValueStore::new(aws.s3.clone(), "kc-values-realism-fn"),
         aws,
+        kube: envctl::kinds::k8s::KubeClient::from_env(),
     });
     let cx = Cx {
         tenant: envctl::tenant::TenantName::parse("kc-iam").unwrap(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType, TagResourceType,
 };
-use envctl::kinds::aws::AwsClients;
+use envctl::aws::AwsClients;
 use envctl::kinds::aws::acm::Certificate;
 use envctl::kinds::aws::route53_record::Record;
 use envctl::kinds::aws::route53_zone::Zone;

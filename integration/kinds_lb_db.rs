@@ -16,7 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ActionTypeEnum, Listener as V2Listener, LoadBalancerTypeEnum, ProtocolEnum,
     RedirectActionStatusCodeEnum, Rule,
 };
-use envctl::kinds::aws::AwsClients;
+use envctl::aws::AwsClients;
 use envctl::kinds::aws::elb_classic::ClassicLoadBalancer;
 use envctl::kinds::aws::elbv2::{LoadBalancer, SSL_POLICY};
 use envctl::kinds::aws::rds::{FINAL_SNAPSHOT_TAG, Instance, PASSWORD_TAG};

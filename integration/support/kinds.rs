@@ -66,6 +66,7 @@ impl KindWorld {
             backends: Arc::new(Backends {
                 aws: kind_clients(&aws, &config),
                 values,
+                kube: envctl::kinds::k8s::KubeClient::from_env(),
             }),
             aws,
         }

@@ -2,6 +2,7 @@
 //! binary on a free loopback port, and the AWS settings that point at it.
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod kinds;
 pub mod realism;
 

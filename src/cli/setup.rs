@@ -12,6 +12,7 @@ use crate::engine::{Engine, ProgressSink, RetryPolicy};
 use crate::envapi::ValueStore;
 use crate::kinds::Backends;
 use crate::kinds::aws::AwsClients;
+use crate::kinds::k8s::KubeClient;
 use crate::state::{StateStore, default_location};
 use crate::tenant::TenantName;
 
@@ -48,7 +49,11 @@ pub async fn backends(global: &Global) -> anyhow::Result<Arc<Backends>> {
         .await
         .map_err(|e| BadInput(e.to_string()))?;
     let values = ValueStore::for_installation(&aws, global.values_bucket.clone()).await?;
-    Ok(Arc::new(Backends { aws, values }))
+    Ok(Arc::new(Backends {
+        aws,
+        values,
+        kube: KubeClient::from_env(),
+    }))
 }
 
 pub fn tenant(name: &str) -> anyhow::Result<TenantName> {

@@ -1,16 +1,20 @@
 //! `sim.delay`: a resource that only takes time. It exists for benchmarks
 //! (latencies from a table of real AWS timings, scaled down) and for tests
 //! that need a slow node, a node that fails, or one that is throttled a few
-//! times before it succeeds. It creates nothing anywhere.
+//! times before it succeeds; and, on deletion, a node that takes a while to
+//! go away ([`Kind::gone`] stays pending) or whose delete fails. It creates
+//! nothing anywhere.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, parse_props};
+use super::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props};
 
 pub struct Delay;
 
@@ -29,10 +33,30 @@ struct DelayProps {
     /// Echoed as the `value` output.
     #[serde(default)]
     value: Option<String>,
+    /// How long the resource takes to go away after `delete`, e.g. `2s`
+    /// (kept as the `delete_duration` output, since destroy only has the
+    /// journaled outputs).
+    #[serde(default)]
+    delete_duration: Option<String>,
+    /// `delete` fails for good with this message (kept as the
+    /// `delete_error` output).
+    #[serde(default)]
+    delete_error: Option<String>,
 }
 
 /// Transient failures left per tenant/resource, for `transient_failures`.
 static THROTTLES: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+
+/// When `delete` was first called, per tenant/resource, for `delete_duration`.
+static DELETING: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+
+fn key(cx: &Cx) -> String {
+    format!("{}/{}", cx.tenant, cx.resource_id)
+}
+
+fn parse_duration(d: &str) -> Result<Duration, KindError> {
+    humantime::parse_duration(d).map_err(|e| KindError::Permanent(format!("duration '{d}': {e}")))
+}
 
 #[async_trait]
 impl Kind for Delay {
@@ -64,6 +88,16 @@ impl Kind for Delay {
                 required: false,
                 doc: "echoed as the `value` output",
             },
+            PropSpec {
+                name: "delete_duration",
+                required: false,
+                doc: "how long it takes to go away after delete (e.g. 2s)",
+            },
+            PropSpec {
+                name: "delete_error",
+                required: false,
+                doc: "delete fails for good with this message",
+            },
         ]
     }
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -78,6 +112,16 @@ impl Kind for Delay {
                 secret: false,
                 doc: "the `value` property",
             },
+            OutputSpec {
+                name: "delete_duration",
+                secret: false,
+                doc: "the `delete_duration` property (when set)",
+            },
+            OutputSpec {
+                name: "delete_error",
+                secret: false,
+                doc: "the `delete_error` property (when set)",
+            },
         ]
     }
     fn expected(&self) -> Duration {
@@ -87,7 +131,7 @@ impl Kind for Delay {
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: DelayProps = parse_props(props)?;
         if p.transient_failures > 0 {
-            let key = format!("{}/{}", cx.tenant, cx.resource_id);
+            let key = key(cx);
             let mut guard = THROTTLES.lock().expect("throttle table");
             let left = guard
                 .get_or_insert_with(HashMap::new)
@@ -101,21 +145,63 @@ impl Kind for Delay {
             }
         }
         if let Some(d) = &p.duration {
-            let d = humantime::parse_duration(d)
-                .map_err(|e| KindError::Permanent(format!("duration '{d}': {e}")))?;
-            tokio::time::sleep(d).await;
+            tokio::time::sleep(parse_duration(d)?).await;
+        }
+        if let Some(d) = &p.delete_duration {
+            parse_duration(d)?;
         }
         if p.fail {
             return Err(KindError::Permanent(
                 "simulated failure (fail: true)".into(),
             ));
         }
-        Ok(Outputs::new()
-            .plain("id", format!("{}/{}", cx.tenant, cx.resource_id))
-            .plain("value", p.value.unwrap_or_default()))
+        let mut out = Outputs::new()
+            .plain("id", key(cx))
+            .plain("value", p.value.unwrap_or_default());
+        if let Some(d) = p.delete_duration {
+            out = out.plain("delete_duration", d);
+        }
+        if let Some(e) = p.delete_error {
+            out = out.plain("delete_error", e);
+        }
+        Ok(out)
     }
 
-    async fn delete(&self, _cx: &Cx, _out: &Outputs) -> Result<(), KindError> {
+    /// Starts going away: gone once `delete_duration` has passed since the
+    /// first call.
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+        if let Some(e) = out.get("delete_error") {
+            return Err(KindError::Permanent(e.expose().to_string()));
+        }
+        if out.get("delete_duration").is_some() {
+            let mut guard = DELETING.lock().expect("deleting table");
+            guard
+                .get_or_insert_with(HashMap::new)
+                .entry(key(cx))
+                .or_insert_with(Instant::now);
+        }
         Ok(())
+    }
+
+    async fn gone(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let Some(d) = out.get("delete_duration") else {
+            return Ok(Readiness::Ready);
+        };
+        let d = parse_duration(d.expose())?;
+        let mut guard = DELETING.lock().expect("deleting table");
+        let table = guard.get_or_insert_with(HashMap::new);
+        let Some(since) = table.get(&key(cx)).copied() else {
+            return Ok(Readiness::Ready);
+        };
+        let elapsed = since.elapsed();
+        if elapsed >= d {
+            table.remove(&key(cx));
+            return Ok(Readiness::Ready);
+        }
+        Ok(Readiness::Pending(format!(
+            "{} is going away ({} left)",
+            cx.resource_id,
+            crate::budget::fmt_duration(d - elapsed)
+        )))
     }
 }

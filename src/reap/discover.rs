@@ -86,8 +86,10 @@ async fn get_resources(
 
 /// Every namespace of the cluster with its labels; `None` when no cluster is
 /// configured at all (no kubeconfig, not in a pod).
-pub async fn namespaces() -> Result<Option<Vec<NamespaceInfo>>, ReapError> {
-    let client = match crate::kinds::k8s::client().await {
+pub async fn namespaces(
+    kube: &crate::kinds::k8s::KubeClient,
+) -> Result<Option<Vec<NamespaceInfo>>, ReapError> {
+    let client = match kube.get().await {
         Ok(c) => c,
         Err(KindError::Unconfigured(_)) => return Ok(None),
         Err(e) => return Err(ReapError::Kubernetes(e.to_string())),

@@ -170,7 +170,7 @@ pub async fn reap(engine: &Engine, opts: &ReapOptions) -> Result<ReapReport, Rea
     // tenant's row before its first resource, so a resource seen here whose
     // tenant is missing from the state read after it is not just new.
     let managed = discover::managed(aws).await?;
-    let namespaces = discover::namespaces().await?;
+    let namespaces = discover::namespaces(&engine.backends.kube).await?;
     let rows = engine.state.tenants().await?;
 
     let mut report = ReapReport {

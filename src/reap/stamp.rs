@@ -66,7 +66,7 @@ pub async fn stamp_expiry(
         }
     }
 
-    match stamp_namespaces(tenant, &value).await {
+    match stamp_namespaces(backends, tenant, &value).await {
         Ok(n) => stamped += n,
         Err(e) => failed.push(e),
     }
@@ -149,8 +149,12 @@ async fn tag_with_service(aws: &AwsClients, arn: &str, value: &str) -> Result<()
 
 /// Annotates the tenant's managed namespaces; none when no cluster is
 /// configured.
-async fn stamp_namespaces(tenant: &TenantName, value: &str) -> Result<usize, String> {
-    let client = match crate::kinds::k8s::client().await {
+async fn stamp_namespaces(
+    backends: &Backends,
+    tenant: &TenantName,
+    value: &str,
+) -> Result<usize, String> {
+    let client = match backends.kube.get().await {
         Ok(c) => c,
         Err(KindError::Unconfigured(_)) => return Ok(0),
         Err(e) => return Err(e.to_string()),

@@ -1,13 +1,16 @@
-//! Kubernetes kinds and what they share: one client for the standard
-//! kubeconfig (`KUBECONFIG`, current context), made on first use so that a
-//! stack without Kubernetes never needs a cluster; server-side apply with the
+//! Kubernetes kinds and what they share: the client ([`KubeClient`], one per
+//! [`Backends`](crate::kinds::Backends), made on first use so that a stack
+//! without Kubernetes never needs a cluster); server-side apply with the
 //! field manager `envctl`; and error classification.
 
 pub mod namespace;
 pub mod service;
 
+use std::path::PathBuf;
+
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
@@ -21,20 +24,77 @@ pub const LABEL_TENANT: &str = "envctl/tenant";
 pub const LABEL_MANAGED: &str = "envctl/managed";
 pub const ANNOTATION_EXPIRES: &str = "envctl/expires-at";
 
-static CLIENT: OnceCell<Client> = OnceCell::const_new();
+/// The Kubernetes client of one set of [`Backends`](crate::kinds::Backends),
+/// as the AWS clients are: built on first use, so that a stack without
+/// Kubernetes never needs a cluster, and a missing or broken kubeconfig is
+/// [`KindError::Unconfigured`] only for the kind (or sweep) that uses it.
+pub struct KubeClient {
+    source: Source,
+    client: OnceCell<Client>,
+}
 
-/// The client for the kubeconfig in force (one per process).
-pub async fn client() -> Result<Client, KindError> {
-    CLIENT
-        .get_or_try_init(|| async {
-            Client::try_default().await.map_err(|e| {
+enum Source {
+    /// kube's `Client::try_default`: `KUBECONFIG` / `~/.kube/config` (its
+    /// current context), else the pod's service account.
+    Environment,
+    /// One kubeconfig file, its current context.
+    Kubeconfig(PathBuf),
+}
+
+impl KubeClient {
+    /// The client of the kubeconfig in force when first used.
+    pub fn from_env() -> Self {
+        Self {
+            source: Source::Environment,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The client of the current context of the kubeconfig at `path`.
+    pub fn from_kubeconfig(path: impl Into<PathBuf>) -> Self {
+        Self {
+            source: Source::Kubeconfig(path.into()),
+            client: OnceCell::new(),
+        }
+    }
+
+    /// A client built already.
+    pub fn from_client(client: Client) -> Self {
+        Self {
+            source: Source::Environment,
+            client: OnceCell::new_with(Some(client)),
+        }
+    }
+
+    /// The client, built on the first call (a clone: clients share one
+    /// connection pool).
+    pub async fn get(&self) -> Result<Client, KindError> {
+        self.client.get_or_try_init(|| self.build()).await.cloned()
+    }
+
+    async fn build(&self) -> Result<Client, KindError> {
+        match &self.source {
+            Source::Environment => Client::try_default().await.map_err(|e| {
                 KindError::Unconfigured(format!(
                     "Kubernetes: cannot build a client from the kubeconfig ({e}); set KUBECONFIG to the cluster's kubeconfig (for the local cluster: `make local-up`, then `source .local/env`)"
                 ))
-            })
-        })
-        .await
-        .cloned()
+            }),
+            Source::Kubeconfig(path) => {
+                let unconfigured = |e: &dyn std::fmt::Display| {
+                    KindError::Unconfigured(format!(
+                        "Kubernetes: cannot build a client from the kubeconfig {} ({e}); point it at the cluster's kubeconfig",
+                        path.display()
+                    ))
+                };
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| unconfigured(&e))?;
+                let config =
+                    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                        .await
+                        .map_err(|e| unconfigured(&e))?;
+                Client::try_from(config).map_err(|e| unconfigured(&e))
+            }
+        }
+    }
 }
 
 /// Server-side apply of `obj` named `name` (field manager `envctl`, forcing

@@ -15,9 +15,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    ANNOTATION_EXPIRES, LABEL_MANAGED, LABEL_TENANT, apply, classify, client, is_not_found,
-};
+use super::{ANNOTATION_EXPIRES, LABEL_MANAGED, LABEL_TENANT, apply, classify, is_not_found};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
     parse_props,
@@ -197,7 +195,7 @@ impl Kind for NamespaceKind {
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: NamespaceProps = parse_props(props)?;
         let name = namespace_name(cx, &p)?;
-        let client = client().await?;
+        let client = cx.backends.kube.get().await?;
         let namespaces: Api<Namespace> = Api::all(client.clone());
         if let Some(existing) = namespaces
             .get_opt(&name)
@@ -275,9 +273,9 @@ impl Kind for NamespaceKind {
         Ok(Outputs::new().plain("name", name))
     }
 
-    async fn ready(&self, _cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+    async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
         let name = out.require("name")?;
-        let namespaces: Api<Namespace> = Api::all(client().await?);
+        let namespaces: Api<Namespace> = Api::all(cx.backends.kube.get().await?);
         let ns = namespaces
             .get_opt(name)
             .await
@@ -302,9 +300,9 @@ impl Kind for NamespaceKind {
 
     /// Deletes the namespace and waits until it is gone, so that a destroy
     /// that returns has really removed everything in it.
-    async fn delete(&self, _cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
         let name = out.require("name")?;
-        let namespaces: Api<Namespace> = Api::all(client().await?);
+        let namespaces: Api<Namespace> = Api::all(cx.backends.kube.get().await?);
         match namespaces.delete(name, &DeleteParams::foreground()).await {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => return Ok(()),
@@ -329,7 +327,7 @@ impl Kind for NamespaceKind {
     }
 
     async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {
-        let namespaces: Api<Namespace> = Api::all(client().await?);
+        let namespaces: Api<Namespace> = Api::all(cx.backends.kube.get().await?);
         let selector = format!("{LABEL_TENANT}={},{LABEL_MANAGED}=true", cx.tenant);
         let list = namespaces
             .list(&ListParams::default().labels(&selector))

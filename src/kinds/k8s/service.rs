@@ -21,7 +21,7 @@ use kube::runtime::wait::{Condition, conditions};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{apply, classify, client, is_not_found};
+use super::{apply, classify, is_not_found};
 use crate::blueprint::{self, Catalog, RenderContext, SecretMode, Value};
 use crate::kinds::{
     Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props,
@@ -195,7 +195,7 @@ impl Kind for ServiceKind {
         let rc = context(cx, &p).await?;
         let manifests = blueprint::render(&catalog, &p.service, &rc, SecretMode::Reveal)
             .map_err(|e| KindError::Permanent(e.to_string()))?;
-        let client = client().await?;
+        let client = cx.backends.kube.get().await?;
         let mut applied = Vec::new();
         for m in &manifests {
             let ns = &p.namespace;
@@ -225,10 +225,10 @@ impl Kind for ServiceKind {
             .plain("objects", applied.join(",")))
     }
 
-    async fn ready(&self, _cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+    async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
         let name = out.require("deployment")?;
         let namespace = out.require("namespace")?;
-        let api: Api<Deployment> = Api::namespaced(client().await?, namespace);
+        let api: Api<Deployment> = Api::namespaced(cx.backends.kube.get().await?, namespace);
         let d = api
             .get_opt(name)
             .await
@@ -248,9 +248,9 @@ impl Kind for ServiceKind {
     /// Deletes the service's objects, newest in the apply order first. (The
     /// namespace's deletion removes them too; this is for rollback of one
     /// service.)
-    async fn delete(&self, _cx: &Cx, out: &Outputs) -> Result<(), KindError> {
+    async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
         let namespace = out.require("namespace")?;
-        let client = client().await?;
+        let client = cx.backends.kube.get().await?;
         let objects = out.require("objects")?;
         for entry in objects.split(',').filter(|s| !s.is_empty()).rev() {
             let (kind, name) = entry.split_once('/').unwrap_or((entry, ""));
