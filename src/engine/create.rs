@@ -4,17 +4,17 @@
 //! store, and the journal told. On failure nothing new starts, running nodes
 //! finish, and with rollback the nodes this run started are deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinSet;
-
+use super::delete::{Deleter, Target};
 use super::limits::Limits;
 use super::progress::Progress;
 use super::redact::Redactor;
-use super::retry::{StepError, wait_ready, with_retries};
+use super::retry::{wait_ready, with_retries};
 use super::spec::{StoredGraph, spec_hash};
+use super::walk::{After, Begin, Direction, Visit, WalkOptions, walk};
 use super::{Engine, EngineError, ms_between};
 use crate::budget::eta::{self, BudgetStatus, NodeProgress};
 use crate::budget::{ExpectedDurations, NodeTiming, Report, Verdict, expected, report};
@@ -22,6 +22,7 @@ use crate::envapi::EnvKey;
 use crate::graph::Graph;
 use crate::journal::{self, Journal, NodeRecord, NodeState};
 use crate::kinds::{Backends, Cx, Kind, Outputs, kind_by_name};
+use crate::lifecycle::{CreateMode, HowTo};
 use crate::stack::{Resource, Stack, refs};
 use crate::state::TenantRow;
 use crate::tenant::TenantName;
@@ -88,20 +89,24 @@ impl Engine {
         let origin = Instant::now();
         let started_at = jiff::Timestamp::now();
         let prior = self.state.tenant(tenant).await?;
-        // A create would give a hibernated tenant's Deployments their
-        // replicas back behind hibernation's back: wake it first.
-        if let Some(p) = &prior
-            && crate::hibernate::plan::is_hibernation_status(&p.status)
-        {
-            return Err(EngineError::Refused(format!(
-                "tenant '{tenant}' is {}; wake it first (`envctl wake tenant {tenant}`), then create it again",
-                p.status
-            )));
-        }
-        // After a failed or interrupted create, finished nodes are skipped
-        // (resume). After a complete one, every node is applied again, which
-        // adopts what exists and converges on the stack (like `terraform apply`).
-        let resume = prior.as_ref().is_some_and(|t| t.status != "ready");
+        // Whether create may run, and how, is the tenant status's to say: a
+        // hibernated tenant is woken first, a half-destroyed one destroyed
+        // first. After a failed or interrupted create, finished nodes are
+        // skipped (resume); after a complete one, every node is applied
+        // again, adopting what exists and converging on the stack (like
+        // `terraform apply`).
+        let mode = match prior.as_ref().map(|p| p.status.may_create()) {
+            None => CreateMode::Fresh,
+            Some(Ok(mode)) => mode,
+            Some(Err(refusal)) => {
+                let how = HowTo {
+                    wake: &format!("`envctl wake tenant {tenant}`"),
+                    destroy: &format!("`envctl destroy tenant {tenant}`"),
+                };
+                return Err(EngineError::Refused(refusal.sentence(tenant, &how)));
+            }
+        };
+        let resume = mode == CreateMode::Resume;
         self.state.start_run(run_id, tenant, "create").await?;
         self.state
             .upsert_tenant(&TenantRow {
@@ -153,86 +158,47 @@ impl Engine {
             eta: planned,
         });
 
-        let mut walk = Walk::new(graph, self.backends.clone(), &records, resume, origin);
-        let mut tasks: JoinSet<NodeResult> = JoinSet::new();
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
-        let mut warned = false;
-        let mut cancelled = false;
-        let mut failed = false;
-        loop {
-            if !failed && !cancelled {
-                while let Some(id) = walk.ready.pop_front() {
-                    let resource = req
-                        .stack
-                        .resource(&id)
-                        .expect("graph nodes are stack resources");
-                    let hash = spec_hash(resource);
-                    if walk.can_skip(&id, &hash) {
-                        let rec = &records[&id];
-                        walk.outputs
-                            .insert(id.clone(), Outputs::from_plain_map(rec.outputs.clone()));
-                        walk.phase.insert(id.clone(), Phase::Skipped);
-                        self.progress.send(Progress::NodeSkipped { id: id.clone() });
-                        walk.release_dependents(graph, &id);
-                        continue;
-                    }
-                    walk.phase.insert(id.clone(), Phase::Queued);
-                    let job = walk.job(graph, req, resource, hash)?;
-                    tasks.spawn(run_node(shared.clone(), job));
-                }
-            }
-            if tasks.is_empty() {
-                break;
-            }
-            tokio::select! {
-                joined = tasks.join_next() => {
-                    let Some(joined) = joined else { break };
-                    let r = joined.expect("node task panicked");
-                    let start = r.started.unwrap_or(r.ended);
-                    match r.result {
-                        Ok(out) => {
-                            walk.phase.insert(r.id.clone(), Phase::Done(start, r.ended));
-                            walk.outputs.insert(r.id.clone(), out);
-                            walk.release_dependents(graph, &r.id);
-                        }
-                        Err(e) => {
-                            walk.phase.insert(r.id.clone(), Phase::Failed(start, r.ended));
-                            walk.errors.push((r.id.clone(), e));
-                            // A node stopped by Ctrl-C may finish before
-                            // this loop sees the signal: it is a cancel.
-                            if self.cancel.is_cancelled() {
-                                if !cancelled {
-                                    cancelled = true;
-                                    self.progress.send(Progress::Cancelling);
-                                }
-                            } else if !cancelled {
-                                failed = true;
-                            }
-                        }
-                    }
-                }
-                _ = self.cancel.cancelled(), if !cancelled => {
-                    cancelled = true;
-                    self.progress.send(Progress::Cancelling);
-                }
-                _ = ticker.tick() => {}
-            }
-            let (eta, status) = walk.forecast(graph, &shared, &expected, req.budget);
-            if status == BudgetStatus::Overrun && !warned {
-                warned = true;
-                self.progress.send(Progress::BudgetWarning {
-                    forecast: origin.elapsed() + eta,
-                    budget: req.budget,
-                });
-            }
+        let members: BTreeSet<String> = graph.ids().map(String::from).collect();
+        let mut visit = CreateVisit {
+            req,
+            graph,
+            records: &records,
+            book: Book::new(graph, self.backends.clone(), &records, resume, origin),
+            shared: shared.clone(),
+            expected: &expected,
+            warned: false,
+            cancelled: false,
+            failed: false,
+            error: None,
+        };
+        walk(
+            graph,
+            WalkOptions {
+                direction: Direction::Forward,
+                members: &members,
+                limits: &shared.limits,
+                cancel: &self.cancel,
+                tick: Duration::from_secs(1),
+            },
+            &mut visit,
+        )
+        .await;
+        if let Some(e) = visit.error {
+            return Err(e);
         }
+        let CreateVisit {
+            book,
+            failed,
+            cancelled,
+            ..
+        } = visit;
 
         let total = origin.elapsed();
         let verdict = eta::verdict(total, req.budget, failed, cancelled);
         if failed && req.rollback_on_failure {
-            self.rollback(req, graph, &walk, &shared).await?;
+            self.rollback(req, graph, &book, &shared).await?;
         }
-        let report = walk.report(graph, req, run_id, started_at, total, verdict, &expected);
+        let report = book.report(graph, req, run_id, started_at, total, verdict, &expected);
         let status = match verdict {
             Verdict::WithinBudget | Verdict::OverBudget => "ready",
             Verdict::Cancelled => "interrupted",
@@ -244,107 +210,205 @@ impl Engine {
         Ok(report)
     }
 
-    /// Deletes, in reverse order, what this run started. A node that failed
-    /// half-way has no outputs: it is found by its tags instead.
+    /// Deletes what this run started, each node as soon as what depends on
+    /// it is gone. A node that failed half-way has no outputs: it is found
+    /// by its tags instead.
     async fn rollback(
         &self,
         req: &CreateRequest,
         graph: &Graph,
-        walk: &Walk<'_>,
+        book: &Book<'_>,
         shared: &Shared,
     ) -> Result<(), EngineError> {
-        let started: BTreeSet<&str> = walk
+        let started: BTreeSet<String> = book
             .phase
             .iter()
             .filter(|(_, p)| matches!(p, Phase::Done(..) | Phase::Failed(..)))
-            .map(|(id, _)| id.as_str())
+            .map(|(id, _)| id.clone())
             .collect();
         self.progress.send(Progress::RollbackStarted {
             nodes: started.len(),
         });
-        for id in graph.reverse_topo_order() {
-            if !started.contains(id.as_str()) {
-                continue;
+        let deleter = Deleter {
+            engine: self,
+            journal: &shared.journal,
+            redactor: &shared.redactor,
+        };
+        let mut visit = RollbackVisit {
+            deleter: &deleter,
+            req,
+            book,
+            error: None,
+        };
+        walk(
+            graph,
+            WalkOptions {
+                direction: Direction::Reverse,
+                members: &started,
+                limits: &shared.limits,
+                cancel: &self.cancel,
+                tick: Duration::from_secs(1),
+            },
+            &mut visit,
+        )
+        .await;
+        visit.error.map_or(Ok(()), Err)
+    }
+}
+
+/// Rollback's side of the reverse walk.
+struct RollbackVisit<'a> {
+    deleter: &'a Deleter<'a>,
+    req: &'a CreateRequest,
+    book: &'a Book<'a>,
+    error: Option<EngineError>,
+}
+
+impl<'a> Visit<'a> for RollbackVisit<'a> {
+    type Out = Result<(), EngineError>;
+
+    fn begin(&mut self, id: &str) -> Begin<'a, Self::Out> {
+        let resource = self.req.stack.resource(id).expect("stack resource");
+        let kind = kind_by_name(&resource.kind).expect("validated kind");
+        let cx = match self.book.cx(self.req, resource) {
+            Ok(cx) => cx,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                return Begin::Stop;
             }
-            let resource = req.stack.resource(&id).expect("stack resource");
-            let kind = kind_by_name(&resource.kind).expect("validated kind");
-            let cx = walk.cx(req, resource)?;
-            let t0 = Instant::now();
-            shared.journal.delete_started(&id, kind.name()).await?;
-            let outcome = match walk.outputs.get(&id) {
-                Some(out) => delete_with_retries(self, kind, &cx, out).await,
-                None => delete_by_tag(self, kind, &cx).await,
-            };
-            match outcome {
-                Ok(()) => {
-                    for key in &cx.publish {
-                        self.backends.values.delete(key).await?;
-                    }
-                    shared.journal.deleted(&id, kind.name()).await?;
-                    self.progress.send(Progress::NodeDeleted {
-                        id: id.clone(),
-                        kind: kind.name().into(),
-                        elapsed: t0.elapsed(),
-                    });
-                }
-                Err(e) => {
-                    let msg = shared.redactor.redact(&e.to_string());
-                    shared.journal.delete_failed(&id, kind.name(), &msg).await?;
-                    self.progress.send(Progress::NodeFailed {
-                        id: id.clone(),
-                        error: msg,
-                    });
+        };
+        let target = match self.book.outputs.get(id) {
+            Some(out) => Target::Outputs(out.clone()),
+            None => Target::ByTag,
+        };
+        let deleter = self.deleter;
+        let label = id.to_string();
+        Begin::Run {
+            api: kind.api(),
+            work: Box::pin(
+                async move { deleter.delete(label, kind, &cx, target).await.map(|_| ()) },
+            ),
+        }
+    }
+
+    fn finished(&mut self, _id: &str, out: Option<Self::Out>) -> After {
+        match out {
+            None | Some(Ok(())) => After::Release,
+            Some(Err(e)) => {
+                self.error.get_or_insert(e);
+                After::Stop
+            }
+        }
+    }
+}
+
+/// Create's side of the forward walk: skips what an earlier run finished,
+/// runs the rest, stops starting nodes after a failure or a cancel, and
+/// keeps the forecast current.
+struct CreateVisit<'a> {
+    req: &'a CreateRequest,
+    graph: &'a Graph,
+    records: &'a BTreeMap<String, NodeRecord>,
+    book: Book<'a>,
+    shared: Arc<Shared>,
+    expected: &'a ExpectedDurations,
+    warned: bool,
+    cancelled: bool,
+    failed: bool,
+    /// The run's own bookkeeping failed: the walk stops, create returns it.
+    error: Option<EngineError>,
+}
+
+impl<'a> Visit<'a> for CreateVisit<'a> {
+    type Out = NodeResult;
+
+    fn begin(&mut self, id: &str) -> Begin<'a, NodeResult> {
+        let resource = self
+            .req
+            .stack
+            .resource(id)
+            .expect("graph nodes are stack resources");
+        let hash = spec_hash(resource);
+        if self.book.can_skip(id, &hash) {
+            let rec = &self.records[id];
+            self.book
+                .outputs
+                .insert(id.to_string(), Outputs::from_plain_map(rec.outputs.clone()));
+            self.book.phase.insert(id.to_string(), Phase::Skipped);
+            self.shared
+                .engine
+                .progress
+                .send(Progress::NodeSkipped { id: id.to_string() });
+            return Begin::Skip;
+        }
+        self.book.phase.insert(id.to_string(), Phase::Queued);
+        match self.book.job(self.graph, self.req, resource, hash) {
+            Ok(job) => Begin::Run {
+                api: job.kind.api(),
+                work: Box::pin(run_node(self.shared.clone(), job)),
+            },
+            Err(e) => {
+                self.error.get_or_insert(e);
+                Begin::Stop
+            }
+        }
+    }
+
+    fn finished(&mut self, id: &str, out: Option<NodeResult>) -> After {
+        let r = out.unwrap_or_else(|| NodeResult {
+            id: id.to_string(),
+            started: None,
+            ended: Instant::now(),
+            result: Err("cancelled before it started".into()),
+        });
+        let start = r.started.unwrap_or(r.ended);
+        match r.result {
+            Ok(out) => {
+                self.book
+                    .phase
+                    .insert(r.id.clone(), Phase::Done(start, r.ended));
+                self.book.outputs.insert(r.id.clone(), out);
+                After::Release
+            }
+            Err(e) => {
+                self.book
+                    .phase
+                    .insert(r.id.clone(), Phase::Failed(start, r.ended));
+                self.book.errors.push((r.id.clone(), e));
+                // A node stopped by Ctrl-C may finish before the walk sees
+                // the signal: it is a cancel.
+                if self.shared.engine.cancel.is_cancelled() {
+                    self.cancelled();
+                    After::Hold
+                } else if !self.cancelled {
+                    self.failed = true;
+                    After::Stop
+                } else {
+                    After::Hold
                 }
             }
         }
-        Ok(())
     }
-}
 
-pub(super) async fn delete_with_retries(
-    engine: &Engine,
-    kind: &'static dyn Kind,
-    cx: &Cx,
-    out: &Outputs,
-) -> Result<(), StepError> {
-    with_retries(
-        &engine.policy,
-        &engine.cancel,
-        || kind.delete(cx, out),
-        |attempt, e| {
-            // Progress says what a delete waits for (network interfaces
-            // being released, say); delete errors carry no secret values.
-            engine.progress.send(Progress::NodeRetrying {
-                id: cx.resource_id.clone(),
-                attempt,
-                error: e.to_string(),
-            })
-        },
-    )
-    .await
-}
-
-/// Deletes the resources of `kind` tagged with this tenant and `cx.resource_id`.
-pub(super) async fn delete_by_tag(
-    engine: &Engine,
-    kind: &'static dyn Kind,
-    cx: &Cx,
-) -> Result<(), StepError> {
-    let sweep_cx = crate::kinds::SweepCx {
-        tenant: cx.tenant.clone(),
-        backends: cx.backends.clone(),
-    };
-    let found = with_retries(
-        &engine.policy,
-        &engine.cancel,
-        || kind.sweep(&sweep_cx),
-        |_, _| {},
-    )
-    .await?;
-    for f in found.iter().filter(|f| f.resource_id == cx.resource_id) {
-        delete_with_retries(engine, kind, cx, &f.outputs).await?;
+    fn cancelled(&mut self) {
+        if !self.cancelled {
+            self.cancelled = true;
+            self.shared.engine.progress.send(Progress::Cancelling);
+        }
     }
-    Ok(())
+
+    fn tick(&mut self) {
+        let (eta, status) =
+            self.book
+                .forecast(self.graph, &self.shared, self.expected, self.req.budget);
+        if status == BudgetStatus::Overrun && !self.warned {
+            self.warned = true;
+            self.shared.engine.progress.send(Progress::BudgetWarning {
+                forecast: self.book.origin.elapsed() + eta,
+                budget: self.req.budget,
+            });
+        }
+    }
 }
 
 /// One node, ready to run.
@@ -360,20 +424,9 @@ struct Job {
     ready_timeout: Duration,
 }
 
+/// Runs one node; the walk holds its slot of the API.
 async fn run_node(shared: Arc<Shared>, job: Job) -> NodeResult {
     let engine = &shared.engine;
-    let permit = tokio::select! {
-        p = shared.limits.acquire(job.kind.api()) => Some(p),
-        _ = engine.cancel.cancelled() => None,
-    };
-    let Some(_permit) = permit else {
-        return NodeResult {
-            id: job.id,
-            started: None,
-            ended: Instant::now(),
-            result: Err("cancelled before it started".into()),
-        };
-    };
     let started = Instant::now();
     shared
         .started
@@ -498,20 +551,18 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
     Ok(outputs)
 }
 
-/// The walk's bookkeeping: what waits on what, what is done, what failed.
-struct Walk<'a> {
+/// The run's bookkeeping: where each node is, its outputs, what failed.
+struct Book<'a> {
     records: &'a BTreeMap<String, NodeRecord>,
     resume: bool,
     origin: Instant,
     backends: Arc<Backends>,
-    waiting_on: HashMap<String, usize>,
-    ready: VecDeque<String>,
     phase: BTreeMap<String, Phase>,
     outputs: HashMap<String, Outputs>,
     errors: Vec<(String, String)>,
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Book<'a> {
     fn new(
         graph: &Graph,
         backends: Arc<Backends>,
@@ -519,24 +570,15 @@ impl<'a> Walk<'a> {
         resume: bool,
         origin: Instant,
     ) -> Self {
-        let mut waiting_on = HashMap::new();
-        let mut ready = VecDeque::new();
-        let mut phase = BTreeMap::new();
-        for id in graph.ids() {
-            let n = graph.dependencies(id).len();
-            waiting_on.insert(id.to_string(), n);
-            phase.insert(id.to_string(), Phase::Waiting);
-            if n == 0 {
-                ready.push_back(id.to_string());
-            }
-        }
+        let phase = graph
+            .ids()
+            .map(|id| (id.to_string(), Phase::Waiting))
+            .collect();
         Self {
             records,
             resume,
             origin,
             backends,
-            waiting_on,
-            ready,
             phase,
             outputs: HashMap::new(),
             errors: Vec::new(),
@@ -552,16 +594,6 @@ impl<'a> Walk<'a> {
                     && r.spec_hash.as_deref() == Some(hash)
                     && !r.had_secrets
             })
-    }
-
-    fn release_dependents(&mut self, graph: &Graph, id: &str) {
-        for d in graph.dependents(id) {
-            let left = self.waiting_on.get_mut(d).expect("known node");
-            *left -= 1;
-            if *left == 0 {
-                self.ready.push_back(d.to_string());
-            }
-        }
     }
 
     fn cx(&self, req: &CreateRequest, resource: &Resource) -> Result<Cx, EngineError> {

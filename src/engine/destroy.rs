@@ -1,19 +1,19 @@
-//! `destroy`: delete what the journal knows in reverse dependency order
-//! (dependents first, independent nodes side by side), then sweep every kind
-//! for resources tagged with the tenant — so a tenant whose state was lost is
-//! still removed completely — and finally the tenant's environment values.
+//! `destroy`: delete what the journal knows in reverse dependency order —
+//! each node as soon as everything that depends on it is gone — then sweep
+//! every kind for resources tagged with the tenant — so a tenant whose state
+//! was lost is still removed completely — and finally the tenant's
+//! environment values.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
-
-use super::create::{delete_by_tag, delete_with_retries};
+use super::delete::{Deleter, Deletion, Target};
 use super::limits::Limits;
 use super::progress::Progress;
+use super::redact::Redactor;
 use super::retry::{StepError, with_retries};
 use super::spec::StoredGraph;
+use super::walk::{After, Begin, Direction, Visit, WalkOptions, walk};
 use super::{Engine, EngineError, ms_between};
 use crate::budget::{NodeTiming, Report, Verdict};
 use crate::graph::Graph;
@@ -30,14 +30,6 @@ pub struct DestroyRequest {
     pub environment: Option<String>,
     /// The run's id; a new one when `None`.
     pub run_id: Option<String>,
-}
-
-struct Deletion {
-    id: String,
-    kind: String,
-    start: Instant,
-    end: Instant,
-    error: Option<String>,
 }
 
 impl Engine {
@@ -78,16 +70,17 @@ impl Engine {
             .as_ref()
             .map(|t| t.stack_name.clone())
             .unwrap_or_default();
-        let cx_for = |id: &str| Cx {
+        let base_cx = Cx {
             tenant: req.tenant.clone(),
             stack: stack_name.clone(),
             environment: environment.clone(),
-            resource_id: id.to_string(),
+            resource_id: String::new(),
             expires_at: None,
             publish: Vec::new(),
             interrupted: false,
             backends: self.backends.clone(),
         };
+        let cx_for = |id: &str| cx_of(&base_cx, id);
 
         let to_delete: BTreeSet<String> = records
             .iter()
@@ -101,65 +94,36 @@ impl Engine {
             budget: DEFAULT_BUDGET,
             eta: Duration::ZERO,
         });
-        let limits = Arc::new(Limits::new(&self.limit_overrides, self.parallelism));
-        let mut deletions: Vec<Deletion> = Vec::new();
-        for level in reverse_levels(&graph, &to_delete) {
-            if self.cancel.is_cancelled() {
-                break;
-            }
-            let batch = level.iter().map(|id| {
-                let rec = &records[id];
-                let cx = cx_for(id);
-                let journal = journal.clone();
-                let limits = limits.clone();
-                async move {
-                    let kind = kind_by_name(&rec.kind);
-                    let _permit = limits
-                        .acquire(kind.map(|k| k.api()).unwrap_or("unknown"))
-                        .await;
-                    let start = Instant::now();
-                    let error = match kind {
-                        None => Some(format!(
-                            "kind '{}' is unknown to this envctl; remove it by hand",
-                            rec.kind
-                        )),
-                        Some(kind) => {
-                            journal.delete_started(id, kind.name()).await?;
-                            let outcome = if rec.outputs.is_empty() {
-                                delete_by_tag(self, kind, &cx).await
-                            } else {
-                                let out = Outputs::from_plain_map(rec.outputs.clone());
-                                delete_with_retries(self, kind, &cx, &out).await
-                            };
-                            match outcome {
-                                Ok(()) => {
-                                    journal.deleted(id, kind.name()).await?;
-                                    None
-                                }
-                                Err(e) => {
-                                    journal
-                                        .delete_failed(id, kind.name(), &e.to_string())
-                                        .await?;
-                                    Some(e.to_string())
-                                }
-                            }
-                        }
-                    };
-                    let d = Deletion {
-                        id: id.clone(),
-                        kind: rec.kind.clone(),
-                        start,
-                        end: Instant::now(),
-                        error,
-                    };
-                    self.report_deletion(&d);
-                    Ok::<_, EngineError>(d)
-                }
-            });
-            for d in join_all(batch).await {
-                deletions.push(d?);
-            }
+        let limits = Limits::new(&self.limit_overrides, self.parallelism);
+        let redactor = Redactor::default();
+        let deleter = Deleter {
+            engine: self,
+            journal: &journal,
+            redactor: &redactor,
+        };
+        let mut visit = DestroyVisit {
+            deleter: &deleter,
+            records: &records,
+            base_cx: &base_cx,
+            deletions: Vec::new(),
+            error: None,
+        };
+        walk(
+            &graph,
+            WalkOptions {
+                direction: Direction::Reverse,
+                members: &to_delete,
+                limits: &limits,
+                cancel: &self.cancel,
+                tick: Duration::from_secs(1),
+            },
+            &mut visit,
+        )
+        .await;
+        if let Some(e) = visit.error {
+            return Err(e);
         }
+        let mut deletions = visit.deletions;
 
         let used_kinds: BTreeSet<&str> = records
             .values()
@@ -211,30 +175,10 @@ impl Engine {
                     found: found.len(),
                 });
                 for f in found {
-                    let start = Instant::now();
                     let cx = cx_for(&f.resource_id);
-                    journal.delete_started(&f.resource_id, kind.name()).await?;
-                    let error = match delete_with_retries(self, *kind, &cx, &f.outputs).await {
-                        Ok(()) => {
-                            journal.deleted(&f.resource_id, kind.name()).await?;
-                            None
-                        }
-                        Err(e) => {
-                            journal
-                                .delete_failed(&f.resource_id, kind.name(), &e.to_string())
-                                .await?;
-                            Some(e.to_string())
-                        }
-                    };
-                    let d = Deletion {
-                        id: format!("{} (sweep)", f.resource_id),
-                        kind: kind.name().into(),
-                        start,
-                        end: Instant::now(),
-                        error,
-                    };
-                    self.report_deletion(&d);
-                    deletions.push(d);
+                    let label = format!("{} (sweep)", f.resource_id);
+                    let target = Target::Outputs(f.outputs);
+                    deletions.push(deleter.delete(label, *kind, &cx, target).await?);
                 }
             }
         }
@@ -310,18 +254,75 @@ impl Engine {
         self.finish_run(run_id, status, &report, total).await?;
         Ok(report)
     }
+}
 
-    fn report_deletion(&self, d: &Deletion) {
-        match &d.error {
-            None => self.progress.send(Progress::NodeDeleted {
-                id: d.id.clone(),
-                kind: d.kind.clone(),
-                elapsed: d.end - d.start,
-            }),
-            Some(e) => self.progress.send(Progress::NodeFailed {
-                id: d.id.clone(),
-                error: e.clone(),
-            }),
+/// The context of node `id` of the tenant of `base`.
+fn cx_of(base: &Cx, id: &str) -> Cx {
+    Cx {
+        resource_id: id.to_string(),
+        ..base.clone()
+    }
+}
+
+/// Destroy's side of the reverse walk: each journaled node deleted by its
+/// outputs (by its tags when it has none).
+struct DestroyVisit<'a> {
+    deleter: &'a Deleter<'a>,
+    records: &'a BTreeMap<String, NodeRecord>,
+    /// The tenant's context; each node's is this with its id.
+    base_cx: &'a Cx,
+    deletions: Vec<Deletion>,
+    /// The run's own bookkeeping failed: the walk stops, destroy returns it.
+    error: Option<EngineError>,
+}
+
+impl<'a> Visit<'a> for DestroyVisit<'a> {
+    type Out = Result<Deletion, EngineError>;
+
+    fn begin(&mut self, id: &str) -> Begin<'a, Self::Out> {
+        let rec = &self.records[id];
+        let Some(kind) = kind_by_name(&rec.kind) else {
+            let now = Instant::now();
+            let d = Deletion {
+                id: id.to_string(),
+                kind: rec.kind.clone(),
+                start: now,
+                end: now,
+                error: Some(format!(
+                    "kind '{}' is unknown to this envctl; remove it by hand",
+                    rec.kind
+                )),
+            };
+            self.deleter.report(&d);
+            self.deletions.push(d);
+            return Begin::Skip;
+        };
+        let target = if rec.outputs.is_empty() {
+            Target::ByTag
+        } else {
+            Target::Outputs(Outputs::from_plain_map(rec.outputs.clone()))
+        };
+        let cx = cx_of(self.base_cx, id);
+        let deleter = self.deleter;
+        let label = id.to_string();
+        Begin::Run {
+            api: kind.api(),
+            work: Box::pin(async move { deleter.delete(label, kind, &cx, target).await }),
+        }
+    }
+
+    fn finished(&mut self, _id: &str, out: Option<Self::Out>) -> After {
+        match out {
+            // Cancelled before it started: nothing more starts anyway.
+            None => After::Release,
+            Some(Ok(d)) => {
+                self.deletions.push(d);
+                After::Release
+            }
+            Some(Err(e)) => {
+                self.error.get_or_insert(e);
+                After::Stop
+            }
         }
     }
 }
@@ -340,61 +341,4 @@ fn destroy_graph(
         }
     }
     Ok(g.to_graph()?)
-}
-
-/// Groups `members` into levels for deletion: a member is in a later level
-/// than every member that depends on it, directly or through non-members.
-fn reverse_levels(graph: &Graph, members: &BTreeSet<String>) -> Vec<Vec<String>> {
-    let mut level: HashMap<String, usize> = HashMap::new();
-    // Reverse topological order visits every dependent before its dependencies.
-    for id in graph.reverse_topo_order() {
-        let l = graph
-            .dependents(&id)
-            .into_iter()
-            .filter_map(|d| level.get(d).map(|l| l + usize::from(members.contains(d))))
-            .max()
-            .unwrap_or(0);
-        level.insert(id, l);
-    }
-    let mut out: Vec<Vec<String>> = Vec::new();
-    for id in members {
-        let l = level.get(id).copied().unwrap_or(0);
-        if out.len() <= l {
-            out.resize(l + 1, Vec::new());
-        }
-        out[l].push(id.clone());
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dependents_are_deleted_before_their_dependencies() {
-        let g = Graph::from_edges(
-            vec![
-                ("a".into(), "k".into()),
-                ("b".into(), "k".into()),
-                ("c".into(), "k".into()),
-            ],
-            vec![("a".into(), "b".into()), ("b".into(), "c".into())],
-        )
-        .unwrap();
-        let all: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            reverse_levels(&g, &all),
-            vec![
-                vec!["c".to_string()],
-                vec!["b".to_string()],
-                vec!["a".to_string()]
-            ]
-        );
-        let some: BTreeSet<String> = ["a", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            reverse_levels(&g, &some),
-            vec![vec!["c".to_string()], vec!["a".to_string()]]
-        );
-    }
 }

@@ -1,16 +1,21 @@
 //! Runs a stack's graph: nodes start as soon as their inputs are ready, under
 //! per-API concurrency bounds, with retries, readiness waits, cancellation and
 //! optional rollback (`create`); and removes a tenant in reverse order, then
-//! by tag (`destroy`). The engine never parses stacks: it gets a validated
+//! by tag (`destroy`). Both go through one walker (`walk`), and every
+//! deletion through one path (`delete`). The engine never parses stacks: it gets a validated
 //! [`Stack`](crate::stack::Stack) and a [`Graph`](crate::graph::Graph).
 
 mod create;
+mod delete;
 mod destroy;
 pub mod limits;
 pub mod progress;
 pub mod redact;
 pub mod retry;
 pub mod spec;
+#[cfg(test)]
+mod testkit;
+pub mod walk;
 
 pub use create::CreateRequest;
 pub use destroy::DestroyRequest;
