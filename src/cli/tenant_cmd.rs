@@ -407,7 +407,7 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
                     let t = &l.tenant;
                     vec![
                         t.name.clone(),
-                        t.status.clone(),
+                        t.status.to_string(),
                         t.environment.clone(),
                         t.stack_name.clone(),
                         t.created_at.clone(),
@@ -597,7 +597,7 @@ pub async fn report(global: &Global, a: ReportArgs) -> anyhow::Result<()> {
     let name = setup::tenant(&a.name)?;
     let state = setup::state(global).await?;
     let run = state
-        .last_report(name.as_str(), Some(&a.operation))
+        .last_report(name.as_str(), Some(a.operation))
         .await?
         .ok_or_else(|| {
             BadInput(format!(

@@ -11,11 +11,12 @@ use utoipa::ToSchema;
 use super::accrual::{self, Span};
 use super::estimate::Estimate;
 use super::prices::PriceTable;
+use crate::lifecycle::TenantStatus;
 use crate::state::TenantRow;
 
 /// Statuses in which a tenant bills its hibernated rate (while it goes to
 /// sleep or wakes, its hibernated periods say which rate applied).
-pub const HIBERNATED: &[&str] = &[crate::hibernate::HIBERNATED];
+pub const HIBERNATED: &[TenantStatus] = &[crate::hibernate::HIBERNATED];
 
 /// A tenant's estimated cost.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -49,10 +50,10 @@ pub fn cost_view(
 ) -> CostView {
     let running = estimate.running_hourly();
     let hibernated = estimate.hibernated_hourly();
-    let destroyed = row.status == "destroyed";
+    let destroyed = row.status.is_destroyed();
     let hourly = if destroyed {
         0.0
-    } else if HIBERNATED.contains(&row.status.as_str()) {
+    } else if HIBERNATED.contains(&row.status) {
         hibernated
     } else {
         running
@@ -155,7 +156,7 @@ mod tests {
             environment: "dev".into(),
             stack_name: "s".into(),
             stack_path: "s.yaml".into(),
-            status: status.into(),
+            status: status.parse().expect("a tenant status"),
             created_at: "2026-12-01T00:00:00Z".into(),
             updated_at: "2026-12-01T10:00:00Z".into(),
             expires_at: None,

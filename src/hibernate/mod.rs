@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::budget::{Report, Verdict};
 use crate::engine::Engine;
 use crate::journal::IllegalTransition;
+use crate::lifecycle::{Operation, RunStatus};
 use crate::state::{LockHeld, StateError, StateStore, TenantRow};
 use crate::tenant::TenantName;
 
@@ -51,7 +52,7 @@ pub struct Outcome {
     /// Why nothing was done, when nothing was.
     pub nothing_to_do: Option<String>,
     /// The tenant's status afterwards.
-    pub status: String,
+    pub status: crate::lifecycle::TenantStatus,
 }
 
 impl Outcome {
@@ -79,9 +80,9 @@ pub async fn check(
 ) -> Result<Decision, HibernateError> {
     let r = row(state, tenant).await?;
     Ok(if hibernate {
-        plan::may_hibernate(tenant, &r.status)
+        plan::may_hibernate(tenant, r.status)
     } else {
-        plan::may_wake(tenant, &r.status)
+        plan::may_wake(tenant, r.status)
     })
 }
 
@@ -155,8 +156,8 @@ async fn run_locked(
     let name = tenant.as_str();
     let r = row(&engine.state, name).await?;
     let (decision, operation) = match what {
-        What::Hibernate => (plan::may_hibernate(name, &r.status), "hibernate"),
-        What::Wake { .. } => (plan::may_wake(name, &r.status), "wake"),
+        What::Hibernate => (plan::may_hibernate(name, r.status), Operation::Hibernate),
+        What::Wake { .. } => (plan::may_wake(name, r.status), Operation::Wake),
     };
     match decision {
         Decision::Proceed => {}
@@ -179,7 +180,7 @@ async fn run_locked(
     Ok(Outcome {
         report: Some(report),
         nothing_to_do: None,
-        status: status.into(),
+        status,
     })
 }
 
@@ -189,7 +190,7 @@ async fn hibernate_steps(
     engine: &Engine,
     name: &str,
     run: &mut RunRecord,
-) -> Result<&'static str, HibernateError> {
+) -> Result<crate::lifecycle::TenantStatus, HibernateError> {
     let state = &engine.state;
     state.set_tenant_status(name, HIBERNATING).await?;
     state
@@ -202,7 +203,7 @@ async fn hibernate_steps(
     let client = if targets.namespaces.is_empty() {
         None
     } else {
-        match crate::kinds::k8s::client().await {
+        match engine.backends.kube.get().await {
             Ok(c) => Some(c),
             Err(e) => {
                 run.error("kubernetes", e.to_string());
@@ -267,7 +268,7 @@ async fn wake_steps(
     name: &str,
     run: &mut RunRecord,
     ready_within: Duration,
-) -> Result<&'static str, HibernateError> {
+) -> Result<crate::lifecycle::TenantStatus, HibernateError> {
     let state = &engine.state;
     state.set_tenant_status(name, WAKING).await?;
     let memory = remembered(state, name).await?;
@@ -294,7 +295,10 @@ async fn wake_steps(
         }
         if !memory.deployments.is_empty() || !memory.hpas.is_empty() {
             let up = async {
-                let c = crate::kinds::k8s::client()
+                let c = engine
+                    .backends
+                    .kube
+                    .get()
                     .await
                     .map_err(|e| e.to_string())?;
                 kube::restore(&c, &memory).await?;
@@ -320,7 +324,7 @@ async fn wake_steps(
             .close_hibernation_period(name, &jiff::Timestamp::now().to_string())
             .await?;
         state.set_hibernation_memory(name, None).await?;
-        "ready"
+        crate::lifecycle::TenantStatus::Ready
     } else {
         // Left `waking`: wake again picks it up; the memory is kept.
         WAKING
@@ -342,7 +346,7 @@ pub async fn keep_hibernated(engine: &Engine, tenant: &str) -> Result<Vec<String
 struct RunRecord {
     id: String,
     tenant: String,
-    operation: &'static str,
+    operation: Operation,
     stack: String,
     environment: String,
     started_at: jiff::Timestamp,
@@ -355,7 +359,7 @@ impl RunRecord {
         engine: &Engine,
         row: &TenantRow,
         run_id: &str,
-        operation: &'static str,
+        operation: Operation,
     ) -> Result<Self, HibernateError> {
         engine.state.start_run(run_id, &row.name, operation).await?;
         Ok(Self {
@@ -380,7 +384,7 @@ impl RunRecord {
         let report = Report {
             tenant: self.tenant,
             run_id: self.id.clone(),
-            operation: self.operation.into(),
+            operation: self.operation.to_string(),
             stack: self.stack,
             environment: self.environment,
             started_at: self.started_at.to_string(),
@@ -397,9 +401,9 @@ impl RunRecord {
             errors: self.errors,
         };
         let status = if report.verdict == Verdict::Failed {
-            "failed"
+            RunStatus::Failed
         } else {
-            "succeeded"
+            RunStatus::Succeeded
         };
         let json = serde_json::to_string(&report).expect("a report serializes");
         engine.state.finish_run(&self.id, status, &json).await?;

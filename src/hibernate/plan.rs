@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::journal::{NodeRecord, NodeState};
+use crate::lifecycle::TenantStatus;
 
 /// The tenant's resources hibernation acts on, from its journal (the kinds'
 /// plain outputs): never looked up by name or tag, so another tenant's
@@ -134,15 +135,10 @@ impl Remembered {
     }
 }
 
-/// The tenant statuses of hibernation, stored as text like the others.
-pub const HIBERNATING: &str = "hibernating";
-pub const HIBERNATED: &str = "hibernated";
-pub const WAKING: &str = "waking";
-
-/// Is the tenant in one of hibernation's statuses?
-pub fn is_hibernation_status(status: &str) -> bool {
-    matches!(status, HIBERNATING | HIBERNATED | WAKING)
-}
+/// The tenant statuses of hibernation.
+pub const HIBERNATING: TenantStatus = TenantStatus::Hibernating;
+pub const HIBERNATED: TenantStatus = TenantStatus::Hibernated;
+pub const WAKING: TenantStatus = TenantStatus::Waking;
 
 /// What a request to hibernate or wake does with a tenant in `status`.
 #[derive(Debug, PartialEq, Eq)]
@@ -159,13 +155,14 @@ pub enum Decision {
 /// May a tenant in `status` hibernate? Ready ones may; hibernating,
 /// hibernated or waking ones make sure everything is down again (so a
 /// second hibernate, or one after an interrupted wake, is safe).
-pub fn may_hibernate(name: &str, status: &str) -> Decision {
+pub fn may_hibernate(name: &str, status: TenantStatus) -> Decision {
+    use TenantStatus::*;
     match status {
-        "ready" | HIBERNATING | HIBERNATED | WAKING => Decision::Proceed,
-        "creating" | "failed" | "interrupted" => Decision::Refuse(format!(
+        Ready | Hibernating | Hibernated | Waking => Decision::Proceed,
+        Creating | Failed | Interrupted | RolledBack => Decision::Refuse(format!(
             "tenant '{name}' is {status}; finish its create first (run `envctl create tenant {name}` again), then hibernate it"
         )),
-        "destroying" | "destroyed" => Decision::Refuse(format!(
+        Destroying | Destroyed => Decision::Refuse(format!(
             "tenant '{name}' is {status}; there is nothing to hibernate"
         )),
         other => Decision::Refuse(format!(
@@ -177,10 +174,12 @@ pub fn may_hibernate(name: &str, status: &str) -> Decision {
 /// May a tenant in `status` wake? Hibernated, hibernating (an interrupted
 /// hibernation) and waking (an interrupted wake) ones may; a ready one has
 /// nothing to do.
-pub fn may_wake(name: &str, status: &str) -> Decision {
+pub fn may_wake(name: &str, status: TenantStatus) -> Decision {
     match status {
         HIBERNATED | HIBERNATING | WAKING => Decision::Proceed,
-        "ready" => Decision::AlreadyDone(format!("tenant '{name}' is awake (ready) already")),
+        TenantStatus::Ready => {
+            Decision::AlreadyDone(format!("tenant '{name}' is awake (ready) already"))
+        }
         other => Decision::Refuse(format!(
             "tenant '{name}' is {other}, not hibernated; there is nothing to wake"
         )),
@@ -296,18 +295,24 @@ mod tests {
 
     #[test]
     fn statuses_that_may_hibernate_and_wake() {
-        assert_eq!(may_hibernate("t", "ready"), Decision::Proceed);
+        assert_eq!(may_hibernate("t", TenantStatus::Ready), Decision::Proceed);
         assert_eq!(may_hibernate("t", HIBERNATED), Decision::Proceed);
         assert!(
-            matches!(may_hibernate("t", "creating"), Decision::Refuse(m) if m.contains("finish its create"))
+            matches!(may_hibernate("t", TenantStatus::Creating), Decision::Refuse(m) if m.contains("finish its create"))
         );
         assert!(matches!(
-            may_hibernate("t", "destroyed"),
+            may_hibernate("t", TenantStatus::Destroyed),
             Decision::Refuse(_)
         ));
         assert_eq!(may_wake("t", HIBERNATED), Decision::Proceed);
         assert_eq!(may_wake("t", WAKING), Decision::Proceed);
-        assert!(matches!(may_wake("t", "ready"), Decision::AlreadyDone(_)));
-        assert!(matches!(may_wake("t", "failed"), Decision::Refuse(_)));
+        assert!(matches!(
+            may_wake("t", TenantStatus::Ready),
+            Decision::AlreadyDone(_)
+        ));
+        assert!(matches!(
+            may_wake("t", TenantStatus::Failed),
+            Decision::Refuse(_)
+        ));
     }
 }

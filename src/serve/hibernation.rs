@@ -8,6 +8,7 @@ use super::api::hibernate::Op;
 use super::app::App;
 use super::notify::Event;
 use crate::hibernate::{self, Due, HibernateError, Outcome, Schedule, ScheduleSpec};
+use crate::lifecycle::TenantStatus;
 use crate::state::TenantRow;
 use crate::tenant::TenantName;
 
@@ -153,8 +154,8 @@ pub async fn pass(app: &std::sync::Arc<App>, since: jiff::Timestamp, now: jiff::
         let Some(schedule) = schedule_of(app, &t).await else {
             continue;
         };
-        let op = match (schedule.due(since, now), t.status.as_str()) {
-            (Some(Due::Sleep), "ready") => Op::Hibernate,
+        let op = match (schedule.due(since, now), t.status) {
+            (Some(Due::Sleep), TenantStatus::Ready) => Op::Hibernate,
             (Some(Due::Wake), hibernate::HIBERNATED) => Op::Wake,
             _ => continue,
         };

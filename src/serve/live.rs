@@ -255,7 +255,7 @@ impl LiveRun {
         let report = Report {
             tenant: v.tenant.clone(),
             run_id: v.id.clone(),
-            operation: v.operation.clone(),
+            operation: v.operation.to_string(),
             stack: self.stack.clone(),
             environment: self.environment.clone(),
             started_at: v.started_at.clone(),

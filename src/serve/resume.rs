@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::app::App;
 use super::jobs::Work;
 use crate::engine::{CreateRequest, DestroyRequest};
+use crate::lifecycle::{Operation, Resume};
 use crate::state::{LockHeld, RunRow};
 use crate::tenant::TenantName;
 
@@ -57,9 +58,20 @@ async fn resume_one(app: &Arc<App>, run: &RunRow) -> anyhow::Result<bool> {
         Err(LockHeld::Busy { .. }) => return Ok(false),
         Err(LockHeld::State(e)) => return Err(e.into()),
     }
+    // Whether (and as what) it runs again is the operation's and the
+    // tenant's status's to say (`Operation::may_resume`).
+    let row = app.state.tenant(&run.tenant).await?;
+    let operation = match run.operation.may_resume(row.as_ref().map(|r| r.status)) {
+        Resume::Again(op) => op,
+        Resume::Close(why) => {
+            app.state.abandon_run(&run.id).await?;
+            tracing::info!(tenant = %run.tenant, interrupted = %run.id, operation = %run.operation, "not resuming an interrupted run: {why}");
+            return Ok(true);
+        }
+    };
     // An interrupted hibernate or wake is run again (both are safe to
     // repeat), never taken for a destroy.
-    if let Some(op) = crate::serve::api::hibernate::Op::parse(&run.operation) {
+    if let Some(op) = crate::serve::api::hibernate::Op::of(operation) {
         app.state.abandon_run(&run.id).await?;
         let run_id = crate::engine::new_run_id();
         tracing::info!(tenant = %run.tenant, interrupted = %run.id, run = %run_id, operation = %run.operation, "resuming an interrupted run");
@@ -72,9 +84,8 @@ async fn resume_one(app: &Arc<App>, run: &RunRow) -> anyhow::Result<bool> {
         );
         return Ok(true);
     }
-    let row = app.state.tenant(&run.tenant).await?;
-    let work = match run.operation.as_str() {
-        "create" => {
+    let work = match operation {
+        Operation::Create => {
             let row = row.ok_or_else(|| anyhow::anyhow!("the state has no tenant row"))?;
             let stack = crate::stack::load_file_in(
                 std::path::Path::new(&row.stack_path),
@@ -97,11 +108,14 @@ async fn resume_one(app: &Arc<App>, run: &RunRow) -> anyhow::Result<bool> {
                 run_id: None,
             }))
         }
-        _ => Work::Destroy(DestroyRequest {
-            tenant,
-            environment: row.map(|r| r.environment),
-            run_id: None,
-        }),
+        // (hibernate and wake were handed to their runner above)
+        Operation::Destroy | Operation::Hibernate | Operation::Wake => {
+            Work::Destroy(DestroyRequest {
+                tenant,
+                environment: row.map(|r| r.environment),
+                run_id: None,
+            })
+        }
     };
     app.state.abandon_run(&run.id).await?;
     let live = app.jobs.submit(work)?;

@@ -10,8 +10,7 @@ use crate::state::{RunRow, TenantRow};
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct TenantView {
     pub name: String,
-    /// `creating`, `ready`, `failed`, `destroying`, `destroyed`.
-    pub status: String,
+    pub status: crate::lifecycle::TenantStatus,
     pub environment: String,
     pub stack: String,
     pub owner: Option<String>,
@@ -35,7 +34,7 @@ impl TenantView {
     pub fn of(row: &TenantRow, active_run: Option<RunView>) -> Self {
         Self {
             name: row.name.clone(),
-            status: row.status.clone(),
+            status: row.status,
             environment: row.environment.clone(),
             stack: row.stack_name.clone(),
             owner: row.owner.clone(),
@@ -65,8 +64,7 @@ impl TenantView {
 pub struct RunView {
     pub id: String,
     pub tenant: String,
-    /// `create` or `destroy`.
-    pub operation: String,
+    pub operation: crate::lifecycle::Operation,
     /// `queued`, `running`, `succeeded`, `failed`, `cancelled`, `interrupted`.
     pub status: String,
     pub started_at: String,
@@ -92,7 +90,7 @@ impl RunView {
         Self {
             id: row.id.clone(),
             tenant: row.tenant.clone(),
-            operation: row.operation.clone(),
+            operation: row.operation,
             status,
             started_at: row.started_at.clone(),
             finished_at: row.finished_at.clone(),

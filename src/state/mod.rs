@@ -27,6 +27,7 @@ use std::time::Duration;
 use sqlx::{AnyPool, Row};
 
 use crate::journal::Event;
+use crate::lifecycle::{Operation, RunStatus, TenantStatus, UnknownWord, Word};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -48,6 +49,9 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// A lifecycle word handed to the store that no variant knows.
+    #[error("state store: {0}")]
+    Unknown(#[from] UnknownWord),
     #[error("state store: corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
     /// Holds the location with its password redacted.
@@ -101,7 +105,7 @@ impl StateStore {
         .bind(&t.environment)
         .bind(&t.stack_name)
         .bind(&t.stack_path)
-        .bind(&t.status)
+        .bind(t.status.as_str())
         .bind(&t.created_at)
         .bind(&t.updated_at)
         .bind(&t.expires_at)
@@ -115,9 +119,15 @@ impl StateStore {
         Ok(())
     }
 
-    pub async fn set_tenant_status(&self, name: &str, status: &str) -> Result<(), StateError> {
+    /// Sets a tenant's status (a [`TenantStatus`], or its word).
+    pub async fn set_tenant_status(
+        &self,
+        name: &str,
+        status: impl Word<TenantStatus>,
+    ) -> Result<(), StateError> {
+        let status = status.word()?;
         sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE name = $3")
-            .bind(status)
+            .bind(status.as_str())
             .bind(jiff::Timestamp::now().to_string())
             .bind(name)
             .execute(&self.pool)
@@ -182,16 +192,20 @@ impl StateStore {
 
     // ---- runs ------------------------------------------------------------
 
+    /// Records a run of `operation` (an [`Operation`], or its word) as
+    /// running.
     pub async fn start_run(
         &self,
         id: &str,
         tenant: &str,
-        operation: &str,
+        operation: impl Word<Operation>,
     ) -> Result<(), StateError> {
-        sqlx::query("INSERT INTO runs (id, tenant, operation, status, started_at) VALUES ($1, $2, $3, 'running', $4)")
+        let operation = operation.word()?;
+        sqlx::query("INSERT INTO runs (id, tenant, operation, status, started_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(tenant)
-            .bind(operation)
+            .bind(operation.as_str())
+            .bind(RunStatus::Running.as_str())
             .bind(jiff::Timestamp::now().to_string())
             .execute(&self.pool)
             .await
@@ -199,16 +213,19 @@ impl StateStore {
         Ok(())
     }
 
+    /// Records a run's end: its status (a [`RunStatus`], or its word) and
+    /// report.
     pub async fn finish_run(
         &self,
         id: &str,
-        status: &str,
+        status: impl Word<RunStatus>,
         report_json: &str,
     ) -> Result<(), StateError> {
+        let status = status.word()?;
         sqlx::query(
             "UPDATE runs SET status = $1, finished_at = $2, report_json = $3 WHERE id = $4",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(jiff::Timestamp::now().to_string())
         .bind(report_json)
         .bind(id)
@@ -239,7 +256,8 @@ impl StateStore {
 
     /// Runs that were started and never finished (their process stopped).
     pub async fn unfinished_runs(&self) -> Result<Vec<RunRow>, StateError> {
-        let rows = sqlx::query("SELECT * FROM runs WHERE status = 'running' ORDER BY seq")
+        let rows = sqlx::query("SELECT * FROM runs WHERE status = $1 ORDER BY seq")
+            .bind(RunStatus::Running.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.db_err(e))?;
@@ -248,14 +266,14 @@ impl StateStore {
 
     /// Closes a run whose process stopped before it finished.
     pub async fn abandon_run(&self, id: &str) -> Result<(), StateError> {
-        sqlx::query(
-            "UPDATE runs SET status = 'interrupted', finished_at = $1 WHERE id = $2 AND status = 'running'",
-        )
-        .bind(jiff::Timestamp::now().to_string())
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.db_err(e))?;
+        sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3 AND status = $4")
+            .bind(RunStatus::Interrupted.as_str())
+            .bind(jiff::Timestamp::now().to_string())
+            .bind(id)
+            .bind(RunStatus::Running.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
@@ -263,7 +281,7 @@ impl StateStore {
     pub async fn last_report(
         &self,
         tenant: &str,
-        operation: Option<&str>,
+        operation: Option<Operation>,
     ) -> Result<Option<RunRow>, StateError> {
         let runs = self.runs(tenant).await?;
         Ok(runs

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{StateError, parse_event};
 use crate::journal::Event;
+use crate::lifecycle::{Operation, RunStatus, TenantStatus};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TenantRow {
@@ -14,8 +15,7 @@ pub struct TenantRow {
     pub environment: String,
     pub stack_name: String,
     pub stack_path: String,
-    /// `creating`, `ready`, `failed`, `destroying`, `destroyed`.
-    pub status: String,
+    pub status: TenantStatus,
     pub created_at: String,
     pub updated_at: String,
     pub expires_at: Option<String>,
@@ -34,7 +34,7 @@ impl TenantRow {
             environment: r.get("environment"),
             stack_name: r.get("stack_name"),
             stack_path: r.get("stack_path"),
-            status: r.get("status"),
+            status: word(r, "tenants", "status")?,
             created_at: r.get("created_at"),
             updated_at: r.get("updated_at"),
             expires_at: r.get("expires_at"),
@@ -50,8 +50,8 @@ impl TenantRow {
 pub struct RunRow {
     pub id: String,
     pub tenant: String,
-    pub operation: String,
-    pub status: String,
+    pub operation: Operation,
+    pub status: RunStatus,
     pub started_at: String,
     pub finished_at: Option<String>,
     #[serde(skip)]
@@ -63,13 +63,27 @@ impl RunRow {
         Ok(Self {
             id: r.get("id"),
             tenant: r.get("tenant"),
-            operation: r.get("operation"),
-            status: r.get("status"),
+            operation: word(r, "runs", "operation")?,
+            status: word(r, "runs", "status")?,
             started_at: r.get("started_at"),
             finished_at: r.get("finished_at"),
             report_json: r.get("report_json"),
         })
     }
+}
+
+/// A lifecycle column read as its enum; an unknown word is a corrupt row.
+fn word<T: std::str::FromStr<Err = crate::lifecycle::UnknownWord>>(
+    r: &AnyRow,
+    table: &'static str,
+    column: &str,
+) -> Result<T, StateError> {
+    r.get::<String, _>(column)
+        .parse()
+        .map_err(|e: crate::lifecycle::UnknownWord| StateError::Corrupt {
+            table,
+            detail: format!("{column}: {e}"),
+        })
 }
 
 /// One journal event as stored.

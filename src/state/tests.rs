@@ -441,7 +441,10 @@ async fn runs_keep_their_order_and_the_last_report_is_found(s: &StateStore) {
 
     let last = s.last_report("acme", None).await.unwrap().unwrap();
     assert_eq!(last.id, "m-2", "a-3 has no report yet");
-    let last_create = s.last_report("acme", Some("create")).await.unwrap();
+    let last_create = s
+        .last_report("acme", Some(crate::lifecycle::Operation::Create))
+        .await
+        .unwrap();
     assert_eq!(
         last_create.unwrap().report_json.as_deref(),
         Some(r#"{"n":1}"#)

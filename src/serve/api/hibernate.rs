@@ -69,11 +69,12 @@ pub enum Op {
 
 impl Op {
     /// The operation a run of the state names, if it is one of these.
-    pub fn parse(operation: &str) -> Option<Op> {
+    pub fn of(operation: crate::lifecycle::Operation) -> Option<Op> {
+        use crate::lifecycle::Operation;
         match operation {
-            "hibernate" => Some(Op::Hibernate),
-            "wake" => Some(Op::Wake),
-            _ => None,
+            Operation::Hibernate => Some(Op::Hibernate),
+            Operation::Wake => Some(Op::Wake),
+            Operation::Create | Operation::Destroy => None,
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::engine::{CreateRequest, DestroyRequest};
+use crate::lifecycle::{self, CreateMode, HowTo, TenantStatus};
 use crate::serve::api::json::{Json, Path};
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::serve::auth::Principal;
@@ -265,25 +266,24 @@ async fn create(
             run.operation, run.id
         )));
     }
-    match prior.as_ref().map(|p| p.status.as_str()) {
-        None | Some("destroyed") => {}
-        Some("ready") => {
+    let how = HowTo {
+        wake: &format!("POST /api/tenants/{tenant}/wake"),
+        destroy: &format!("DELETE /api/tenants/{tenant}"),
+    };
+    match lifecycle::may_create(prior.as_ref().map(|p| p.status), None) {
+        Err(refusal) => return Err(ApiError::conflict(refusal.sentence(tenant.as_str(), &how))),
+        Ok(CreateMode::Fresh) => {}
+        // Through the API a name is taken once; re-applying a ready tenant
+        // is the CLI's (or a rollout's) job.
+        Ok(CreateMode::Reapply) => {
             return Err(ApiError::conflict(format!(
                 "tenant '{tenant}' already exists and is ready; pick another name, or extend or destroy it"
             )));
         }
-        Some("destroying") => {
-            return Err(ApiError::conflict(format!(
-                "tenant '{tenant}' is being destroyed (or its destroy failed); destroy it again first"
-            )));
+        // failed, rolled back or interrupted: resume, by its owner or an operator
+        Ok(CreateMode::Resume) => {
+            require_change(app, who, "resume", prior.as_ref().expect("prior")).await?
         }
-        Some(s) if crate::hibernate::plan::is_hibernation_status(s) => {
-            return Err(ApiError::conflict(format!(
-                "tenant '{tenant}' is {s}; wake it first (POST /api/tenants/{tenant}/wake)"
-            )));
-        }
-        // failed or interrupted: resume, by its owner or an operator
-        Some(_) => require_change(app, who, "resume", prior.as_ref().expect("prior")).await?,
     }
 
     // Preflight, before anything is created or recorded: a failure answers
@@ -305,7 +305,7 @@ async fn create(
         environment: environment.clone(),
         stack_name: stack.name.clone(),
         stack_path: stack.path.display().to_string(),
-        status: "creating".into(),
+        status: TenantStatus::Creating,
         created_at: now.to_string(),
         updated_at: now.to_string(),
         expires_at: Some(expires_at.to_string()),

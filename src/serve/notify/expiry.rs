@@ -114,7 +114,7 @@ mod tests {
             environment: "dev".into(),
             stack_name: "s".into(),
             stack_path: "s.yaml".into(),
-            status: status.into(),
+            status: status.parse().expect("a tenant status"),
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
             expires_at: expires_at.map(String::from),
