@@ -12,14 +12,41 @@ use serde_json::Value as Json;
 use super::load::Problem;
 use super::model::{Resource, Stack};
 use crate::blueprint::Catalog;
+use std::sync::LazyLock;
+
 use crate::envapi::Level;
+use crate::kinds::schema::PropSchema;
 
 /// The kind written in a stack for the whole catalog.
 pub const CATALOG_KIND: &str = "k8s.catalog";
 /// The kind of each expanded node.
 pub const SERVICE_KIND: &str = "k8s.service";
-/// Properties a `k8s.catalog` entry takes (all passed on to every node).
-const CATALOG_PROPS: &[&str] = &["catalog", "namespace", "domain", "rollout_timeout"];
+/// A `k8s.catalog` entry: the whole service catalog as one resource, each
+/// service becoming a `k8s.service` node with these properties.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read through its schema; the nodes get the raw values
+pub struct CatalogProps {
+    /// The catalog directory, relative to the stack file (default
+    /// `blueprints` beside it).
+    catalog: Option<String>,
+    /// The namespace the services run in, e.g. `${namespace.name}`.
+    namespace: String,
+    /// The DNS domain the services' hosts are made under, e.g. `${zone.name}`.
+    domain: String,
+    /// How long each service's rollout may take, e.g. `5m` (default: the
+    /// `k8s.service` kind's).
+    rollout_timeout: Option<String>,
+}
+
+impl crate::kinds::schema::KindProps for CatalogProps {}
+
+/// The typed schema of a `k8s.catalog` entry's properties.
+pub fn catalog_schema() -> &'static PropSchema {
+    static SCHEMA: LazyLock<PropSchema> =
+        LazyLock::new(|| PropSchema::of::<CatalogProps>(CATALOG_KIND));
+    &SCHEMA
+}
 
 /// Replaces every `k8s.catalog` resource by its service nodes, keeping
 /// `items` (the YAML item of each resource, for line lookup) in step.
@@ -52,20 +79,11 @@ fn expand_one(stack: &Stack, entry: &Resource) -> Result<Vec<Resource>, Vec<Prob
     let subject = Some(format!("resource '{}'", entry.id));
     let problem = |message: String| Problem::new(entry.line, subject.clone(), message);
     let mut problems = Vec::new();
-    for key in entry.properties.keys() {
-        if !CATALOG_PROPS.contains(&key.as_str()) {
-            problems.push(problem(format!(
-                "property '{key}' is unknown for kind {CATALOG_KIND}; known properties: {}",
-                CATALOG_PROPS.join(", ")
-            )));
-        }
-    }
-    for required in ["namespace", "domain"] {
-        if !entry.properties.contains_key(required) {
-            problems.push(problem(format!(
-                "property '{required}' is required for kind {CATALOG_KIND} (e.g. namespace: ${{namespace.name}})"
-            )));
-        }
+    for issue in catalog_schema().issues(&entry.properties) {
+        problems.push(problem(format!(
+            "kind {CATALOG_KIND}: {}",
+            issue.sentence()
+        )));
     }
     if !entry.publish.is_empty() {
         problems.push(problem(format!(
@@ -76,7 +94,7 @@ fn expand_one(stack: &Stack, entry: &Resource) -> Result<Vec<Resource>, Vec<Prob
         .properties
         .get("catalog")
         .and_then(Json::as_str)
-        .unwrap_or("blueprints")
+        .unwrap_or(super::paths::DEFAULT_CATALOG)
         .to_string();
     let catalog = match Catalog::load(Path::new(&dir)) {
         Ok(c) => Some(c),

@@ -1,100 +1,20 @@
-//! Loading a stack file: YAML parsing, the shape of the document (known
-//! fields, types, durations), line numbers of everything a message may point
-//! at, and then validation (see `validate`). The only I/O is reading the file.
-//!
-//! serde_yaml_ng values carry no spans, so lines are found by scanning the
-//! text's indentation structure ([`Locator`]): the line of `resources[3]`,
-//! of `resources[3].properties.versioning`, and so on. Flow-style YAML
-//! (`{...}`) falls back to the nearest enclosing line found.
+//! Loading a stack file: read it, parse the YAML, decode its shape
+//! (`decode`), give each resource its line (`locate`), expand catalog
+//! entries (`expand`), resolve paths against the stack file's directory
+//! (`paths`), fill in built-in values, and validate (see `validate`). The
+//! only I/O is reading the file (and the catalogs it names).
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use serde_json::Value as Json;
-use serde_yaml_ng::{Mapping, Value as Yaml};
+use serde_yaml_ng::Value as Yaml;
 
 use super::builtins::Builtins;
-use super::model::{DEFAULT_BUDGET, DEFAULT_ENVIRONMENT, Publish, Resource, Stack};
-use super::validate::{self, Catalog, did_you_mean, list};
-use crate::envapi::Level;
+use super::decode::{decode, type_name};
+use super::model::Stack;
+use super::validate::{self, Catalog};
 
-/// One problem of a stack file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line, 0 when unknown.
-    pub line: usize,
-    /// `resource 'db'` (or `resource #3` when it has no id), if it is about one.
-    pub subject: Option<String>,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(line: usize, subject: Option<String>, message: String) -> Self {
-        Self {
-            line,
-            subject,
-            message,
-        }
-    }
-}
-
-/// Why a stack file cannot be used. Displays as complete messages, one
-/// problem per line: `stacks/tenant.yaml:14: resource 'db': ... ; fix`.
-#[derive(Debug, thiserror::Error)]
-pub enum StackError {
-    #[error("{}: cannot read the stack file: {source}; check the path", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{}", render(path, problems))]
-    Invalid {
-        path: PathBuf,
-        problems: Vec<Problem>,
-    },
-}
-
-impl StackError {
-    /// Problems sorted by line (unknown lines last).
-    pub fn invalid(path: &Path, mut problems: Vec<Problem>) -> Self {
-        problems.sort_by_key(|p| if p.line == 0 { usize::MAX } else { p.line });
-        StackError::Invalid {
-            path: path.to_path_buf(),
-            problems,
-        }
-    }
-
-    pub fn problems(&self) -> &[Problem] {
-        match self {
-            StackError::Read { .. } => &[],
-            StackError::Invalid { problems, .. } => problems,
-        }
-    }
-}
-
-fn render(path: &Path, problems: &[Problem]) -> String {
-    let mut out = String::new();
-    for (n, p) in problems.iter().enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        out.push_str(&path.display().to_string());
-        if p.line > 0 {
-            out.push_str(&format!(":{}", p.line));
-        }
-        out.push_str(": ");
-        if let Some(s) = &p.subject {
-            out.push_str(s);
-            out.push_str(": ");
-        }
-        out.push_str(&p.message);
-    }
-    out
-}
+pub(crate) use super::locate::{Locator, Seg};
+pub use super::problem::{Problem, StackError};
 
 /// Reads, parses and validates a stack file against the kind registry, with
 /// the built-in values of the environment ([`Builtins::from_env`]).
@@ -165,11 +85,7 @@ pub fn load_str_in(
     };
 
     let loc = Locator::new(text);
-    let mut d = Decoder {
-        loc: &loc,
-        problems: Vec::new(),
-    };
-    let (mut stack, items) = d.stack(path, &map);
+    let (mut stack, mut items, mut problems) = decode(path, &map, &loc);
     let item_lines = loc.items(&[Seg::Key("resources")]);
     for (k, &item) in items.iter().enumerate() {
         let line = item_lines.get(item).copied().unwrap_or_else(|| {
@@ -183,8 +99,7 @@ pub fn load_str_in(
         });
         stack.resources[k].line = line;
     }
-    let mut items = items;
-    let mut problems = d.problems;
+    super::paths::resolve(&mut stack);
     problems.extend(super::expand::expand_catalogs(&mut stack, &mut items));
     let builtin_issues = super::builtins::apply(&mut stack, builtins);
     let at = |res: Option<usize>, path: &[Seg]| match res {
@@ -205,792 +120,19 @@ pub fn load_str_in(
     }
 }
 
-const TOP_FIELDS: &[&str] = &[
-    "stack",
-    "environment",
-    "budget",
-    "ttl",
-    "expected",
-    "timeouts",
-    "limits",
-    "hibernate",
-    "resources",
-];
-const RESOURCE_FIELDS: &[&str] = &["id", "kind", "properties", "depends_on", "publish"];
-const PUBLISH_FIELDS: &[&str] = &["output", "key", "level", "service", "secret"];
-const LEVELS: &[&str] = &["environment", "tenant", "service"];
-
-fn type_name(v: &Yaml) -> &'static str {
-    match v {
-        Yaml::Null => "empty",
-        Yaml::Bool(_) => "a boolean",
-        Yaml::Number(_) => "a number",
-        Yaml::String(_) => "a string",
-        Yaml::Sequence(_) => "a list",
-        Yaml::Mapping(_) => "a mapping",
-        Yaml::Tagged(_) => "a tagged value (!Tag)",
-    }
-}
-
-/// A scalar as text: strings, numbers and booleans.
-fn scalar(v: &Yaml) -> Option<String> {
-    match v {
-        Yaml::String(s) => Some(s.clone()),
-        Yaml::Number(n) => Some(n.to_string()),
-        Yaml::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// YAML to JSON for properties; `Err` names what cannot be converted.
-fn to_json(v: &Yaml) -> Result<Json, String> {
-    Ok(match v {
-        Yaml::Null => Json::Null,
-        Yaml::Bool(b) => Json::Bool(*b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Json::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Json::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f)
-                    .map(Json::Number)
-                    .ok_or_else(|| format!("number {n} is not finite"))?
-            }
-        }
-        Yaml::String(s) => Json::String(s.clone()),
-        Yaml::Sequence(items) => Json::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
-        Yaml::Mapping(m) => {
-            let mut out = serde_json::Map::new();
-            for (k, v) in m {
-                let k = scalar(k).ok_or_else(|| format!("a key is {}", type_name(k)))?;
-                out.insert(k, to_json(v)?);
-            }
-            Json::Object(out)
-        }
-        Yaml::Tagged(t) => return Err(format!("YAML tags such as {} are not supported", t.tag)),
-    })
-}
-
-struct Decoder<'a> {
-    loc: &'a Locator<'a>,
-    problems: Vec<Problem>,
-}
-
-impl Decoder<'_> {
-    fn push(&mut self, path: &[Seg], subject: Option<String>, message: String) {
-        let line = self.loc.line(path);
-        self.problems.push(Problem::new(line, subject, message));
-    }
-
-    /// Keys of `map` as strings, reporting the others and unknown ones.
-    fn fields<'m>(
-        &mut self,
-        map: &'m Mapping,
-        known: &[&str],
-        path: &[Seg],
-        subject: &Option<String>,
-        what: &str,
-    ) -> Vec<(String, &'m Yaml)> {
-        let mut out = Vec::new();
-        for (k, v) in map {
-            let Some(name) = scalar(k) else {
-                self.push(
-                    path,
-                    subject.clone(),
-                    format!(
-                        "{what} has a key that is {}; keys are plain names",
-                        type_name(k)
-                    ),
-                );
-                continue;
-            };
-            if known.contains(&name.as_str()) {
-                out.push((name, v));
-            } else {
-                let mut p = path.to_vec();
-                p.push(Seg::Key(&name));
-                self.push(
-                    &p,
-                    subject.clone(),
-                    format!(
-                        "unknown field '{name}' in {what}{}; known fields: {}",
-                        did_you_mean(&name, known.iter().copied()),
-                        list(known.iter().copied())
-                    ),
-                );
-            }
-        }
-        out
-    }
-
-    fn string(&mut self, v: &Yaml, path: &[Seg], subject: &Option<String>, what: &str) -> String {
-        match scalar(v) {
-            Some(s) => s,
-            None => {
-                self.push(
-                    path,
-                    subject.clone(),
-                    format!("{what} is {}; write a plain value", type_name(v)),
-                );
-                String::new()
-            }
-        }
-    }
-
-    fn duration(&mut self, v: &Yaml, path: &[Seg], what: &str) -> Option<Duration> {
-        let text = match v {
-            Yaml::String(s) => s.clone(),
-            other => {
-                self.push(
-                    path,
-                    None,
-                    format!(
-                        "{what} is {}; write a duration with a unit, such as '90s', '15m' or '7d'",
-                        type_name(other)
-                    ),
-                );
-                return None;
-            }
-        };
-        match humantime::parse_duration(&text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.push(
-                    path,
-                    None,
-                    format!(
-                        "{what} '{text}' is not a duration ({e}); write one such as '90s', '15m', '1h 30m' or '7d'"
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    fn stack(&mut self, path: &Path, map: &Mapping) -> (Stack, Vec<usize>) {
-        let mut stack = Stack {
-            path: path.to_path_buf(),
-            name: String::new(),
-            environment: DEFAULT_ENVIRONMENT.into(),
-            budget: DEFAULT_BUDGET,
-            ttl: None,
-            expected: BTreeMap::new(),
-            timeouts: BTreeMap::new(),
-            limits: BTreeMap::new(),
-            hibernate: None,
-            resources: Vec::new(),
-        };
-        let mut items = Vec::new();
-        let mut seen_stack = false;
-        let mut seen_resources = false;
-        for (name, v) in self.fields(map, TOP_FIELDS, &[], &None, "the stack") {
-            let here = [Seg::Key(&name)];
-            match name.as_str() {
-                "stack" => {
-                    seen_stack = true;
-                    stack.name = self.string(v, &here, &None, "stack");
-                }
-                "environment" => stack.environment = self.string(v, &here, &None, "environment"),
-                "budget" => {
-                    if let Some(d) = self.duration(v, &here, "budget") {
-                        stack.budget = d;
-                    }
-                }
-                "ttl" => stack.ttl = self.duration(v, &here, "ttl"),
-                "expected" => {
-                    for (kind, dv) in self.map_entries(v, &here, "expected") {
-                        let p = [Seg::Key("expected"), Seg::Key(&kind)];
-                        if let Some(d) =
-                            self.duration(dv, &p, &format!("expected duration of {kind}"))
-                        {
-                            stack.expected.insert(kind, d);
-                        }
-                    }
-                }
-                "timeouts" => {
-                    for (kind, dv) in self.map_entries(v, &here, "timeouts") {
-                        let p = [Seg::Key("timeouts"), Seg::Key(&kind)];
-                        if let Some(d) = self.duration(dv, &p, &format!("timeout of {kind}")) {
-                            stack.timeouts.insert(kind, d);
-                        }
-                    }
-                }
-                "limits" => {
-                    for (api, lv) in self.map_entries(v, &here, "limits") {
-                        let p = [Seg::Key("limits"), Seg::Key(&api)];
-                        match lv.as_u64() {
-                            Some(n) => {
-                                stack.limits.insert(api, usize::try_from(n).unwrap_or(usize::MAX));
-                            }
-                            None => self.push(
-                                &p,
-                                None,
-                                format!(
-                                    "limits: '{api}' is {}; write a positive whole number of concurrent calls, such as `{api}: 4`",
-                                    match lv {
-                                        Yaml::Number(n) => format!("{n}"),
-                                        other => type_name(other).to_string(),
-                                    }
-                                ),
-                            ),
-                        }
-                    }
-                }
-                "hibernate" => stack.hibernate = self.hibernate(v),
-                "resources" => {
-                    seen_resources = true;
-                    match v {
-                        Yaml::Sequence(seq) => {
-                            for (i, item) in seq.iter().enumerate() {
-                                if let Some(r) = self.resource(i, item) {
-                                    stack.resources.push(r);
-                                    items.push(i);
-                                }
-                            }
-                        }
-                        Yaml::Null => {}
-                        other => self.push(
-                            &here,
-                            None,
-                            format!(
-                                "resources is {}; write a list of resources, each starting with `- id: <name>`",
-                                type_name(other)
-                            ),
-                        ),
-                    }
-                }
-                _ => unreachable!("fields() keeps known names only"),
-            }
-        }
-        if !seen_stack {
-            self.problems.push(Problem::new(
-                0,
-                None,
-                "the stack has no name: add `stack: <name>` at the top (e.g. `stack: tenant`)"
-                    .into(),
-            ));
-        }
-        if !seen_resources {
-            self.problems.push(Problem::new(
-                0,
-                None,
-                "the stack has no `resources:`; add a list of resources, each starting with `- id: <name>`".into(),
-            ));
-        }
-        (stack, items)
-    }
-
-    /// `hibernate: { sleep: CRON, wake: CRON, time_zone: ZONE }`, checked
-    /// (each problem at the line of its field).
-    fn hibernate(&mut self, v: &Yaml) -> Option<crate::hibernate::Schedule> {
-        const FIELDS: &[&str] = &["sleep", "wake", "time_zone"];
-        let Yaml::Mapping(map) = v else {
-            self.push(
-                &[Seg::Key("hibernate")],
-                None,
-                format!(
-                    "hibernate is {}; write a mapping such as `hibernate: {{ sleep: \"0 20 * * 1-5\", wake: \"0 7 * * 1-5\", time_zone: Europe/Madrid }}`",
-                    type_name(v)
-                ),
-            );
-            return None;
-        };
-        let mut spec = crate::hibernate::ScheduleSpec {
-            sleep: String::new(),
-            wake: None,
-            time_zone: None,
-        };
-        for (name, fv) in self.fields(map, FIELDS, &[Seg::Key("hibernate")], &None, "hibernate") {
-            let here = [Seg::Key("hibernate"), Seg::Key(&name)];
-            let value = self.string(fv, &here, &None, &format!("hibernate.{name}"));
-            match name.as_str() {
-                "sleep" => spec.sleep = value,
-                "wake" => spec.wake = Some(value),
-                _ => spec.time_zone = Some(value),
-            }
-        }
-        if spec.sleep.is_empty() {
-            self.push(
-                &[Seg::Key("hibernate")],
-                None,
-                "hibernate has no `sleep:`; add when tenants go to sleep, e.g. `sleep: \"0 20 * * 1-5\"`".into(),
-            );
-            return None;
-        }
-        match crate::hibernate::Schedule::parse(spec) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.push(
-                    &[Seg::Key("hibernate"), Seg::Key(e.field)],
-                    None,
-                    format!("hibernate.{e}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Entries of a mapping of name -> value (`expected`, `limits`).
-    fn map_entries<'m>(
-        &mut self,
-        v: &'m Yaml,
-        path: &[Seg],
-        what: &str,
-    ) -> Vec<(String, &'m Yaml)> {
-        match v {
-            Yaml::Mapping(m) => {
-                let mut out = Vec::new();
-                for (k, v) in m {
-                    match scalar(k) {
-                        Some(k) => out.push((k, v)),
-                        None => self.push(
-                            path,
-                            None,
-                            format!(
-                                "{what} has a key that is {}; keys are plain names",
-                                type_name(k)
-                            ),
-                        ),
-                    }
-                }
-                out
-            }
-            Yaml::Null => Vec::new(),
-            other => {
-                self.push(
-                    path,
-                    None,
-                    format!(
-                        "{what} is {}; write a mapping of name: value",
-                        type_name(other)
-                    ),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn resource(&mut self, i: usize, item: &Yaml) -> Option<Resource> {
-        let base = [Seg::Key("resources"), Seg::Item(i)];
-        let Yaml::Mapping(map) = item else {
-            self.push(
-                &base,
-                Some(format!("resource #{}", i + 1)),
-                format!(
-                    "is {}; each resource is a mapping such as `- id: uploads` with `kind: aws.s3.bucket` below it",
-                    type_name(item)
-                ),
-            );
-            return None;
-        };
-        let id = map.get("id").and_then(scalar).filter(|s| !s.is_empty());
-        let subject = Some(match &id {
-            Some(id) => format!("resource '{id}'"),
-            None => format!("resource #{}", i + 1),
-        });
-        let mut r = Resource {
-            id: String::new(),
-            kind: String::new(),
-            properties: serde_json::Map::new(),
-            depends_on: Vec::new(),
-            publish: Vec::new(),
-            line: 0,
-        };
-        for (name, v) in self.fields(map, RESOURCE_FIELDS, &base, &subject, "a resource") {
-            let here = [base[0], base[1], Seg::Key(&name)];
-            match name.as_str() {
-                "id" => r.id = self.string(v, &here, &subject, "id"),
-                "kind" => r.kind = self.string(v, &here, &subject, "kind"),
-                "properties" => match v {
-                    Yaml::Mapping(m) => {
-                        for (k, pv) in m {
-                            let Some(k) = scalar(k) else {
-                                self.push(
-                                    &here,
-                                    subject.clone(),
-                                    format!("a property name is {}; property names are plain names", type_name(k)),
-                                );
-                                continue;
-                            };
-                            match to_json(pv) {
-                                Ok(j) => {
-                                    r.properties.insert(k, j);
-                                }
-                                Err(e) => {
-                                    let p = [base[0], base[1], Seg::Key("properties"), Seg::Key(&k)];
-                                    self.push(
-                                        &p,
-                                        subject.clone(),
-                                        format!("property '{k}': {e}; write plain YAML values"),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    Yaml::Null => {}
-                    other => self.push(
-                        &here,
-                        subject.clone(),
-                        format!("properties is {}; write a mapping of name: value", type_name(other)),
-                    ),
-                },
-                "depends_on" => match v {
-                    Yaml::Sequence(seq) => {
-                        for (n, d) in seq.iter().enumerate() {
-                            let p = [base[0], base[1], Seg::Key("depends_on"), Seg::Item(n)];
-                            let d = self.string(d, &p, &subject, "a depends_on entry");
-                            if !d.is_empty() {
-                                r.depends_on.push(d);
-                            }
-                        }
-                    }
-                    Yaml::Null => {}
-                    other => self.push(
-                        &here,
-                        subject.clone(),
-                        format!(
-                            "depends_on is {}; write a list of resource ids, such as `depends_on: [db, queue]`",
-                            type_name(other)
-                        ),
-                    ),
-                },
-                "publish" => match v {
-                    Yaml::Sequence(seq) => {
-                        for (j, entry) in seq.iter().enumerate() {
-                            if let Some(p) = self.publish(i, j, entry, &subject) {
-                                r.publish.push(p);
-                            }
-                        }
-                    }
-                    Yaml::Null => {}
-                    other => self.push(
-                        &here,
-                        subject.clone(),
-                        format!(
-                            "publish is {}; write a list such as `publish: [{{output: name, key: UPLOADS_BUCKET}}]`",
-                            type_name(other)
-                        ),
-                    ),
-                },
-                _ => unreachable!("fields() keeps known names only"),
-            }
-        }
-        Some(r)
-    }
-
-    fn publish(
-        &mut self,
-        i: usize,
-        j: usize,
-        entry: &Yaml,
-        subject: &Option<String>,
-    ) -> Option<Publish> {
-        let base = [
-            Seg::Key("resources"),
-            Seg::Item(i),
-            Seg::Key("publish"),
-            Seg::Item(j),
-        ];
-        let what = format!("publish entry #{}", j + 1);
-        let Yaml::Mapping(map) = entry else {
-            self.push(
-                &base,
-                subject.clone(),
-                format!(
-                    "{what} is {}; write a mapping such as `{{output: name, key: UPLOADS_BUCKET}}`",
-                    type_name(entry)
-                ),
-            );
-            return None;
-        };
-        let mut output = String::new();
-        let mut key = String::new();
-        let mut level: Option<String> = None;
-        let mut service: Option<String> = None;
-        let mut secret = false;
-        for (name, v) in self.fields(map, PUBLISH_FIELDS, &base, subject, &what) {
-            let here = [base[0], base[1], base[2], base[3], Seg::Key(&name)];
-            match name.as_str() {
-                "output" => output = self.string(v, &here, subject, &format!("{what}: output")),
-                "key" => key = self.string(v, &here, subject, &format!("{what}: key")),
-                "level" => level = Some(self.string(v, &here, subject, &format!("{what}: level"))),
-                "service" => {
-                    service = Some(self.string(v, &here, subject, &format!("{what}: service")))
-                }
-                "secret" => match v {
-                    Yaml::Bool(b) => secret = *b,
-                    other => self.push(
-                        &here,
-                        subject.clone(),
-                        format!(
-                            "{what}: secret is {}; write `secret: true` or `secret: false`",
-                            type_name(other)
-                        ),
-                    ),
-                },
-                _ => unreachable!("fields() keeps known names only"),
-            }
-        }
-        let at = |f| [base[0], base[1], base[2], base[3], Seg::Key(f)];
-        let level = match (level.as_deref(), service) {
-            (None | Some("tenant"), None) => Level::Tenant,
-            (Some("environment"), None) => Level::Environment,
-            (Some("service"), Some(s)) => Level::Service(s),
-            (Some("service"), None) => {
-                self.push(
-                    &at("level"),
-                    subject.clone(),
-                    format!(
-                        "{what}: level service needs the service's name: add `service: <name>`"
-                    ),
-                );
-                Level::Service(String::new())
-            }
-            (l @ (None | Some("environment" | "tenant")), Some(_)) => {
-                self.push(
-                    &at("service"),
-                    subject.clone(),
-                    format!(
-                        "{what}: `service:` only goes with `level: service` (the level here is {}); add `level: service` or remove `service:`",
-                        l.unwrap_or("tenant, the default")
-                    ),
-                );
-                Level::Tenant
-            }
-            (Some(other), _) => {
-                self.push(
-                    &at("level"),
-                    subject.clone(),
-                    format!(
-                        "{what}: level '{other}' is unknown{}; use one of: {}",
-                        did_you_mean(other, LEVELS.iter().copied()),
-                        list(LEVELS.iter().copied())
-                    ),
-                );
-                Level::Tenant
-            }
-        };
-        Some(Publish {
-            output,
-            key,
-            level,
-            secret,
-        })
-    }
-}
-
-/// A step of a path into the document: a mapping key or a list index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Seg<'a> {
-    Key(&'a str),
-    Item(usize),
-}
-
-/// One meaningful (non-blank, non-comment) line of the text.
-#[derive(Debug)]
-struct Line {
-    /// 1-based line number.
-    no: usize,
-    indent: usize,
-    /// Starts with `- `: a list item.
-    item: bool,
-    /// Column of the content (after `- ` for items); `None` for a bare `-`.
-    col: Option<usize>,
-    /// The mapping key on this line, if any.
-    key: Option<String>,
-}
-
-/// Finds the line of a path (`resources[2].properties.x`) in YAML text by
-/// its indentation structure.
-pub(crate) struct Locator<'t> {
-    lines: Vec<Line>,
-    text: &'t str,
-}
-
-impl<'t> Locator<'t> {
-    pub(crate) fn new(text: &'t str) -> Self {
-        let mut lines = Vec::new();
-        for (n, raw) in text.lines().enumerate() {
-            let trimmed = raw.trim_start_matches(' ');
-            if trimmed.trim().is_empty()
-                || trimmed.starts_with('#')
-                || trimmed.starts_with("---")
-                || trimmed.starts_with("...")
-            {
-                continue;
-            }
-            let indent = raw.len() - trimmed.len();
-            let (item, col, content) = match trimmed.strip_prefix('-') {
-                Some(after) if after.is_empty() || after.starts_with([' ', '\t']) => {
-                    let inner = after.trim_start();
-                    if inner.is_empty() || inner.starts_with('#') {
-                        (true, None, "")
-                    } else {
-                        (true, Some(indent + 1 + after.len() - inner.len()), inner)
-                    }
-                }
-                _ => (false, Some(indent), trimmed),
-            };
-            lines.push(Line {
-                no: n + 1,
-                indent,
-                item,
-                col,
-                key: key_of(content),
-            });
-        }
-        Self { lines, text }
-    }
-
-    /// The line of `path`, or of the deepest prefix of it that was found;
-    /// 0 when not even the first step was found.
-    pub(crate) fn line(&self, path: &[Seg]) -> usize {
-        self.walk(path).0
-    }
-
-    /// The lines of every item of the list at `path` (empty when there is
-    /// no block-style list there): one pass for all resources.
-    pub(crate) fn items(&self, path: &[Seg]) -> Vec<usize> {
-        let (_, steps, (lo, hi)) = self.walk(path);
-        if steps < path.len() || lo >= hi || !self.lines[lo].item {
-            return Vec::new();
-        }
-        let d = self.lines[lo].indent;
-        self.lines[lo..hi]
-            .iter()
-            .filter(|l| l.item && l.indent == d)
-            .map(|l| l.no)
-            .collect()
-    }
-
-    /// The line of the deepest prefix found, how many steps it has, and the
-    /// range of lines below it.
-    fn walk(&self, path: &[Seg]) -> (usize, usize, (usize, usize)) {
-        let (mut lo, mut hi) = (0, self.lines.len());
-        let mut best = 0;
-        let mut steps = 0;
-        for seg in path {
-            if lo >= hi {
-                break;
-            }
-            match *seg {
-                Seg::Key(k) => {
-                    let col = match self.lines[lo].col {
-                        Some(c) => Some(c),
-                        None => self.lines.get(lo + 1).and_then(|l| l.col),
-                    };
-                    let Some(j) = (lo..hi).find(|&j| {
-                        self.lines[j].col == col && self.lines[j].key.as_deref() == Some(k)
-                    }) else {
-                        break;
-                    };
-                    best = self.lines[j].no;
-                    let c = self.lines[j].col.unwrap_or(0);
-                    let end = (j + 1..hi)
-                        .find(|&e| {
-                            let l = &self.lines[e];
-                            l.indent < c || (l.indent == c && !l.item)
-                        })
-                        .unwrap_or(hi);
-                    (lo, hi) = (j + 1, end);
-                }
-                Seg::Item(n) => {
-                    let first = &self.lines[lo];
-                    if !first.item {
-                        break;
-                    }
-                    let d = first.indent;
-                    let starts: Vec<usize> = (lo..hi)
-                        .filter(|&j| self.lines[j].item && self.lines[j].indent == d)
-                        .collect();
-                    let Some(&j) = starts.get(n) else {
-                        break;
-                    };
-                    best = self.lines[j].no;
-                    (lo, hi) = (j, starts.get(n + 1).copied().unwrap_or(hi));
-                }
-            }
-            steps += 1;
-        }
-        (best, steps, (lo, hi))
-    }
-
-    /// The line of the `nth` (0-based) `id: <id>` in the text, 0 if none:
-    /// a fallback for resources written in flow style.
-    pub(crate) fn id_line(&self, id: &str, nth: usize) -> usize {
-        let mut seen = 0;
-        for (n, line) in self.text.lines().enumerate() {
-            let mut rest = line;
-            while let Some(pos) = rest.find("id:") {
-                let before = rest[..pos].chars().last();
-                let value = rest[pos + 3..]
-                    .trim_start()
-                    .split([',', '}', '#', ' '])
-                    .next()
-                    .unwrap_or("")
-                    .trim_matches(['"', '\'']);
-                if matches!(before, None | Some(' ' | '{' | ',' | '-')) && value == id {
-                    if seen == nth {
-                        return n + 1;
-                    }
-                    seen += 1;
-                }
-                rest = &rest[pos + 3..];
-            }
-        }
-        0
-    }
-}
-
-/// The mapping key at the start of `content` (`key: value`, `"key": value`,
-/// `key:`), if any.
-fn key_of(content: &str) -> Option<String> {
-    if let Some(q) = content.chars().next().filter(|c| *c == '"' || *c == '\'') {
-        let close = content[1..].find(q)? + 1;
-        let after = &content[close + 1..];
-        let after = after.strip_prefix(':')?;
-        return (after.is_empty() || after.starts_with([' ', '\t']))
-            .then(|| content[1..close].to_string());
-    }
-    if content.starts_with(['{', '[', '&', '*', '!', '|', '>']) {
-        return None;
-    }
-    let bytes = content.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'#' && i > 0 && bytes[i - 1] == b' ' {
-            return None;
-        }
-        if b == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t') {
-            let key = content[..i].trim_end();
-            return (!key.is_empty()).then(|| key.to_string());
-        }
-    }
-    None
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "line {}: ", self.line)?;
-        }
-        if let Some(s) = &self.subject {
-            write!(f, "{s}: ")?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
     use super::*;
+    use crate::envapi::Level;
     use crate::stack::validate::tests::catalog;
 
-    const FILE: &str = "stacks/tenant.yaml";
+    pub(crate) const FILE: &str = "stacks/tenant.yaml";
 
     /// A valid stack; line numbers are noted for the tests that break it.
-    const GOOD: &str = "\
+    pub(crate) const GOOD: &str = "\
 # tenant stack
 stack: tenant
 environment: staging
@@ -1021,12 +163,12 @@ resources:
     depends_on: [uploads]
 ";
 
-    fn load(text: &str) -> Result<Stack, StackError> {
+    pub(crate) fn load(text: &str) -> Result<Stack, StackError> {
         load_str_with(Path::new(FILE), text, &catalog())
     }
 
     /// The error message of `text`, which must fail.
-    fn err(text: &str) -> String {
+    pub(crate) fn err(text: &str) -> String {
         match load(text) {
             Ok(_) => panic!("expected an error for:\n{text}"),
             Err(e) => e.to_string(),
@@ -1034,13 +176,13 @@ resources:
     }
 
     /// `text` with `from` replaced by `to` (which must occur).
-    fn edit(from: &str, to: &str) -> String {
+    pub(crate) fn edit(from: &str, to: &str) -> String {
         assert!(GOOD.contains(from), "{from}");
         GOOD.replacen(from, to, 1)
     }
 
     #[track_caller]
-    fn assert_has(msg: &str, parts: &[&str]) {
+    pub(crate) fn assert_has(msg: &str, parts: &[&str]) {
         for p in parts {
             assert!(msg.contains(p), "missing {p:?} in:\n{msg}");
         }
@@ -1077,15 +219,6 @@ resources:
     }
 
     #[test]
-    fn defaults_apply_when_optional_fields_are_absent() {
-        let s = load("stack: t\nresources:\n- id: a\n  kind: aws.s3.bucket\n").unwrap();
-        assert_eq!(s.environment, DEFAULT_ENVIRONMENT);
-        assert_eq!(s.budget, DEFAULT_BUDGET);
-        assert_eq!(s.ttl, None);
-        assert_eq!(s.resources[0].line, 3);
-    }
-
-    #[test]
     fn yaml_syntax_error_names_file_and_line() {
         let msg = err(&edit(
             "    kind: aws.s3.bucket\n",
@@ -1100,43 +233,6 @@ resources:
         assert!(
             !msg.contains("at line 4 column"),
             "location given once: {msg}"
-        );
-    }
-
-    #[test]
-    fn unknown_top_level_field_suggests_the_known_one() {
-        let msg = err(&edit("budget: 10m", "budgets: 10m"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:4: unknown field 'budgets' in the stack (did you mean 'budget'?)",
-                "known fields: stack, environment",
-            ],
-        );
-    }
-
-    #[test]
-    fn unknown_field_in_a_resource_is_named_with_its_id() {
-        let msg = err(&edit("    depends_on: [uploads]", "    depends: [uploads]"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:28: resource 'db': unknown field 'depends' in a resource (did you mean 'depends_on'?)",
-            ],
-        );
-    }
-
-    #[test]
-    fn unknown_field_in_a_publish_entry_is_named() {
-        let msg = err(&edit(
-            "        key: UPLOADS_BUCKET",
-            "        key: UPLOADS_BUCKET\n        secrett: true",
-        ));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:18: resource 'uploads': unknown field 'secrett' in publish entry #1 (did you mean 'secret'?)",
-            ],
         );
     }
 
@@ -1373,44 +469,6 @@ resources:
     }
 
     #[test]
-    fn service_level_and_service_name_go_together() {
-        let msg = err(&edit(", service: billing", ""));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:21: resource 'db-password': publish entry #1: level service needs the service's name: add `service: <name>`",
-            ],
-        );
-        let msg = err(&edit(
-            "        key: UPLOADS_BUCKET\n",
-            "        key: UPLOADS_BUCKET\n        service: billing\n",
-        ));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:18: resource 'uploads': publish entry #1: `service:` only goes with `level: service`",
-                "add `level: service` or remove `service:`",
-            ],
-        );
-        let msg = err(&edit("service: billing", "service: common"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:21: resource 'db-password': publish entry #1: service name 'common' is malformed",
-                "fix `service:`",
-            ],
-        );
-        let msg = err(&edit("level: service", "level: servce"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:21:",
-                "level 'servce' is unknown (did you mean 'service'?); use one of: environment, tenant, service",
-            ],
-        );
-    }
-
-    #[test]
     fn secret_password_without_publish_explains_why() {
         let msg = err(&edit(
             "    publish:\n      - {output: value, key: DB_PASSWORD, secret: true, level: service, service: billing}\n",
@@ -1422,35 +480,6 @@ resources:
                 "stacks/tenant.yaml:18: resource 'db-password': a secret.password resource must publish its value",
                 "lives only in the value store",
                 "add `publish: [{output: value, key: DB_PASSWORD, secret: true}]`",
-            ],
-        );
-    }
-
-    #[test]
-    fn bad_durations_show_the_expected_shape() {
-        let msg = err(&edit("budget: 10m", "budget: soon"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:4: budget 'soon' is not a duration",
-                "such as '90s', '15m'",
-            ],
-        );
-        let msg = err(&edit("budget: 10m", "budget: 900"));
-        assert_has(
-            &msg,
-            &["stacks/tenant.yaml:4: budget is a number; write a duration with a unit"],
-        );
-        let msg = err(&edit("ttl: 7d", "ttl: 0s"));
-        assert_has(
-            &msg,
-            &["stacks/tenant.yaml:5: ttl is zero: set a positive duration"],
-        );
-        let msg = err(&edit("aws.s3.bucket: 4s", "aws.s3.bucket: 4 sec onds"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:7: expected duration of aws.s3.bucket '4 sec onds' is not a duration",
             ],
         );
     }
@@ -1529,34 +558,6 @@ resources:
     }
 
     #[test]
-    fn wrong_types_are_named() {
-        let msg = err(&edit(
-            "    properties:\n      versioning: true\n",
-            "    properties: [versioning]\n",
-        ));
-        assert_has(
-            &msg,
-            &["stacks/tenant.yaml:13: resource 'uploads': properties is a list; write a mapping"],
-        );
-        let msg = err(&edit("depends_on: [uploads]", "depends_on: uploads"));
-        assert_has(
-            &msg,
-            &[
-                "stacks/tenant.yaml:28: resource 'db': depends_on is a string; write a list of resource ids",
-            ],
-        );
-        let msg = err("stack: t\nresources:\n  - uploads\n");
-        assert_has(
-            &msg,
-            &["stacks/tenant.yaml:3: resource #1: is a string; each resource is a mapping"],
-        );
-        let msg = err("- a\n- b\n");
-        assert_has(&msg, &["stacks/tenant.yaml:1: the top level is a list"]);
-        let msg = err("# nothing\n");
-        assert_has(&msg, &["stacks/tenant.yaml: the file is empty"]);
-    }
-
-    #[test]
     fn flow_style_resources_still_get_lines() {
         let text = "stack: t\nresources: [\n  {id: a, kind: aws.s3.bucket},\n  {id: b, kind: aws.s3.buckt}]\n";
         let msg = err(text);
@@ -1564,52 +565,6 @@ resources:
             &msg,
             &["stacks/tenant.yaml:4: resource 'b': kind 'aws.s3.buckt' is unknown"],
         );
-    }
-
-    #[test]
-    fn locator_follows_common_yaml_layouts() {
-        let text = "\
-resources:
-- id: a            # dash at the key's column
-  properties:
-    \"quoted\": 1
-    url: http://x:80/y
--
-  id: b            # bare dash
-  publish:
-  - output: o
-    key: K
-  -   output: p
-      key: L
-";
-        let loc = Locator::new(text);
-        let l = |p: &[Seg]| loc.line(p);
-        use Seg::{Item, Key};
-        assert_eq!(l(&[Key("resources"), Item(0)]), 2);
-        assert_eq!(
-            l(&[Key("resources"), Item(0), Key("properties"), Key("quoted")]),
-            4
-        );
-        assert_eq!(
-            l(&[Key("resources"), Item(0), Key("properties"), Key("url")]),
-            5
-        );
-        assert_eq!(l(&[Key("resources"), Item(1)]), 6);
-        assert_eq!(l(&[Key("resources"), Item(1), Key("id")]), 7);
-        assert_eq!(
-            l(&[
-                Key("resources"),
-                Item(1),
-                Key("publish"),
-                Item(1),
-                Key("key")
-            ]),
-            12
-        );
-        // Not found: the deepest line found.
-        assert_eq!(l(&[Key("resources"), Item(1), Key("publish"), Item(5)]), 8);
-        assert_eq!(l(&[Key("resources"), Item(0), Key("publish")]), 2);
-        assert_eq!(l(&[Key("nothing")]), 0);
     }
 
     #[test]
@@ -1671,5 +626,13 @@ resources:
                 "remove or rename the repeated one",
             ],
         );
+    }
+
+    #[test]
+    fn a_top_level_that_is_no_mapping_is_named() {
+        let msg = err("- a\n- b\n");
+        assert_has(&msg, &["stacks/tenant.yaml:1: the top level is a list"]);
+        let msg = err("# nothing\n");
+        assert_has(&msg, &["stacks/tenant.yaml: the file is empty"]);
     }
 }

@@ -3,9 +3,15 @@
 //! `refs` finds and substitutes `${id.output}` references.
 
 pub mod builtins;
+mod decode;
+pub mod edges;
 pub mod expand;
+pub mod json_schema;
 pub mod load;
+mod locate;
 pub mod model;
+pub mod paths;
+mod problem;
 pub mod public_names;
 pub mod refs;
 pub mod validate;

@@ -108,54 +108,7 @@ fn valid_segment(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let up = row[j + 1];
-            row[j + 1] = (diag + usize::from(ca != *cb)).min(up + 1).min(row[j] + 1);
-            diag = up;
-        }
-    }
-    row[b.len()]
-}
-
-/// The candidate closest to `word`, when it is close enough to be a typo:
-/// at most a third of the length in edits (at least 2), case ignored; or,
-/// failing that, a candidate that starts with `word` or that `word` starts
-/// with (4 characters or more in common: `depends` for `depends_on`).
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = word.to_ascii_lowercase();
-    let limit = (word.chars().count() / 3).max(2);
-    let candidates: Vec<&str> = candidates.into_iter().filter(|c| *c != word).collect();
-    candidates
-        .iter()
-        .map(|c| (levenshtein(&lower, &c.to_ascii_lowercase()), *c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-        .or_else(|| {
-            candidates.iter().copied().find(|c| {
-                let c = c.to_ascii_lowercase();
-                let (short, long) = if c.len() < lower.len() {
-                    (&c, &lower)
-                } else {
-                    (&lower, &c)
-                };
-                short.len() >= 4 && long.starts_with(short.as_str())
-            })
-        })
-}
-
-/// ` (did you mean 'x'?)` or nothing.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    suggest(word, candidates)
-        .map(|s| format!(" (did you mean '{s}'?)"))
-        .unwrap_or_default()
-}
+pub use crate::suggest::{did_you_mean, suggest};
 
 /// `a, b, c` or `none`.
 pub fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
@@ -430,11 +383,7 @@ impl<'a> Checker<'a> {
                     Ok(n) => Seg::Item(n),
                     Err(_) => Seg::Key(p),
                 }));
-                self.res(
-                    i,
-                    &path,
-                    format!("property '{}': {}", issue.path.join("."), issue.message),
-                );
+                self.res(i, &path, issue.sentence());
             }
         }
         for (name, value) in &r.properties {

@@ -108,7 +108,7 @@ impl FunctionProps {
         let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
         if self.source.trim().is_empty() {
             return bad(
-                "source is empty; give a directory such as stacks/assets/thumbnailer".into(),
+                "source is empty; give a directory, relative to the stack file, such as assets/thumbnailer".into(),
             );
         }
         let memory_mb = int_prop("memory_mb", self.memory_mb.as_ref())?.unwrap_or(128);
@@ -214,8 +214,8 @@ static PROPS: &[PropSpec] = &[
     PropSpec {
         name: "source",
         required: true,
-        doc: "the code: a directory or file, relative to the directory envctl runs in (e.g. \
-              stacks/assets/thumbnailer); zipped with sorted entries and fixed timestamps",
+        doc: "the code: a directory or file, relative to the stack file (e.g. \
+              assets/thumbnailer); zipped with sorted entries and fixed timestamps",
     },
     PropSpec {
         name: "handler",

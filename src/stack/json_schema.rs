@@ -1,0 +1,216 @@
+//! The JSON Schema of the stack format (`envctl schema`): the file's shape,
+//! and for each resource the schema its kind derives from its typed
+//! properties, so an editor with the YAML language server completes and
+//! checks stacks (`stacks/*.yaml` carry the modeline).
+
+use serde_json::{Value, json};
+
+use crate::kinds::Kind;
+
+/// Where the schema is kept in the repository, for the modelines.
+pub const SCHEMA_FILE: &str = "schema/stack.schema.json";
+
+/// The stack format's schema, with every kind of `kinds`.
+pub fn stack_schema(kinds: &[&'static dyn Kind]) -> Value {
+    let duration = json!({
+        "type": "string",
+        "pattern": "^[0-9]+(ms|s|m|h|d)$",
+        "description": "A duration with a unit: 90s, 15m, 2h, 14d."
+    });
+    let mut defs = serde_json::Map::new();
+    let mut cases = Vec::new();
+    let catalog = super::expand::catalog_schema();
+    let schemas = kinds
+        .iter()
+        .filter_map(|k| k.schema())
+        .chain(std::iter::once(catalog));
+    for schema in schemas {
+        let mut props = schema.json().clone();
+        // Nested definitions move up to the stack schema's `$defs`, named
+        // after the kind so two kinds' structs never collide.
+        let prefix = schema.kind().replace('.', "_");
+        if let Some(Value::Object(nested)) = props.as_object_mut().and_then(|o| o.remove("$defs")) {
+            for (name, def) in nested {
+                defs.insert(format!("{prefix}__{name}"), def);
+            }
+        }
+        if let Some(o) = props.as_object_mut() {
+            o.remove("$schema");
+            o.remove("title");
+        }
+        let props = rename_refs(props, &prefix);
+        defs.insert(prefix.clone(), props);
+        cases.push(json!({
+            "if": { "properties": { "kind": { "const": schema.kind() } }, "required": ["kind"] },
+            "then": { "properties": { "properties": { "$ref": format!("#/$defs/{prefix}") } } }
+        }));
+    }
+    let kind_names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    // A resource may also be the whole catalog (expanded at load).
+    let mut resource_kinds = kind_names.clone();
+    resource_kinds.push(catalog.kind());
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://envctl.dev/schema/stack.schema.json",
+        "title": "envctl stack",
+        "description": "A stack: the resources of one tenant, their properties, order and published values (README, \"Stack format\").",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["stack", "resources"],
+        "properties": {
+            "stack": { "type": "string", "description": "The stack's name, stamped as the envctl:stack tag." },
+            "environment": { "type": "string", "description": "Default environment of the value store (default: dev)." },
+            "budget": { "$ref": "#/$defs/duration", "description": "Time budget of a create (default: 15m)." },
+            "ttl": { "$ref": "#/$defs/duration", "description": "Default time-to-live of a tenant made from this stack." },
+            "expected": {
+                "type": "object",
+                "description": "Expected duration per kind, overriding the built-in defaults.",
+                "propertyNames": { "enum": kind_names },
+                "additionalProperties": { "$ref": "#/$defs/duration" }
+            },
+            "timeouts": {
+                "type": "object",
+                "description": "How long readiness may take per kind (default: the kind's own).",
+                "propertyNames": { "enum": kind_names },
+                "additionalProperties": { "$ref": "#/$defs/duration" }
+            },
+            "limits": {
+                "type": "object",
+                "description": "Concurrency bound per cloud API (e.g. s3: 8).",
+                "additionalProperties": { "type": "integer", "minimum": 1 }
+            },
+            "hibernate": {
+                "type": "object",
+                "description": "When tenants of this stack sleep and wake (run by envctl serve).",
+                "additionalProperties": false,
+                "required": ["sleep"],
+                "properties": {
+                    "sleep": { "type": "string", "description": "When to sleep: a cron expression, e.g. \"0 20 * * 1-5\"." },
+                    "wake": { "type": "string", "description": "When to wake: a cron expression, e.g. \"0 7 * * 1-5\"." },
+                    "time_zone": { "type": "string", "description": "The IANA time zone the schedule is read in (default UTC)." }
+                }
+            },
+            "resources": {
+                "type": "array",
+                "description": "The resources, in any order: references and depends_on make the graph.",
+                "items": { "$ref": "#/$defs/resource" }
+            }
+        },
+        "$defs": merge(defs, json!({
+            "duration": duration,
+            "resource": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["id", "kind"],
+                "properties": {
+                    "id": { "type": "string", "pattern": "^[a-z][a-z0-9-]{0,39}$", "description": "Lowercase, unique in the stack." },
+                    "kind": { "enum": resource_kinds, "description": "The resource's kind (envctl explain KIND)." },
+                    "properties": { "type": "object", "description": "The kind's properties; strings may hold ${id.output} references." },
+                    "depends_on": { "type": "array", "items": { "type": "string" }, "description": "Explicit extra edges: ids this resource waits for." },
+                    "publish": { "type": "array", "items": { "$ref": "#/$defs/publish" } }
+                },
+                "allOf": cases
+            },
+            "publish": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["output", "key", "level"],
+                "properties": {
+                    "output": { "type": "string", "description": "The output to publish." },
+                    "key": { "type": "string", "description": "The environment-value key, e.g. QUEUE_URL." },
+                    "level": { "enum": ["environment", "tenant", "service"] },
+                    "service": { "type": "string", "description": "With level service: which service." },
+                    "secret": { "type": "boolean", "description": "Required for a secret output." }
+                }
+            }
+        }))
+    })
+}
+
+fn merge(mut a: serde_json::Map<String, Value>, b: Value) -> Value {
+    if let Value::Object(b) = b {
+        a.extend(b);
+    }
+    Value::Object(a)
+}
+
+/// `#/$defs/X` → `#/$defs/<prefix>__X` everywhere in `value`.
+fn rename_refs(value: Value, prefix: &str) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) => Value::String(
+                            r.strip_prefix("#/$defs/")
+                                .map(|name| format!("#/$defs/{prefix}__{name}"))
+                                .unwrap_or(r),
+                        ),
+                        (_, v) => rename_refs(v, prefix),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| rename_refs(v, prefix)).collect())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::all_kinds;
+
+    fn validator() -> jsonschema::Validator {
+        jsonschema::validator_for(&stack_schema(all_kinds())).expect("a valid schema")
+    }
+
+    fn yaml(path: &std::path::Path) -> Value {
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// Every shipped stack passes the schema an editor checks it with.
+    #[test]
+    fn every_shipped_stack_matches_the_schema() {
+        let v = validator();
+        for dir in ["stacks", "integration/stacks"] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                    continue;
+                }
+                let errors: Vec<String> = v
+                    .iter_errors(&yaml(&path))
+                    .map(|e| format!("{}: {e}", e.instance_path()))
+                    .collect();
+                assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_property_type_fails_the_schema() {
+        let bad: Value = serde_yaml_ng::from_str(
+            "stack: s\nresources:\n  - id: q\n    kind: aws.sqs.queue\n    properties: { dead_letter: perhaps }\n",
+        )
+        .unwrap();
+        assert!(!validator().is_valid(&bad));
+    }
+
+    /// The schema in the repository (the modelines point at it) is what
+    /// `envctl schema` prints.
+    #[test]
+    fn the_kept_schema_file_is_current() {
+        let kept: Value = serde_json::from_str(
+            &std::fs::read_to_string(SCHEMA_FILE).expect("schema/stack.schema.json exists"),
+        )
+        .unwrap();
+        assert!(
+            kept == stack_schema(all_kinds()),
+            "schema/stack.schema.json is stale: run `cargo run -- schema > schema/stack.schema.json`"
+        );
+    }
+}
