@@ -113,6 +113,14 @@ pub enum Command {
         #[command(subcommand)]
         target: TenantTarget<HibernateArgs>,
     },
+    /// Describe a kind's properties and outputs, or one field, from its schema
+    ///
+    /// Like `kubectl explain`: `envctl explain aws.sqs.queue`, `envctl explain
+    /// aws.ec2.security_group.ingress.port`. Without an argument, lists the kinds.
+    Explain(ExplainArgs),
+    /// Print the JSON Schema of the stack format (editors use it through the
+    /// yaml-language-server modeline atop stacks/*.yaml)
+    Schema,
     /// Put a hibernated tenant back as it was and wait until it is ready
     ///
     /// Exit codes: 0 ready (or awake already), 1 a step failed or timed out (run it again), 2 bad input.
@@ -120,6 +128,12 @@ pub enum Command {
         #[command(subcommand)]
         target: TenantTarget<WakeArgs>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// KIND or KIND.FIELD[.FIELD…], e.g. aws.sqs.queue.dead_letter
+    pub target: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -323,7 +337,7 @@ pub struct ReportArgs {
     pub name: String,
     /// Which run: the last create (default) or the last destroy
     #[arg(long, default_value = "create")]
-    pub operation: String,
+    pub operation: crate::lifecycle::Operation,
     /// Also write the timeline picture (SVG) here
     #[arg(long)]
     pub svg: Option<PathBuf>,

@@ -4,6 +4,7 @@
 
 mod args;
 mod env_cmd;
+mod explain_cmd;
 mod hibernate_cmd;
 pub mod output;
 pub mod progress;
@@ -108,5 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wake {
             target: TenantTarget::Tenant(a),
         } => hibernate_cmd::wake(&global, a).await,
+        Command::Explain(a) => explain_cmd::explain(a),
+        Command::Schema => explain_cmd::schema(),
     }
 }

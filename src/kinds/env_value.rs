@@ -2,21 +2,31 @@
 //! settings that no cloud resource produces (LOG_LEVEL, a public URL). It
 //! creates nothing; its one output is its `value` property.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, parse_props};
+use super::schema::{KindProps, PropSchema};
+use super::{Cx, Kind, KindError, OutputSpec, Outputs, Props, parse_props};
 
 /// The `env.value` kind.
 pub struct EnvValue;
 
-#[derive(Deserialize)]
+/// A literal value declared in the stack, for publishing settings no cloud
+/// resource produces (LOG_LEVEL, a public URL); it creates nothing.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ValueProps {
+    /// The value; it may hold `${id.output}` references.
     value: String,
 }
+
+impl KindProps for ValueProps {}
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<ValueProps>("env.value"));
 
 #[async_trait]
 impl Kind for EnvValue {
@@ -26,12 +36,8 @@ impl Kind for EnvValue {
     fn api(&self) -> &'static str {
         "values"
     }
-    fn props(&self) -> &'static [PropSpec] {
-        &[PropSpec {
-            name: "value",
-            required: true,
-            doc: "the value (may hold ${id.output} references)",
-        }]
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[OutputSpec {

@@ -11,9 +11,11 @@
 //!   whose state was lost can still be removed completely.
 
 pub mod aws;
+pub mod docs;
 pub mod env_value;
 pub mod k8s;
 pub mod registry;
+pub mod schema;
 pub mod secret_password;
 pub mod sim;
 
@@ -188,10 +190,12 @@ impl KindError {
     }
 }
 
-/// What every kind can reach: the AWS clients and the value store.
+/// What every kind can reach: the AWS clients, the value store and the
+/// Kubernetes client.
 pub struct Backends {
     pub aws: aws::AwsClients,
     pub values: ValueStore,
+    pub kube: k8s::KubeClient,
 }
 
 /// Who and where: the context of one resource of one tenant.
@@ -269,6 +273,11 @@ impl PropIssue {
             message: message.into(),
         }
     }
+
+    /// As a sentence: `property 'ingress.0.cidr': <message>`.
+    pub fn sentence(&self) -> String {
+        format!("property '{}': {}", self.path.join("."), self.message)
+    }
 }
 
 /// The literal string value of property `name`: `None` when it is absent, not
@@ -282,8 +291,7 @@ pub fn literal<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
 
 /// Deserializes resolved properties into a kind's typed properties.
 pub fn parse_props<T: serde::de::DeserializeOwned>(props: &Props) -> Result<T, KindError> {
-    serde_json::from_value(serde_json::Value::Object(props.clone()))
-        .map_err(|e| KindError::Permanent(format!("properties: {e}")))
+    schema::parse(props)
 }
 
 #[async_trait]
@@ -292,7 +300,16 @@ pub trait Kind: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The cloud API whose concurrency bound this kind shares, e.g. `s3`.
     fn api(&self) -> &'static str;
-    fn props(&self) -> &'static [PropSpec];
+    /// The typed schema of the properties ([`schema::KindProps`]): the
+    /// source of [`Kind::props`], `envctl explain`, `envctl schema` and the
+    /// default [`Kind::check`].
+    fn schema(&self) -> Option<&'static schema::PropSchema> {
+        None
+    }
+    /// The top-level properties (derived from [`Kind::schema`]).
+    fn props(&self) -> &'static [PropSpec] {
+        self.schema().map(|s| s.specs()).unwrap_or(&[])
+    }
     fn outputs(&self) -> &'static [OutputSpec];
     /// Expected time from apply to ready on the real cloud (budget default).
     fn expected(&self) -> Duration;
@@ -306,8 +323,8 @@ pub trait Kind: Send + Sync + 'static {
     /// with exit 2 and nothing created. Values holding a `${ref}` are skipped
     /// at load ([`literal`]) and checked by the engine once resolved, before
     /// `apply`. Each rule cites its API reference.
-    fn check(&self, _props: &Props) -> Vec<PropIssue> {
-        Vec::new()
+    fn check(&self, props: &Props) -> Vec<PropIssue> {
+        self.schema().map(|s| s.issues(props)).unwrap_or_default()
     }
 
     /// Creates the resource, or adopts the one a previous run made.

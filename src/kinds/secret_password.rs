@@ -2,14 +2,17 @@
 //! and kept only in the value store. A rerun adopts the stored value, so the
 //! password stays the same for as long as its published value exists.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::rngs::{StdRng, SysRng};
 use rand::{RngExt, SeedableRng};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, parse_props};
+use super::schema::{KindProps, PropSchema};
+use super::{Cx, Kind, KindError, OutputSpec, Outputs, Props, parse_props};
 use crate::secret::SecretString;
 
 const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
@@ -20,36 +23,34 @@ const DIGITS: &[u8] = b"0123456789";
 /// (it refuses `/`, `@`, `"` and space).
 const SPECIAL: &[u8] = b"!#$%&*+-.:;<=>?^_~";
 
-const MIN_LENGTH: usize = 16;
-const MAX_LENGTH: usize = 128;
-
 pub struct Password;
 
-#[derive(Debug, Deserialize)]
+/// A random password generated once per tenant and kept only in the value
+/// store (publish its `value` with `secret: true`); a rerun adopts the stored
+/// value, so the password stays the same until its published value is
+/// deleted.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordProps {
+    /// Number of characters.
     #[serde(default = "default_length")]
+    #[schemars(range(min = 16, max = 128))]
     length: usize,
+    /// Also use punctuation (`!#$%&*+-.:;<=>?^_~`); otherwise letters and
+    /// digits only.
     #[serde(default)]
     special: bool,
 }
+
+impl KindProps for PasswordProps {}
 
 fn default_length() -> usize {
     32
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "length",
-        required: false,
-        doc: "number of characters, 16-128 (default 32)",
-    },
-    PropSpec {
-        name: "special",
-        required: false,
-        doc: "also use punctuation (!#$%&*+-.:;<=>?^_~); default false: letters and digits only",
-    },
-];
+const NAME: &str = "secret.password";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<PasswordProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[OutputSpec {
     name: "value",
@@ -85,15 +86,15 @@ fn generate(length: usize, special: bool) -> Result<String, KindError> {
 #[async_trait]
 impl Kind for Password {
     fn name(&self) -> &'static str {
-        "secret.password"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "secret"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -108,12 +109,6 @@ impl Kind for Password {
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: PasswordProps = parse_props(props)?;
-        if !(MIN_LENGTH..=MAX_LENGTH).contains(&p.length) {
-            return Err(KindError::Permanent(format!(
-                "properties: length is {}; use {MIN_LENGTH} to {MAX_LENGTH}",
-                p.length
-            )));
-        }
         let Some(home) = cx.publish.first() else {
             return Err(KindError::Permanent(format!(
                 "secret.password '{}' must be published: add a publish entry for its `value` \

@@ -3,17 +3,19 @@
 //! redrive policy.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::QueueAttributeName;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
+use crate::kinds::schema::{KindProps, PropSchema};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx, parse_props,
 };
 use crate::tenant::tags;
 
@@ -27,85 +29,49 @@ const DLQ_RETENTION_SECONDS: u32 = 1_209_600;
 
 pub struct Queue;
 
-#[derive(Debug, Deserialize)]
+/// An SQS queue, standard or FIFO, optionally with a dead-letter queue.
+///
+/// Ranges: SQS API reference, CreateQueue / SetQueueAttributes `Attributes`
+/// (VisibilityTimeout, MessageRetentionPeriod) and the RedrivePolicy's
+/// maxReceiveCount. The queue names are envctl's,
+/// `envctl-<tenant>-<id>[-dlq][.fifo]`, at most 80 characters of letters,
+/// digits, `-` and `_` (CreateQueue `QueueName`) by construction ([`names`]).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct QueueProps {
+    /// A FIFO queue (its name ends in `.fifo`).
     #[serde(default)]
     fifo: bool,
+    /// Seconds a received message stays hidden from other consumers; absent
+    /// leaves the SQS default (30).
     #[serde(default)]
+    #[schemars(range(max = 43_200))]
     visibility_timeout_seconds: Option<u32>,
+    /// Seconds SQS keeps a message; absent leaves the SQS default (345600,
+    /// 4 days).
     #[serde(default)]
+    #[schemars(range(min = 60, max = 1_209_600))]
     message_retention_seconds: Option<u32>,
+    /// Also create `<name>-dlq` and move a message there after
+    /// `max_receive_count` receives.
     #[serde(default)]
     dead_letter: bool,
+    /// Receives before a message goes to the dead-letter queue.
     #[serde(default = "default_max_receive_count")]
+    #[schemars(range(min = 1, max = 1000))]
     max_receive_count: u32,
 }
+
+impl KindProps for QueueProps {}
 
 fn default_max_receive_count() -> u32 {
     5
 }
 
-impl QueueProps {
-    /// SQS API reference, SetQueueAttributes / CreateQueue `Attributes`:
-    /// VisibilityTimeout 0 to 43,200 seconds; MessageRetentionPeriod 60 to
-    /// 1,209,600 seconds; RedrivePolicy maxReceiveCount 1 to 1,000. The
-    /// queue names are envctl's, `envctl-<tenant>-<id>[-dlq][.fifo]`, at
-    /// most 80 characters of letters, digits, `-` and `_` (CreateQueue
-    /// `QueueName`) by construction ([`names`]).
-    fn validate(&self) -> Result<(), KindError> {
-        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
-        if let Some(v) = self.visibility_timeout_seconds
-            && v > 43_200
-        {
-            return bad(format!(
-                "visibility_timeout_seconds is {v}; SQS accepts 0 to 43200 (12 hours)"
-            ));
-        }
-        if let Some(v) = self.message_retention_seconds
-            && !(60..=1_209_600).contains(&v)
-        {
-            return bad(format!(
-                "message_retention_seconds is {v}; SQS accepts 60 to 1209600 (14 days)"
-            ));
-        }
-        if !(1..=1000).contains(&self.max_receive_count) {
-            return bad(format!(
-                "max_receive_count is {}; SQS accepts 1 to 1000",
-                self.max_receive_count
-            ));
-        }
-        Ok(())
-    }
-}
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<QueueProps>(NAME));
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "fifo",
-        required: false,
-        doc: "a FIFO queue (name ends in .fifo); default false",
-    },
-    PropSpec {
-        name: "visibility_timeout_seconds",
-        required: false,
-        doc: "0-43200; absent leaves the SQS default (30)",
-    },
-    PropSpec {
-        name: "message_retention_seconds",
-        required: false,
-        doc: "60-1209600; absent leaves the SQS default (345600, 4 days)",
-    },
-    PropSpec {
-        name: "dead_letter",
-        required: false,
-        doc: "also create <name>-dlq and send messages there after max_receive_count receives",
-    },
-    PropSpec {
-        name: "max_receive_count",
-        required: false,
-        doc: "receives before a message goes to the dead-letter queue (1-1000, default 5)",
-    },
-];
+/// The kind's name in stacks.
+const NAME: &str = "aws.sqs.queue";
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -362,15 +328,15 @@ async fn delete_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(), KindEr
 #[async_trait]
 impl Kind for Queue {
     fn name(&self) -> &'static str {
-        "aws.sqs.queue"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "sqs"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -389,26 +355,8 @@ impl Kind for Queue {
         Duration::from_secs(5 * 60)
     }
 
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = super::ec2_rules::with_placeholders(
-            props,
-            &[
-                ("fifo", None),
-                ("visibility_timeout_seconds", None),
-                ("message_retention_seconds", None),
-                ("dead_letter", None),
-                ("max_receive_count", None),
-            ],
-        );
-        match parse_props::<QueueProps>(&filled).and_then(|p| p.validate()) {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![super::ec2_rules::issue_of(e)],
-        }
-    }
-
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: QueueProps = parse_props(props)?;
-        p.validate()?;
         let (name, dlq_name) = names(cx, p.fifo);
 
         let mut wanted = BTreeMap::new();
