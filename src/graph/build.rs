@@ -1,5 +1,6 @@
-//! Building a [`Graph`]: from a stack's references and `depends_on`, or from
-//! plain edges; cycles are rejected with every member named in order.
+//! Building a [`Graph`] from its [`Input`] (nodes and edges; what a stack
+//! turns into them is the stack's business); cycles are rejected with every
+//! member named in order.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -7,7 +8,17 @@ use std::fmt;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::Graph;
-use crate::stack::{Stack, refs};
+
+/// What a graph is built from: nodes with their kinds in file order, and
+/// edges from a dependency to its dependent. A stack makes one with
+/// `graph::Input::from(&stack)` (see `stack::edges`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Input {
+    /// `(id, kind)` in file order.
+    pub nodes: Vec<(String, String)>,
+    /// `(dependency, dependent)`.
+    pub edges: Vec<(String, String)>,
+}
 
 /// The graph has at least one cycle. Each cycle lists its members in order,
 /// each depending on the next, the last depending on the first.
@@ -41,26 +52,10 @@ impl CycleError {
 }
 
 impl Graph {
-    /// The graph of a stack: an edge for every `${id.output}` reference in the
-    /// properties and every `depends_on`. References that do not parse or
-    /// name no resource are left out (validation reports them).
-    pub fn build(stack: &Stack) -> Result<Graph, CycleError> {
-        let nodes = stack
-            .resources
-            .iter()
-            .map(|r| (r.id.clone(), r.kind.clone()))
-            .collect();
-        let mut edges = Vec::new();
-        for r in &stack.resources {
-            for value in r.properties.values() {
-                for reference in refs::references(value).unwrap_or_default() {
-                    edges.push((reference.resource, r.id.clone()));
-                }
-            }
-            for d in &r.depends_on {
-                edges.push((d.clone(), r.id.clone()));
-            }
-        }
+    /// The graph of `input` (anything that converts into an [`Input`],
+    /// such as `&Stack`): see [`Graph::from_edges`].
+    pub fn build(input: impl Into<Input>) -> Result<Graph, CycleError> {
+        let Input { nodes, edges } = input.into();
         Graph::from_edges(nodes, edges)
     }
 
@@ -226,39 +221,21 @@ mod tests {
     }
 
     #[test]
-    fn stack_references_and_depends_on_become_edges() {
-        use crate::stack::Resource;
-        let res = |id: &str, props: serde_json::Value, deps: &[&str]| Resource {
-            id: id.into(),
-            kind: "k".into(),
-            properties: props.as_object().unwrap().clone(),
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
-            publish: vec![],
-            line: 0,
+    fn build_takes_an_input_like_from_edges() {
+        let input = Input {
+            nodes: vec![("a".into(), "k".into()), ("b".into(), "j".into())],
+            edges: vec![("a".into(), "b".into())],
         };
-        let stack = Stack {
-            path: "s.yaml".into(),
-            name: "s".into(),
-            environment: "dev".into(),
-            budget: crate::stack::model::DEFAULT_BUDGET,
-            ttl: None,
-            expected: Default::default(),
-            timeouts: Default::default(),
-            limits: Default::default(),
-            hibernate: None,
-            resources: vec![
-                res("db", serde_json::json!({}), &[]),
-                res(
-                    "app",
-                    serde_json::json!({"url": "x-${db.host}", "n": ["${q.arn}"]}),
-                    &[],
-                ),
-                res("q", serde_json::json!({}), &["db"]),
-            ],
+        let g = Graph::build(input.clone()).unwrap();
+        assert_eq!(g.dependencies("b"), vec!["a"]);
+        assert_eq!(g.kind_of("b"), "j");
+        let cyclic = Input {
+            edges: vec![("a".into(), "b".into()), ("b".into(), "a".into())],
+            ..input
         };
-        let g = Graph::build(&stack).unwrap();
-        assert_eq!(g.dependencies("app"), vec!["db", "q"]);
-        assert_eq!(g.dependencies("q"), vec!["db"]);
-        assert_eq!(g.dependents("db"), vec!["app", "q"]);
+        assert_eq!(
+            Graph::build(cyclic).unwrap_err().cycles,
+            vec![vec!["a", "b"]]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The dependency graph of a stack (petgraph underneath): one node per
-//! resource, an edge from a dependency to its dependent for every
-//! `${id.output}` reference and every `depends_on`. Built once, then queried
+//! resource, an edge from a dependency to its dependent. It knows nodes and
+//! edges only ([`Input`]); the stack says which references and `depends_on`
+//! entries become edges (`stack::edges`). Built once, then queried
 //! by index-backed methods: topological waves and orders (`waves`), and the
 //! longest weighted path (`critical`). Pure: no I/O.
 
@@ -10,7 +11,7 @@ mod waves;
 
 use std::collections::HashMap;
 
-pub use build::CycleError;
+pub use build::{CycleError, Input};
 
 /// An acyclic dependency graph. Node order ("file order") is the order of
 /// the resources in the stack; every listing breaks ties by it.
