@@ -6,43 +6,78 @@
 //! nothing anywhere.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props};
+use super::schema::{KindProps, PropSchema, is_ref};
+use super::{Cx, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, parse_props};
 
 pub struct Delay;
 
-#[derive(Deserialize)]
+/// A resource that only takes time, for benchmarks and tests; it creates
+/// nothing anywhere.
+///
+/// Apply sleeps `duration`, may be throttled `transient_failures` times
+/// first or fail for good with `fail`; delete may take `delete_duration`
+/// to go away or fail with `delete_error`. Durations are humantime's
+/// (`250ms`, `2s`, `1m 30s`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DelayProps {
-    /// How long apply takes, e.g. `250ms`, `2s`.
+    /// How long apply takes, e.g. `250ms`, `2s`; absent: no wait.
     #[serde(default)]
     duration: Option<String>,
-    /// Fail permanently (to test failure handling and rollback).
+    /// Fail permanently (to test failure handling and rollback); default
+    /// false.
     #[serde(default)]
     fail: bool,
-    /// Fail with a throttling error this many times first (to test retries).
+    /// Fail with a throttling error this many times first (to test
+    /// retries); default 0.
     #[serde(default)]
     transient_failures: u32,
-    /// Echoed as the `value` output.
+    /// Echoed as the `value` output; default empty.
     #[serde(default)]
     value: Option<String>,
     /// How long the resource takes to go away after `delete`, e.g. `2s`
     /// (kept as the `delete_duration` output, since destroy only has the
-    /// journaled outputs).
+    /// journaled outputs); absent: gone at once.
     #[serde(default)]
     delete_duration: Option<String>,
     /// `delete` fails for good with this message (kept as the
-    /// `delete_error` output).
+    /// `delete_error` output); absent: delete succeeds.
     #[serde(default)]
     delete_error: Option<String>,
 }
+
+impl KindProps for DelayProps {
+    /// Durations are humantime's syntax (what apply and `gone` parse).
+    fn check(&self) -> Vec<PropIssue> {
+        [
+            ("duration", &self.duration),
+            ("delete_duration", &self.delete_duration),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| {
+            let d = value.as_deref().filter(|d| !is_ref(d))?;
+            let e = humantime::parse_duration(d).err()?;
+            Some(PropIssue::new(
+                &[field],
+                format!("is not a duration ({e}); write e.g. `250ms`, `2s` or `1m 30s`"),
+            ))
+        })
+        .collect()
+    }
+}
+
+const NAME: &str = "sim.delay";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<DelayProps>(NAME));
 
 /// Transient failures left per tenant/resource, for `transient_failures`.
 static THROTTLES: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
@@ -61,44 +96,13 @@ fn parse_duration(d: &str) -> Result<Duration, KindError> {
 #[async_trait]
 impl Kind for Delay {
     fn name(&self) -> &'static str {
-        "sim.delay"
+        NAME
     }
     fn api(&self) -> &'static str {
         "sim"
     }
-    fn props(&self) -> &'static [PropSpec] {
-        &[
-            PropSpec {
-                name: "duration",
-                required: false,
-                doc: "how long apply takes (e.g. 2s)",
-            },
-            PropSpec {
-                name: "fail",
-                required: false,
-                doc: "fail permanently",
-            },
-            PropSpec {
-                name: "transient_failures",
-                required: false,
-                doc: "throttle this many times before succeeding",
-            },
-            PropSpec {
-                name: "value",
-                required: false,
-                doc: "echoed as the `value` output",
-            },
-            PropSpec {
-                name: "delete_duration",
-                required: false,
-                doc: "how long it takes to go away after delete (e.g. 2s)",
-            },
-            PropSpec {
-                name: "delete_error",
-                required: false,
-                doc: "delete fails for good with this message",
-            },
-        ]
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[
@@ -203,5 +207,34 @@ impl Kind for Delay {
             cx.resource_id,
             crate::budget::fmt_duration(d - elapsed)
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(v: serde_json::Value) -> Vec<String> {
+        Delay
+            .check(v.as_object().unwrap())
+            .into_iter()
+            .map(|i| format!("{}: {}", i.path.join("."), i.message))
+            .collect()
+    }
+
+    #[test]
+    fn wrong_types_bad_durations_and_unknown_fields_name_the_field() {
+        assert!(issues(serde_json::json!({"duration": "250ms", "fail": false})).is_empty());
+        let m = issues(serde_json::json!({"fail": "yes"}));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].starts_with("fail: must be true or false"), "{m:?}");
+        let m = issues(serde_json::json!({"transient_failures": -1}));
+        assert!(m[0].starts_with("transient_failures: is -1"), "{m:?}");
+        let m = issues(serde_json::json!({"delete_duration": "soon"}));
+        assert!(
+            m[0].starts_with("delete_duration: is not a duration"),
+            "{m:?}"
+        );
+        assert!(issues(serde_json::json!({"duration": "${a.b}"})).is_empty());
     }
 }
