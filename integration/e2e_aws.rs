@@ -461,6 +461,10 @@ async fn bad_input_exits_2_and_creates_nothing() {
         "stack: out-of-range\nresources:\n  \
          - id: jobs\n    kind: aws.sqs.queue\n    properties:\n      \
          visibility_timeout_seconds: 50000\n  \
+         - id: events\n    kind: aws.sqs.queue\n    properties:\n      \
+         dead_letter: perhaps\n  \
+         - id: pw\n    kind: secret.password\n    properties:\n      \
+         length: 5\n  \
          - id: files\n    kind: aws.s3.bucket\n    properties:\n      \
          cors: [{allowed_origins: [\"*\"], allowed_methods: [PATCH]}]\n  \
          - id: fn\n    kind: aws.lambda.function\n    properties:\n      \
@@ -471,7 +475,15 @@ async fn bad_input_exits_2_and_creates_nothing() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["create", "tenant", "okname", "--stack", out_of_range],
-            "visibility_timeout_seconds is 50000",
+            "'visibility_timeout_seconds': is 50000; the most allowed is 43200",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--stack", out_of_range],
+            "'dead_letter': must be true or false",
+        ),
+        (
+            vec!["create", "tenant", "okname", "--stack", out_of_range],
+            "'length': is 5; the least allowed is 16",
         ),
         (
             vec!["create", "tenant", "okname", "--stack", out_of_range],

@@ -31,6 +31,7 @@ pub fn stack_schema(kinds: &[&'static dyn Kind]) -> Value {
         let prefix = schema.kind().replace('.', "_");
         if let Some(Value::Object(nested)) = props.as_object_mut().and_then(|o| o.remove("$defs")) {
             for (name, def) in nested {
+                let def = accept_references(rename_refs(def, &prefix), false);
                 defs.insert(format!("{prefix}__{name}"), def);
             }
         }
@@ -38,7 +39,7 @@ pub fn stack_schema(kinds: &[&'static dyn Kind]) -> Value {
             o.remove("$schema");
             o.remove("title");
         }
-        let props = rename_refs(props, &prefix);
+        let props = accept_references(rename_refs(props, &prefix), true);
         defs.insert(prefix.clone(), props);
         cases.push(json!({
             "if": { "properties": { "kind": { "const": schema.kind() } }, "required": ["kind"] },
@@ -98,6 +99,11 @@ pub fn stack_schema(kinds: &[&'static dyn Kind]) -> Value {
         },
         "$defs": merge(defs, json!({
             "duration": duration,
+            "reference": {
+                "type": "string",
+                "pattern": "\\$\\{[^}]+\\}",
+                "description": "A reference to another resource's output, ${id.output}, resolved before the kind is called."
+            },
             "resource": {
                 "type": "object",
                 "additionalProperties": false,
@@ -132,6 +138,66 @@ fn merge(mut a: serde_json::Map<String, Value>, b: Value) -> Value {
         a.extend(b);
     }
     Value::Object(a)
+}
+
+/// A value written as a `${id.output}` reference is a string until the
+/// engine resolves it (then the kind's schema checks it): wherever a kind
+/// expects something else (a number, a flag, a list, a word of an enum), the
+/// editor's schema also accepts a string holding a reference. `root` is the
+/// kind's properties object itself, which is never a reference.
+fn accept_references(value: Value, root: bool) -> Value {
+    let Value::Object(map) = value else {
+        return match value {
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| accept_references(v, false))
+                    .collect(),
+            ),
+            other => other,
+        };
+    };
+    let map: serde_json::Map<String, Value> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                // Maps of schemas, and lists of them.
+                "properties" | "$defs" => match v {
+                    Value::Object(m) => Value::Object(
+                        m.into_iter()
+                            .map(|(name, s)| (name, accept_references(s, false)))
+                            .collect(),
+                    ),
+                    other => other,
+                },
+                "items" | "additionalProperties" | "anyOf" | "oneOf" | "allOf" => {
+                    accept_references(v, false)
+                }
+                _ => v,
+            };
+            (k, v)
+        })
+        .collect();
+    let takes_string = match map.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => true,
+    };
+    if root || (takes_string && !map.contains_key("enum")) {
+        return Value::Object(map);
+    }
+    let mut outer = serde_json::Map::new();
+    let mut inner = map;
+    for key in ["description", "default", "title"] {
+        if let Some(v) = inner.remove(key) {
+            outer.insert(key.into(), v);
+        }
+    }
+    outer.insert(
+        "anyOf".into(),
+        json!([Value::Object(inner), { "$ref": "#/$defs/reference" }]),
+    );
+    Value::Object(outer)
 }
 
 /// `#/$defs/X` → `#/$defs/<prefix>__X` everywhere in `value`.
@@ -182,6 +248,21 @@ mod tests {
                 if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
                     continue;
                 }
+                // The modeline an editor's YAML language server reads, to
+                // the kept schema file.
+                let text = std::fs::read_to_string(&path).unwrap();
+                let target = text
+                    .lines()
+                    .next()
+                    .and_then(|l| l.strip_prefix("# yaml-language-server: $schema="))
+                    .unwrap_or_else(|| panic!("{}: no modeline", path.display()));
+                let schema = path.parent().unwrap().join(target);
+                assert!(
+                    schema.canonicalize().ok()
+                        == std::path::Path::new(SCHEMA_FILE).canonicalize().ok(),
+                    "{}: the modeline points at {target}, not {SCHEMA_FILE}",
+                    path.display()
+                );
                 let errors: Vec<String> = v
                     .iter_errors(&yaml(&path))
                     .map(|e| format!("{}: {e}", e.instance_path()))
@@ -189,6 +270,22 @@ mod tests {
                 assert!(errors.is_empty(), "{}: {errors:?}", path.display());
             }
         }
+    }
+
+    #[test]
+    fn a_reference_is_accepted_where_a_number_or_flag_is_expected() {
+        let by_ref: Value = serde_yaml_ng::from_str(
+            "stack: s\nresources:\n  - id: q\n    kind: aws.sqs.queue\n    properties: { dead_letter: '${x.flag}', max_receive_count: '${x.n}' }\n",
+        )
+        .unwrap();
+        let v = validator();
+        let errors: Vec<String> = v.iter_errors(&by_ref).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let not_ref: Value = serde_yaml_ng::from_str(
+            "stack: s\nresources:\n  - id: q\n    kind: aws.sqs.queue\n    properties: { max_receive_count: 'many' }\n",
+        )
+        .unwrap();
+        assert!(!v.is_valid(&not_ref));
     }
 
     #[test]
