@@ -3,23 +3,26 @@
 //! forwarding plain HTTP to the instances, and an HTTP health check.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancing::Client;
 use aws_sdk_elasticloadbalancing::error::ProvideErrorMetadata;
 use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, LoadBalancerDescription, Tag};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
 use super::elbv2::{
-    Scheme, check_elb_name, check_health_check_path, check_ids, check_owner,
-    default_health_check_path, default_target_port, foreign_owner, non_empty, poll_until,
-    string_list, swept_resource,
+    Scheme, check_elb_name, check_owner, default_health_check_path, default_target_port,
+    foreign_owner, health_check_path_issue, id_issue, non_empty, poll_until, refuse, string_list,
+    string_list_schema, swept_resource,
 };
+use crate::kinds::schema::{KindProps, PropSchema};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 
 /// Classic Load Balancer names are at most 32 characters.
@@ -37,55 +40,77 @@ const HC_UNHEALTHY: i32 = 2;
 
 pub struct ClassicLoadBalancer;
 
-#[derive(Debug, Deserialize)]
+/// A Classic Load Balancer: HTTP:80 (and HTTPS:443 with a certificate)
+/// forwarding plain HTTP to the instances, with an HTTP health check.
+///
+/// The listeners forward to `instance_port` over HTTP; the health check asks
+/// `HTTP:<instance_port><health_check_path>` every 15 s (5 s timeout, 3
+/// successes healthy, 2 failures unhealthy). Rules: Elastic Load Balancing
+/// API reference (2012-06-01), CreateLoadBalancer (`Subnets`,
+/// `SecurityGroups`, `Scheme`, `Listener.InstancePort` 1-65535) and
+/// ConfigureHealthCheck (`HealthCheck.Target`, at most 1024 characters). The
+/// name is envctl's, `envctl-<tenant>-<id>` shortened with a hash to 32
+/// characters of letters, digits and `-` (`LoadBalancerName`), checked at
+/// apply where the tenant is known.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ClassicProps {
+    /// Subnets to place it in (at least one), e.g. `${network.subnet_ids}`:
+    /// a list, or a comma-separated string (as references yield).
     #[serde(deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     subnet_ids: Vec<String>,
+    /// Security groups (a list or a comma-separated string), e.g.
+    /// `[${web-sg.group_id}]`; absent: one made by ELB.
     #[serde(default, deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     security_group_ids: Vec<String>,
+    /// `internet-facing` (default) or `internal`; cannot change once created.
     #[serde(default)]
     scheme: Scheme,
+    /// ACM or IAM certificate ARN, e.g. `${cert.arn}`: adds an HTTPS:443
+    /// listener forwarding HTTP to `instance_port`; absent (or empty): HTTP
+    /// only.
     #[serde(default)]
     certificate_arn: Option<String>,
+    /// The instances' HTTP port; default 8080.
     #[serde(default = "default_target_port")]
+    #[schemars(range(min = 1, max = 65535))]
     instance_port: u16,
+    /// HTTP health check path on `instance_port`, starting with `/`; default
+    /// `/healthcheck`.
     #[serde(default = "default_health_check_path")]
+    #[schemars(length(max = 1024))]
     health_check_path: String,
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "subnet_ids",
-        required: true,
-        doc: "subnets to place it in: a list, or a comma-separated string (as references yield)",
-    },
-    PropSpec {
-        name: "security_group_ids",
-        required: false,
-        doc: "security groups (list or comma-separated string); absent: one made by ELB",
-    },
-    PropSpec {
-        name: "scheme",
-        required: false,
-        doc: "internet-facing (default) or internal; cannot change once created",
-    },
-    PropSpec {
-        name: "certificate_arn",
-        required: false,
-        doc: "ACM or IAM certificate: adds an HTTPS:443 listener forwarding HTTP to instance_port",
-    },
-    PropSpec {
-        name: "instance_port",
-        required: false,
-        doc: "the instances' HTTP port (default 8080)",
-    },
-    PropSpec {
-        name: "health_check_path",
-        required: false,
-        doc: "HTTP health check path on instance_port (default /healthcheck)",
-    },
-];
+impl KindProps for ClassicProps {
+    /// At least one subnet; subnet and group ids by their prefix; the
+    /// health-check path's characters (CreateLoadBalancer and
+    /// ConfigureHealthCheck, ELB API reference). References are skipped.
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if self.subnet_ids.is_empty() {
+            issues.push(PropIssue::new(
+                &["subnet_ids"],
+                "is empty; give at least one subnet id, e.g. ${network.subnet_ids}",
+            ));
+        }
+        issues.extend(id_issue("subnet_ids", &self.subnet_ids, "subnet-"));
+        issues.extend(id_issue(
+            "security_group_ids",
+            &self.security_group_ids,
+            "sg-",
+        ));
+        issues.extend(health_check_path_issue(&self.health_check_path));
+        issues
+    }
+}
+
+/// The kind's name in stacks.
+const NAME: &str = "aws.elb.classic";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<ClassicProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -138,29 +163,11 @@ struct Wanted {
     health_check: HealthCheck,
 }
 
-/// The rules on the properties alone (no tenant needed): used by `check`
-/// at validation and by `apply`.
-fn check_props(p: &ClassicProps) -> Result<(), KindError> {
-    if p.subnet_ids.is_empty() {
-        return Err(KindError::Permanent(
-            "properties: subnet_ids is empty; give at least one subnet id".into(),
-        ));
-    }
-    check_ids("subnet_ids", &p.subnet_ids, "subnet-")?;
-    check_ids("security_group_ids", &p.security_group_ids, "sg-")?;
-    if p.instance_port == 0 {
-        return Err(KindError::Permanent(
-            "properties: instance_port is 0; use 1-65535".into(),
-        ));
-    }
-    check_health_check_path(&p.health_check_path)
-}
-
 fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
     let p: ClassicProps = parse_props(props)?;
     let name = cx.physical_name(MAX_NAME);
     check_elb_name("load balancer", &name, cx)?;
-    check_props(&p)?;
+    refuse(p.check())?;
     let port = i32::from(p.instance_port);
     let listener = |protocol: &str, lb_port: i32, cert: Option<String>| {
         Listener::builder()
@@ -390,15 +397,15 @@ fn hosted_zone(elb: &Client, lb: &LoadBalancerDescription) -> Result<String, Kin
 #[async_trait]
 impl Kind for ClassicLoadBalancer {
     fn name(&self) -> &'static str {
-        "aws.elb.classic"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "elb"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -415,31 +422,6 @@ impl Kind for ClassicLoadBalancer {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(10 * 60)
-    }
-
-    /// The literal values' rules, as `apply` checks them: subnet and group
-    /// ids, instance_port 1-65535 (CreateLoadBalancer, API reference:
-    /// "InstancePort ... Valid Range: Minimum value of 1. Maximum value of
-    /// 65535"), the health-check path. The name is envctl's
-    /// (`envctl-<tenant>-<id>`, shortened with a hash to 32 characters of
-    /// letters, digits and `-`, the LoadBalancerName rule), checked at apply
-    /// where the tenant is known.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = super::ec2_rules::with_placeholders(
-            props,
-            &[
-                ("subnet_ids", Some("subnet-ref")),
-                ("security_group_ids", Some("sg-ref")),
-                ("certificate_arn", Some("arn:ref")),
-                ("instance_port", None),
-                ("health_check_path", None),
-                ("scheme", None),
-            ],
-        );
-        match parse_props::<ClassicProps>(&filled).and_then(|p| check_props(&p)) {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![super::ec2_rules::issue_of(e)],
-        }
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -626,6 +608,63 @@ mod tests {
         let issues =
             check(serde_json::json!({"subnet_ids": ["subnet-1"], "security_group_ids": ["web"]}));
         assert_eq!(issues[0].path, ["security_group_ids"], "{issues:?}");
+    }
+
+    #[test]
+    fn wrongly_typed_and_out_of_range_literals_name_the_field() {
+        let issues = |v: serde_json::Value| {
+            ClassicLoadBalancer
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| (i.path.join("."), i.message))
+                .collect::<Vec<_>>()
+        };
+        let found =
+            issues(serde_json::json!({"subnet_ids": ["subnet-1"], "instance_port": "http"}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "instance_port");
+        assert!(
+            found[0].1.starts_with("must be a whole number"),
+            "{found:?}"
+        );
+        let found = issues(serde_json::json!({"subnet_ids": "subnet-1", "instance_port": 70000}));
+        assert_eq!(found[0].0, "instance_port", "{found:?}");
+        assert!(
+            found[0].1.contains("the most allowed is 65535"),
+            "{found:?}"
+        );
+        let found = issues(serde_json::json!({"subnet_ids": ["subnet-1"], "scheme": "public"}));
+        assert_eq!(
+            found,
+            [(
+                "scheme".to_string(),
+                "is public; use one of: internet-facing, internal".to_string()
+            )]
+        );
+        let found = issues(serde_json::json!({"subnet_ids": 7}));
+        assert_eq!(found[0].0, "subnet_ids", "{found:?}");
+        let found = issues(serde_json::json!({"subnet_ids": "", "health_check_path": "up"}));
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["subnet_ids", "health_check_path"], "{found:?}");
+    }
+
+    #[test]
+    fn the_schema_documents_every_property() {
+        let schema = ClassicLoadBalancer.schema().unwrap();
+        for field in schema.fields() {
+            assert!(!field.description.is_empty(), "{}", field.name);
+        }
+        let subnets = schema.field(&["subnet_ids"]).unwrap();
+        assert!(subnets.required, "{subnets:?}");
+        assert_eq!(subnets.ty, "[string]");
+        assert_eq!(
+            schema.field(&["instance_port"]).unwrap().default.as_deref(),
+            Some("8080")
+        );
+        assert_eq!(
+            schema.field(&["scheme"]).unwrap().default.as_deref(),
+            Some("internet-facing")
+        );
     }
 
     #[test]

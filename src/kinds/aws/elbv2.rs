@@ -19,10 +19,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Rule,
     RuleCondition, Tag, TargetGroup, TargetTypeEnum,
 };
-use serde::Deserialize;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 use super::classify;
+use crate::kinds::schema::is_ref;
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
     SweepCx, literal, parse_props,
@@ -54,7 +56,7 @@ enum LbType {
 }
 
 /// Whether a load balancer gets public addresses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub(crate) enum Scheme {
     #[default]
     #[serde(rename = "internet-facing")]
@@ -202,6 +204,15 @@ static OUTPUTS: &[OutputSpec] = &[
 
 // ------------------------------------------------------------ shared ----
 
+/// The schema of a [`string_list`] property: a list of strings, or one
+/// comma-separated string (what a `${ref.output}` yields).
+pub(crate) fn string_list_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["array", "string", "null"],
+        "items": { "type": "string" }
+    })
+}
+
 /// Deserializes a list of strings given as a list, a comma-separated string
 /// (what a `${ref.output}` yields), or a list whose items are such strings.
 /// Items are trimmed; empty items and repeats are dropped.
@@ -255,6 +266,32 @@ pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// An issue at `prop` for the first id that does not start with `prefix`
+/// (`subnet-`, `sg-`, `vpc-`); references are skipped (checked once
+/// resolved). Ids are not secret: the message shows the one at fault.
+pub(crate) fn id_issue(prop: &str, ids: &[String], prefix: &str) -> Option<PropIssue> {
+    ids.iter()
+        .find(|id| !is_ref(id) && !id.starts_with(prefix))
+        .map(|bad| {
+            PropIssue::new(
+                &[prop],
+                format!(
+                    "'{bad}' is not an id of the form {prefix}…; give the id itself or a \
+                     reference to an output that holds one"
+                ),
+            )
+        })
+}
+
+/// The first of `issues` as the error `apply` returns: the same rules
+/// `check` applies at validation, for callers that go straight to `apply`.
+pub(crate) fn refuse(issues: Vec<PropIssue>) -> Result<(), KindError> {
+    match issues.into_iter().next() {
+        Some(issue) => Err(KindError::Permanent(issue.sentence())),
+        None => Ok(()),
+    }
+}
+
 /// Checks that every id starts with `prefix` (`subnet-`, `sg-`, `vpc-`).
 pub(crate) fn check_ids(prop: &str, ids: &[String], prefix: &str) -> Result<(), KindError> {
     match ids.iter().find(|id| !id.starts_with(prefix)) {
@@ -289,6 +326,22 @@ pub(crate) fn valid_elb_name(name: &str) -> bool {
         && !name.starts_with('-')
         && !name.ends_with('-')
         && !name.starts_with("internal-")
+}
+
+/// An HTTP health check path: starts with '/', printable ASCII, no spaces
+/// (ELBv2 CreateTargetGroup `HealthCheckPath`, 1-1024 characters; Classic
+/// ConfigureHealthCheck `Target`, "HTTP:port/path"). The length is the
+/// schema's (`length(max = 1024)`); references are skipped.
+pub(crate) fn health_check_path_issue(path: &str) -> Option<PropIssue> {
+    (!is_ref(path) && (!path.starts_with('/') || !path.chars().all(|c| c.is_ascii_graphic()))).then(
+        || {
+            PropIssue::new(
+                &["health_check_path"],
+                "must start with '/' and have no spaces or non-ASCII characters, e.g. \
+                 /healthcheck",
+            )
+        },
+    )
 }
 
 /// Checks an HTTP health check path: starts with '/', 1-1024 printable
