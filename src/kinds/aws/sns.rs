@@ -3,20 +3,23 @@
 //! deliver to those queues.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sqs::types::QueueAttributeName;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::classify;
 use super::sqs::{queue_attributes, queue_missing, queue_url};
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -29,29 +32,52 @@ const POLICY_ATTEMPTS: usize = 5;
 
 pub struct Topic;
 
-#[derive(Debug, Deserialize)]
+/// An SNS topic (standard or FIFO) delivering to SQS queues it subscribes.
+///
+/// Each subscribed queue's policy is extended to let the topic send to it.
+/// Subscriptions are only added: one removed from the list stays until the
+/// topic is deleted. The topic name is envctl's, `envctl-<tenant>-<id>`
+/// plus `.fifo`, at most 256 characters of letters, digits, `-` and `_`
+/// (SNS API reference, CreateTopic `Name`) by construction.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TopicProps {
+    /// SQS queue ARNs to subscribe, e.g. `[${orders-queue.arn}]`; each
+    /// queue's policy is extended to let the topic send to it. Only added:
+    /// one removed from the list stays until the topic is deleted. Default
+    /// none.
     #[serde(default)]
     subscriptions: Vec<String>,
+    /// A FIFO topic (its name ends in `.fifo`; subscribe FIFO queues);
+    /// default false.
     #[serde(default)]
     fifo: bool,
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "subscriptions",
-        required: false,
-        doc: "SQS queue ARNs to subscribe (e.g. ${orders-queue.arn}); each queue's policy is \
-              extended to let the topic send to it. Subscriptions are only added: one removed \
-              from the list stays until the topic is deleted",
-    },
-    PropSpec {
-        name: "fifo",
-        required: false,
-        doc: "a FIFO topic (name ends in .fifo; subscribe FIFO queues); default false",
-    },
-];
+impl KindProps for TopicProps {
+    /// Literal subscriptions must be SQS queue ARNs (SNS API reference,
+    /// Subscribe: for the `sqs` protocol the endpoint "is the ARN of an
+    /// Amazon SQS queue").
+    fn check(&self) -> Vec<PropIssue> {
+        self.subscriptions
+            .iter()
+            .enumerate()
+            .filter(|(_, arn)| !is_ref(arn))
+            .filter_map(|(i, arn)| {
+                let e = parse_queue_arn(arn).err()?;
+                let text = e.to_string();
+                let message = text
+                    .strip_prefix("properties: subscriptions: ")
+                    .unwrap_or(&text);
+                Some(PropIssue::new(&["subscriptions", &i.to_string()], message))
+            })
+            .collect()
+    }
+}
+
+const NAME: &str = "aws.sns.topic";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<TopicProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -359,15 +385,15 @@ async fn create_topic(cx: &Cx, name: &str, fifo: bool) -> Result<String, KindErr
 #[async_trait]
 impl Kind for Topic {
     fn name(&self) -> &'static str {
-        "aws.sns.topic"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "sns"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -382,33 +408,6 @@ impl Kind for Topic {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(5 * 60)
-    }
-
-    /// Literal subscriptions must be SQS queue ARNs (SNS API reference,
-    /// Subscribe: for the `sqs` protocol the endpoint "is the ARN of an
-    /// Amazon SQS queue"). The topic name is envctl's, at most 256
-    /// characters of letters, digits, `-` and `_` plus `.fifo` (CreateTopic
-    /// `Name`) by construction.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let Ok(p) = parse_props::<TopicProps>(props) else {
-            return vec![PropIssue::new(
-                &[],
-                "takes subscriptions (a list of SQS queue ARNs) and fifo (true or false)",
-            )];
-        };
-        p.subscriptions
-            .iter()
-            .enumerate()
-            .filter(|(_, arn)| !arn.contains("${"))
-            .filter_map(|(i, arn)| {
-                let e = parse_queue_arn(arn).err()?;
-                let text = e.to_string();
-                let message = text
-                    .strip_prefix("properties: subscriptions: ")
-                    .unwrap_or(&text);
-                Some(PropIssue::new(&["subscriptions", &i.to_string()], message))
-            })
-            .collect()
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -614,6 +613,33 @@ mod tests {
         assert_eq!(
             without_statement(only, &sid("arn:aws:sns:r:1:t")).as_deref(),
             Some("")
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_bad_arns_are_refused_naming_the_field() {
+        let issues = |v: serde_json::Value| {
+            Topic
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| format!("{}: {}", i.path.join("."), i.message))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            issues(json!({"subscriptions": ["${q.arn}", "arn:aws:sqs:us-east-1:1:q"]})).is_empty()
+        );
+        let m = issues(json!({"fifo": "yes"}));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].starts_with("fifo: must be true or false"), "{m:?}");
+        let m = issues(json!({"subscriptions": "arn:aws:sqs:us-east-1:1:q"}));
+        assert!(m[0].starts_with("subscriptions: must be a list"), "{m:?}");
+        let m = issues(json!({"subscriptions": ["arn:aws:sns:us-east-1:1:t"]}));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(
+            m[0].starts_with(
+                "subscriptions.0: 'arn:aws:sns:us-east-1:1:t' is not an SQS queue ARN"
+            ),
+            "{m:?}"
         );
     }
 }
