@@ -487,7 +487,7 @@ async fn bad_input_exits_2_and_creates_nothing() {
         ),
         (
             vec!["create", "tenant", "okname", "--stack", out_of_range],
-            "'PATCH' is not one of GET, PUT, HEAD, POST, DELETE",
+            "'cors.0.allowed_methods.0': is PATCH; use one of: GET, PUT, HEAD, POST, DELETE",
         ),
         (
             vec!["create", "tenant", "okname", "--stack", out_of_range],

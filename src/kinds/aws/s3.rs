@@ -5,6 +5,7 @@
 //! deleted unless `force_destroy: false`.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,13 +16,15 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, VersioningConfiguration,
 };
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::bucket_names::{self, BucketName};
 use super::classify;
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -32,35 +35,58 @@ const DELETE_BATCH: usize = 1000;
 
 pub struct Bucket;
 
-#[derive(Debug, Deserialize)]
+/// A private, encrypted S3 bucket, optionally versioned, with expiry and
+/// CORS rules.
+///
+/// Named `envctl-<tenant>-<id>-<account>-<region>-an` in the account
+/// regional namespace (valid by construction, see [`bucket_names`]); SSE-S3
+/// encryption and every public-access block are always on. Rules: S3 API
+/// reference, PutBucketLifecycleConfiguration (LifecycleExpiration `Days`,
+/// NoncurrentVersionExpiration `NoncurrentDays`,
+/// AbortIncompleteMultipartUpload `DaysAfterInitiation`: positive whole
+/// numbers) and PutBucketCors (CORSRule: `AllowedOrigins` required, one `*`
+/// per origin; `AllowedMethods` GET, PUT, HEAD, POST, DELETE;
+/// `MaxAgeSeconds`), at most 100 CORS rules (S3 User Guide, "CORS
+/// configuration").
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BucketProps {
-    /// `true`: enable versioning; `false`: suspend it if it was enabled;
-    /// absent: leave it as it is.
+    /// `true` enables object versioning, `false` suspends it if it was
+    /// enabled; absent leaves it as it is.
     #[serde(default)]
     versioning: Option<bool>,
+    /// Empty the bucket (all versions and delete markers) before deleting
+    /// it; with `false`, deleting a non-empty bucket fails. Default true.
     #[serde(default = "yes")]
     force_destroy: bool,
-    /// Expiry rules for the whole bucket; absent leaves them as they are.
+    /// Expiry rules for the whole bucket, e.g. `{expire_days: 30}`; absent
+    /// leaves them as they are.
     #[serde(default)]
     lifecycle: Option<Lifecycle>,
-    /// Cross-origin rules (browsers uploading straight to the bucket);
-    /// absent leaves them as they are.
+    /// Cross-origin rules (browsers uploading straight to the bucket), e.g.
+    /// `[{allowed_origins: ["https://app.example.com"]}]`; absent leaves
+    /// them as they are.
     #[serde(default)]
+    #[schemars(length(max = 100))]
     cors: Option<Vec<CorsRule>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The bucket's one lifecycle rule (id `envctl`, whole bucket).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Lifecycle {
-    /// Delete current objects this many days after creation.
+    /// Delete current objects this many days after creation; absent: never.
     #[serde(default)]
+    #[schemars(range(min = 1))]
     expire_days: Option<i32>,
-    /// Delete non-current versions this many days after they became so.
+    /// Delete non-current versions this many days after they became so;
+    /// absent: never.
     #[serde(default)]
+    #[schemars(range(min = 1))]
     noncurrent_expire_days: Option<i32>,
-    /// Abort unfinished multipart uploads after this many days (default 7).
+    /// Abort unfinished multipart uploads after this many days; default 7.
     #[serde(default = "seven")]
+    #[schemars(range(min = 1))]
     abort_incomplete_upload_days: i32,
 }
 
@@ -68,126 +94,86 @@ fn seven() -> i32 {
     7
 }
 
-#[derive(Debug, Deserialize)]
+/// One CORS rule.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CorsRule {
+    /// Origins allowed to call, each with at most one `*`, e.g.
+    /// `["https://app.example.com"]`.
+    #[schemars(length(min = 1))]
     allowed_origins: Vec<String>,
+    /// HTTP methods allowed; default `[GET, PUT]`.
     #[serde(default = "get_put")]
-    allowed_methods: Vec<String>,
+    allowed_methods: Vec<CorsMethod>,
+    /// Request headers allowed (`Access-Control-Request-Headers`), e.g.
+    /// `["*"]`; default none.
     #[serde(default)]
     allowed_headers: Vec<String>,
+    /// Seconds a browser may cache the preflight answer; absent: S3's
+    /// default.
     #[serde(default)]
+    #[schemars(range(min = 0))]
     max_age_seconds: Option<i32>,
 }
 
-fn get_put() -> Vec<String> {
-    vec!["GET".into(), "PUT".into()]
+/// A method a CORS rule may allow (S3 API reference, CORSRule
+/// `AllowedMethods`: "Valid values are GET, PUT, HEAD, POST, and DELETE").
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+enum CorsMethod {
+    Get,
+    Put,
+    Head,
+    Post,
+    Delete,
+}
+
+impl CorsMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            CorsMethod::Get => "GET",
+            CorsMethod::Put => "PUT",
+            CorsMethod::Head => "HEAD",
+            CorsMethod::Post => "POST",
+            CorsMethod::Delete => "DELETE",
+        }
+    }
+}
+
+fn get_put() -> Vec<CorsMethod> {
+    vec![CorsMethod::Get, CorsMethod::Put]
 }
 
 fn yes() -> bool {
     true
 }
 
-/// Methods a CORS rule may allow (S3 API reference, CORSRule
-/// `AllowedMethods`: "Valid values are GET, PUT, HEAD, POST, and DELETE").
-const CORS_METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "DELETE"];
-/// A CORS configuration holds at most 100 rules (S3 User Guide, "CORS
-/// configuration": "You can add up to 100 rules to the configuration").
-const MAX_CORS_RULES: usize = 100;
-
-impl BucketProps {
-    /// The rules of PutBucketLifecycleConfiguration and PutBucketCors on the
-    /// values, before any call. Lifecycle: `Days`, `NoncurrentDays` and
-    /// `DaysAfterInitiation` are positive integers (S3 API reference,
-    /// LifecycleExpiration, NoncurrentVersionExpiration,
-    /// AbortIncompleteMultipartUpload). CORS: at least one origin, each
-    /// with at most one `*` (CORSRule `AllowedOrigins`), the methods above,
-    /// `MaxAgeSeconds` not negative.
-    fn validate(&self) -> Result<(), KindError> {
-        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
-        if let Some(l) = &self.lifecycle {
-            for (what, days) in [
-                ("expire_days", l.expire_days),
-                ("noncurrent_expire_days", l.noncurrent_expire_days),
-                (
-                    "abort_incomplete_upload_days",
-                    Some(l.abort_incomplete_upload_days),
-                ),
-            ] {
-                if let Some(d) = days.filter(|d| *d < 1) {
-                    return bad(format!(
-                        "lifecycle.{what} is {d}; S3 takes a whole number of days, at least 1"
+impl KindProps for BucketProps {
+    /// At most one `*` per origin (S3 API reference, CORSRule
+    /// `AllowedOrigins`: "Each origin string can contain at most one *
+    /// wildcard character").
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        for (i, r) in self.cors.iter().flatten().enumerate() {
+            for (j, o) in r.allowed_origins.iter().enumerate() {
+                if !is_ref(o) && o.matches('*').count() > 1 {
+                    issues.push(PropIssue::new(
+                        &["cors", &i.to_string(), "allowed_origins", &j.to_string()],
+                        format!(
+                            "'{o}' has more than one '*'; S3 allows one wildcard per origin, \
+                             e.g. https://*.example.com"
+                        ),
                     ));
                 }
             }
         }
-        let Some(rules) = &self.cors else {
-            return Ok(());
-        };
-        if rules.len() > MAX_CORS_RULES {
-            return bad(format!(
-                "cors has {} rules; S3 takes at most {MAX_CORS_RULES}",
-                rules.len()
-            ));
-        }
-        for (i, r) in rules.iter().enumerate() {
-            if r.allowed_origins.is_empty() {
-                return bad(format!(
-                    "cors.{i}.allowed_origins is empty; give the origins, e.g. [\"https://app.example.com\"]"
-                ));
-            }
-            if let Some(o) = r
-                .allowed_origins
-                .iter()
-                .find(|o| o.matches('*').count() > 1)
-            {
-                return bad(format!(
-                    "cors.{i}.allowed_origins: '{o}' has more than one '*'; S3 allows one wildcard per origin"
-                ));
-            }
-            if let Some(m) = r
-                .allowed_methods
-                .iter()
-                .find(|m| !CORS_METHODS.contains(&m.as_str()))
-            {
-                return bad(format!(
-                    "cors.{i}.allowed_methods: '{m}' is not one of {}",
-                    CORS_METHODS.join(", ")
-                ));
-            }
-            if let Some(a) = r.max_age_seconds.filter(|a| *a < 0) {
-                return bad(format!(
-                    "cors.{i}.max_age_seconds is {a}; it cannot be negative"
-                ));
-            }
-        }
-        Ok(())
+        issues
     }
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "versioning",
-        required: false,
-        doc: "true enables object versioning, false suspends it; absent leaves it unchanged",
-    },
-    PropSpec {
-        name: "force_destroy",
-        required: false,
-        doc: "empty the bucket (all versions and delete markers) before deleting it (default true); \
-              with false, deleting a non-empty bucket fails",
-    },
-    PropSpec {
-        name: "lifecycle",
-        required: false,
-        doc: "{expire_days, noncurrent_expire_days, abort_incomplete_upload_days (default 7)}",
-    },
-    PropSpec {
-        name: "cors",
-        required: false,
-        doc: "list of {allowed_origins, allowed_methods (default GET, PUT), allowed_headers, max_age_seconds}",
-    },
-];
+const NAME: &str = "aws.s3.bucket";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<BucketProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -555,7 +541,12 @@ async fn put_cors(
     for r in rules {
         let rule = SdkCorsRule::builder()
             .set_allowed_origins(Some(r.allowed_origins.clone()))
-            .set_allowed_methods(Some(r.allowed_methods.clone()))
+            .set_allowed_methods(Some(
+                r.allowed_methods
+                    .iter()
+                    .map(|m| m.as_str().to_string())
+                    .collect(),
+            ))
             .set_allowed_headers(Some(r.allowed_headers.clone()))
             .set_max_age_seconds(r.max_age_seconds)
             .build()
@@ -668,15 +659,15 @@ async fn empty(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, KindError> {
 #[async_trait]
 impl Kind for Bucket {
     fn name(&self) -> &'static str {
-        "aws.s3.bucket"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "s3"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -694,28 +685,13 @@ impl Kind for Bucket {
         Duration::from_secs(5 * 60)
     }
 
-    /// The bucket name is envctl's (valid by construction, see
-    /// [`bucket_names`]); the lifecycle and CORS values follow
-    /// [`BucketProps::validate`].
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = super::ec2_rules::with_placeholders(
-            props,
-            &[
-                ("versioning", None),
-                ("force_destroy", None),
-                ("lifecycle", None),
-                ("cors", None),
-            ],
-        );
-        match parse_props::<BucketProps>(&filled).and_then(|p| p.validate()) {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![super::ec2_rules::issue_of(e)],
-        }
-    }
-
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
+        // The schema's and S3's rules, also when apply is called without
+        // the engine's check (the calls below would refuse them later).
+        if let Some(issue) = self.check(props).into_iter().next() {
+            return Err(KindError::Permanent(issue.sentence()));
+        }
         let p: BucketProps = parse_props(props)?;
-        p.validate()?;
         let s3 = &cx.backends.aws.s3;
         let account = cx.backends.aws.identity.account_id().await?;
         let bucket = match legacy_bucket(cx, s3, &account).await? {
@@ -892,38 +868,80 @@ mod tests {
             Bucket.check(&m)
         };
         assert!(check(serde_json::json!({"lifecycle": {"expire_days": 30}})).is_empty());
+        assert!(
+            check(
+                serde_json::json!({"cors": [{"allowed_origins": ["https://*.example.com"],
+                "allowed_methods": ["GET", "HEAD"], "max_age_seconds": 0}]})
+            )
+            .is_empty()
+        );
         for (props, field, hint) in [
             (
+                serde_json::json!({"versioning": "yes"}),
+                "versioning",
+                "must be true or false",
+            ),
+            (
                 serde_json::json!({"lifecycle": {"expire_days": 0}}),
-                "lifecycle",
-                "at least 1",
+                "lifecycle.expire_days",
+                "the least allowed is 1",
+            ),
+            (
+                serde_json::json!({"lifecycle": {"expire_days": "30"}}),
+                "lifecycle.expire_days",
+                "must be a whole number",
             ),
             (
                 serde_json::json!({"cors": [{"allowed_origins": []}]}),
-                "cors",
-                "allowed_origins",
+                "cors.0.allowed_origins",
+                "at least 1",
             ),
             (
                 serde_json::json!({"cors": [{"allowed_origins": ["*"], "allowed_methods": ["PATCH"]}]}),
-                "cors",
-                "PATCH",
+                "cors.0.allowed_methods.0",
+                "is PATCH; use one of: GET, PUT, HEAD, POST, DELETE",
             ),
             (
                 serde_json::json!({"cors": [{"allowed_origins": ["https://*.*.example.com"]}]}),
-                "cors",
+                "cors.0.allowed_origins.0",
                 "one wildcard",
+            ),
+            (
+                serde_json::json!({"cors": [{"allowed_origins": ["*"], "max_age_seconds": -1}]}),
+                "cors.0.max_age_seconds",
+                "the least allowed is 0",
             ),
         ] {
             let issues = check(props.clone());
             assert_eq!(issues.len(), 1, "{props}: {issues:?}");
-            assert_eq!(issues[0].path, [field], "{props}");
+            assert_eq!(issues[0].path.join("."), field, "{props}");
             assert!(
                 issues[0].message.contains(hint),
                 "{props}: {}",
                 issues[0].message
             );
         }
+        let many: Vec<serde_json::Value> = (0..101)
+            .map(|_| serde_json::json!({"allowed_origins": ["*"]}))
+            .collect();
+        let issues = check(serde_json::json!({ "cors": many }));
+        assert_eq!(issues[0].path, ["cors"], "{issues:?}");
+        assert!(issues[0].message.contains("at most 100"), "{issues:?}");
         // A reference is checked once resolved.
         assert!(check(serde_json::json!({"lifecycle": "${x.y}"})).is_empty());
+    }
+
+    #[test]
+    fn the_cors_methods_default_to_get_and_put() {
+        let p: BucketProps =
+            serde_json::from_value(serde_json::json!({"cors": [{"allowed_origins": ["*"]}]}))
+                .unwrap();
+        let methods: Vec<&str> = p.cors.unwrap()[0]
+            .allowed_methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect();
+        assert_eq!(methods, ["GET", "PUT"]);
+        assert!(p.force_destroy);
     }
 }
