@@ -4,8 +4,10 @@
 //! (tagged as this resource's) that the stack no longer lists are revoked;
 //! rules added by hand are left alone.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,20 +16,20 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as Ec2Group, SecurityGroupRule,
     Tag, UserIdGroupPair,
 };
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
-use super::ec2_rules::{
-    GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, issue_of, text_issue, with_placeholders,
-};
+use super::ec2_rules::{GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, text_issue};
 use super::eni_holders::{Held, dependency_violation};
 use super::network::{
-    check_ids, configure_error, ec2_tags, filter, int_prop, managed_by, parse_cidr,
-    refuse_other_tenant, sweep_filters, tag_map, tag_spec,
+    configure_error, ec2_tags, filter, managed_by, parse_cidr, refuse_other_tenant, sweep_filters,
+    tag_map, tag_spec,
 };
 use super::{classify, errors};
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, literal, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -38,32 +40,106 @@ const MAX_DESCRIPTION: usize = 255;
 
 pub struct SecurityGroup;
 
-#[derive(Debug, Deserialize)]
+/// A VPC security group with the stack's ingress rules; egress stays AWS's
+/// default (all traffic allowed).
+///
+/// Rules are converged: missing ones are authorized, rules envctl added
+/// earlier that the stack no longer lists are revoked, rules added by hand
+/// are left alone. The rules on the properties come from the EC2 API
+/// reference: CreateSecurityGroup (`Description`: 1-255 characters of
+/// a-z, A-Z, 0-9, spaces and `._-:/()#,@[]+=&;{}!$*`), IpPermission
+/// (`IpProtocol`, `FromPort`, `ToPort`: ports 0-65535, ICMP type and code
+/// -1 to 255, -1 meaning all) and IpRange / Ipv6Range / UserIdGroupPair
+/// (`Description`: the same characters without `&`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SgProps {
+    /// The VPC of the group, e.g. `${network.vpc_id}` (an id starting with
+    /// `vpc-`).
     vpc_id: String,
+    /// The group's description, set at creation (EC2 cannot change it
+    /// later); default `envctl <tenant>/<id>`. Example: `HTTPS from the
+    /// load balancer`.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 255))]
     description: Option<String>,
+    /// The ingress rules; default none. Egress is AWS's default allow-all.
+    /// Example: `[{protocol: tcp, port: 443, cidr: 0.0.0.0/0}]`.
     #[serde(default)]
     ingress: Vec<IngressProps>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One ingress rule.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct IngressProps {
-    protocol: serde_json::Value,
+    /// `tcp`, `udp`, `icmp`, or `-1` (also `all`) for all traffic (any
+    /// case).
+    protocol: IntOrText,
+    /// The one port of a tcp or udp rule, e.g. `443` (or give from_port and
+    /// to_port).
     #[serde(default)]
-    port: Option<serde_json::Value>,
+    #[schemars(range(min = -1, max = 65535))]
+    port: Option<IntOrText>,
+    /// The first port of a tcp or udp range, e.g. `1000`; for icmp the ICMP
+    /// type (default -1, all).
     #[serde(default)]
-    from_port: Option<serde_json::Value>,
+    #[schemars(range(min = -1, max = 65535))]
+    from_port: Option<IntOrText>,
+    /// The last port of a tcp or udp range, e.g. `2000`; for icmp the ICMP
+    /// code (default -1, all).
     #[serde(default)]
-    to_port: Option<serde_json::Value>,
+    #[schemars(range(min = -1, max = 65535))]
+    to_port: Option<IntOrText>,
+    /// Where the traffic comes from: an IPv4 or IPv6 CIDR block, e.g.
+    /// `10.0.0.0/8` or `::/0` (give this or source_group).
     #[serde(default)]
     cidr: Option<String>,
+    /// Where the traffic comes from: a security group id, e.g.
+    /// `${web-sg.group_id}` (give this or cidr).
     #[serde(default)]
     source_group: Option<String>,
+    /// The rule's description, e.g. `from the load balancer`; default none.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 255))]
     description: Option<String>,
+}
+
+/// A whole number, or a string holding one (`"443"`) or a word (`tcp`) or
+/// a `${ref}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum IntOrText {
+    Int(i64),
+    Text(String),
+}
+
+impl IntOrText {
+    /// The number, or the string's number; `None` for anything else.
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            IntOrText::Int(n) => Some(*n),
+            IntOrText::Text(s) => s.trim().parse().ok(),
+        }
+    }
+
+    pub(crate) fn is_ref(&self) -> bool {
+        matches!(self, IntOrText::Text(s) if is_ref(s))
+    }
+}
+
+impl JsonSchema for IntOrText {
+    fn schema_name() -> Cow<'static, str> {
+        "IntOrText".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["integer", "string"] })
+    }
 }
 
 /// Where traffic of a rule comes from.
@@ -135,70 +211,117 @@ impl Rule {
     }
 }
 
-fn port(name: &str, v: Option<&serde_json::Value>, min: i64) -> Result<Option<i32>, KindError> {
-    match int_prop(name, v)? {
-        None => Ok(None),
+/// Port `v` of field `name` (at least `min`), as an issue at that field.
+fn port(name: &str, v: Option<&IntOrText>, min: i64) -> Result<Option<i32>, PropIssue> {
+    let Some(v) = v else { return Ok(None) };
+    match v.int() {
         Some(p) if (min..=65535).contains(&p) => Ok(Some(p as i32)),
-        Some(p) => Err(KindError::Permanent(format!(
-            "properties: {name} is {p}; ports are 0 to 65535 (ICMP types/codes -1 to 255)"
-        ))),
+        Some(p) => Err(PropIssue::new(
+            &[name],
+            format!("is {p}; ports are 0 to 65535 (ICMP types/codes -1 to 255)"),
+        )),
+        None => Err(PropIssue::new(
+            &[name],
+            "must be a whole number, e.g. 443 (-1 for all ICMP types or codes)",
+        )),
     }
 }
 
 impl IngressProps {
-    /// The normalized rule and its description; `at` names the entry.
-    fn rule(&self, at: &str) -> Result<(Rule, Option<String>), KindError> {
-        let bad = |m: String| Err(KindError::Permanent(format!("properties: {at}: {m}")));
+    /// This rule with every `${ref}` replaced by a value of its shape and
+    /// the description left out (checked on its own), so the literal rest
+    /// is checked at validation.
+    fn filled(&self) -> IngressProps {
+        let fill = |v: &Option<IntOrText>, with: i64| {
+            v.as_ref().map(|v| {
+                if v.is_ref() {
+                    IntOrText::Int(with)
+                } else {
+                    v.clone()
+                }
+            })
+        };
+        let text = |v: &Option<String>, with: &str| {
+            v.as_ref().map(|v| {
+                if is_ref(v) {
+                    with.to_string()
+                } else {
+                    v.clone()
+                }
+            })
+        };
+        IngressProps {
+            protocol: if self.protocol.is_ref() {
+                IntOrText::Text("tcp".into())
+            } else {
+                self.protocol.clone()
+            },
+            port: fill(&self.port, 1),
+            from_port: fill(&self.from_port, 0),
+            to_port: fill(&self.to_port, 65535),
+            cidr: text(&self.cidr, "10.0.0.0/8"),
+            source_group: text(&self.source_group, "sg-ref"),
+            description: None,
+        }
+    }
+
+    /// The normalized rule and its description; an issue's path is within
+    /// the entry (empty: the entry as a whole).
+    fn rule(&self) -> Result<(Rule, Option<String>), PropIssue> {
+        let bad = |m: &str| Err(PropIssue::new(&[], m));
         let protocol = match &self.protocol {
-            serde_json::Value::String(s) => s.trim().to_ascii_lowercase(),
-            serde_json::Value::Number(n) if n.as_i64() == Some(-1) => "-1".into(),
-            other => other.to_string(),
+            IntOrText::Text(s) => s.trim().to_ascii_lowercase(),
+            IntOrText::Int(n) => n.to_string(),
         };
         let protocol = match protocol.as_str() {
             "tcp" | "udp" | "icmp" | "-1" => protocol,
             "all" => "-1".into(),
-            other => {
-                return bad(format!(
-                    "protocol '{other}' is not supported; use tcp, udp, icmp or -1 (all traffic)"
+            _ => {
+                return Err(PropIssue::new(
+                    &["protocol"],
+                    "is not supported; use tcp, udp, icmp or -1 (all traffic)",
                 ));
             }
         };
-        let field = |f: &str| format!("{at}.{f}");
-        let p = port(&field("port"), self.port.as_ref(), 0)?;
+        let p = port("port", self.port.as_ref(), 0)?;
         let (from, to) = match protocol.as_str() {
             "-1" => {
                 if p.is_some() || self.from_port.is_some() || self.to_port.is_some() {
-                    return bad("protocol -1 means all ports; remove port/from_port/to_port".into());
+                    return bad("protocol -1 means all ports; remove port/from_port/to_port");
                 }
                 (-1, -1)
             }
             "icmp" => {
                 if p.is_some() {
-                    return bad(
+                    return Err(PropIssue::new(
+                        &["port"],
                         "icmp has no ports: use from_port (ICMP type) and to_port (code), \
-                         -1 for all"
-                            .into(),
-                    );
+                         -1 for all",
+                    ));
                 }
-                let ty = port(&field("from_port"), self.from_port.as_ref(), -1)?.unwrap_or(-1);
-                let code = port(&field("to_port"), self.to_port.as_ref(), -1)?.unwrap_or(-1);
+                let ty = port("from_port", self.from_port.as_ref(), -1)?.unwrap_or(-1);
+                let code = port("to_port", self.to_port.as_ref(), -1)?.unwrap_or(-1);
                 if ty > 255 || code > 255 {
-                    return bad("ICMP types and codes are -1 to 255".into());
+                    return bad("ICMP types and codes are -1 to 255");
                 }
                 (ty, code)
             }
             _ => {
-                let from = port(&field("from_port"), self.from_port.as_ref(), 0)?;
-                let to = port(&field("to_port"), self.to_port.as_ref(), 0)?;
+                let from = port("from_port", self.from_port.as_ref(), 0)?;
+                let to = port("to_port", self.to_port.as_ref(), 0)?;
                 match (p, from, to) {
                     (Some(p), None, None) => (p, p),
                     (None, Some(f), Some(t)) if f <= t => (f, t),
                     (None, Some(f), Some(t)) => {
-                        return bad(format!("from_port {f} is above to_port {t}"));
+                        return Err(PropIssue::new(
+                            &["from_port"],
+                            format!("from_port {f} is above to_port {t}; swap them"),
+                        ));
                     }
                     _ => {
-                        return bad(format!(
-                            "{protocol} needs either port, or both from_port and to_port"
+                        return Err(PropIssue::new(
+                            &[],
+                            format!("{protocol} needs either port, or both from_port and to_port"),
                         ));
                     }
                 }
@@ -212,32 +335,40 @@ impl IngressProps {
                         a.parse::<Ipv6Addr>().is_ok() && n.parse::<u8>().is_ok_and(|n| n <= 128)
                     });
                     if !ok {
-                        return bad(format!("cidr '{c}' is not an IPv6 block like ::/0"));
+                        return Err(PropIssue::new(
+                            &["cidr"],
+                            format!("'{c}' is not an IPv6 block like ::/0"),
+                        ));
                     }
                     Source::Cidr6(c.to_string())
                 } else {
-                    parse_cidr(c)
-                        .map_err(|m| KindError::Permanent(format!("properties: {at}: cidr {m}")))?;
+                    parse_cidr(c).map_err(|m| PropIssue::new(&["cidr"], m))?;
                     Source::Cidr4(c.to_string())
                 }
             }
             (None, Some(g)) => {
-                check_ids(&field("source_group"), std::slice::from_ref(g), "sg-")?;
+                if !g.trim().starts_with("sg-") {
+                    return Err(PropIssue::new(
+                        &["source_group"],
+                        "is not a security group id starting with 'sg-'; use e.g. \
+                         ${web-sg.group_id}",
+                    ));
+                }
                 Source::Group(g.trim().to_string())
             }
             _ => {
                 return bad(
                     "give exactly one of cidr (e.g. 10.0.0.0/8) or source_group (a group id, \
-                     e.g. ${web-sg.group_id})"
-                        .into(),
+                     e.g. ${web-sg.group_id})",
                 );
             }
         };
         if let Some(d) = &self.description
-            && d.len() > MAX_DESCRIPTION
+            && d.chars().count() > MAX_DESCRIPTION
         {
-            return bad(format!(
-                "description is longer than {MAX_DESCRIPTION} characters"
+            return Err(PropIssue::new(
+                &["description"],
+                format!("is longer than {MAX_DESCRIPTION} characters"),
             ));
         }
         Ok((
@@ -252,25 +383,41 @@ impl IngressProps {
     }
 }
 
+/// The issue at `field` of ingress entry `i`.
+fn at_entry(i: usize, mut issue: PropIssue) -> PropIssue {
+    let mut path = vec!["ingress".to_string(), i.to_string()];
+    path.append(&mut issue.path);
+    issue.path = path;
+    issue
+}
+
+const VPC_ID_ISSUE: &str = "is not a VPC id (one starts with 'vpc-'); use e.g. ${network.vpc_id}";
+
 impl SgProps {
+    /// The wanted rules, duplicates collapsed (resolved values).
     fn rules(&self) -> Result<Vec<(Rule, Option<String>)>, KindError> {
+        // Worded as `parse_props` words its errors: `property 'ingress[0].port': ...`.
+        let refuse = |issue: PropIssue| {
+            let mut path = String::new();
+            for seg in &issue.path {
+                if seg.parse::<usize>().is_ok() {
+                    path.push_str(&format!("[{seg}]"));
+                } else {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(seg);
+                }
+            }
+            KindError::Permanent(format!("property '{path}': {}", issue.message))
+        };
         if !self.vpc_id.starts_with("vpc-") {
-            return Err(KindError::Permanent(format!(
-                "properties: vpc_id '{}' is not a VPC id; use e.g. ${{network.vpc_id}}",
-                self.vpc_id
-            )));
-        }
-        if let Some(d) = &self.description
-            && (d.is_empty() || d.len() > MAX_DESCRIPTION)
-        {
-            return Err(KindError::Permanent(format!(
-                "properties: description must be 1 to {MAX_DESCRIPTION} characters"
-            )));
+            return Err(refuse(PropIssue::new(&["vpc_id"], VPC_ID_ISSUE)));
         }
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for (i, r) in self.ingress.iter().enumerate() {
-            let (rule, description) = r.rule(&format!("ingress[{i}]"))?;
+            let (rule, description) = r.rule().map_err(|e| refuse(at_entry(i, e)))?;
             if seen.insert(rule.clone()) {
                 out.push((rule, description));
             }
@@ -279,25 +426,45 @@ impl SgProps {
     }
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "vpc_id",
-        required: true,
-        doc: "the VPC of the group, typically ${network.vpc_id}",
-    },
-    PropSpec {
-        name: "description",
-        required: false,
-        doc: "group description, set at creation (EC2 cannot change it later); default \
-              \"envctl <tenant>/<id>\"",
-    },
-    PropSpec {
-        name: "ingress",
-        required: false,
-        doc: "list of {protocol: tcp|udp|icmp|-1, port | from_port+to_port, cidr | \
-              source_group, description}; egress is AWS's default allow-all",
-    },
-];
+/// CreateSecurityGroup's rules on the description (characters, 1-255), the
+/// rule descriptions' (no `&`), and what `apply` checks of ids, CIDRs,
+/// protocols and ports. The group name is envctl's (`envctl-<tenant>-<id>`:
+/// lowercase letters, digits and `-`, at most 255 characters, never starting
+/// with `sg-`), so it always passes the GroupName rules of the same
+/// reference.
+impl KindProps for SgProps {
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if !is_ref(&self.vpc_id) && !self.vpc_id.starts_with("vpc-") {
+            issues.push(PropIssue::new(&["vpc_id"], VPC_ID_ISSUE));
+        }
+        if let Some(d) = &self.description
+            && !is_ref(d)
+            && let Some(m) = text_issue("description", d, GROUP_TEXT_EXTRA)
+        {
+            issues.push(PropIssue::new(&["description"], m));
+        }
+        for (i, r) in self.ingress.iter().enumerate() {
+            if let Some(d) = &r.description
+                && !is_ref(d)
+                && let Some(m) = text_issue("the rule description", d, RULE_TEXT_EXTRA)
+            {
+                issues.push(PropIssue::new(
+                    &["ingress", &i.to_string(), "description"],
+                    m,
+                ));
+            }
+            if let Err(e) = r.filled().rule() {
+                issues.push(at_entry(i, e));
+            }
+        }
+        issues
+    }
+}
+
+const NAME: &str = "aws.ec2.security_group";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<SgProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -623,15 +790,15 @@ async fn revoke_references(
 #[async_trait]
 impl Kind for SecurityGroup {
     fn name(&self) -> &'static str {
-        "aws.ec2.security_group"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "ec2"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -648,59 +815,6 @@ impl Kind for SecurityGroup {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(5 * 60)
-    }
-
-    /// CreateSecurityGroup's rules on the description (characters, 1-255),
-    /// the rule descriptions' (no `&`), and what `apply` checks of ids,
-    /// CIDRs, protocols and ports. The group name is envctl's
-    /// (`envctl-<tenant>-<id>`: lowercase letters, digits and `-`, at most
-    /// 255 characters, never starting with `sg-`), so it always passes the
-    /// GroupName rules of the same reference.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let mut issues = Vec::new();
-        if let Some(d) = literal(props, "description")
-            && let Some(m) = text_issue("description", d, GROUP_TEXT_EXTRA)
-        {
-            issues.push(PropIssue::new(&["description"], m));
-        }
-        if let Some(serde_json::Value::Array(rules)) = props.get("ingress") {
-            for (i, r) in rules.iter().enumerate() {
-                if let Some(d) = r
-                    .get("description")
-                    .and_then(|d| d.as_str())
-                    .filter(|d| !d.contains("${"))
-                    && let Some(m) = text_issue("the rule description", d, RULE_TEXT_EXTRA)
-                {
-                    issues.push(PropIssue::new(
-                        &["ingress", &i.to_string(), "description"],
-                        m,
-                    ));
-                }
-            }
-        }
-        let mut filled = with_placeholders(
-            props,
-            &[
-                ("vpc_id", Some("vpc-ref")),
-                ("source_group", Some("sg-ref")),
-                ("cidr", Some("10.0.0.0/8")),
-                ("protocol", Some("tcp")),
-                ("port", Some("1")),
-                ("from_port", Some("0")),
-                ("to_port", Some("65535")),
-            ],
-        );
-        // Descriptions are checked above, fully.
-        filled.remove("description");
-        if let Some(serde_json::Value::Array(rules)) = filled.get_mut("ingress") {
-            for r in rules.iter_mut().filter_map(|r| r.as_object_mut()) {
-                r.remove("description");
-            }
-        }
-        if let Err(e) = parse_props::<SgProps>(&filled).and_then(|p| p.rules()) {
-            issues.push(issue_of(e));
-        }
-        issues
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -865,17 +979,23 @@ mod tests {
             "ingress": [
                 {"protocol": "tcp", "port": 8080, "source_group": "${alb-sg.group_id}",
                  "description": "from A & B"},
-                {"protocol": "tcp", "port": 70000, "cidr": "0.0.0.0/0"},
             ],
         }));
         let paths: Vec<String> = issues.iter().map(|i| i.path.join(".")).collect();
         assert_eq!(
             paths,
-            ["description", "ingress.0.description", "ingress"],
+            ["description", "ingress.0.description"],
             "{issues:?}"
         );
         assert!(issues[0].message.contains("apostrophe"), "{issues:?}");
-        assert!(issues[2].message.contains("65535"), "{issues:?}");
+        // A port out of range is the schema's (before the rules above run).
+        let issues = check(serde_json::json!({
+            "vpc_id": "${network.vpc_id}",
+            "ingress": [{"protocol": "tcp", "port": 70000, "cidr": "0.0.0.0/0"}],
+        }));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path.join("."), "ingress.0.port");
+        assert!(issues[0].message.contains("65535"), "{issues:?}");
         assert!(
             check(serde_json::json!({
                 "vpc_id": "${network.vpc_id}",
@@ -931,7 +1051,49 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains(hint), "{rule}: {msg}");
         }
+        let err = rules(serde_json::json!({"vpc_id": "vpc-1", "ingress": [
+            {"protocol": "tcp", "port": 1, "cidr": "0.0.0.0/0"},
+            {"protocol": "tcp", "port": 0.5, "cidr": "0.0.0.0/0"},
+        ]}))
+        .unwrap_err();
+        assert!(err.to_string().starts_with("property 'ingress[1]"), "{err}");
         let err = rules(serde_json::json!({"vpc_id": "default"})).unwrap_err();
         assert!(err.to_string().contains("vpc_id"), "{err}");
+    }
+
+    #[test]
+    fn check_names_the_field_of_a_wrong_type_or_word() {
+        let check = |v: serde_json::Value| SecurityGroup.check(v.as_object().unwrap());
+        let issues = check(serde_json::json!({
+            "vpc_id": "vpc-1",
+            "ingress": [{"protocol": "tcp", "port": true, "cidr": "0.0.0.0/0"}],
+        }));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path.join("."), "ingress.0.port");
+        assert!(issues[0].message.contains("whole number"), "{issues:?}");
+        let issues = check(serde_json::json!({
+            "vpc_id": "vpc-1",
+            "ingress": [
+                {"protocol": "gre", "cidr": "0.0.0.0/0"},
+                {"protocol": "tcp", "from_port": 9, "to_port": 1, "source_group": "${a.group_id}"},
+                {"protocol": "icmp", "from_port": 300, "cidr": "1.2.3.4/8"},
+            ],
+        }));
+        let found: Vec<(String, &str)> = issues
+            .iter()
+            .map(|i| (i.path.join("."), i.message.as_str()))
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].0, "ingress.0.protocol");
+        assert!(found[0].1.contains("tcp, udp, icmp or -1"), "{found:?}");
+        assert_eq!(found[1].0, "ingress.1.from_port");
+        assert_eq!(found[2].0, "ingress.2", "{found:?}");
+        assert!(found[2].1.contains("-1 to 255"), "{found:?}");
+        let issues = check(serde_json::json!({"vpc_id": "default", "description": 5}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["description"]);
+        assert!(issues[0].message.contains("must be a string"), "{issues:?}");
+        let issues = check(serde_json::json!({"vpc_id": "default"}));
+        assert_eq!(issues[0].path, ["vpc_id"], "{issues:?}");
     }
 }
