@@ -6,38 +6,75 @@
 //! until the namespace (and so everything in it) is gone.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, ListParams};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{ANNOTATION_EXPIRES, LABEL_MANAGED, LABEL_TENANT, apply, classify, is_not_found};
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, SweepCx,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
     parse_props,
 };
 
 /// The `k8s.namespace` kind.
 pub struct NamespaceKind;
 
-#[derive(Deserialize)]
+/// The kind's name in stacks.
+const NAME: &str = "k8s.namespace";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<NamespaceProps>(NAME));
+
+/// The tenant's Kubernetes namespace, with a quota, default limits, a
+/// default-deny network policy and an optional image-pull Secret.
+///
+/// The namespace is labelled with the tenant and `envctl/managed=true`,
+/// enforces Pod Security Standards "restricted" and carries its expiry as an
+/// annotation. Inside it: a ResourceQuota `envctl-quota`, a LimitRange
+/// `envctl-defaults` (100m/128Mi requested, 500m/512Mi limit per container),
+/// NetworkPolicies that deny by default and let in the tenant's own pods and
+/// the ingress controller, and a `kubernetes.io/dockerconfigjson` Secret
+/// `envctl-image-pull` when `image_pull_secret` is set.
+///
+/// Rules: a namespace name is an RFC 1123 DNS label (Kubernetes "Object
+/// Names and IDs": at most 63 characters of a-z, 0-9 and `-`, starting and
+/// ending with a letter or digit); quota values are resource quantities
+/// (apimachinery `resource.Quantity`); a label value (`ingress_namespace`
+/// is matched as the `kubernetes.io/metadata.name` label) is at most 63
+/// characters of letters, digits, `-`, `_` and `.`, starting and ending with
+/// a letter or digit (apimachinery `validation.IsValidLabelValue`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NamespaceProps {
-    /// Namespace name; default: the tenant name, after `prefix`.
+    /// The namespace's name, a DNS label, e.g. `team-acme`; default: `prefix`
+    /// followed by the tenant name.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 63))]
     name: Option<String>,
+    /// Put before the tenant name when `name` is absent, e.g. `team-` makes
+    /// `team-acme`; default: none (the namespace is the tenant name).
     #[serde(default)]
+    #[schemars(length(max = 62))]
     prefix: Option<String>,
+    /// The namespace's ResourceQuota (requests and limits alike); default:
+    /// cpu 64, memory 256Gi, pods 500.
     #[serde(default)]
     quota: Option<Quota>,
-    /// Namespace of the ingress controller allowed in (default ingress-nginx).
+    /// The namespace of the ingress controller whose pods are let in, e.g.
+    /// `traefik`; default: `ingress-nginx`.
     #[serde(default = "default_ingress_namespace")]
+    #[schemars(length(max = 63))]
     ingress_namespace: String,
-    /// A `.dockerconfigjson` for pulling images (usually `${pull-secret.value}`).
+    /// A `.dockerconfigjson` document for pulling images, stored as the
+    /// Secret `envctl-image-pull` (usually `${pull-secret.value}`); default:
+    /// no pull Secret.
     #[serde(default)]
     image_pull_secret: Option<String>,
 }
@@ -46,13 +83,19 @@ fn default_ingress_namespace() -> String {
     "ingress-nginx".into()
 }
 
-#[derive(Deserialize)]
+/// The namespace's ResourceQuota: the same amount for requests and limits.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Quota {
+    /// CPU for all pods together, a Kubernetes quantity, e.g. `16` or
+    /// `8500m`; default: `64`.
     #[serde(default = "default_cpu")]
     cpu: String,
+    /// Memory for all pods together, a Kubernetes quantity, e.g. `64Gi`;
+    /// default: `256Gi`.
     #[serde(default = "default_memory")]
     memory: String,
+    /// How many pods may exist at once; default: 500.
     #[serde(default = "default_pods")]
     pods: u32,
 }
@@ -74,6 +117,106 @@ impl Default for Quota {
             memory: default_memory(),
             pods: default_pods(),
         }
+    }
+}
+
+/// Letters, digits and `-`, starting and ending with a letter or digit, at
+/// most 63 characters: an RFC 1123 label as Kubernetes names namespaces
+/// (apimachinery `validation.IsDNS1123Label`).
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// A label value: empty, or at most 63 characters of letters, digits, `-`,
+/// `_` and `.`, starting and ending with a letter or digit (apimachinery
+/// `validation.IsValidLabelValue`).
+fn is_label_value(value: &str) -> bool {
+    value.is_empty()
+        || (value.len() <= 63
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// A Kubernetes resource quantity as apimachinery's `resource.ParseQuantity`
+/// reads it (after trimming spaces, as its JSON decoding does):
+/// `<sign>?<digits>[.<digits>]<suffix>`, the suffix a binary SI one (`Ki`
+/// `Mi` `Gi` `Ti` `Pi` `Ei`), a decimal SI one (`n` `u` `m` `k` `M` `G` `T`
+/// `P` `E` or none) or an exponent (`e3`, `E-2`). Like that parser, it lets
+/// the digits be absent (read as 0), so nothing the API accepts is refused.
+fn is_quantity(value: &str) -> bool {
+    fn after_digits(s: &str) -> &str {
+        s.trim_start_matches(|c: char| c.is_ascii_digit())
+    }
+    let s = value.trim();
+    if s.is_empty() {
+        return false;
+    }
+    let s = after_digits(s.strip_prefix(['+', '-']).unwrap_or(s));
+    let s = s.strip_prefix('.').map_or(s, after_digits);
+    match s {
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T"
+        | "P" | "E" => true,
+        _ => s
+            .strip_prefix(['e', 'E'])
+            .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+            .is_some_and(|e| !e.is_empty() && after_digits(e).is_empty()),
+    }
+}
+
+impl KindProps for NamespaceProps {
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if let Some(name) = self.name.as_deref().filter(|n| !is_ref(n))
+            && !is_dns_label(name)
+        {
+            issues.push(PropIssue::new(
+                &["name"],
+                "is not a DNS label: use 1-63 characters of a-z, 0-9 and '-', \
+                 starting and ending with a letter or digit (e.g. team-acme)",
+            ));
+        }
+        // The tenant name (a DNS label itself) follows the prefix.
+        if let Some(prefix) = self.prefix.as_deref().filter(|p| !is_ref(p))
+            && !prefix.is_empty()
+            && !is_dns_label(&format!("{prefix}a"))
+        {
+            issues.push(PropIssue::new(
+                &["prefix"],
+                "cannot start a DNS label: use a-z, 0-9 and '-', starting with a \
+                 letter or digit (e.g. team-)",
+            ));
+        }
+        if !is_ref(&self.ingress_namespace) && !is_label_value(&self.ingress_namespace) {
+            issues.push(PropIssue::new(
+                &["ingress_namespace"],
+                "cannot match a namespace (it is matched as a label value): use the \
+                 ingress controller's namespace name, 1-63 characters of a-z, 0-9 \
+                 and '-' (e.g. ingress-nginx)",
+            ));
+        }
+        if let Some(quota) = &self.quota {
+            for (field, value, example) in [
+                ("cpu", &quota.cpu, "16 or 8500m"),
+                ("memory", &quota.memory, "64Gi or 512Mi"),
+            ] {
+                if !is_ref(value) && !is_quantity(value) {
+                    issues.push(PropIssue::new(
+                        &["quota", field],
+                        format!("is not a Kubernetes quantity: write e.g. {example}"),
+                    ));
+                }
+            }
+        }
+        issues
     }
 }
 
@@ -120,14 +263,7 @@ fn namespace_name(cx: &Cx, p: &NamespaceProps) -> Result<String, KindError> {
         Some(n) => n.clone(),
         None => format!("{}{}", p.prefix.as_deref().unwrap_or(""), cx.tenant),
     };
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if !valid {
+    if !is_dns_label(&name) {
         return Err(KindError::Permanent(format!(
             "namespace name '{name}' is not a DNS label: use 1-63 characters of a-z, 0-9 and '-' (property name or prefix)"
         )));
@@ -142,39 +278,13 @@ fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 #[async_trait]
 impl Kind for NamespaceKind {
     fn name(&self) -> &'static str {
-        "k8s.namespace"
+        NAME
     }
     fn api(&self) -> &'static str {
         "k8s"
     }
-    fn props(&self) -> &'static [PropSpec] {
-        &[
-            PropSpec {
-                name: "name",
-                required: false,
-                doc: "namespace name (default: prefix + tenant)",
-            },
-            PropSpec {
-                name: "prefix",
-                required: false,
-                doc: "prefix before the tenant name",
-            },
-            PropSpec {
-                name: "quota",
-                required: false,
-                doc: "{cpu, memory, pods} of the ResourceQuota",
-            },
-            PropSpec {
-                name: "ingress_namespace",
-                required: false,
-                doc: "namespace of the ingress controller let in (default ingress-nginx)",
-            },
-            PropSpec {
-                name: "image_pull_secret",
-                required: false,
-                doc: "a .dockerconfigjson for pulling images",
-            },
-        ]
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[OutputSpec {
@@ -381,4 +491,103 @@ fn network_policies(ingress_namespace: &str) -> Vec<(&'static str, serde_json::V
             ]}),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(yaml: &str) -> Vec<(String, String)> {
+        let props: Props = serde_yaml_ng::from_str(yaml).unwrap();
+        NamespaceKind
+            .check(&props)
+            .into_iter()
+            .map(|i| (i.path.join("."), i.message))
+            .collect()
+    }
+
+    fn paths(yaml: &str) -> Vec<String> {
+        issues(yaml).into_iter().map(|(p, _)| p).collect()
+    }
+
+    #[test]
+    fn good_and_referenced_values_pass() {
+        assert!(issues("{}").is_empty());
+        assert!(
+            issues(
+                "name: team-acme\nquota: {cpu: 8500m, memory: 64Gi, pods: 20}\n\
+                 ingress_namespace: traefik\nimage_pull_secret: ${pull.value}"
+            )
+            .is_empty()
+        );
+        assert!(issues("prefix: team-\nquota: {cpu: '${q.cpu}'}").is_empty());
+        assert!(issues("name: ${ns.name}").is_empty());
+    }
+
+    #[test]
+    fn a_wrongly_typed_literal_is_refused_naming_the_field() {
+        assert_eq!(paths("quota: {pods: many}"), ["quota.pods"]);
+        assert_eq!(paths("quota: {cpu: 4}"), ["quota.cpu"]);
+        assert_eq!(paths("name: [a]"), ["name"]);
+        // An unknown field of the optional quota is refused under `quota`.
+        let unknown = paths("quota: {cpus: 4}");
+        assert!(
+            unknown.len() == 1 && unknown[0].starts_with("quota"),
+            "{unknown:?}"
+        );
+    }
+
+    #[test]
+    fn bad_names_and_quantities_are_refused_naming_the_field() {
+        let long = "a".repeat(64);
+        assert_eq!(paths(&format!("name: {long}")), ["name"]);
+        let found = issues("name: Team_Acme");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "name");
+        assert!(found[0].1.contains("DNS label"), "{found:?}");
+        assert!(!found[0].1.contains("Team_Acme"), "{found:?}");
+        assert_eq!(paths("name: -acme"), ["name"]);
+        assert_eq!(paths("prefix: -team"), ["prefix"]);
+        assert_eq!(paths("prefix: Team"), ["prefix"]);
+        assert_eq!(paths("ingress_namespace: -nginx"), ["ingress_namespace"]);
+        assert_eq!(
+            paths("quota: {cpu: lots, memory: 2 GB}"),
+            ["quota.cpu", "quota.memory"]
+        );
+        assert_eq!(paths("quota: {pods: -1}"), ["quota.pods"]);
+    }
+
+    #[test]
+    fn quantities_follow_apimachinery() {
+        for ok in [
+            "64", "500m", "256Gi", "1.5", ".5", "2.", "1e3", "1E-2", "+1k", " 4 ", "100M", "5n",
+        ] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in [
+            "", "lots", "1.5.2", "2 GB", "1e", "1e1.5", "1KiB", "1g", "1Gb",
+        ] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_schema_documents_every_field() {
+        let s = NamespaceKind.schema().unwrap();
+        assert!(
+            s.description()
+                .starts_with("The tenant's Kubernetes namespace")
+        );
+        for f in s.fields() {
+            assert!(!f.description.is_empty(), "{}", f.name);
+        }
+        assert_eq!(
+            s.field(&["ingress_namespace"]).unwrap().default.as_deref(),
+            Some("ingress-nginx")
+        );
+        assert_eq!(
+            s.field(&["quota", "pods"]).unwrap().default.as_deref(),
+            Some("500")
+        );
+    }
 }
