@@ -17,12 +17,14 @@
 //! deleting one removes the record the other renews with.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_acm::error::ProvideErrorMetadata;
 use aws_sdk_acm::types::{CertificateStatus, KeyAlgorithm, Tag, ValidationMethod};
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
@@ -31,9 +33,10 @@ use super::elbv2::poll_until;
 use super::route53_zone::{
     ZoneInfo, bare_zone_id, change, get_zone, record_set, submit, zone_tags,
 };
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, literal, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -61,15 +64,84 @@ const VALIDATION_TTL: i64 = 300;
 
 pub struct Certificate;
 
-#[derive(Debug, Deserialize)]
+/// A public ACM certificate validated by DNS, ready once ISSUED.
+///
+/// With `zone_id`, its validation CNAMEs are written into that Route53
+/// zone (and removed with it). Rules: ACM API reference, RequestCertificate
+/// (`DomainName` and each `SubjectAlternativeNames` entry 1-253 characters,
+/// labels of at most 63, one leading `*.` at most) and the quota "Domain
+/// names per ACM certificate" (10 by default); no name reserved by RFC
+/// 2606/6761, which no public CA certifies.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CertificateProps {
+    /// The certificate's domain, e.g. `acme.example.com` or `${zone.name}`
+    /// (a leading `*.` makes it a wildcard).
     domain: String,
+    /// Further names on the certificate, e.g. `[www.acme.example.com]`;
+    /// default `[*.<domain>]` (`[]` for none).
     #[serde(default)]
     subject_alternative_names: Option<Vec<String>>,
+    /// The Route53 zone to write the DNS validation CNAMEs into, e.g.
+    /// `${zone.zone_id}`; absent: create the records of the
+    /// `validation_records` output yourself.
     #[serde(default)]
     zone_id: Option<String>,
 }
+
+/// Names ACM puts on one certificate by default (quota "Domain names per
+/// ACM certificate").
+const MAX_NAMES: usize = 10;
+
+impl KindProps for CertificateProps {
+    /// Each literal name is one ACM certifies ([`certificate_name_problem`])
+    /// and not reserved ([`reserved`]: no public CA certifies those, so the
+    /// request could only fail or time out); at most [`MAX_NAMES`] names.
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        let mut name = |path: &[&str], raw: &str| {
+            if is_ref(raw) {
+                return;
+            }
+            if let Some(why) = certificate_name_problem(raw) {
+                issues.push(PropIssue::new(
+                    path,
+                    format!("'{raw}' is not a name ACM certifies: {why}"),
+                ));
+            } else if let Some(why) = reserved(raw) {
+                issues.push(PropIssue::new(
+                    path,
+                    format!(
+                        "'{raw}' cannot get a public certificate: {why}; use a domain registered \
+                         in the public DNS (ENVCTL_DOMAIN / --domain, ${{envctl.domain}})"
+                    ),
+                ));
+            }
+        };
+        name(&["domain"], &self.domain);
+        if let Some(list) = &self.subject_alternative_names {
+            for (i, raw) in list.iter().enumerate() {
+                name(&["subject_alternative_names", &i.to_string()], raw);
+            }
+            if list.len() + 1 > MAX_NAMES {
+                issues.push(PropIssue::new(
+                    &["subject_alternative_names"],
+                    format!(
+                        "{} names in one certificate; ACM allows {MAX_NAMES} by default (quota \
+                         \"Domain names per ACM certificate\"): list at most {} here",
+                        list.len() + 1,
+                        MAX_NAMES - 1
+                    ),
+                ));
+            }
+        }
+        issues
+    }
+}
+
+const NAME: &str = "aws.acm.certificate";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<CertificateProps>(NAME));
 
 /// The names and zone of a certificate, normalized.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,9 +175,9 @@ impl CertificateProps {
         let sans: BTreeSet<String> = sans.into_iter().filter(|s| *s != domain).collect();
         // ACM allows up to 10 names by default (quota "Domain names per ACM
         // certificate").
-        if sans.len() + 1 > 10 {
+        if sans.len() + 1 > MAX_NAMES {
             return Err(KindError::Permanent(format!(
-                "properties: {} names in one certificate; ACM allows 10 by default",
+                "properties: {} names in one certificate; ACM allows {MAX_NAMES} by default",
                 sans.len() + 1
             )));
         }
@@ -121,25 +193,6 @@ impl CertificateProps {
         })
     }
 }
-
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "domain",
-        required: true,
-        doc: "the certificate's domain, e.g. acme.example.test (or ${zone.name})",
-    },
-    PropSpec {
-        name: "subject_alternative_names",
-        required: false,
-        doc: "further names; default [*.<domain>] ([] for none)",
-    },
-    PropSpec {
-        name: "zone_id",
-        required: false,
-        doc: "the Route53 zone to write the DNS validation CNAMEs into (e.g. ${zone.zone_id}); \
-              without it, create the records of the validation_records output yourself",
-    },
-];
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -614,15 +667,15 @@ fn outputs(info: &CertInfo, zone_id: Option<&str>) -> Outputs {
 #[async_trait]
 impl Kind for Certificate {
     fn name(&self) -> &'static str {
-        "aws.acm.certificate"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "acm"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -639,55 +692,6 @@ impl Kind for Certificate {
     /// Past the documented 30 minutes.
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(40 * 60)
-    }
-
-    /// ACM API reference, RequestCertificate: DomainName and each
-    /// SubjectAlternativeNames entry 1-253 characters, labels of at most 63,
-    /// one leading `*.` at most; "Domain names per ACM certificate" quota 10.
-    /// And no name reserved by RFC 2606/6761 ([`reserved`]): no public CA
-    /// certifies those, so the request could only fail or time out.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let mut issues = Vec::new();
-        let mut name = |path: &[&str], raw: &str| {
-            if let Some(why) = certificate_name_problem(raw) {
-                issues.push(PropIssue::new(
-                    path,
-                    format!("'{raw}' is not a name ACM certifies: {why}"),
-                ));
-            } else if let Some(why) = reserved(raw) {
-                issues.push(PropIssue::new(
-                    path,
-                    format!(
-                        "'{raw}' cannot get a public certificate: {why}; use a domain registered \
-                         in the public DNS (ENVCTL_DOMAIN / --domain, ${{envctl.domain}})"
-                    ),
-                ));
-            }
-        };
-        if let Some(d) = literal(props, "domain") {
-            name(&["domain"], d);
-        }
-        if let Some(list) = props
-            .get("subject_alternative_names")
-            .and_then(|v| v.as_array())
-        {
-            for (i, v) in list.iter().enumerate() {
-                if let Some(raw) = v.as_str().filter(|s| !s.contains("${")) {
-                    name(&["subject_alternative_names", &i.to_string()], raw);
-                }
-            }
-            if list.len() + 1 > 10 {
-                issues.push(PropIssue::new(
-                    &["subject_alternative_names"],
-                    format!(
-                        "{} names in one certificate; ACM allows 10 by default (quota \
-                         \"Domain names per ACM certificate\")",
-                        list.len() + 1
-                    ),
-                ));
-            }
-        }
-        issues
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -1009,5 +1013,46 @@ mod tests {
             serde_json::json!({"domain": "a.envctl-demo.net", "subject_alternative_names": many}),
         );
         assert!(m[0].contains("11 names"), "{m:?}");
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_fields_are_refused_naming_the_field() {
+        let check = |v: serde_json::Value| {
+            Certificate
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| format!("{}: {}", i.path.join("."), i.message))
+                .collect::<Vec<_>>()
+        };
+        let m = check(serde_json::json!({"domain": 5}));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].starts_with("domain: must be a string"), "{m:?}");
+        let m = check(serde_json::json!({
+            "domain": "a.envctl-demo.net", "subject_alternative_names": "b.envctl-demo.net"
+        }));
+        assert!(
+            m[0].starts_with("subject_alternative_names: must be a list"),
+            "{m:?}"
+        );
+        let m = check(serde_json::json!({
+            "domain": "a.envctl-demo.net", "subject_alternative_names": [true]
+        }));
+        assert!(
+            m[0].starts_with("subject_alternative_names.0: must be a string"),
+            "{m:?}"
+        );
+        let m = check(serde_json::json!({"domain": "a.envctl-demo.net", "zone": "Z1"}));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(
+            m[0].starts_with("zone: unknown field 'zone' (did you mean 'zone_id'?)"),
+            "{m:?}"
+        );
+        assert!(
+            check(serde_json::json!({
+                "domain": "${zone.name}", "subject_alternative_names": ["${x.y}"],
+                "zone_id": "${zone.zone_id}"
+            }))
+            .is_empty()
+        );
     }
 }
