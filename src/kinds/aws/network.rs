@@ -5,8 +5,10 @@
 //! envctl never changes nor deletes. Also the EC2 helpers the other EC2
 //! kinds share: tags, filters, list properties.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,14 +17,16 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, InternetGateway, ResourceType, RouteTable, Subnet, SubnetState,
     Tag, TagSpecification, Vpc, VpcAttributeName, VpcState,
 };
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::eni_holders::{Held, dependency_violation};
 use super::{classify, errors, unanswered};
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::{TenantName, tags};
 
@@ -192,21 +196,112 @@ where
 
 // ---------------------------------------------------------- properties ----
 
-#[derive(Debug, Deserialize)]
+/// A VPC with two public subnets in two zones, an internet gateway and a
+/// route table sending 0.0.0.0/0 to it; or an existing network adopted
+/// read-only.
+///
+/// Give none of `vpc_id`, `subnet_ids`, `vpc_name`, `shared_from` to create
+/// a network (envctl then owns and deletes it); any of them adopts an
+/// existing one, which envctl never changes nor deletes. The CIDR rules:
+/// CreateVpc (EC2 API reference, "between /16 and /28") and the VPC User
+/// Guide, "VPC CIDR blocks"; here /16 to /19, as the two subnets are the
+/// first two /20 blocks of the VPC. Tags (`Name`): at most 256 characters
+/// (EC2 User Guide, "Tag restrictions").
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NetworkProps {
+    /// IPv4 block of a VPC envctl creates, /16 to /19; default
+    /// `10.40.0.0/16`. The two subnets are its first two /20 blocks.
     #[serde(default)]
     cidr: Option<String>,
+    /// Adopt this existing VPC (an id starting with `vpc-`) instead of
+    /// creating one; without subnet_ids, one subnet in each of its first two
+    /// zones is used.
     #[serde(default)]
     vpc_id: Option<String>,
+    /// Adopt these existing subnets, at least two (in two zones): a list or
+    /// one comma-separated string, e.g. `[subnet-1, subnet-2]` or
+    /// `${shared.subnet_ids}`.
     #[serde(default)]
-    subnet_ids: Option<serde_json::Value>,
+    subnet_ids: Option<StringList>,
+    /// Zones of subnets a and b (the first two listed), a list or one
+    /// comma-separated string, e.g. `[us-east-1a, us-east-1b]`; default: the
+    /// first two available zones of the region.
     #[serde(default)]
-    availability_zones: Option<serde_json::Value>,
+    availability_zones: Option<StringList>,
+    /// Adopt the one VPC whose `Name` tag is this, e.g. `platform` (read
+    /// only, never changed or deleted).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
     vpc_name: Option<String>,
+    /// Adopt the network another envctl tenant created, as `<tenant>/<resource
+    /// id>`, e.g. `shared-dev/network`: one network shared by many tenants;
+    /// read only.
     #[serde(default)]
     shared_from: Option<String>,
+}
+
+/// A list of strings, given as a YAML list or as one comma-separated string
+/// (what a `${x.subnet_ids}` reference yields).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum StringList {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl StringList {
+    /// The items, trimmed, empty ones and repeats dropped.
+    pub(crate) fn items(&self) -> Vec<String> {
+        let raw: Vec<&str> = match self {
+            StringList::List(items) => items.iter().map(String::as_str).collect(),
+            StringList::Text(s) => s.split(',').collect(),
+        };
+        let mut seen = BTreeSet::new();
+        raw.into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && seen.insert(s.clone()))
+            .collect()
+    }
+
+    /// Whether any item still holds a `${ref}`.
+    pub(crate) fn has_ref(&self) -> bool {
+        match self {
+            StringList::List(items) => items.iter().any(|s| is_ref(s)),
+            StringList::Text(s) => is_ref(s),
+        }
+    }
+}
+
+impl JsonSchema for StringList {
+    fn schema_name() -> Cow<'static, str> {
+        "StringList".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["array", "string"], "items": { "type": "string" } })
+    }
+}
+
+/// An issue as the error `apply` returns, worded as `parse_props` words
+/// its own: `property 'ingress[0].port': ...`.
+pub(crate) fn refusal(issue: PropIssue) -> KindError {
+    let mut path = String::new();
+    for seg in &issue.path {
+        if seg.parse::<usize>().is_ok() {
+            path.push_str(&format!("[{seg}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(seg);
+        }
+    }
+    KindError::Permanent(format!("property '{path}': {}", issue.message))
 }
 
 /// How an adopted network's VPC is found.
@@ -272,8 +367,8 @@ pub(crate) fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
 }
 
 /// The two /20 subnets at the start of a VPC CIDR of /16 to /19.
-fn subnet_cidrs(cidr: &str) -> Result<[String; SUBNETS], KindError> {
-    let bad = |m: String| KindError::Permanent(format!("properties: cidr {m}"));
+fn subnet_cidrs(cidr: &str) -> Result<[String; SUBNETS], PropIssue> {
+    let bad = |m: String| PropIssue::new(&["cidr"], m);
     let (addr, prefix) = parse_cidr(cidr).map_err(bad)?;
     if !(16..SUBNET_PREFIX).contains(&prefix) {
         return Err(bad(format!(
@@ -287,52 +382,95 @@ fn subnet_cidrs(cidr: &str) -> Result<[String; SUBNETS], KindError> {
 }
 
 impl NetworkProps {
-    fn plan(self) -> Result<Plan, KindError> {
-        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
-        let subnet_ids = list_prop("subnet_ids", self.subnet_ids.as_ref())?;
-        let zones = list_prop("availability_zones", self.availability_zones.as_ref())?;
+    /// These properties with every `${ref}` replaced by a value of its
+    /// shape, or dropped where a reference may yield anything (a list of
+    /// any length, a CIDR): dropping one only loses checks, never adds one.
+    fn filled(&self) -> NetworkProps {
+        let text = |v: &Option<String>, with: &str| {
+            v.as_ref().map(|v| {
+                if is_ref(v) {
+                    with.to_string()
+                } else {
+                    v.clone()
+                }
+            })
+        };
+        let list = |v: &Option<StringList>| v.clone().filter(|l| !l.has_ref());
+        NetworkProps {
+            cidr: self.cidr.clone().filter(|c| !is_ref(c)),
+            vpc_id: text(&self.vpc_id, "vpc-ref"),
+            subnet_ids: list(&self.subnet_ids),
+            availability_zones: list(&self.availability_zones),
+            vpc_name: text(&self.vpc_name, "ref"),
+            shared_from: text(&self.shared_from, "ref/ref"),
+        }
+    }
+
+    /// What `apply` does; an issue names the property to fix.
+    fn plan(self) -> Result<Plan, PropIssue> {
+        let subnet_ids = self.subnet_ids.as_ref().map(StringList::items);
+        let zones = self.availability_zones.as_ref().map(StringList::items);
         if let Some(z) = &zones
             && z.len() < SUBNETS
         {
-            return bad(format!(
-                "availability_zones lists {} zone(s); give at least two distinct zones \
-                 (e.g. [us-east-1a, us-east-1b]) or leave it out to use the region's first two",
-                z.len()
+            return Err(PropIssue::new(
+                &["availability_zones"],
+                format!(
+                    "lists {} zone(s); give at least two distinct zones (e.g. [us-east-1a, \
+                     us-east-1b]) or leave it out to use the region's first two",
+                    z.len()
+                ),
             ));
         }
         if let Some(v) = &self.vpc_id
             && !v.starts_with("vpc-")
         {
-            return bad(format!(
-                "vpc_id '{v}' is not a VPC id (vpc-...); leave it out to create a VPC"
+            return Err(PropIssue::new(
+                &["vpc_id"],
+                "is not a VPC id (one starts with 'vpc-'); leave it out to create a VPC",
             ));
         }
         if let Some(ids) = &subnet_ids {
-            check_ids("subnet_ids", ids, "subnet-")?;
+            if let Some(id) = ids.iter().find(|id| !id.starts_with("subnet-")) {
+                return Err(PropIssue::new(
+                    &["subnet_ids"],
+                    format!("contains '{id}', which is not an id starting with 'subnet-'"),
+                ));
+            }
             if ids.len() < SUBNETS {
-                return bad(format!(
-                    "subnet_ids lists {} subnet(s); give at least two, in two zones",
-                    ids.len()
+                return Err(PropIssue::new(
+                    &["subnet_ids"],
+                    format!(
+                        "lists {} subnet(s); give at least two, in two zones",
+                        ids.len()
+                    ),
                 ));
             }
         }
-        let ways = [
-            self.vpc_id.is_some(),
-            self.vpc_name.is_some(),
-            self.shared_from.is_some(),
+        let given: Vec<&str> = [
+            ("vpc_id", self.vpc_id.is_some()),
+            ("vpc_name", self.vpc_name.is_some()),
+            ("shared_from", self.shared_from.is_some()),
         ]
-        .iter()
-        .filter(|w| **w)
-        .count();
-        if ways > 1 {
-            return bad(
-                "vpc_id, vpc_name and shared_from each name the VPC to adopt; give only one".into(),
-            );
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if given.len() > 1 {
+            return Err(PropIssue::new(
+                &[given[1]],
+                format!(
+                    "{} each name the VPC to adopt; give only one",
+                    given.join(" and ")
+                ),
+            ));
         }
         if let Some(n) = &self.vpc_name
             && (n.trim().is_empty() || n.chars().count() > 256)
         {
-            return bad("vpc_name must be the VPC's Name tag, 1 to 256 characters".into());
+            return Err(PropIssue::new(
+                &["vpc_name"],
+                "must be the VPC's Name tag, 1 to 256 characters",
+            ));
         }
         let vpc = if let Some(n) = self.vpc_name {
             VpcLookup::Name(n)
@@ -349,9 +487,10 @@ impl NetworkProps {
                     }
                 }
                 _ => {
-                    return bad(format!(
-                        "shared_from '{from}' must be <tenant>/<resource id> of the network \
-                         another envctl tenant created, e.g. shared-dev/network"
+                    return Err(PropIssue::new(
+                        &["shared_from"],
+                        "must be <tenant>/<resource id> of the network another envctl tenant \
+                         created, e.g. shared-dev/network",
                     ));
                 }
             }
@@ -366,11 +505,14 @@ impl NetworkProps {
                 zones,
             });
         };
-        if let Some(c) = self.cidr {
-            return bad(format!(
-                "cidr ({c}) only applies when envctl creates the VPC; remove it, or remove \
-                 {} to create a network",
-                ADOPTING_PROPS.join("/")
+        if self.cidr.is_some() {
+            return Err(PropIssue::new(
+                &["cidr"],
+                format!(
+                    "only applies when envctl creates the VPC; remove it, or remove {} to \
+                     create a network",
+                    ADOPTING_PROPS.join("/")
+                ),
             ));
         }
         Ok(Plan::Existing {
@@ -381,43 +523,40 @@ impl NetworkProps {
     }
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "cidr",
-        required: false,
-        doc: "IPv4 block of the VPC, /16 to /19 (default 10.40.0.0/16); the two subnets are \
-              the first two /20 blocks of it",
-    },
-    PropSpec {
-        name: "vpc_id",
-        required: false,
-        doc: "use this existing VPC instead of creating one (envctl then creates and deletes \
-              nothing); without subnet_ids, one subnet in each of its first two zones is used",
-    },
-    PropSpec {
-        name: "subnet_ids",
-        required: false,
-        doc: "use these existing subnets (list or comma-separated string, at least two); \
-              implies an existing network",
-    },
-    PropSpec {
-        name: "vpc_name",
-        required: false,
-        doc: "adopt the one VPC whose Name tag is this (read only, never deleted or changed)",
-    },
-    PropSpec {
-        name: "shared_from",
-        required: false,
-        doc: "adopt the network another envctl tenant created, as <tenant>/<resource id> \
-              (e.g. shared-dev/network): one network shared by many tenants; read only",
-    },
-    PropSpec {
-        name: "availability_zones",
-        required: false,
-        doc: "zones of subnets a and b (the first two listed); default: the first two \
-              available zones of the region",
-    },
-];
+/// What `apply` decides before any call, on the literal values: the CIDR (a
+/// valid IPv4 network address; /16 to /19 here because the two subnets are
+/// /20 blocks, within CreateVpc's "between /16 and /28", API reference and
+/// VPC User Guide "VPC CIDR blocks"), ids by prefix, the choice between
+/// creating and adopting, and at least two zones.
+impl KindProps for NetworkProps {
+    fn check(&self) -> Vec<PropIssue> {
+        match self.filled().plan() {
+            Ok(_) => Vec::new(),
+            Err(mut issue) => {
+                // Giving two ways to adopt is wrong whatever their values:
+                // name one that is not a reference (an issue at a
+                // reference's path would be dropped).
+                let literal = [
+                    ("vpc_id", &self.vpc_id),
+                    ("vpc_name", &self.vpc_name),
+                    ("shared_from", &self.shared_from),
+                ]
+                .into_iter()
+                .find(|(_, v)| v.as_deref().is_some_and(|v| !is_ref(v)));
+                if issue.message.ends_with("give only one") {
+                    issue.path = literal
+                        .map(|(name, _)| vec![name.to_string()])
+                        .unwrap_or_default();
+                }
+                vec![issue]
+            }
+        }
+    }
+}
+
+const NAME: &str = "aws.ec2.network";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<NetworkProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -1331,15 +1470,15 @@ async fn delete_created(cx: &Cx, vpc_id: Option<&str>) -> Result<(), KindError> 
 #[async_trait]
 impl Kind for Network {
     fn name(&self) -> &'static str {
-        "aws.ec2.network"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "ec2"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -1361,34 +1500,9 @@ impl Kind for Network {
         Duration::from_secs(10 * 60)
     }
 
-    /// What `apply` decides before any call, on the literal values: the
-    /// CIDR (a valid IPv4 network address; /16 to /19 here because the two
-    /// subnets are /20 blocks, within CreateVpc's "between /16 and /28", API
-    /// reference and VPC User Guide "VPC CIDR blocks"), ids by prefix, the
-    /// choice between creating and adopting, and at least two zones.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = super::ec2_rules::with_placeholders(
-            props,
-            &[
-                ("vpc_id", Some("vpc-ref")),
-                ("vpc_name", Some("ref")),
-                ("shared_from", Some("ref/ref")),
-                // A reference may yield any number of subnets: checked once
-                // resolved. (Dropping it only loses checks, never adds one.)
-                ("subnet_ids", None),
-                ("availability_zones", None),
-                ("cidr", None),
-            ],
-        );
-        match parse_props::<NetworkProps>(&filled).and_then(NetworkProps::plan) {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![super::ec2_rules::issue_of(e)],
-        }
-    }
-
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: NetworkProps = parse_props(props)?;
-        match p.plan()? {
+        match p.plan().map_err(refusal)? {
             Plan::Create {
                 cidr,
                 subnet_cidrs,
@@ -1514,7 +1628,7 @@ mod tests {
             serde_json::Value::Object(m) => m,
             _ => unreachable!(),
         };
-        parse_props::<NetworkProps>(&props)?.plan()
+        parse_props::<NetworkProps>(&props)?.plan().map_err(refusal)
     }
 
     #[test]
@@ -1608,5 +1722,28 @@ mod tests {
         assert!(err.to_string().contains("availability_zones"), "{err}");
         let err = plan(serde_json::json!({"subnets": ["subnet-1"]})).unwrap_err();
         assert!(err.to_string().contains("subnets"), "{err}");
+    }
+
+    #[test]
+    fn check_names_the_field_of_a_wrong_type_or_bad_value() {
+        let check = |v: serde_json::Value| Network.check(v.as_object().unwrap());
+        let issues = check(serde_json::json!({"subnet_ids": 5}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["subnet_ids"]);
+        assert!(
+            issues[0].message.contains("a list or a string"),
+            "{issues:?}"
+        );
+        let issues = check(serde_json::json!({"availability_zones": ["us-east-1a", 2]}));
+        assert_eq!(issues[0].path, ["availability_zones", "1"], "{issues:?}");
+        let issues = check(serde_json::json!({"vpc_name": ""}));
+        assert_eq!(issues[0].path, ["vpc_name"], "{issues:?}");
+        let issues = check(serde_json::json!({"vpc_id": "vpc-1", "shared_from": "${x.y}"}));
+        assert_eq!(issues[0].path, ["vpc_id"], "{issues:?}");
+        assert!(issues[0].message.contains("only one"), "{issues:?}");
+        let issues = check(serde_json::json!({"availability_zones": "us-east-1a"}));
+        assert_eq!(issues[0].path, ["availability_zones"], "{issues:?}");
+        assert!(issues[0].message.contains("at least two"), "{issues:?}");
+        assert!(check(serde_json::json!({"availability_zones": "${z.names}"})).is_empty());
     }
 }
