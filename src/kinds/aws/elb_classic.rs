@@ -167,7 +167,7 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
     let p: ClassicProps = parse_props(props)?;
     let name = cx.physical_name(MAX_NAME);
     check_elb_name("load balancer", &name, cx)?;
-    refuse(p.check())?;
+    refuse(SCHEMA.issues(props))?;
     let port = i32::from(p.instance_port);
     let listener = |protocol: &str, lb_port: i32, cert: Option<String>| {
         Listener::builder()
