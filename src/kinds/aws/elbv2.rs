@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,10 +25,10 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::classify;
-use crate::kinds::schema::is_ref;
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, literal, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -47,7 +48,7 @@ const GONE_WAIT: Duration = Duration::from_secs(240);
 
 pub struct LoadBalancer;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum LbType {
     #[default]
@@ -74,30 +75,182 @@ impl Scheme {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An Application (or Network) Load Balancer with one target group: HTTPS:443
+/// with a certificate (HTTP:80 redirecting to it), host-header rules; or TCP.
+///
+/// An application load balancer without a certificate gets HTTP:80
+/// forwarding to the target group; with `certificate_arn`, HTTPS:443
+/// forwards (TLS policy `ELBSecurityPolicy-TLS13-1-2-2021-06`) and HTTP:80
+/// answers 301 to HTTPS. Each of `hosts` gets a host-header rule on the
+/// forwarding listener. A network load balancer gets one TCP listener on
+/// `listener_port`. Rules: ELBv2 API reference, CreateLoadBalancer (`Subnets`:
+/// an application load balancer needs two Availability Zones; `Scheme`),
+/// CreateTargetGroup (`Port` 1-65535, `HealthCheckPath` 1-1024 characters
+/// starting with '/', `VpcId`), CreateListener (`Port` 1-65535) and
+/// CreateRule (host-header values: 1-128 characters of a-z, 0-9, `-`, `.`,
+/// `*`, `?`; at most 100 rules per listener by default, "Quotas for your
+/// Application Load Balancers"). The load balancer and target group names
+/// are envctl's (`envctl-<tenant>-<id>`, at most 32 characters of letters,
+/// digits and `-`, not at either end, not beginning with `internal-`),
+/// checked at apply where the tenant is known.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LbProps {
+    /// `application` (default) or `network`.
     #[serde(default, rename = "type")]
     lb_type: LbType,
+    /// Subnets to place it in, e.g. `${network.subnet_ids}`: a list, or a
+    /// comma-separated string (as references yield); an application load
+    /// balancer needs subnets in two Availability Zones.
     #[serde(deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     subnet_ids: Vec<String>,
+    /// Security groups (a list or a comma-separated string), e.g.
+    /// `[${alb-sg.group_id}]`; absent: the VPC's default group.
     #[serde(default, deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     security_group_ids: Vec<String>,
+    /// `internet-facing` (default) or `internal`; cannot change once created.
     #[serde(default)]
     scheme: Scheme,
+    /// Application only: the ACM certificate ARN of the HTTPS:443 listener,
+    /// e.g. `${cert.arn}`; with it HTTP:80 redirects to HTTPS (301), without
+    /// it (absent or empty) HTTP:80 forwards to the targets.
     #[serde(default)]
     certificate_arn: Option<String>,
+    /// The port the targets listen on; default 8080. Cannot change once
+    /// created.
     #[serde(default = "default_target_port")]
+    #[schemars(range(min = 1, max = 65535))]
     target_port: u16,
+    /// HTTP health check path of the target group, starting with `/`;
+    /// default `/healthcheck`.
     #[serde(default = "default_health_check_path")]
+    #[schemars(length(max = 1024))]
     health_check_path: String,
+    /// Application only: host names (a list or a comma-separated string),
+    /// e.g. `[api.example.com, "*.example.com"]`; each gets a host-header
+    /// rule forwarding to the target group. Default none.
     #[serde(default, deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     hosts: Vec<String>,
+    /// VPC of the target group, e.g. `${network.vpc_id}`; default: the load
+    /// balancer's VPC.
     #[serde(default)]
     vpc_id: Option<String>,
+    /// Network only: the port of the TCP listener; default 80.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 65535))]
     listener_port: Option<u16>,
 }
+
+impl KindProps for LbProps {
+    /// The rules across fields and on characters (ELBv2 API reference, see
+    /// the struct): ids by prefix, subnets in two zones for an application
+    /// load balancer, the health-check path, host-header values (unique, at
+    /// most 100), and which properties belong to which type. References are
+    /// skipped; a list holding one may stand for several items.
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        let mut bad = |path: &[&str], m: String| issues.push(PropIssue::new(path, m));
+        if self.subnet_ids.is_empty() {
+            bad(
+                &["subnet_ids"],
+                "is empty; give at least one subnet id, e.g. ${network.subnet_ids}".into(),
+            );
+        }
+        let hosts: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|h| !is_ref(h))
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        for h in hosts.iter().filter(|h| !valid_host(h)) {
+            bad(
+                &["hosts"],
+                format!(
+                    "'{h}' is not a host-header value ALB accepts: 1-128 characters of a-z, \
+                     0-9, '-', '.', and the wildcards '*' and '?'"
+                ),
+            );
+        }
+        if self.hosts.len() > MAX_HOSTS {
+            bad(
+                &["hosts"],
+                format!(
+                    "has {} entries; an ALB listener takes at most {MAX_HOSTS} rules: split \
+                     the hosts over several load balancers",
+                    self.hosts.len()
+                ),
+            );
+        }
+        let mut unique = BTreeSet::new();
+        if let Some(h) = hosts.iter().find(|h| !unique.insert(h.as_str())) {
+            bad(
+                &["hosts"],
+                format!("'{h}' is listed twice (host names ignore case); list each once"),
+            );
+        }
+        let certificate = self
+            .certificate_arn
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty());
+        match self.lb_type {
+            LbType::Application => {
+                if self.subnet_ids.len() == 1 && !has_ref(&self.subnet_ids) {
+                    bad(
+                        &["subnet_ids"],
+                        "an application load balancer needs subnets in at least two \
+                         Availability Zones; add a subnet of another zone"
+                            .into(),
+                    );
+                }
+                if self.listener_port.is_some() {
+                    bad(
+                        &["listener_port"],
+                        "is for type: network; an application load balancer listens on 80 \
+                         (and 443 with certificate_arn): remove it"
+                            .into(),
+                    );
+                }
+            }
+            LbType::Network => {
+                if certificate {
+                    bad(
+                        &["certificate_arn"],
+                        "is for type: application; a network load balancer gets a TCP \
+                         listener: remove it"
+                            .into(),
+                    );
+                }
+                if !self.hosts.is_empty() {
+                    bad(
+                        &["hosts"],
+                        "needs type: application (host-header rules are an ALB feature): \
+                         remove it"
+                            .into(),
+                    );
+                }
+            }
+        }
+        issues.extend(id_issue("subnet_ids", &self.subnet_ids, "subnet-"));
+        issues.extend(id_issue(
+            "security_group_ids",
+            &self.security_group_ids,
+            "sg-",
+        ));
+        if let Some(v) = self.vpc_id.as_deref().filter(|v| !v.trim().is_empty()) {
+            issues.extend(id_issue("vpc_id", &[v.trim().to_string()], "vpc-"));
+        }
+        issues.extend(health_check_path_issue(&self.health_check_path));
+        issues
+    }
+}
+
+/// The kind's name in stacks.
+const NAME: &str = "aws.elbv2.load_balancer";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<LbProps>(NAME));
 
 pub(crate) fn default_target_port() -> u16 {
     8080
@@ -106,62 +259,6 @@ pub(crate) fn default_target_port() -> u16 {
 pub(crate) fn default_health_check_path() -> String {
     "/healthcheck".to_string()
 }
-
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "type",
-        required: false,
-        doc: "application (default) or network",
-    },
-    PropSpec {
-        name: "subnet_ids",
-        required: true,
-        doc: "subnets to place it in: a list, or a comma-separated string (as references \
-              yield); an application load balancer needs two Availability Zones",
-    },
-    PropSpec {
-        name: "security_group_ids",
-        required: false,
-        doc: "security groups (list or comma-separated string); absent: the VPC's default",
-    },
-    PropSpec {
-        name: "scheme",
-        required: false,
-        doc: "internet-facing (default) or internal; cannot change once created",
-    },
-    PropSpec {
-        name: "certificate_arn",
-        required: false,
-        doc: "application only: ACM certificate of the HTTPS:443 listener; with it HTTP:80 \
-              redirects to HTTPS (301), without it HTTP:80 forwards to the targets",
-    },
-    PropSpec {
-        name: "target_port",
-        required: false,
-        doc: "port the targets listen on (default 8080); cannot change once created",
-    },
-    PropSpec {
-        name: "health_check_path",
-        required: false,
-        doc: "HTTP health check path of the target group (default /healthcheck)",
-    },
-    PropSpec {
-        name: "hosts",
-        required: false,
-        doc: "application only: host names (list or comma-separated string); each gets a \
-              host-header rule forwarding to the target group",
-    },
-    PropSpec {
-        name: "vpc_id",
-        required: false,
-        doc: "VPC of the target group; default: the load balancer's VPC",
-    },
-    PropSpec {
-        name: "listener_port",
-        required: false,
-        doc: "network only: port of the TCP listener (default 80)",
-    },
-];
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -283,8 +380,15 @@ pub(crate) fn id_issue(prop: &str, ids: &[String], prefix: &str) -> Option<PropI
         })
 }
 
-/// The first of `issues` as the error `apply` returns: the same rules
-/// `check` applies at validation, for callers that go straight to `apply`.
+/// Whether any item of a list property still holds a `${ref}` (which may
+/// stand for several comma-separated items once resolved).
+pub(crate) fn has_ref(items: &[String]) -> bool {
+    items.iter().any(|i| is_ref(i))
+}
+
+/// The first of `issues` as the error `apply` returns: `apply` refuses what
+/// `Kind::check` refuses (ranges included), for callers that go straight
+/// to `apply`.
 pub(crate) fn refuse(issues: Vec<PropIssue>) -> Result<(), KindError> {
     match issues.into_iter().next() {
         Some(issue) => Err(KindError::Permanent(issue.sentence())),
@@ -342,18 +446,6 @@ pub(crate) fn health_check_path_issue(path: &str) -> Option<PropIssue> {
             )
         },
     )
-}
-
-/// Checks an HTTP health check path: starts with '/', 1-1024 printable
-/// ASCII characters, no spaces (CreateTargetGroup `HealthCheckPath`).
-pub(crate) fn check_health_check_path(path: &str) -> Result<(), KindError> {
-    if !path.starts_with('/') || path.len() > 1024 || !path.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(KindError::Permanent(format!(
-            "properties: health_check_path '{path}' must start with '/', have no spaces and be \
-             at most 1024 characters"
-        )));
-    }
-    Ok(())
 }
 
 /// Calls `check` until it yields a value, pausing 1 s (growing ×1.5 up to
@@ -446,86 +538,20 @@ fn valid_host(h: &str) -> bool {
 
 fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
     let p: LbProps = parse_props(props)?;
-    let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
     let name = cx.physical_name(MAX_NAME);
     check_elb_name("load balancer", &name, cx)?;
-    if p.subnet_ids.is_empty() {
-        return bad("subnet_ids is empty; give at least one subnet id".into());
-    }
-    check_ids("subnet_ids", &p.subnet_ids, "subnet-")?;
-    check_ids("security_group_ids", &p.security_group_ids, "sg-")?;
-    let certificate = non_empty(p.certificate_arn);
-    let vpc_id = non_empty(p.vpc_id);
-    if let Some(v) = &vpc_id {
-        check_ids("vpc_id", std::slice::from_ref(v), "vpc-")?;
-    }
-    if p.target_port == 0 {
-        return bad("target_port is 0; use 1-65535".into());
-    }
-    check_health_check_path(&p.health_check_path)?;
-    let hosts: Vec<String> = p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
-    if let Some(h) = hosts.iter().find(|h| !valid_host(h)) {
-        return bad(format!(
-            "hosts: '{h}' is not a host name (a-z, 0-9, '-', '.', wildcards '*' and '?', at \
-             most 128 characters)"
-        ));
-    }
-    if hosts.len() > MAX_HOSTS {
-        return bad(format!(
-            "hosts has {} entries; an ALB listener takes at most {MAX_HOSTS} rules",
-            hosts.len()
-        ));
-    }
-    let mut unique = BTreeSet::new();
-    if let Some(h) = hosts.iter().find(|h| !unique.insert(h.as_str())) {
-        return bad(format!("hosts: '{h}' is listed twice"));
-    }
-    match p.lb_type {
-        LbType::Application => {
-            if p.subnet_ids.len() < 2 {
-                return bad(
-                    "an application load balancer needs subnet_ids in at least two \
-                     Availability Zones"
-                        .into(),
-                );
-            }
-            if p.listener_port.is_some() {
-                return bad(
-                    "listener_port is for type: network; an application load balancer \
-                     listens on 80 (and 443 with certificate_arn)"
-                        .into(),
-                );
-            }
-        }
-        LbType::Network => {
-            if certificate.is_some() {
-                return bad(
-                    "certificate_arn is for type: application; a network load balancer gets \
-                     a TCP listener"
-                        .into(),
-                );
-            }
-            if !hosts.is_empty() {
-                return bad(
-                    "hosts needs type: application (host-header rules are an ALB feature)".into(),
-                );
-            }
-            if p.listener_port == Some(0) {
-                return bad("listener_port is 0; use 1-65535".into());
-            }
-        }
-    }
+    refuse(SCHEMA.issues(props))?;
     Ok(Wanted {
         name,
         lb_type: p.lb_type,
         subnets: p.subnet_ids,
         security_groups: p.security_group_ids,
         scheme: p.scheme,
-        certificate,
+        certificate: non_empty(p.certificate_arn),
         target_port: p.target_port,
         health_check_path: p.health_check_path,
-        hosts,
-        vpc_id,
+        hosts: p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        vpc_id: non_empty(p.vpc_id),
         listener_port: p.listener_port.unwrap_or(80),
     })
 }
@@ -1196,15 +1222,15 @@ async fn delete_tg(elbv2: &Client, arn: &str, tenant: &str) -> Result<(), KindEr
 #[async_trait]
 impl Kind for LoadBalancer {
     fn name(&self) -> &'static str {
-        "aws.elbv2.load_balancer"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "elb"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -1222,52 +1248,6 @@ impl Kind for LoadBalancer {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(15 * 60)
-    }
-
-    /// ELBv2 API reference: CreateTargetGroup `HealthCheckPath` (1-1024
-    /// characters, a path starting with '/'); CreateRule host-header
-    /// condition values (up to 128 characters of A-Z, a-z, 0-9, `- .` and
-    /// the wildcards `* ?`); ports 1-65535. The load balancer and target
-    /// group names (at most 32 characters of a-z, 0-9 and '-', not at either
-    /// end, not beginning with `internal-`, CreateLoadBalancer `Name`) come
-    /// from the tenant and the resource id and are checked before the first
-    /// call ([`check_elb_name`]).
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let mut issues = Vec::new();
-        if let Some(path) = literal(props, "health_check_path")
-            && let Err(e) = check_health_check_path(path)
-        {
-            issues.push(PropIssue::new(
-                &["health_check_path"],
-                e.to_string().trim_start_matches("properties: ").to_string(),
-            ));
-        }
-        if let Some(hosts) = props.get("hosts").and_then(|v| v.as_array()) {
-            for (i, h) in hosts.iter().enumerate() {
-                if let Some(h) = h.as_str().filter(|h| !h.contains("${"))
-                    && !valid_host(&h.to_ascii_lowercase())
-                {
-                    issues.push(PropIssue::new(
-                        &["hosts", &i.to_string()],
-                        format!(
-                            "'{h}' is not a host-header value ALB accepts: 1-128 characters of \
-                             a-z, 0-9, '-', '.', and the wildcards '*' and '?'"
-                        ),
-                    ));
-                }
-            }
-        }
-        for port in ["target_port", "listener_port"] {
-            if let Some(n) = props.get(port).and_then(|v| v.as_i64())
-                && !(1..=65535).contains(&n)
-            {
-                issues.push(PropIssue::new(
-                    &[port],
-                    format!("{n} is not a port; use 1-65535"),
-                ));
-            }
-        }
-        issues
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -1558,12 +1538,18 @@ mod tests {
 
     #[test]
     fn literal_paths_hosts_and_ports_break_elb_rules_at_validation() {
-        let check = |v: serde_json::Value| {
-            LoadBalancer
-                .check(v.as_object().unwrap())
+        // Two subnets unless given: the rest of each case is what is tested.
+        let check = |mut v: serde_json::Value| {
+            let m = v.as_object_mut().unwrap();
+            m.entry("subnet_ids")
+                .or_insert(serde_json::json!(["subnet-a", "subnet-b"]));
+            let mut paths: Vec<String> = LoadBalancer
+                .check(m)
                 .into_iter()
                 .map(|i| i.path.join("."))
-                .collect::<Vec<_>>()
+                .collect();
+            paths.sort();
+            paths
         };
         assert!(check(serde_json::json!({"health_check_path": "/healthcheck", "hosts": ["app.${zone.name}"]})).is_empty());
         assert_eq!(
@@ -1574,13 +1560,92 @@ mod tests {
             check(serde_json::json!({"health_check_path": "/a b"})),
             ["health_check_path"]
         );
+        // The message names the host; the list may have come as one
+        // comma-separated string, so no index.
         assert_eq!(
             check(serde_json::json!({"hosts": ["ok.example.com", "bad_host!"]})),
-            ["hosts.1"]
+            ["hosts"]
         );
         assert_eq!(
             check(serde_json::json!({"target_port": 0, "listener_port": 70000})),
-            ["target_port", "listener_port"]
+            ["listener_port", "target_port"]
+        );
+    }
+
+    #[test]
+    fn wrongly_typed_and_out_of_range_literals_name_the_field() {
+        let issues = |v: serde_json::Value| {
+            LoadBalancer
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| (i.path.join("."), i.message))
+                .collect::<Vec<_>>()
+        };
+        let two = serde_json::json!(["subnet-a", "subnet-b"]);
+        let found = issues(serde_json::json!({"subnet_ids": two, "target_port": "web"}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "target_port");
+        assert!(
+            found[0].1.starts_with("must be a whole number"),
+            "{found:?}"
+        );
+        let found = issues(serde_json::json!({"subnet_ids": two, "type": "gateway"}));
+        assert_eq!(
+            found,
+            [(
+                "type".to_string(),
+                "is gateway; use one of: application, network".to_string()
+            )]
+        );
+        let found = issues(serde_json::json!({"subnet_ids": two, "target_port": 65536}));
+        assert_eq!(found[0].0, "target_port", "{found:?}");
+        assert!(
+            found[0].1.contains("the most allowed is 65535"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn rules_across_fields_skip_references() {
+        let paths = |v: serde_json::Value| {
+            LoadBalancer
+                .check(v.as_object().unwrap())
+                .into_iter()
+                .map(|i| i.path.join("."))
+                .collect::<Vec<_>>()
+        };
+        // One reference may stand for several subnets.
+        assert!(paths(serde_json::json!({"subnet_ids": "${network.subnet_ids}"})).is_empty());
+        assert!(paths(serde_json::json!({"subnet_ids": ["${network.subnet_ids}"]})).is_empty());
+        assert_eq!(
+            paths(serde_json::json!({"subnet_ids": ["subnet-a"]})),
+            ["subnet_ids"]
+        );
+        assert_eq!(
+            paths(serde_json::json!({
+                "subnet_ids": "subnet-a,subnet-b", "hosts": "a.test, A.test"
+            })),
+            ["hosts"]
+        );
+        assert_eq!(
+            paths(serde_json::json!({
+                "type": "network", "subnet_ids": "subnet-a", "hosts": ["a.test"],
+                "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x",
+            })),
+            ["certificate_arn", "hosts"]
+        );
+        assert_eq!(
+            paths(serde_json::json!({
+                "subnet_ids": ["subnet-a", "subnet-b"], "listener_port": 81, "vpc_id": "net-1"
+            })),
+            ["listener_port", "vpc_id"]
+        );
+        assert!(
+            paths(serde_json::json!({
+                "type": "network", "subnet_ids": "subnet-a",
+                "certificate_arn": "${cert.arn}", "vpc_id": "${network.vpc_id}",
+            }))
+            .is_empty()
         );
     }
 
