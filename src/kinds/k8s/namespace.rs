@@ -123,7 +123,7 @@ impl Default for Quota {
 /// Letters, digits and `-`, starting and ending with a letter or digit, at
 /// most 63 characters: an RFC 1123 label as Kubernetes names namespaces
 /// (apimachinery `validation.IsDNS1123Label`).
-fn is_dns_label(name: &str) -> bool {
+pub(super) fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,28 +18,82 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::wait::{Condition, conditions};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::namespace::is_dns_label;
 use super::{apply, classify, is_not_found};
 use crate::blueprint::{self, Catalog, RenderContext, SecretMode, Value};
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Kind, KindError, OutputSpec, Outputs, PropSpec, Props, Readiness, parse_props,
+    Cx, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, parse_props,
 };
 
 /// The `k8s.service` kind.
 pub struct ServiceKind;
 
-#[derive(Deserialize)]
+/// The kind's name in stacks.
+const NAME: &str = "k8s.service";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<ServiceProps>(NAME));
+
+/// One microservice of the blueprint catalog, rendered and applied in the
+/// tenant's namespace; ready when its Deployment has rolled out.
+///
+/// A stack usually writes one `k8s.catalog` entry, which becomes one
+/// `k8s.service` node per service of the catalog with these properties
+/// (stack/expand.rs). The service's manifests (ConfigMap, Secret, Service,
+/// Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress) are
+/// rendered from the blueprints with the values the service consumes from
+/// the value store (service over tenant-common over environment-common) and
+/// applied with server-side apply. Ready is kube-runtime's
+/// `is_deployment_completed`: observed generation, updated and available
+/// replicas.
+///
+/// Rules: `namespace` is an RFC 1123 DNS label (Kubernetes "Object Names
+/// and IDs"); `rollout_timeout` is a duration as humantime reads it
+/// (`90s`, `5m`, `1h 30m`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ServiceProps {
+    /// The blueprint catalog directory, relative to the stack file (resolved
+    /// when the stack is loaded); default: `blueprints`.
     #[serde(default = "default_catalog")]
     catalog: String,
+    /// The service's name in the catalog, e.g. `orders`.
     service: String,
+    /// The tenant's namespace the service runs in, usually
+    /// `${namespace.name}`.
     namespace: String,
+    /// The DNS domain the service's Ingress hosts are made under, e.g.
+    /// `${zone.name}` or `apps.acme-corp.io`.
     domain: String,
+    /// How long the rollout may take, e.g. `5m`; default: 10m.
     #[serde(default)]
     rollout_timeout: Option<String>,
+}
+
+impl KindProps for ServiceProps {
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        if !is_ref(&self.namespace) && !is_dns_label(&self.namespace) {
+            issues.push(PropIssue::new(
+                &["namespace"],
+                "is not a namespace name: use 1-63 characters of a-z, 0-9 and '-', \
+                 starting and ending with a letter or digit (usually ${namespace.name})",
+            ));
+        }
+        if let Some(t) = self.rollout_timeout.as_deref().filter(|t| !is_ref(t))
+            && let Err(e) = humantime::parse_duration(t)
+        {
+            issues.push(PropIssue::new(
+                &["rollout_timeout"],
+                format!("is not a duration ({e}); write e.g. 5m"),
+            ));
+        }
+        issues
+    }
 }
 
 fn default_catalog() -> String {
@@ -120,39 +174,13 @@ async fn context(cx: &Cx, p: &ServiceProps) -> Result<RenderContext, KindError> 
 #[async_trait]
 impl Kind for ServiceKind {
     fn name(&self) -> &'static str {
-        "k8s.service"
+        NAME
     }
     fn api(&self) -> &'static str {
         "k8s"
     }
-    fn props(&self) -> &'static [PropSpec] {
-        &[
-            PropSpec {
-                name: "catalog",
-                required: false,
-                doc: "blueprints directory (default blueprints)",
-            },
-            PropSpec {
-                name: "service",
-                required: true,
-                doc: "the catalog service",
-            },
-            PropSpec {
-                name: "namespace",
-                required: true,
-                doc: "the tenant's namespace",
-            },
-            PropSpec {
-                name: "domain",
-                required: true,
-                doc: "the tenant's DNS domain (Ingress hosts)",
-            },
-            PropSpec {
-                name: "rollout_timeout",
-                required: false,
-                doc: "how long the rollout may take (default 10m)",
-            },
-        ]
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[
@@ -183,14 +211,8 @@ impl Kind for ServiceKind {
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
+        // `rollout_timeout` is checked before apply (ServiceProps::check).
         let p: ServiceProps = parse_props(props)?;
-        if let Some(t) = &p.rollout_timeout {
-            humantime::parse_duration(t).map_err(|e| {
-                KindError::Permanent(format!(
-                    "property rollout_timeout '{t}': {e}; write e.g. 5m"
-                ))
-            })?;
-        }
         let catalog = catalog(Path::new(&p.catalog))?;
         let rc = context(cx, &p).await?;
         let manifests = blueprint::render(&catalog, &p.service, &rc, SecretMode::Reveal)
@@ -270,5 +292,86 @@ impl Kind for ServiceKind {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(extra: &str) -> Vec<(String, String)> {
+        let yaml = format!("service: orders\nnamespace: t-acme\ndomain: apps.acme.io\n{extra}");
+        let props: Props = serde_yaml_ng::from_str(&yaml).unwrap();
+        ServiceKind
+            .check(&props)
+            .into_iter()
+            .map(|i| (i.path.join("."), i.message))
+            .collect()
+    }
+
+    fn paths(extra: &str) -> Vec<String> {
+        issues(extra).into_iter().map(|(p, _)| p).collect()
+    }
+
+    #[test]
+    fn good_and_referenced_values_pass() {
+        assert!(issues("").is_empty());
+        assert!(issues("rollout_timeout: 1h 30m\ncatalog: /srv/blueprints").is_empty());
+        assert!(issues("rollout_timeout: ${t.value}").is_empty());
+        let props: Props =
+            serde_yaml_ng::from_str("service: orders\nnamespace: ${ns.name}\ndomain: ${zone.name}")
+                .unwrap();
+        assert!(ServiceKind.check(&props).is_empty());
+    }
+
+    #[test]
+    fn a_wrongly_typed_literal_is_refused_naming_the_field() {
+        let props: Props =
+            serde_yaml_ng::from_str("service: 5\nnamespace: t-acme\ndomain: apps.acme.io").unwrap();
+        let found: Vec<String> = ServiceKind
+            .check(&props)
+            .into_iter()
+            .map(|i| i.path.join("."))
+            .collect();
+        assert_eq!(found, ["service"]);
+        assert_eq!(paths("rollout_timeout: [5m]"), ["rollout_timeout"]);
+        assert_eq!(paths("rolout_timeout: 5m"), ["rolout_timeout"]);
+    }
+
+    #[test]
+    fn a_bad_duration_or_namespace_is_refused_naming_the_field() {
+        let found = issues("rollout_timeout: soon");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "rollout_timeout");
+        assert!(found[0].1.contains("write e.g. 5m"), "{found:?}");
+        let props: Props =
+            serde_yaml_ng::from_str("service: orders\nnamespace: Team_Acme\ndomain: apps.acme.io")
+                .unwrap();
+        let found: Vec<String> = ServiceKind
+            .check(&props)
+            .into_iter()
+            .map(|i| i.path.join("."))
+            .collect();
+        assert_eq!(found, ["namespace"]);
+    }
+
+    #[test]
+    fn the_schema_documents_every_field() {
+        let s = ServiceKind.schema().unwrap();
+        assert!(s.description().starts_with("One microservice"));
+        for f in s.fields() {
+            assert!(!f.description.is_empty(), "{}", f.name);
+        }
+        let required: Vec<&str> = s
+            .specs()
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(required, ["domain", "namespace", "service"]);
+        assert_eq!(
+            s.field(&["catalog"]).unwrap().default.as_deref(),
+            Some("blueprints")
+        );
     }
 }
