@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::schema::{KindProps, PropSchema};
-use super::{Cx, Kind, KindError, OutputSpec, Outputs, Props, parse_props};
+use super::{Cx, Kind, KindError, OutputSpec, Outputs, Props};
 
 /// The `env.value` kind.
 pub struct EnvValue;
@@ -51,7 +51,7 @@ impl Kind for EnvValue {
         Duration::from_millis(100)
     }
     async fn apply(&self, _cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
-        let p: ValueProps = parse_props(props)?;
+        let p: ValueProps = SCHEMA.parse(props)?;
         Ok(Outputs::new().plain("value", p.value))
     }
     async fn delete(&self, _cx: &Cx, _out: &Outputs) -> Result<(), KindError> {

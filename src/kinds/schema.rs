@@ -105,6 +105,17 @@ impl PropSchema {
         self.kind
     }
 
+    /// Resolved properties as the kind's typed properties `T` (the type this
+    /// schema was derived from): every rule of the schema and of
+    /// [`KindProps::check`] first, so a kind called directly refuses what
+    /// validation would, then the typed value.
+    pub fn parse<T: KindProps>(&self, props: &Props) -> Result<T, KindError> {
+        if let Some(issue) = self.issues(props).into_iter().next() {
+            return Err(KindError::Permanent(issue.sentence()));
+        }
+        parse(props)
+    }
+
     /// The JSON Schema (draft 2020-12) of the properties.
     pub fn json(&self) -> &Value {
         &self.schema

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::schema::{KindProps, PropSchema};
-use super::{Cx, Kind, KindError, OutputSpec, Outputs, Props, parse_props};
+use super::{Cx, Kind, KindError, OutputSpec, Outputs, Props};
 use crate::secret::SecretString;
 
 const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
@@ -108,7 +108,7 @@ impl Kind for Password {
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
-        let p: PasswordProps = parse_props(props)?;
+        let p: PasswordProps = SCHEMA.parse(props)?;
         let Some(home) = cx.publish.first() else {
             return Err(KindError::Permanent(format!(
                 "secret.password '{}' must be published: add a publish entry for its `value` \

@@ -11,7 +11,7 @@ use aws_sdk_route53::types::TagResourceType;
 use envctl::kinds::{Cx, Outputs, Props, kind_by_name};
 use serde_json::json;
 
-use super::{Case, Marks, out, props};
+use super::{Case, Marks, RESOURCE, out, props};
 use crate::support::kinds::KindWorld;
 
 pub static CASES: [&dyn Case; 3] = [&Zone, &Certificate, &Record];
@@ -217,9 +217,10 @@ impl Case for Record {
             .len()
     }
     /// Record sets carry no tags: the ownership marker beside the record
-    /// (`app._envctl-<tenant>.<zone>`, TXT, one `"key=value"` string each).
+    /// (`<resource-id>._envctl-<tenant>.<zone>`, TXT, one `"key=value"` string each).
     async fn marks(&self, w: &KindWorld, o: &Outputs) -> Option<Marks> {
-        let marker = format!("app._envctl-{}.{}", w.tenant, domain(w));
+        // Named after the resource id, not the record's name.
+        let marker = format!("{RESOURCE}._envctl-{}.{}", w.tenant, domain(w));
         let found = sets(w, &out(o, "zone_id"), &marker, "TXT").await;
         assert!(found.len() <= 1, "{marker}: {found:?}");
         let fields = found

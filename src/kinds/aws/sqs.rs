@@ -14,9 +14,7 @@ use serde::Deserialize;
 
 use super::classify;
 use crate::kinds::schema::{KindProps, PropSchema};
-use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx, parse_props,
-};
+use crate::kinds::{Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx};
 use crate::tenant::tags;
 
 /// Queue names are at most 80 characters, `.fifo` included.
@@ -356,7 +354,7 @@ impl Kind for Queue {
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
-        let p: QueueProps = parse_props(props)?;
+        let p: QueueProps = SCHEMA.parse(props)?;
         let (name, dlq_name) = names(cx, p.fifo);
 
         let mut wanted = BTreeMap::new();
