@@ -3,6 +3,7 @@
 //! the tenant's tags; the group propagates them to its instances.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,17 +18,19 @@ use aws_sdk_ec2::types::{
     LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType,
     ResponseLaunchTemplateData,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
-use super::ec2_rules::{issue_of, with_placeholders};
 use super::network::{
-    check_ids, client_token, ec2_tags, filter, int_prop, list_prop, managed_by,
-    refuse_other_tenant, sweep_filters, tag_map, tag_spec,
+    StringList, client_token, ec2_tags, filter, managed_by, refusal, refuse_other_tenant,
+    sweep_filters, tag_map, tag_spec,
 };
+use super::security_group::IntOrText;
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -47,24 +50,56 @@ const TEMPLATE_VERSION: &str = "$Default";
 
 pub struct Group;
 
-#[derive(Debug, Deserialize)]
+/// An Auto Scaling group of EC2 instances from a launch template, spread
+/// over the given subnets.
+///
+/// Both the template and the group carry the tenant's tags; the group
+/// propagates them to its instances. Sizes: CreateAutoScalingGroup (Auto
+/// Scaling API reference: "DesiredCapacity ... must be greater than or equal
+/// to the minimum size of the group and less than or equal to the maximum
+/// size"), capped at 100 here against typos. Instance types have the shape
+/// of the EC2 API reference's `InstanceType` values; whether the region
+/// offers one is asked at apply (DescribeInstanceTypes).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupProps {
-    subnet_ids: serde_json::Value,
+    /// Subnets of the group, a list or one comma-separated string, e.g.
+    /// `${network.subnet_ids}`.
+    subnet_ids: StringList,
+    /// Security groups of the instances (ids starting with `sg-`), a list or
+    /// one comma-separated string, e.g. `[${app-sg.group_id}]`; default none.
     #[serde(default)]
-    security_group_ids: Option<serde_json::Value>,
+    security_group_ids: Option<StringList>,
+    /// Load balancer target groups (ARNs) to register the instances with, a
+    /// list or one comma-separated string, e.g. `[${alb.target_group_arn}]`.
     #[serde(default)]
-    target_group_arns: Option<serde_json::Value>,
+    target_group_arns: Option<StringList>,
+    /// EC2 instance type, `<family>.<size>`; default `t3.small`.
     #[serde(default)]
     instance_type: Option<String>,
+    /// AMI of the instances (`ami-...`); default: the newest Amazon Linux
+    /// 2023 image (owner amazon) for the instance type's architecture,
+    /// looked up when the launch template is created and kept afterwards.
     #[serde(default)]
     image_id: Option<String>,
+    /// Minimum number of instances, 0-100; default 1.
     #[serde(default)]
-    min: Option<serde_json::Value>,
+    #[schemars(range(min = 0, max = 100))]
+    min: Option<IntOrText>,
+    /// Maximum number of instances, 0-100; default the larger of min,
+    /// desired and 1.
     #[serde(default)]
-    max: Option<serde_json::Value>,
+    #[schemars(range(min = 0, max = 100))]
+    max: Option<IntOrText>,
+    /// Desired number of instances, between min and max; default min at
+    /// creation, and when absent later applies leave it to scaling
+    /// policies.
     #[serde(default)]
-    desired: Option<serde_json::Value>,
+    #[schemars(range(min = 0, max = 100))]
+    desired: Option<IntOrText>,
+    /// Give each instance a public IPv4 address, its route out through the
+    /// subnet's internet gateway; default true (false needs subnets with a
+    /// NAT route).
     #[serde(default)]
     public_ip: Option<bool>,
 }
@@ -83,62 +118,115 @@ struct Spec {
     /// own it) once the group exists; at creation it is `min`.
     desired: Option<i32>,
     /// Give each instance a public IPv4 address (its route out through the
-    /// subnet's internet gateway; see [`PROPS`]).
+    /// subnet's internet gateway; see [`GroupProps`]).
     public_ip: bool,
 }
 
 impl GroupProps {
-    fn spec(self) -> Result<Spec, KindError> {
-        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
-        let subnets = list_prop("subnet_ids", Some(&self.subnet_ids))?.unwrap_or_default();
-        if subnets.is_empty() {
-            return bad("subnet_ids is empty; give the subnets, e.g. ${network.subnet_ids}".into());
+    /// These properties with every `${ref}` replaced by a value of its
+    /// shape, or dropped (its default then applies), so the literal rest is
+    /// checked at validation.
+    fn filled(&self) -> GroupProps {
+        let list = |v: &StringList, with: &str| match v {
+            StringList::Text(s) if is_ref(s) => StringList::Text(with.into()),
+            StringList::Text(s) => StringList::Text(s.clone()),
+            StringList::List(items) => StringList::List(
+                items
+                    .iter()
+                    .map(|s| if is_ref(s) { with.into() } else { s.clone() })
+                    .collect(),
+            ),
+        };
+        let int = |v: &Option<IntOrText>| v.clone().filter(|v| !v.is_ref());
+        let text = |v: &Option<String>| v.clone().filter(|v| !is_ref(v));
+        GroupProps {
+            subnet_ids: list(&self.subnet_ids, "subnet-ref"),
+            security_group_ids: self.security_group_ids.as_ref().map(|l| list(l, "sg-ref")),
+            target_group_arns: self.target_group_arns.as_ref().map(|l| list(l, "arn:ref")),
+            instance_type: text(&self.instance_type),
+            image_id: text(&self.image_id),
+            min: int(&self.min),
+            max: int(&self.max),
+            desired: int(&self.desired),
+            public_ip: self.public_ip,
         }
-        check_ids("subnet_ids", &subnets, "subnet-")?;
-        let security_groups =
-            list_prop("security_group_ids", self.security_group_ids.as_ref())?.unwrap_or_default();
-        check_ids("security_group_ids", &security_groups, "sg-")?;
-        let target_groups =
-            list_prop("target_group_arns", self.target_group_arns.as_ref())?.unwrap_or_default();
-        check_ids("target_group_arns", &target_groups, "arn:")?;
+    }
+
+    /// The checked spec; an issue names the property to fix.
+    fn spec(self) -> Result<Spec, PropIssue> {
+        let ids = |name: &str, list: Option<&StringList>, prefix: &str| {
+            let items = list.map(StringList::items).unwrap_or_default();
+            match items.iter().find(|id| !id.starts_with(prefix)) {
+                Some(id) => Err(PropIssue::new(
+                    &[name],
+                    format!("contains '{id}', which is not an id starting with '{prefix}'"),
+                )),
+                None => Ok(items),
+            }
+        };
+        let subnets = ids("subnet_ids", Some(&self.subnet_ids), "subnet-")?;
+        if subnets.is_empty() {
+            return Err(PropIssue::new(
+                &["subnet_ids"],
+                "is empty; give the subnets, e.g. ${network.subnet_ids}",
+            ));
+        }
+        let security_groups = ids(
+            "security_group_ids",
+            self.security_group_ids.as_ref(),
+            "sg-",
+        )?;
+        let target_groups = ids("target_group_arns", self.target_group_arns.as_ref(), "arn:")?;
         let instance_type = self
             .instance_type
             .map(|t| t.trim().to_string())
             .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_string());
         if !is_instance_type(&instance_type) {
-            return bad(format!(
-                "instance_type '{instance_type}' is not an EC2 instance type like t3.small \
-                 (family.size, lowercase letters, digits and '-')"
+            return Err(PropIssue::new(
+                &["instance_type"],
+                format!(
+                    "'{instance_type}' is not an EC2 instance type like t3.small (family.size, \
+                     lowercase letters, digits and '-')"
+                ),
             ));
         }
         if let Some(i) = &self.image_id
             && !i.starts_with("ami-")
         {
-            return bad(format!(
-                "image_id '{i}' is not an AMI id (ami-...); leave it out for the latest Amazon \
-                 Linux 2023"
+            return Err(PropIssue::new(
+                &["image_id"],
+                "is not an AMI id (ami-...); leave it out for the latest Amazon Linux 2023",
             ));
         }
-        let size = |name: &str, v: Option<&serde_json::Value>| -> Result<Option<i32>, KindError> {
-            match int_prop(name, v)? {
-                None => Ok(None),
+        let size = |name: &str, v: Option<&IntOrText>| -> Result<Option<i32>, PropIssue> {
+            let Some(v) = v else { return Ok(None) };
+            match v.int() {
                 Some(n) if (0..=MAX_SIZE).contains(&n) => Ok(Some(n as i32)),
-                Some(n) => Err(KindError::Permanent(format!(
-                    "properties: {name} is {n}; use 0 to {MAX_SIZE}"
-                ))),
+                Some(n) => Err(PropIssue::new(
+                    &[name],
+                    format!("is {n}; use 0 to {MAX_SIZE}"),
+                )),
+                None => Err(PropIssue::new(
+                    &[name],
+                    format!("must be a whole number from 0 to {MAX_SIZE}, e.g. 2"),
+                )),
             }
         };
         let min = size("min", self.min.as_ref())?.unwrap_or(1);
         let desired = size("desired", self.desired.as_ref())?;
         let max = size("max", self.max.as_ref())?.unwrap_or(min.max(desired.unwrap_or(min)).max(1));
         if min > max {
-            return bad(format!("min ({min}) is above max ({max})"));
+            return Err(PropIssue::new(
+                &["min"],
+                format!("min ({min}) is above max ({max}); lower min or raise max"),
+            ));
         }
         if let Some(d) = desired
             && !(min..=max).contains(&d)
         {
-            return bad(format!(
-                "desired ({d}) must be between min ({min}) and max ({max})"
+            return Err(PropIssue::new(
+                &["desired"],
+                format!("desired ({d}) must be between min ({min}) and max ({max})"),
             ));
         }
         Ok(Spec {
@@ -155,6 +243,23 @@ impl GroupProps {
     }
 }
 
+/// What `apply` checks before any call, on the literal values: ids, the
+/// instance type's shape, sizes 0-100 with min <= desired <= max
+/// (CreateAutoScalingGroup, API reference: "DesiredCapacity ... must be
+/// greater than or equal to the minimum size of the group and less than or
+/// equal to the maximum size"). The group and template names are envctl's
+/// (`envctl-<tenant>-<id>`, at most 128 characters of lowercase letters,
+/// digits and `-`), within both references' rules (AutoScalingGroupName
+/// 1-255 characters; LaunchTemplateName 3-128 of `[a-zA-Z0-9().\-/_]+`).
+impl KindProps for GroupProps {
+    fn check(&self) -> Vec<PropIssue> {
+        match self.filled().spec() {
+            Ok(_) => Vec::new(),
+            Err(issue) => vec![issue],
+        }
+    }
+}
+
 /// The shape of an EC2 instance type: `<family>.<size>` in lowercase
 /// letters, digits and `-` (`t3.small`, `m7g.2xlarge`, `u-6tb1.metal`), as
 /// the `InstanceType` enum of the EC2 API reference spells every value.
@@ -168,57 +273,9 @@ fn is_instance_type(t: &str) -> bool {
     matches!(t.split_once('.'), Some((family, size)) if part(family) && part(size))
 }
 
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "subnet_ids",
-        required: true,
-        doc: "subnets of the group (list or comma-separated string), e.g. ${network.subnet_ids}",
-    },
-    PropSpec {
-        name: "security_group_ids",
-        required: false,
-        doc: "security groups of the instances (list or comma-separated string)",
-    },
-    PropSpec {
-        name: "target_group_arns",
-        required: false,
-        doc: "load balancer target groups to register the instances with",
-    },
-    PropSpec {
-        name: "instance_type",
-        required: false,
-        doc: "EC2 instance type (default t3.small)",
-    },
-    PropSpec {
-        name: "image_id",
-        required: false,
-        doc: "AMI of the instances; default: the newest Amazon Linux 2023 image (owner amazon) \
-              for the instance type's architecture, looked up when the launch template is \
-              created and kept afterwards",
-    },
-    PropSpec {
-        name: "min",
-        required: false,
-        doc: "minimum number of instances, 0-100 (default 1)",
-    },
-    PropSpec {
-        name: "max",
-        required: false,
-        doc: "maximum number of instances, 0-100 (default: the larger of min, desired and 1)",
-    },
-    PropSpec {
-        name: "desired",
-        required: false,
-        doc: "desired number of instances (default min at creation; when absent, later \
-              applies leave it to scaling policies)",
-    },
-    PropSpec {
-        name: "public_ip",
-        required: false,
-        doc: "give each instance a public IPv4 address, its route out through the subnet's \
-              internet gateway (default true; false needs subnets with a NAT route)",
-    },
-];
+const NAME: &str = "aws.autoscaling.group";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<GroupProps>(NAME));
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -700,15 +757,15 @@ async fn last_failure(asg: &aws_sdk_autoscaling::Client, name: &str) -> Option<S
 #[async_trait]
 impl Kind for Group {
     fn name(&self) -> &'static str {
-        "aws.autoscaling.group"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "autoscaling"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -729,38 +786,9 @@ impl Kind for Group {
         Duration::from_secs(15 * 60)
     }
 
-    /// What `apply` checks before any call, on the literal values: ids,
-    /// the instance type's shape, sizes 0-100 with min <= desired <= max
-    /// (CreateAutoScalingGroup, API reference: "DesiredCapacity ... must be
-    /// greater than or equal to the minimum size of the group and less than
-    /// or equal to the maximum size"). The group and template names are
-    /// envctl's (`envctl-<tenant>-<id>`, at most 128 characters of
-    /// lowercase letters, digits and `-`), within both references' rules
-    /// (AutoScalingGroupName 1-255 characters; LaunchTemplateName 3-128 of
-    /// `[a-zA-Z0-9().\-/_]+`).
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = with_placeholders(
-            props,
-            &[
-                ("subnet_ids", Some("subnet-ref")),
-                ("security_group_ids", Some("sg-ref")),
-                ("target_group_arns", Some("arn:ref")),
-                ("instance_type", None),
-                ("image_id", None),
-                ("min", None),
-                ("max", None),
-                ("desired", None),
-            ],
-        );
-        match parse_props::<GroupProps>(&filled).and_then(GroupProps::spec) {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![issue_of(e)],
-        }
-    }
-
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         let p: GroupProps = parse_props(props)?;
-        let spec = p.spec()?;
+        let spec = p.spec().map_err(refusal)?;
         let name = cx.physical_name(MAX_NAME);
         let asg = &cx.backends.aws.autoscaling;
 
@@ -982,7 +1010,7 @@ mod tests {
             serde_json::Value::Object(m) => m,
             _ => unreachable!(),
         };
-        parse_props::<GroupProps>(&props)?.spec()
+        parse_props::<GroupProps>(&props)?.spec().map_err(refusal)
     }
 
     #[test]
@@ -1043,7 +1071,10 @@ mod tests {
     #[test]
     fn bad_sizes_and_ids_name_the_property() {
         for (props, hint) in [
-            (serde_json::json!({"subnet_ids": ""}), "subnet_ids is empty"),
+            (
+                serde_json::json!({"subnet_ids": ""}),
+                "'subnet_ids': is empty",
+            ),
             (
                 serde_json::json!({"subnet_ids": "subnet-a", "min": 3, "max": 2}),
                 "min (3) is above max (2)",
@@ -1054,11 +1085,11 @@ mod tests {
             ),
             (
                 serde_json::json!({"subnet_ids": "subnet-a", "max": 1000}),
-                "max is 1000",
+                "'max': is 1000",
             ),
             (
                 serde_json::json!({"subnet_ids": "subnet-a", "min": "two"}),
-                "min must be a whole number",
+                "'min': must be a whole number",
             ),
             (
                 serde_json::json!({"subnet_ids": "subnet-a", "image_id": "al2023"}),
@@ -1078,5 +1109,24 @@ mod tests {
             assert!(!err.is_transient());
             assert!(err.to_string().contains(hint), "{props}: {err}");
         }
+    }
+
+    #[test]
+    fn check_names_the_field_of_a_wrong_type_or_out_of_range_size() {
+        let check = |v: serde_json::Value| Group.check(v.as_object().unwrap());
+        let issues = check(serde_json::json!({"subnet_ids": "subnet-a", "min": true}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["min"]);
+        assert!(issues[0].message.contains("whole number"), "{issues:?}");
+        let issues = check(serde_json::json!({"subnet_ids": "subnet-a", "max": 1000}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["max"]);
+        assert!(issues[0].message.contains("100"), "{issues:?}");
+        let issues = check(serde_json::json!({"subnet_ids": ["subnet-a", 7]}));
+        assert_eq!(issues[0].path, ["subnet_ids", "1"], "{issues:?}");
+        let issues = check(serde_json::json!({"subnet_ids": "subnet-a", "desired": 3, "max": 2}));
+        assert_eq!(issues[0].path, ["desired"], "{issues:?}");
+        let issues = check(serde_json::json!({"subnet_ids": "subnet-a", "public_ip": "yes"}));
+        assert_eq!(issues[0].path, ["public_ip"], "{issues:?}");
     }
 }

@@ -109,38 +109,6 @@ pub(crate) fn managed_by(t: &BTreeMap<String, String>, tenant: &TenantName) -> b
         && t.get(tags::MANAGED).map(String::as_str) == Some("true")
 }
 
-/// A property that is a list of strings, given either as a YAML list or as
-/// one comma-separated string (what a `${x.subnet_ids}` reference yields).
-/// Empty items are dropped; `None` when the property is absent.
-pub(crate) fn list_prop(
-    name: &str,
-    value: Option<&serde_json::Value>,
-) -> Result<Option<Vec<String>>, KindError> {
-    let bad = || {
-        KindError::Permanent(format!(
-            "properties: {name} must be a list of strings or one comma-separated string \
-             (e.g. [subnet-1, subnet-2] or \"subnet-1,subnet-2\")"
-        ))
-    };
-    let items: Vec<String> = match value {
-        None | Some(serde_json::Value::Null) => return Ok(None),
-        Some(serde_json::Value::String(s)) => s.split(',').map(str::to_string).collect(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(bad()),
-    };
-    let mut seen = BTreeSet::new();
-    Ok(Some(
-        items
-            .into_iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && seen.insert(s.clone()))
-            .collect(),
-    ))
-}
-
 /// A whole-number property, given as a number or as a numeric string (what
 /// a `${x.port}` reference yields); `None` when absent.
 pub(crate) fn int_prop(
@@ -157,16 +125,6 @@ pub(crate) fn int_prop(
         Some(v @ serde_json::Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(v)),
         Some(v @ serde_json::Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(v)),
         Some(v) => Err(bad(v)),
-    }
-}
-
-/// Checks that every id starts with `prefix` (`subnet-`, `sg-`, ...).
-pub(crate) fn check_ids(prop: &str, ids: &[String], prefix: &str) -> Result<(), KindError> {
-    match ids.iter().find(|id| !id.starts_with(prefix)) {
-        Some(id) => Err(KindError::Permanent(format!(
-            "properties: {prop} contains '{id}', which is not an id starting with '{prefix}'"
-        ))),
-        None => Ok(()),
     }
 }
 
