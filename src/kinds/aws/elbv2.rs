@@ -396,16 +396,6 @@ pub(crate) fn refuse(issues: Vec<PropIssue>) -> Result<(), KindError> {
     }
 }
 
-/// Checks that every id starts with `prefix` (`subnet-`, `sg-`, `vpc-`).
-pub(crate) fn check_ids(prop: &str, ids: &[String], prefix: &str) -> Result<(), KindError> {
-    match ids.iter().find(|id| !id.starts_with(prefix)) {
-        Some(bad) => Err(KindError::Permanent(format!(
-            "properties: {prop}: '{bad}' is not an id of the form {prefix}…"
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Checks a load balancer or target group name: letters, digits and '-',
 /// not at either end, not beginning with `internal-`.
 pub(crate) fn check_elb_name(what: &str, name: &str, cx: &Cx) -> Result<(), KindError> {

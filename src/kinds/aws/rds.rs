@@ -7,22 +7,26 @@
 //! password changed (and then sets the new one) without ever reading it.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{ApplyMethod, DbInstance, Parameter, Tag};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::classify;
 use super::elbv2::{
-    check_ids, check_owner, foreign_owner, poll_until, string_list, swept_resource,
+    check_owner, foreign_owner, has_ref, id_issue, poll_until, refuse, string_list,
+    string_list_schema, swept_resource,
 };
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::secret::{MASK, SecretString};
 use crate::tenant::tags::KEPT as KEPT_TAG;
@@ -62,36 +66,239 @@ const FAILED_STATES: &[&str] = &[
 
 pub struct Instance;
 
-#[derive(Debug, Deserialize)]
+/// An encrypted RDS DB instance in its own DB subnet group, optionally with
+/// its own DB parameter group; the master password comes from a reference.
+///
+/// The instance identifier is envctl's, `envctl-<tenant>-<id>` (1-63, a
+/// letter first, letters, digits and single hyphens, not ending in one:
+/// `DBInstanceIdentifier`), checked at apply where the tenant is known; its
+/// subnet group and parameter group have the same name. The password never
+/// appears in an output, a tag or a message: the instance keeps a salted
+/// SHA-256 fingerprint of it in a tag. Rules: RDS API reference,
+/// CreateDBInstance (`DBInstanceClass`, `AllocatedStorage`, `DBName`,
+/// `MasterUsername`, `MasterUserPassword`), CreateDBSubnetGroup (subnets in
+/// at least two Availability Zones) and CreateDBParameterGroup
+/// (`DBParameterGroupFamily`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RdsProps {
+    /// The engine: `postgres` (default), `mysql`, `mariadb`, … (as RDS
+    /// names it).
     #[serde(default = "default_engine")]
     engine: String,
+    /// The engine version, e.g. `16.4`; absent: RDS's default. Used at
+    /// creation only (envctl does not upgrade); required with `parameters`.
     #[serde(default)]
     engine_version: Option<String>,
+    /// The DB instance class, `db.<family>.<size>`; default `db.t3.micro`.
+    /// Changed in place (applied immediately).
     #[serde(default = "default_instance_class")]
     instance_class: String,
+    /// Storage in GiB, 20 (default) to 65536 (16384 for SQL Server); can
+    /// grow in place, never shrink.
     #[serde(default = "default_allocated_storage")]
+    #[schemars(range(min = 20, max = 65_536))]
     allocated_storage: u32,
+    /// Name of the database created with the instance: a letter, then
+    /// letters, digits and `_`; default `app`.
     #[serde(default = "default_database")]
+    #[schemars(length(min = 1, max = 63))]
     database: String,
+    /// The master user name: a letter, then letters, digits and `_` (at most
+    /// 16 for MySQL and MariaDB, 63 for PostgreSQL); default `app_admin`.
     #[serde(default = "default_username")]
+    #[schemars(length(min = 1, max = 128))]
     username: String,
+    /// The master password: a reference to a `secret.password` resource,
+    /// e.g. `${db-password.value}`; never an output of this kind. 8 to 128
+    /// printable ASCII characters (41 for MySQL and MariaDB), no `/`, `"`,
+    /// `@` or space. A changed password is set on the next apply.
     #[serde(deserialize_with = "secret")]
+    #[schemars(with = "String", length(min = 8, max = 128))]
     password: SecretString,
+    /// Subnets of the DB subnet group, in at least two Availability Zones,
+    /// e.g. `${network.subnet_ids}`: a list or a comma-separated string.
     #[serde(deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     subnet_ids: Vec<String>,
+    /// VPC security groups (a list or a comma-separated string), e.g.
+    /// `[${db-sg.group_id}]`; absent: the VPC's default group.
     #[serde(default, deserialize_with = "string_list")]
+    #[schemars(schema_with = "string_list_schema")]
     security_group_ids: Vec<String>,
+    /// DB parameters by name, e.g. `{work_mem: 4096, log_connections: true}`
+    /// (strings, numbers or booleans, booleans sent as 1/0): makes a DB
+    /// parameter group of the engine's family (postgres, mysql, mariadb;
+    /// needs `engine_version`); changes apply at the next reboot. Absent:
+    /// the engine's default group.
     #[serde(default)]
+    #[schemars(schema_with = "parameters_schema")]
     parameters: Option<BTreeMap<String, serde_json::Value>>,
+    /// Deleting keeps a snapshot `<identifier>-final-<unix time>`; default
+    /// false.
     #[serde(default)]
     final_snapshot: bool,
+    /// A standby in a second Availability Zone; default false.
     #[serde(default)]
     multi_az: bool,
+    /// Refuse deletion (destroy fails until it is set back to false);
+    /// default false.
     #[serde(default)]
     deletion_protection: bool,
 }
+
+/// The schema of `parameters`: a mapping of names to strings, numbers or
+/// booleans.
+fn parameters_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "additionalProperties": { "type": ["string", "number", "boolean"] }
+    })
+}
+
+impl KindProps for RdsProps {
+    /// CreateDBInstance's rules a schema cannot say (see the struct): the
+    /// class's form, storage and user name per engine, names' and the
+    /// password's characters, subnets in two zones, ids, the parameter
+    /// group family. References are skipped; the password never shows
+    /// (every message is masked with it).
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        let mut bad = |path: &[&str], m: String| issues.push(PropIssue::new(path, m));
+        let engine = self.engine.trim().to_ascii_lowercase();
+        if engine.is_empty() {
+            bad(
+                &["engine"],
+                "is empty; give an engine, e.g. postgres".into(),
+            );
+        }
+        let class = self.instance_class.trim();
+        if !is_ref(class) && !valid_class(class) {
+            bad(
+                &["instance_class"],
+                format!("'{class}' is not a DB instance class (like db.t3.micro or db.m7g.large)"),
+            );
+        }
+        let max = max_storage(&engine);
+        if self.allocated_storage > max {
+            bad(
+                &["allocated_storage"],
+                format!(
+                    "is {}; {engine} takes 20 to {max} (GiB)",
+                    self.allocated_storage
+                ),
+            );
+        }
+        let name_ok = |s: &str, max: usize| {
+            s.len() <= max
+                && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if !is_ref(&self.database) && !name_ok(&self.database, 63) {
+            bad(
+                &["database"],
+                "must start with a letter and use letters, digits and '_' (at most 63)".into(),
+            );
+        }
+        let user_max = max_username(&engine);
+        if !is_ref(&self.username) && !name_ok(&self.username, user_max) {
+            bad(
+                &["username"],
+                format!(
+                    "must start with a letter and use letters, digits and '_' (at most \
+                     {user_max} for {engine})"
+                ),
+            );
+        }
+        let password = self.password.expose();
+        if !is_ref(password) {
+            if let Err(e) = check_password(&engine, password) {
+                bad(&["password"], e);
+            }
+            // database and username become plain outputs: a reference that
+            // hands them the password by mistake would publish it.
+            for (prop, value) in [("database", &self.database), ("username", &self.username)] {
+                if value == password {
+                    bad(
+                        &[prop],
+                        "has the same value as password; it would be published as a plain \
+                         output. Check the references of both"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if self.subnet_ids.len() < 2 && !has_ref(&self.subnet_ids) {
+            bad(
+                &["subnet_ids"],
+                "needs subnets in at least two Availability Zones (a DB subnet group requires \
+                 it), e.g. ${network.subnet_ids}"
+                    .into(),
+            );
+        }
+        issues.extend(id_issue("subnet_ids", &self.subnet_ids, "subnet-"));
+        issues.extend(id_issue(
+            "security_group_ids",
+            &self.security_group_ids,
+            "sg-",
+        ));
+        if let Some(map) = &self.parameters {
+            match super::elbv2::non_empty(self.engine_version.clone()) {
+                None => issues.push(PropIssue::new(
+                    &["parameters"],
+                    "needs engine_version (it picks the parameter group family): add \
+                     `engine_version: ...`",
+                )),
+                Some(version) if !is_ref(&version) => {
+                    if let Err(e) = parameter_family(&engine, &version) {
+                        issues.push(super::ec2_rules::issue_of(e));
+                    }
+                }
+                Some(_) => {}
+            }
+            for name in map.keys().filter(|n| !valid_parameter_name(n)) {
+                issues.push(PropIssue::new(
+                    &["parameters", name],
+                    "is not a parameter name (letters, digits, '_', '.' and '-')",
+                ));
+            }
+        }
+        issues
+            .into_iter()
+            .map(|i| PropIssue {
+                message: mask(&i.message, password),
+                path: i.path,
+            })
+            .collect()
+    }
+}
+
+/// A DB instance class: `db.<family>.<size>` of a-z, 0-9 and `-`.
+fn valid_class(class: &str) -> bool {
+    class
+        .strip_prefix("db.")
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(family, size)| {
+            let ok = |s: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            };
+            ok(family) && ok(size)
+        })
+}
+
+fn valid_parameter_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// The kind's name in stacks.
+const NAME: &str = "aws.rds.instance";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<RdsProps>(NAME));
 
 fn default_engine() -> String {
     "postgres".into()
@@ -112,79 +319,6 @@ fn default_username() -> String {
 fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
     String::deserialize(d).map(SecretString::new)
 }
-
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "engine",
-        required: false,
-        doc: "postgres (default), mysql, mariadb, …",
-    },
-    PropSpec {
-        name: "engine_version",
-        required: false,
-        doc: "e.g. 16.4; absent: RDS's default. Used at creation only (upgrades are not \
-              done by envctl); required with parameters",
-    },
-    PropSpec {
-        name: "instance_class",
-        required: false,
-        doc: "db.t3.micro (default); changed in place (applied immediately)",
-    },
-    PropSpec {
-        name: "allocated_storage",
-        required: false,
-        doc: "GiB, 20 (default) to 65536; can grow in place, never shrink",
-    },
-    PropSpec {
-        name: "database",
-        required: false,
-        doc: "name of the database created with the instance (default app)",
-    },
-    PropSpec {
-        name: "username",
-        required: false,
-        doc: "master user name (default app_admin)",
-    },
-    PropSpec {
-        name: "password",
-        required: true,
-        doc: "master password: a reference to a secret.password resource, e.g. \
-              ${db-password.value}. Never an output of this kind. A changed password is set \
-              with ModifyDBInstance on the next apply",
-    },
-    PropSpec {
-        name: "subnet_ids",
-        required: true,
-        doc: "subnets of the DB subnet group (list or comma-separated string), in at least two \
-              Availability Zones",
-    },
-    PropSpec {
-        name: "security_group_ids",
-        required: false,
-        doc: "VPC security groups (list or comma-separated string); absent: the VPC's default",
-    },
-    PropSpec {
-        name: "parameters",
-        required: false,
-        doc: "map of DB parameters: makes a DB parameter group for the engine family \
-              (postgres, mysql, mariadb); changes apply at the next reboot",
-    },
-    PropSpec {
-        name: "final_snapshot",
-        required: false,
-        doc: "true: deleting keeps a snapshot <identifier>-final-<unix time>; default false",
-    },
-    PropSpec {
-        name: "multi_az",
-        required: false,
-        doc: "a standby in a second Availability Zone; default false",
-    },
-    PropSpec {
-        name: "deletion_protection",
-        required: false,
-        doc: "refuse deletion (destroy fails until it is set back to false); default false",
-    },
-];
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -313,7 +447,7 @@ fn parameter_value(name: &str, v: &serde_json::Value) -> Result<String, KindErro
 /// Printable ASCII except `/`, `"`, `@` and space, 8 characters or more, at
 /// most 41 for MySQL and MariaDB, 30 for Oracle, 128 otherwise. The message
 /// never shows the password.
-fn check_password(engine: &str, password: &str) -> Result<(), KindError> {
+fn check_password(engine: &str, password: &str) -> Result<(), String> {
     let max = match engine {
         "mysql" | "mariadb" => 41,
         e if e.starts_with("oracle") => 30,
@@ -321,19 +455,20 @@ fn check_password(engine: &str, password: &str) -> Result<(), KindError> {
     };
     let n = password.chars().count();
     if !(8..=max).contains(&n) {
-        return Err(bad(format!(
-            "password has {n} characters; {engine} takes 8 to {max} (use a secret.password \
-             resource with a length in that range)"
-        )));
+        return Err(format!(
+            "has {n} characters; {engine} takes 8 to {max} (use a secret.password resource \
+             with a length in that range)"
+        ));
     }
     if password
         .chars()
         .any(|c| !c.is_ascii_graphic() || matches!(c, '/' | '"' | '@'))
     {
-        return Err(bad(
-            "password contains a character RDS refuses ('/', '\"', '@', a space or a \
-             non-printable or non-ASCII character); a secret.password resource never does",
-        ));
+        return Err(
+            "contains a character RDS refuses ('/', '\"', '@', a space or a non-printable or \
+             non-ASCII character); a secret.password resource never does"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -349,6 +484,7 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
             cx.tenant, cx.resource_id
         )));
     }
+    refuse(SCHEMA.issues(props))?;
     wanted_from(identifier, p)
 }
 
@@ -377,76 +513,10 @@ fn max_username(engine: &str) -> usize {
     }
 }
 
+/// What to create, from properties that passed [`RdsProps::check`].
 fn wanted_from(identifier: String, p: RdsProps) -> Result<Wanted, KindError> {
     let engine = p.engine.trim().to_ascii_lowercase();
-    if engine.is_empty() {
-        return Err(bad("engine is empty"));
-    }
     let engine_version = super::elbv2::non_empty(p.engine_version);
-    let class = p.instance_class.trim().to_string();
-    let class_ok = class
-        .strip_prefix("db.")
-        .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(family, size)| {
-            let ok = |s: &str| {
-                !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            };
-            ok(family) && ok(size)
-        });
-    if !class_ok {
-        return Err(bad(format!(
-            "instance_class '{class}' is not a DB instance class (like db.t3.micro or \
-             db.m7g.large)"
-        )));
-    }
-    let max = max_storage(&engine);
-    if !(20..=max).contains(&p.allocated_storage) {
-        return Err(bad(format!(
-            "allocated_storage is {}; {engine} takes 20 to {max} (GiB)",
-            p.allocated_storage
-        )));
-    }
-    let name_ok = |s: &str, max: usize| {
-        s.len() <= max
-            && s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    if !name_ok(&p.database, 63) {
-        return Err(bad(format!(
-            "database '{}' must start with a letter and use letters, digits and '_' (at most \
-             63)",
-            p.database
-        )));
-    }
-    let user_max = max_username(&engine);
-    if !name_ok(&p.username, user_max) {
-        return Err(bad(format!(
-            "username '{}' must start with a letter and use letters, digits and '_' (at most \
-             {user_max} for {engine})",
-            p.username
-        )));
-    }
-    check_password(&engine, p.password.expose())?;
-    // database and username become plain outputs: a reference that hands
-    // them the password by mistake would publish it.
-    for (prop, value) in [("database", &p.database), ("username", &p.username)] {
-        if value == p.password.expose() {
-            return Err(bad(format!(
-                "{prop} has the same value as password; it would be published as a plain \
-                 output. Check the references of both"
-            )));
-        }
-    }
-    if p.subnet_ids.len() < 2 {
-        return Err(bad(
-            "subnet_ids needs subnets in at least two Availability Zones (a DB subnet group \
-             requires it)",
-        ));
-    }
-    check_ids("subnet_ids", &p.subnet_ids, "subnet-")?;
-    check_ids("security_group_ids", &p.security_group_ids, "sg-")?;
     let parameters = match p.parameters {
         None => None,
         Some(map) => {
@@ -458,13 +528,6 @@ fn wanted_from(identifier: String, p: RdsProps) -> Result<Wanted, KindError> {
             let family = parameter_family(&engine, version)?;
             let mut values = BTreeMap::new();
             for (name, v) in &map {
-                if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-                {
-                    return Err(bad(format!("parameters: '{name}' is not a parameter name")));
-                }
                 values.insert(name.clone(), parameter_value(name, v)?);
             }
             Some((family, values))
@@ -474,7 +537,7 @@ fn wanted_from(identifier: String, p: RdsProps) -> Result<Wanted, KindError> {
         identifier,
         engine,
         engine_version,
-        instance_class: class,
+        instance_class: p.instance_class.trim().to_string(),
         allocated_storage: p.allocated_storage as i32,
         database: p.database,
         username: p.username,
@@ -499,14 +562,22 @@ fn raw_password(props: &Props) -> Option<String> {
     }
 }
 
+/// `text` with `secret` masked, as written and as escaped in quotes.
+fn mask(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let escaped = format!("{secret:?}");
+    let escaped = escaped.trim_matches('"');
+    text.replace(secret, MASK).replace(escaped, MASK)
+}
+
 /// Masks `secret` in an error message, as written and as escaped in quotes.
 fn redact(e: KindError, secret: Option<&str>) -> KindError {
     let Some(s) = secret.filter(|s| !s.is_empty()) else {
         return e;
     };
-    let escaped = format!("{s:?}");
-    let escaped = escaped.trim_matches('"');
-    let clean = |m: String| m.replace(s, MASK).replace(escaped, MASK);
+    let clean = |m: String| mask(&m, s);
     match e {
         KindError::Transient(m) => KindError::Transient(clean(m)),
         KindError::Permanent(m) => KindError::Permanent(clean(m)),
@@ -1203,15 +1274,15 @@ async fn delete_parameter_group(rds: &Client, name: &str) -> Result<(), KindErro
 #[async_trait]
 impl Kind for Instance {
     fn name(&self) -> &'static str {
-        "aws.rds.instance"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "rds"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -1231,36 +1302,6 @@ impl Kind for Instance {
     /// Terraform's aws_db_instance allows 40 minutes to create by default.
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(40 * 60)
-    }
-
-    /// The rules `apply` applies before any call, on the literal values
-    /// (references get a placeholder of the right shape): instance class
-    /// `db.<family>.<size>`, allocated storage per engine, database and
-    /// master user names, password characters and length (CreateDBInstance,
-    /// RDS API reference), parameters' family. The instance identifier is
-    /// envctl's (`envctl-<tenant>-<id>`, 1-63, a letter first, no `--`, no
-    /// trailing `-`: DBInstanceIdentifier) and is checked with the resource
-    /// id at apply. The password never appears in a message.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = super::ec2_rules::with_placeholders(
-            props,
-            &[
-                ("engine", None),
-                ("engine_version", Some("16.4")),
-                ("instance_class", None),
-                ("allocated_storage", None),
-                ("database", None),
-                ("username", None),
-                ("password", Some("Placeholder-1234")),
-                ("subnet_ids", Some("subnet-ref1,subnet-ref2")),
-                ("security_group_ids", Some("sg-ref")),
-            ],
-        );
-        let password = raw_password(&filled);
-        match parse_props::<RdsProps>(&filled).and_then(|p| wanted_from("placeholder".into(), p)) {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![super::ec2_rules::issue_of(redact(e, password.as_deref()))],
-        }
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -1456,7 +1497,10 @@ mod tests {
         };
         assert!(with(serde_json::json!({})).is_empty());
         for (extra, hint) in [
-            (serde_json::json!({"allocated_storage": 10}), "20 to 65536"),
+            (
+                serde_json::json!({"allocated_storage": 10}),
+                "the least allowed is 20",
+            ),
             (
                 serde_json::json!({"engine": "sqlserver-ex", "allocated_storage": 20000}),
                 "20 to 16384",
@@ -1481,6 +1525,50 @@ mod tests {
         let issues = with(serde_json::json!({"password": "s3cr/t-value"}));
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert!(!issues[0].message.contains("s3cr/t-value"), "{issues:?}");
+    }
+
+    #[test]
+    fn wrongly_typed_and_out_of_range_literals_name_the_field() {
+        let issues = |extra: serde_json::Value| {
+            let mut m = serde_json::json!({
+                "password": "${db-password.value}",
+                "subnet_ids": "${network.subnet_ids}",
+            });
+            for (k, x) in extra.as_object().unwrap() {
+                m[k] = x.clone();
+            }
+            Instance
+                .check(m.as_object().unwrap())
+                .into_iter()
+                .map(|i| (i.path.join("."), i.message))
+                .collect::<Vec<_>>()
+        };
+        let found = issues(serde_json::json!({"multi_az": "yes"}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "multi_az");
+        assert!(found[0].1.starts_with("must be true or false"), "{found:?}");
+        let found = issues(serde_json::json!({"allocated_storage": 70000}));
+        assert_eq!(found[0].0, "allocated_storage", "{found:?}");
+        assert!(
+            found[0].1.contains("the most allowed is 65536"),
+            "{found:?}"
+        );
+        let found = issues(serde_json::json!({"parameters": {"work_mem": [1]}}));
+        assert_eq!(found[0].0, "parameters.work_mem", "{found:?}");
+        let found = issues(serde_json::json!({"parameters": {"work_mem": 4096}}));
+        assert_eq!(found[0].0, "parameters", "{found:?}");
+        assert!(found[0].1.contains("engine_version"), "{found:?}");
+        // A literal password too short: named, never shown.
+        let found = issues(serde_json::json!({"password": "hunter2"}));
+        assert_eq!(found[0].0, "password", "{found:?}");
+        assert!(!found[0].1.contains("hunter2"), "{found:?}");
+        // The same value given to a published property: masked there too.
+        let found = issues(serde_json::json!({
+            "password": "Zq7uXk2Lw9PbR4tN", "username": "Zq7uXk2Lw9PbR4tN"
+        }));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "username", "{found:?}");
+        assert!(!found[0].1.contains("Zq7uXk2Lw9PbR4tN"), "{found:?}");
     }
 
     #[test]
