@@ -55,8 +55,8 @@ pub struct ClassicLoadBalancer;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ClassicProps {
-    /// Subnets to place it in (at least one), e.g. `${network.subnet_ids}`:
-    /// a list, or a comma-separated string (as references yield).
+    /// Subnets to place it in (at least one). A list, or a comma-separated
+    /// string (as references yield), e.g. `${network.subnet_ids}`.
     #[serde(deserialize_with = "string_list")]
     #[schemars(schema_with = "string_list_schema")]
     subnet_ids: Vec<String>,

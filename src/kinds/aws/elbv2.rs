@@ -99,9 +99,9 @@ struct LbProps {
     /// `application` (default) or `network`.
     #[serde(default, rename = "type")]
     lb_type: LbType,
-    /// Subnets to place it in, e.g. `${network.subnet_ids}`: a list, or a
-    /// comma-separated string (as references yield); an application load
-    /// balancer needs subnets in two Availability Zones.
+    /// Subnets to place it in; an application load balancer needs subnets
+    /// in two Availability Zones. A list, or a comma-separated string (as
+    /// references yield), e.g. `${network.subnet_ids}`.
     #[serde(deserialize_with = "string_list")]
     #[schemars(schema_with = "string_list_schema")]
     subnet_ids: Vec<String>,

@@ -109,15 +109,15 @@ struct RdsProps {
     #[serde(default = "default_username")]
     #[schemars(length(min = 1, max = 128))]
     username: String,
-    /// The master password: a reference to a `secret.password` resource,
-    /// e.g. `${db-password.value}`; never an output of this kind. 8 to 128
+    /// The master password, from a `secret.password` resource (for example
+    /// `${db-password.value}`); never an output of this kind. 8 to 128
     /// printable ASCII characters (41 for MySQL and MariaDB), no `/`, `"`,
     /// `@` or space. A changed password is set on the next apply.
     #[serde(deserialize_with = "secret")]
     #[schemars(with = "String", length(min = 8, max = 128))]
     password: SecretString,
-    /// Subnets of the DB subnet group, in at least two Availability Zones,
-    /// e.g. `${network.subnet_ids}`: a list or a comma-separated string.
+    /// Subnets of the DB subnet group, in at least two Availability Zones.
+    /// A list or a comma-separated string, e.g. `${network.subnet_ids}`.
     #[serde(deserialize_with = "string_list")]
     #[schemars(schema_with = "string_list_schema")]
     subnet_ids: Vec<String>,
