@@ -23,6 +23,7 @@
 //! after state loss finds it (else it is looked for by name).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +32,7 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, HostedZoneConfig, ResourceRecordSet, RrType,
     Tag, TagResourceType,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
@@ -41,9 +43,10 @@ use super::elbv2::poll_until;
 use super::route53_delegation::{
     delegate, delegate_first, find_delegating_parent, find_parent, looks_like_zone_id, undelegate,
 };
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, literal, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::{TenantName, tags};
 
@@ -65,20 +68,94 @@ const TAGS_BATCH: usize = 10;
 
 pub struct Zone;
 
-#[derive(Debug, Deserialize)]
+/// A public Route53 hosted zone per tenant resource, delegated from its
+/// parent zone; or an existing zone used with `adopt: true` (never deleted).
+///
+/// The zone is `domain`, or `<tenant>.<subdomain_of>`. Names: Route 53
+/// Developer Guide, "DNS domain name format" (labels of 1-63 characters,
+/// names of at most 253; a tenant name of up to 40 characters and a dot goes
+/// in front of `subdomain_of`). A zone envctl creates writes its NS record
+/// into the parent zone and removes it on destroy.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ZoneProps {
+    /// The zone's domain, e.g. `acme.example.com` (required unless
+    /// subdomain_of is set).
     #[serde(default)]
     domain: Option<String>,
+    /// A parent domain, e.g. `${envctl.domain}`: the zone is
+    /// `<tenant>.<domain>` (stacks have no tenant interpolation; use this
+    /// instead of domain for a zone per tenant).
     #[serde(default)]
     subdomain_of: Option<String>,
+    /// `true`: when a public hosted zone of that name exists that envctl did
+    /// not create, use it and never delete it; when none exists, create one
+    /// (deleted as usual). Default false: an existing foreign zone of that
+    /// name is an error.
     #[serde(default)]
     adopt: bool,
+    /// The public hosted zone (id, e.g. `Z0123456789ABC`, or name) of this
+    /// account that the zone is delegated from: envctl writes the zone's NS
+    /// record there and removes it on destroy. Default: the zone of
+    /// subdomain_of, else of the domain's parent.
     #[serde(default)]
     parent_zone: Option<String>,
+    /// `true`: the domain is delegated by hand (at a registrar or from
+    /// another account); envctl writes no NS record. Default false.
     #[serde(default)]
     delegated: bool,
 }
+
+/// Route 53 Developer Guide, "DNS domain name format": labels of 1-63
+/// characters, names of at most 253; a tenant name (up to 40 characters and
+/// a dot) goes in front of `subdomain_of`.
+impl KindProps for ZoneProps {
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
+        let mut name = |prop: &str, value: &Option<String>, room: usize| {
+            let Some(raw) = value.as_deref().filter(|v| !is_ref(v)) else {
+                return;
+            };
+            let n = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+            if let Some(why) = domain_problem(&n) {
+                issues.push(PropIssue::new(
+                    &[prop],
+                    format!("'{raw}' is not a domain name Route 53 hosts: {why}"),
+                ));
+            } else if n.len() + room > MAX_NAME {
+                issues.push(PropIssue::new(
+                    &[prop],
+                    format!(
+                        "'{raw}' leaves no room for the tenant name: <tenant>.{n} may reach \
+                         {} characters, Route 53 allows {MAX_NAME}; use a shorter domain",
+                        n.len() + room
+                    ),
+                ));
+            }
+        };
+        name("domain", &self.domain, 0);
+        name(
+            "subdomain_of",
+            &self.subdomain_of,
+            crate::tenant::MAX_TENANT_LEN + 1,
+        );
+        if let Some(raw) = self.parent_zone.as_deref().filter(|v| !is_ref(v))
+            && !looks_like_zone_id(raw)
+            && let Some(why) =
+                domain_problem(&raw.trim().trim_end_matches('.').to_ascii_lowercase())
+        {
+            issues.push(PropIssue::new(
+                &["parent_zone"],
+                format!("'{raw}' is neither a hosted zone id (Z...) nor a domain name: {why}"),
+            ));
+        }
+        issues
+    }
+}
+
+const NAME: &str = "aws.route53.zone";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<ZoneProps>(NAME));
 
 impl ZoneProps {
     fn zone_name(&self, tenant: &TenantName) -> Result<String, KindError> {
@@ -139,40 +216,6 @@ pub fn parent_zone_check(props: &Props) -> Option<String> {
     p.parent_spec(&zone)
         .filter(|s| !s.is_empty() && !s.contains("${"))
 }
-
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "domain",
-        required: false,
-        doc: "the zone's domain, e.g. acme.example.com (required unless subdomain_of is set)",
-    },
-    PropSpec {
-        name: "subdomain_of",
-        required: false,
-        doc: "a parent domain, e.g. ${envctl.domain}: the zone is <tenant>.<domain> (stacks have \
-              no tenant interpolation; use this instead of domain for a zone per tenant)",
-    },
-    PropSpec {
-        name: "parent_zone",
-        required: false,
-        doc: "the public hosted zone (id, or name) of this account that the zone is delegated \
-              from: envctl writes the zone's NS record there and removes it on destroy. \
-              Default: the zone of subdomain_of, else of the domain's parent",
-    },
-    PropSpec {
-        name: "delegated",
-        required: false,
-        doc: "true: the domain is delegated by hand (at a registrar or from another account); \
-              envctl writes no NS record. Default false",
-    },
-    PropSpec {
-        name: "adopt",
-        required: false,
-        doc: "true: when a public hosted zone of that name exists that envctl did not create, \
-              use it and never delete it; when none exists, create one (deleted as usual). \
-              Default false: an existing foreign zone of that name is an error",
-    },
-];
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -828,15 +871,15 @@ async fn empty_and_delete(r53: &aws_sdk_route53::Client, zone: &ZoneInfo) -> Res
 #[async_trait]
 impl Kind for Zone {
     fn name(&self) -> &'static str {
-        "aws.route53.zone"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "route53"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -854,46 +897,6 @@ impl Kind for Zone {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(5 * 60)
-    }
-
-    /// Route 53 Developer Guide, "DNS domain name format": labels of 1-63
-    /// characters, names of at most 253; a tenant name (up to 40
-    /// characters and a dot) goes in front of `subdomain_of`.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let mut issues = Vec::new();
-        let mut name = |prop: &str, room: usize| {
-            if let Some(raw) = literal(props, prop) {
-                let n = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-                if let Some(why) = domain_problem(&n) {
-                    issues.push(PropIssue::new(
-                        &[prop],
-                        format!("'{raw}' is not a domain name Route 53 hosts: {why}"),
-                    ));
-                } else if n.len() + room > MAX_NAME {
-                    issues.push(PropIssue::new(
-                        &[prop],
-                        format!(
-                            "'{raw}' leaves no room for the tenant name: <tenant>.{n} may reach \
-                             {} characters, Route 53 allows {MAX_NAME}; use a shorter domain",
-                            n.len() + room
-                        ),
-                    ));
-                }
-            }
-        };
-        name("domain", 0);
-        name("subdomain_of", crate::tenant::MAX_TENANT_LEN + 1);
-        if let Some(raw) = literal(props, "parent_zone")
-            && !looks_like_zone_id(raw)
-            && let Some(why) =
-                domain_problem(&raw.trim().trim_end_matches('.').to_ascii_lowercase())
-        {
-            issues.push(PropIssue::new(
-                &["parent_zone"],
-                format!("'{raw}' is neither a hosted zone id (Z...) nor a domain name: {why}"),
-            ));
-        }
-        issues
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -1109,5 +1112,22 @@ mod tests {
         );
         assert_eq!(reference_resource("envctl/acme-2/dns/1/0", "acme"), None);
         assert_eq!(reference_resource("something-else", "acme"), None);
+    }
+
+    #[test]
+    fn check_names_the_field_of_a_wrong_type_or_bad_name() {
+        let check = |v: serde_json::Value| Zone.check(v.as_object().unwrap());
+        let issues = check(serde_json::json!({"domain": "acme.example.com", "adopt": "yes"}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["adopt"]);
+        assert!(issues[0].message.contains("true or false"), "{issues:?}");
+        let issues = check(serde_json::json!({"domain": "acme"}));
+        assert_eq!(issues[0].path, ["domain"], "{issues:?}");
+        assert!(issues[0].message.contains("two labels"), "{issues:?}");
+        let issues =
+            check(serde_json::json!({"subdomain_of": "${envctl.domain}", "parent_zone": "x"}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["parent_zone"], "{issues:?}");
+        assert!(check(serde_json::json!({"subdomain_of": "${envctl.domain}"})).is_empty());
     }
 }
