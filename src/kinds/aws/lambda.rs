@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,16 +16,17 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::classify;
 use super::lambda_logs;
-use super::network::int_prop;
 use super::s3::partition;
+use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
-    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, PropSpec, Props, Readiness,
-    SweepCx, parse_props,
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
+    parse_props,
 };
 use crate::tenant::tags;
 
@@ -70,24 +72,105 @@ const UPDATE_WAIT: Duration = Duration::from_secs(90);
 
 pub struct Function;
 
-#[derive(Debug, Deserialize)]
+/// The kind's name in stacks.
+const NAME: &str = "aws.lambda.function";
+
+static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<FunctionProps>(NAME));
+
+/// A Lambda function from a local source directory, with its execution role
+/// and log group, optionally triggered by an SQS queue.
+///
+/// The source is zipped deterministically (sorted entries, fixed
+/// timestamps), so the same source gives the same CodeSha256 and no needless
+/// update. The role is `<name>-role`, the log group `/aws/lambda/<name>`.
+/// Rules: CreateFunction (Lambda API reference): MemorySize 128-10240 MB,
+/// Timeout 1-900 s, Runtime one of the enum's values, Handler at most 128
+/// characters, environment keys `[a-zA-Z]([a-zA-Z0-9_])+`, not reserved
+/// (Lambda developer guide, "Defined runtime environment variables") and
+/// 4 KB in all (Lambda quotas); the log retention one of
+/// PutRetentionPolicy's values (CloudWatch Logs API reference). The function
+/// name (`envctl-<tenant>-<id>`, at most 64 of `[a-zA-Z0-9-_]`,
+/// FunctionName) and the role name (`<name>-role`, at most 64 of
+/// `[\w+=,.@-]`, IAM CreateRole RoleName) are envctl's, valid by
+/// construction.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FunctionProps {
+    /// The code: a directory or file, relative to the stack file (resolved
+    /// when the stack is loaded), e.g. `assets/thumbnailer`.
     source: String,
+    /// The entry point, `file.function`; default: `index.handler`.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 128))]
     handler: Option<String>,
+    /// The Lambda runtime, e.g. `nodejs22.x`; default: `python3.12`.
     #[serde(default)]
     runtime: Option<String>,
+    /// Memory in MB, 128-10240 (a number or a numeric string); default: 128.
     #[serde(default)]
-    memory_mb: Option<serde_json::Value>,
+    memory_mb: Option<Whole>,
+    /// Seconds a run may take, 1-900 (a number or a numeric string);
+    /// default: 30.
     #[serde(default)]
-    timeout_seconds: Option<serde_json::Value>,
+    timeout_seconds: Option<Whole>,
+    /// Environment variables, e.g. `{QUEUE_URL: "${jobs.url}"}`: names of
+    /// letters, digits and `_` starting with a letter; values strings,
+    /// numbers or booleans, 4 KB in all (for secrets use the value store);
+    /// default: none.
     #[serde(default)]
-    environment: BTreeMap<String, serde_json::Value>,
+    environment: BTreeMap<String, EnvValue>,
+    /// An SQS queue ARN, e.g. `${jobs.arn}`: the function is triggered by
+    /// it (event source mapping) and its role may read it; default: none.
     #[serde(default)]
     queue_arn: Option<String>,
+    /// Days the log group `/aws/lambda/<name>` keeps logs: 1, 3, 5, 7, 14,
+    /// 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    /// 2922, 3288 or 3653 (a number or a numeric string); default: 14.
     #[serde(default)]
-    log_retention_days: Option<serde_json::Value>,
+    log_retention_days: Option<Whole>,
+}
+
+/// A whole number, written as a number or as a string (`"256"`, or a
+/// `${ref}` until resolved).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum Whole {
+    Number(i64),
+    Text(String),
+}
+
+impl Whole {
+    /// The number; `Ok(None)` while a reference is unresolved.
+    fn value(&self, name: &str) -> Result<Option<i64>, PropIssue> {
+        match self {
+            Whole::Number(n) => Ok(Some(*n)),
+            Whole::Text(s) if is_ref(s) => Ok(None),
+            Whole::Text(s) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| PropIssue::new(&[name], "must be a whole number, e.g. 256")),
+        }
+    }
+}
+
+/// An environment variable's value: a string, number or boolean.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum EnvValue {
+    Text(String),
+    Number(serde_json::Number),
+    Bool(bool),
+}
+
+impl EnvValue {
+    fn text(&self) -> String {
+        match self {
+            EnvValue::Text(s) => s.clone(),
+            EnvValue::Number(n) => n.to_string(),
+            EnvValue::Bool(b) => b.to_string(),
+        }
+    }
 }
 
 /// The properties, checked.
@@ -103,159 +186,160 @@ struct Spec {
     log_retention_days: i32,
 }
 
-impl FunctionProps {
-    fn spec(self) -> Result<Spec, KindError> {
-        let bad = |m: String| Err(KindError::Permanent(format!("properties: {m}")));
+impl KindProps for FunctionProps {
+    fn check(&self) -> Vec<PropIssue> {
+        let mut issues = Vec::new();
         if self.source.trim().is_empty() {
-            return bad(
-                "source is empty; give a directory, relative to the stack file, such as assets/thumbnailer".into(),
-            );
-        }
-        let memory_mb = int_prop("memory_mb", self.memory_mb.as_ref())?.unwrap_or(128);
-        if !(128..=10_240).contains(&memory_mb) {
-            return bad(format!(
-                "memory_mb is {memory_mb}; Lambda accepts 128 to 10240"
+            issues.push(PropIssue::new(
+                &["source"],
+                "is empty; give a directory, relative to the stack file, such as assets/thumbnailer",
             ));
         }
-        let timeout_seconds =
-            int_prop("timeout_seconds", self.timeout_seconds.as_ref())?.unwrap_or(30);
-        if !(1..=900).contains(&timeout_seconds) {
-            return bad(format!(
-                "timeout_seconds is {timeout_seconds}; Lambda accepts 1 to 900 (15 minutes)"
-            ));
-        }
-        let handler = self.handler.unwrap_or_else(|| DEFAULT_HANDLER.into());
-        if handler.is_empty() || handler.len() > 128 || handler.contains(char::is_whitespace) {
-            return bad(format!(
-                "handler '{handler}' is not a handler like index.handler (file.function)"
+        let mut range = |name: &str, v: &Option<Whole>, lo: i64, hi: i64, what: &str| match v
+            .as_ref()
+            .map(|w| w.value(name))
+        {
+            Some(Err(issue)) => issues.push(issue),
+            Some(Ok(Some(n))) if !(lo..=hi).contains(&n) => issues.push(PropIssue::new(
+                &[name],
+                format!("is {n}; Lambda accepts {lo} to {hi}{what}"),
+            )),
+            _ => {}
+        };
+        range("memory_mb", &self.memory_mb, 128, 10_240, "");
+        range(
+            "timeout_seconds",
+            &self.timeout_seconds,
+            1,
+            900,
+            " (15 minutes)",
+        );
+        if let Some(handler) = self.handler.as_deref().filter(|h| !is_ref(h))
+            && (handler.is_empty() || handler.len() > 128 || handler.contains(char::is_whitespace))
+        {
+            issues.push(PropIssue::new(
+                &["handler"],
+                "is not a handler like index.handler (file.function, no spaces)",
             ));
         }
         // CreateFunction `Runtime` is an enum (Lambda API reference); the
         // SDK lists its values. AWS refuses the deprecated ones for new
         // functions with its own message.
-        let runtime = self.runtime.unwrap_or_else(|| DEFAULT_RUNTIME.into());
-        if !Runtime::values().contains(&runtime.as_str()) {
-            return bad(format!(
-                "runtime '{runtime}' is not a Lambda runtime; use one of python3.12, python3.13, \
-                 nodejs20.x, nodejs22.x, java21, provided.al2023, ... (Lambda developer guide, \
-                 \"Lambda runtimes\")"
+        if let Some(runtime) = self.runtime.as_deref().filter(|r| !is_ref(r))
+            && !Runtime::values().contains(&runtime)
+        {
+            issues.push(PropIssue::new(
+                &["runtime"],
+                format!(
+                    "'{runtime}' is not a Lambda runtime; use one of python3.12, python3.13, \
+                     nodejs20.x, nodejs22.x, java21, provided.al2023, ... (Lambda developer \
+                     guide, \"Lambda runtimes\")"
+                ),
             ));
         }
-        let mut environment = HashMap::new();
-        for (k, v) in self.environment {
+        for k in self.environment.keys() {
             let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return bad(format!(
-                    "environment: '{k}' is not a valid variable name (letters, digits and _, \
-                     starting with a letter)"
+                issues.push(PropIssue::new(
+                    &["environment", k],
+                    "is not a valid variable name (letters, digits and _, starting with a letter)",
+                ));
+            } else if RESERVED_ENVIRONMENT.contains(&k.as_str()) {
+                // Values may be secret: never echo them.
+                issues.push(PropIssue::new(
+                    &["environment", k],
+                    "is reserved by Lambda (it sets it itself); use another name",
                 ));
             }
-            // Values may be secret: never echo them.
-            let value = match v {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                _ => {
-                    return bad(format!(
-                        "environment: {k} must be a string, number or boolean"
-                    ));
-                }
-            };
-            if RESERVED_ENVIRONMENT.contains(&k.as_str()) {
-                return bad(format!(
-                    "environment: {k} is reserved by Lambda (it sets it itself); use another name"
-                ));
-            }
-            environment.insert(k, value);
         }
         // Lambda quotas: "Function environment variables: 4 KB, for all
         // environment variables associated with the function, in
         // aggregate". A value still holding a ${ref} is measured once
         // resolved.
-        if environment.values().all(|v| !v.contains("${")) {
-            let total: usize = environment.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let values: Vec<String> = self.environment.values().map(EnvValue::text).collect();
+        if values.iter().all(|v| !is_ref(v)) {
+            let total: usize = self.environment.keys().map(String::len).sum::<usize>()
+                + values.iter().map(String::len).sum::<usize>();
             if total > MAX_ENVIRONMENT_BYTES {
-                return bad(format!(
-                    "environment: the variables take {total} bytes; Lambda allows 4096 in all \
-                     (put large values in the value store or S3)"
+                issues.push(PropIssue::new(
+                    &["environment"],
+                    format!(
+                        "the variables take {total} bytes; Lambda allows 4096 in all (put large \
+                         values in the value store or S3)"
+                    ),
                 ));
             }
         }
-        if let Some(q) = &self.queue_arn
+        if let Some(q) = self.queue_arn.as_deref().filter(|q| !is_ref(q))
             && !(q.starts_with("arn:") && q.contains(":sqs:"))
         {
-            return bad(format!(
-                "queue_arn '{q}' is not an SQS queue ARN; use e.g. ${{jobs.arn}}"
+            issues.push(PropIssue::new(
+                &["queue_arn"],
+                "is not an SQS queue ARN; use e.g. ${jobs.arn}",
             ));
         }
-        let log_retention_days = int_prop("log_retention_days", self.log_retention_days.as_ref())?
-            .unwrap_or(lambda_logs::DEFAULT_RETENTION_DAYS as i64);
-        if !lambda_logs::RETENTION_DAYS.contains(&(log_retention_days as i32)) {
-            return bad(format!(
-                "log_retention_days is {log_retention_days}; CloudWatch Logs accepts {:?}",
-                lambda_logs::RETENTION_DAYS
-            ));
+        match self
+            .log_retention_days
+            .as_ref()
+            .map(|w| w.value("log_retention_days"))
+        {
+            Some(Err(issue)) => issues.push(issue),
+            Some(Ok(Some(days)))
+                if !lambda_logs::RETENTION_DAYS
+                    .iter()
+                    .any(|d| i64::from(*d) == days) =>
+            {
+                issues.push(PropIssue::new(
+                    &["log_retention_days"],
+                    format!(
+                        "is {days}; CloudWatch Logs accepts {:?}",
+                        lambda_logs::RETENTION_DAYS
+                    ),
+                ))
+            }
+            _ => {}
         }
+        issues
+    }
+}
+
+impl FunctionProps {
+    /// The checked properties of resolved values.
+    fn spec(self) -> Result<Spec, KindError> {
+        if let Some(issue) = self.check().into_iter().next() {
+            return Err(KindError::Permanent(issue.sentence()));
+        }
+        let number = |name: &str, v: &Option<Whole>, default: i64| -> Result<i64, KindError> {
+            match v.as_ref().map(|w| w.value(name)) {
+                None => Ok(default),
+                Some(Ok(Some(n))) => Ok(n),
+                Some(Ok(None)) => Err(KindError::Permanent(format!(
+                    "property '{name}': holds an unresolved reference"
+                ))),
+                Some(Err(issue)) => Err(KindError::Permanent(issue.sentence())),
+            }
+        };
         Ok(Spec {
-            log_retention_days: log_retention_days as i32,
+            log_retention_days: number(
+                "log_retention_days",
+                &self.log_retention_days,
+                lambda_logs::DEFAULT_RETENTION_DAYS as i64,
+            )? as i32,
+            memory_mb: number("memory_mb", &self.memory_mb, 128)? as i32,
+            timeout_seconds: number("timeout_seconds", &self.timeout_seconds, 30)? as i32,
             source: PathBuf::from(self.source.trim()),
-            handler,
-            runtime,
-            memory_mb: memory_mb as i32,
-            timeout_seconds: timeout_seconds as i32,
-            environment,
+            handler: self.handler.unwrap_or_else(|| DEFAULT_HANDLER.into()),
+            runtime: self.runtime.unwrap_or_else(|| DEFAULT_RUNTIME.into()),
+            environment: self
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.text()))
+                .collect(),
             queue_arn: self.queue_arn,
         })
     }
 }
-
-static PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "source",
-        required: true,
-        doc: "the code: a directory or file, relative to the stack file (e.g. \
-              assets/thumbnailer); zipped with sorted entries and fixed timestamps",
-    },
-    PropSpec {
-        name: "handler",
-        required: false,
-        doc: "entry point (default index.handler)",
-    },
-    PropSpec {
-        name: "runtime",
-        required: false,
-        doc: "Lambda runtime (default python3.12)",
-    },
-    PropSpec {
-        name: "memory_mb",
-        required: false,
-        doc: "memory, 128-10240 MB (default 128)",
-    },
-    PropSpec {
-        name: "timeout_seconds",
-        required: false,
-        doc: "timeout, 1-900 s (default 30)",
-    },
-    PropSpec {
-        name: "environment",
-        required: false,
-        doc: "map of environment variables (plain strings; for secrets use the value store)",
-    },
-    PropSpec {
-        name: "log_retention_days",
-        required: false,
-        doc: "days the log group /aws/lambda/<name> keeps logs (default 14; one of 1, 3, 5, 7, \
-              14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, \
-              3288, 3653)",
-    },
-    PropSpec {
-        name: "queue_arn",
-        required: false,
-        doc: "an SQS queue ARN: the function is triggered by it (event source mapping) and \
-              its role may read it",
-    },
-];
 
 static OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
@@ -978,15 +1062,15 @@ async fn ensure_mapping(
 #[async_trait]
 impl Kind for Function {
     fn name(&self) -> &'static str {
-        "aws.lambda.function"
+        NAME
     }
 
     fn api(&self) -> &'static str {
         "lambda"
     }
 
-    fn props(&self) -> &'static [PropSpec] {
-        PROPS
+    fn schema(&self) -> Option<&'static PropSchema> {
+        Some(&SCHEMA)
     }
 
     fn outputs(&self) -> &'static [OutputSpec] {
@@ -1005,33 +1089,6 @@ impl Kind for Function {
 
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(10 * 60)
-    }
-
-    /// The rules of CreateFunction (Lambda API reference) on the literal
-    /// values: MemorySize 128-10240 MB, Timeout 1-900 s, Runtime one of the
-    /// enum's values, Handler at most 128 characters, environment keys
-    /// `[a-zA-Z]([a-zA-Z0-9_])+` not reserved and 4 KB in all, and the log
-    /// retention one of PutRetentionPolicy's values. The function name
-    /// (`envctl-<tenant>-<id>`, at most 64 of `[a-zA-Z0-9-_]`, FunctionName)
-    /// and the role name (`<name>-role`, at most 64 of `[\w+=,.@-]`, IAM
-    /// CreateRole RoleName) are envctl's, valid by construction.
-    fn check(&self, props: &Props) -> Vec<PropIssue> {
-        let filled = super::ec2_rules::with_placeholders(
-            props,
-            &[
-                ("source", Some("ref")),
-                ("handler", None),
-                ("runtime", None),
-                ("memory_mb", None),
-                ("timeout_seconds", None),
-                ("queue_arn", Some("arn:aws:sqs:ref:ref:ref")),
-                ("log_retention_days", None),
-            ],
-        );
-        match parse_props::<FunctionProps>(&filled).and_then(FunctionProps::spec) {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![super::ec2_rules::issue_of(e)],
-        }
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -1364,8 +1421,44 @@ mod tests {
         ] {
             let issues = check(props.clone());
             assert_eq!(issues.len(), 1, "{props}: {issues:?}");
-            assert!(issues[0].message.contains(hint), "{props}: {issues:?}");
+            assert!(issues[0].sentence().contains(hint), "{props}: {issues:?}");
         }
+    }
+
+    #[test]
+    fn wrongly_typed_and_out_of_range_literals_name_the_field() {
+        let paths = |v: serde_json::Value| {
+            let serde_json::Value::Object(m) = v else {
+                unreachable!()
+            };
+            Function
+                .check(&m)
+                .into_iter()
+                .map(|i| i.path.join("."))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            paths(serde_json::json!({"source": "x", "memory_mb": [1]})),
+            ["memory_mb"]
+        );
+        assert_eq!(
+            paths(serde_json::json!({"source": "x", "memory_mb": "lots"})),
+            ["memory_mb"]
+        );
+        assert_eq!(
+            paths(serde_json::json!({"source": "x", "environment": {"A": [1]}})),
+            ["environment.A"]
+        );
+        assert_eq!(paths(serde_json::json!({"source": 5})), ["source"]);
+        assert_eq!(
+            paths(serde_json::json!({"source": "x", "log_retention_days": 13})),
+            ["log_retention_days"]
+        );
+        assert_eq!(
+            paths(serde_json::json!({"source": "x", "environment": {"1BAD": "v"}})),
+            ["environment.1BAD"]
+        );
+        assert!(paths(serde_json::json!({"source": "x", "memory_mb": "256", "log_retention_days": "30", "environment": {"N": 1, "B": true}})).is_empty());
     }
 
     #[test]
