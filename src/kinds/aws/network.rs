@@ -109,25 +109,6 @@ pub(crate) fn managed_by(t: &BTreeMap<String, String>, tenant: &TenantName) -> b
         && t.get(tags::MANAGED).map(String::as_str) == Some("true")
 }
 
-/// A whole-number property, given as a number or as a numeric string (what
-/// a `${x.port}` reference yields); `None` when absent.
-pub(crate) fn int_prop(
-    name: &str,
-    value: Option<&serde_json::Value>,
-) -> Result<Option<i64>, KindError> {
-    let bad = |v: &serde_json::Value| {
-        KindError::Permanent(format!(
-            "properties: {name} must be a whole number, got {v}"
-        ))
-    };
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(v @ serde_json::Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(v)),
-        Some(v @ serde_json::Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(v)),
-        Some(v) => Err(bad(v)),
-    }
-}
-
 /// An EC2 idempotency token (at most 64 ASCII characters) derived from what
 /// identifies the request, so a retried create is the same request.
 pub(crate) fn client_token(parts: &[&str]) -> String {
