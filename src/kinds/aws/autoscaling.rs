@@ -63,7 +63,7 @@ pub struct Group;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupProps {
-    /// Subnets of the group, a list or one comma-separated string, e.g.
+    /// Subnets of the group, a list or one comma-separated string. Example:
     /// `${network.subnet_ids}`.
     subnet_ids: StringList,
     /// Security groups of the instances (ids starting with `sg-`), a list or

@@ -54,8 +54,8 @@ pub struct SecurityGroup;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SgProps {
-    /// The VPC of the group, e.g. `${network.vpc_id}` (an id starting with
-    /// `vpc-`).
+    /// The VPC of the group, an id starting with `vpc-`. Example:
+    /// `${network.vpc_id}`.
     vpc_id: String,
     /// The group's description, set at creation (EC2 cannot change it
     /// later); default `envctl <tenant>/<id>`. Example: `HTTPS from the
