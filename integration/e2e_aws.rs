@@ -491,7 +491,7 @@ async fn bad_input_exits_2_and_creates_nothing() {
         ),
         (
             vec!["create", "tenant", "okname", "--stack", out_of_range],
-            "memory_mb is 64",
+            "'memory_mb': is 64; Lambda accepts 128 to 10240",
         ),
         (vec!["create", "tenant", "Bad_Name"], "invalid tenant name"),
         (

@@ -178,6 +178,13 @@ impl PropSchema {
             // literal values passed the schema above): the typed rules run
             // once it is resolved, before the kind's first API call.
             Err(_) if !refs.is_empty() => {}
+            // A missing or unknown top-level property: the caller's to word
+            // (and `parse` refuses it).
+            Err(issue)
+                if issue.path.is_empty()
+                    || (issue.path.len() == 1
+                        && !property_names(&self.schema, &self.schema)
+                            .contains(&issue.path[0])) => {}
             Err(issue) => issues.push(issue),
         }
         dedup(issues)
@@ -238,6 +245,11 @@ impl PropSchema {
                 format!("must be {}{hint}", yaml_words(expected_value))
             }
             K::Pattern { pattern } => format!("does not match the pattern {pattern}{hint}"),
+            // Top-level names are the caller's (stack validation words them
+            // with the stack's context; `parse` refuses them through serde).
+            K::Required { .. } | K::AdditionalProperties { .. } if path.is_empty() => {
+                return Vec::new();
+            }
             K::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
                 let mut at = path.clone();
@@ -281,10 +293,18 @@ impl PropSchema {
             }
             K::AnyOf { context } | K::OneOfNotValid { context } => {
                 // An optional object (`anyOf: [object, null]`): report the
-                // object branch's errors, which say what is wrong inside.
+                // errors of the branch the value is of (the object's, which
+                // say what is wrong inside); a branch whose only complaint is
+                // the value's type here (null) is not it.
+                let of_another_type = |errors: &Vec<jsonschema::ValidationError<'_>>| {
+                    errors.iter().all(|e| {
+                        matches!(e.kind(), K::Type { .. })
+                            && e.instance_path() == error.instance_path()
+                    })
+                };
                 let branch = context
                     .iter()
-                    .filter(|errors| !errors.is_empty())
+                    .filter(|errors| !errors.is_empty() && !of_another_type(errors))
                     .max_by_key(|errors| {
                         errors
                             .iter()
@@ -293,13 +313,7 @@ impl PropSchema {
                             .unwrap_or(0)
                     });
                 if let Some(errors) = branch {
-                    let only_null = errors.iter().all(|e| {
-                        matches!(e.kind(), K::Type { .. })
-                            && e.instance_path() == error.instance_path()
-                    });
-                    if !only_null {
-                        return errors.iter().flat_map(|e| self.explain_error(e)).collect();
-                    }
+                    return errors.iter().flat_map(|e| self.explain_error(e)).collect();
                 }
                 let expected = self
                     .subschema(&path)
@@ -348,6 +362,7 @@ fn typed_check<T: KindProps>(props: &Props) -> Result<Vec<PropIssue>, PropIssue>
             } else {
                 path.split('.')
                     .map(|s| s.trim_matches(['[', ']']).to_string())
+                    .filter(|s| !s.is_empty() && s != "?")
                     .collect()
             };
             Err(PropIssue {
@@ -535,13 +550,26 @@ fn yaml_words(value: &Value) -> String {
     }
 }
 
-fn first_sentence(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("");
-    line.split(". ")
+/// The first sentence of a doc comment: its first paragraph up to a `. `
+/// followed by a capital (so `e.g. x` does not end it), without the stop.
+pub(crate) fn first_sentence(text: &str) -> String {
+    let paragraph = text
+        .split("\n\n")
         .next()
-        .unwrap_or(line)
-        .trim_end_matches('.')
-        .to_string()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let end = paragraph
+        .match_indices(". ")
+        .find(|(i, _)| {
+            paragraph[i + 2..]
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase)
+        })
+        .map_or(paragraph.len(), |(i, _)| i);
+    paragraph[..end].trim_end_matches('.').to_string()
 }
 
 fn property_names(root: &Value, schema: &Value) -> Vec<String> {
@@ -781,6 +809,36 @@ mod tests {
             found,
             vec![("rules.0.cidr".into(), "is not a CIDR block".into())]
         );
+    }
+
+    #[test]
+    fn top_level_names_are_left_to_the_caller_but_parse_refuses_them() {
+        // Stack validation words unknown and missing top-level properties
+        // with the stack's context; the schema must not say them again.
+        let found = issues("flagg: true");
+        assert!(found.is_empty(), "{found:?}");
+        #[allow(dead_code)]
+        #[derive(Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        struct Needs {
+            /// Required.
+            name: String,
+        }
+        impl KindProps for Needs {}
+        let needs = PropSchema::of::<Needs>("test.needs");
+        assert!(needs.issues(&props("{}")).is_empty());
+        let err = needs
+            .parse::<Needs>(&props("{}"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("name"), "{err}");
+        let err = schema()
+            .parse::<Sample>(&props("flagg: true"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("flagg"), "{err}");
     }
 
     #[test]

@@ -370,7 +370,10 @@ impl<'a> Checker<'a> {
                         &[Seg::Key("properties")],
                         format!(
                             "property '{}' is required for kind {}: add `{}: ...` under `properties:` ({})",
-                            p.name, k.name, p.name, p.doc
+                            p.name,
+                            k.name,
+                            p.name,
+                            crate::kinds::schema::first_sentence(p.doc)
                         ),
                     );
                 }
