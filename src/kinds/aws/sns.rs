@@ -216,6 +216,26 @@ async fn url_of(cx: &Cx, arn: &QueueArn<'_>) -> Result<Option<String>, KindError
     queue_url(sqs, arn.name, Some(arn.account)).await
 }
 
+/// One lock per queue ARN for this process. A queue's policy is one JSON
+/// document that SetQueueAttributes replaces whole, with no condition on
+/// what was read: two topics of a run subscribing the same queue at once
+/// could each read it, each write their own statement and each read it back
+/// before the other's write — and one statement is lost. The read, write and
+/// re-read of one queue's policy are serialized here (the same hazard is why
+/// terraform-provider-aws keeps one `aws_sqs_queue_policy` per queue);
+/// writers in other processes are still caught by the re-read.
+fn policy_lock(queue_arn: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = LazyLock::new(Default::default);
+    LOCKS
+        .lock()
+        .expect("policy locks")
+        .entry(queue_arn.to_string())
+        .or_default()
+        .clone()
+}
+
 /// Adds (or repairs) the statement letting `topic_arn` send to the queue,
 /// re-reading after each write so that a concurrent writer (another topic
 /// subscribing the same queue) cannot silently drop it.
@@ -227,6 +247,8 @@ async fn allow_topic(
 ) -> Result<(), KindError> {
     let sqs = &cx.backends.aws.sqs;
     let stmt = statement(topic_arn, queue_arn);
+    let lock = policy_lock(queue_arn);
+    let _held = lock.lock().await;
     for _ in 0..POLICY_ATTEMPTS {
         let attributes = queue_attributes(sqs, queue_url).await?.ok_or_else(|| {
             KindError::Permanent(format!("queue {queue_arn} does not exist (subscription)"))
@@ -263,6 +285,8 @@ async fn disallow_topic(cx: &Cx, queue_arn: &str, topic_arn: &str) -> Result<(),
         Err(e) => return Err(e),
     };
     let sqs = &cx.backends.aws.sqs;
+    let lock = policy_lock(queue_arn);
+    let _held = lock.lock().await;
     let Some(attributes) = queue_attributes(sqs, &url).await? else {
         return Ok(());
     };
