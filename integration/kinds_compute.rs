@@ -1346,7 +1346,7 @@ async fn lambda_log_group_keeps_its_retention_and_is_swept_when_left_behind() {
     let issues = Function.check(&props(json!({"source": "x", "log_retention_days": 10})));
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert!(
-        issues[0].message.contains("log_retention_days"),
+        issues[0].sentence().contains("'log_retention_days': is 10"),
         "{issues:?}"
     );
 
