@@ -396,21 +396,7 @@ const VPC_ID_ISSUE: &str = "is not a VPC id (one starts with 'vpc-'); use e.g. $
 impl SgProps {
     /// The wanted rules, duplicates collapsed (resolved values).
     fn rules(&self) -> Result<Vec<(Rule, Option<String>)>, KindError> {
-        // Worded as `parse_props` words its errors: `property 'ingress[0].port': ...`.
-        let refuse = |issue: PropIssue| {
-            let mut path = String::new();
-            for seg in &issue.path {
-                if seg.parse::<usize>().is_ok() {
-                    path.push_str(&format!("[{seg}]"));
-                } else {
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(seg);
-                }
-            }
-            KindError::Permanent(format!("property '{path}': {}", issue.message))
-        };
+        let refuse = super::network::refusal;
         if !self.vpc_id.starts_with("vpc-") {
             return Err(refuse(PropIssue::new(&["vpc_id"], VPC_ID_ISSUE)));
         }
