@@ -188,9 +188,26 @@ async fn apply(kind: &dyn Kind, cx: &Cx, p: &Props) -> Outputs {
     o
 }
 
+/// Deletes, then polls the kind's `gone` until it is, as the engine does.
 async fn delete(kind: &dyn Kind, cx: &Cx, o: &Outputs) {
     let what = format!("{} delete for {}", kind.name(), cx.tenant);
-    until_ok(&what, || kind.delete(cx, o)).await
+    until_ok(&what, || kind.delete(cx, o)).await;
+    let limit = Duration::from_secs(120);
+    let started = Instant::now();
+    loop {
+        let why = match kind.gone(cx, o).await {
+            Ok(Readiness::Ready) => return,
+            Ok(Readiness::Pending(why)) => why,
+            Err(e) if e.is_transient() => e.to_string(),
+            Err(e) => panic!("{}: gone: {e}", kind.name()),
+        };
+        assert!(
+            started.elapsed() < limit,
+            "{} not gone after {limit:?}: {why}",
+            kind.name()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn sweep(kind: &dyn Kind, w: &KindWorld) -> Vec<Found> {

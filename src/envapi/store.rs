@@ -14,13 +14,12 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketNamespace, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    ServerSideEncryption, Tag, Tagging,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::{EnvKey, Level, merge};
-use crate::aws::{AwsClients, HttpStatus, classify};
+use crate::aws::{AwsClients, HttpStatus, classify, hardening};
 use crate::kinds::aws::bucket_names::{self, BucketName};
 use crate::secret::{MASK, SecretString};
 use crate::tenant::tags;
@@ -215,39 +214,19 @@ impl ValueStore {
             Err(e) => return Err(self.err("HeadBucket", "", e)),
         }
 
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::Aes256)
-                    .build()
-                    .map_err(|e| self.fail("PutBucketEncryption", "", e.to_string()))?,
-            )
-            .build();
-        let encryption = ServerSideEncryptionConfiguration::builder()
-            .rules(rule)
-            .build()
-            .map_err(|e| self.fail("PutBucketEncryption", "", e.to_string()))?;
         self.s3
             .put_bucket_encryption()
             .bucket(&self.bucket)
             .set_expected_bucket_owner(self.owner.clone())
-            .server_side_encryption_configuration(encryption)
+            .server_side_encryption_configuration(hardening::default_encryption())
             .send()
             .await
             .map_err(|e| self.err("PutBucketEncryption", "", e))?;
-
         self.s3
             .put_public_access_block()
             .bucket(&self.bucket)
             .set_expected_bucket_owner(self.owner.clone())
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
+            .public_access_block_configuration(hardening::private_access())
             .send()
             .await
             .map_err(|e| self.err("PutPublicAccessBlock", "", e))?;

@@ -22,17 +22,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_acm::error::ProvideErrorMetadata;
-use aws_sdk_acm::types::{CertificateStatus, KeyAlgorithm, Tag, ValidationMethod};
+use aws_sdk_acm::types::{CertificateStatus, KeyAlgorithm, ValidationMethod};
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
 use super::dns_name::{certificate_name_problem, dns_name, normalize_domain, reserved};
-use super::elbv2::poll_until;
 use super::route53_zone::{
     ZoneInfo, bare_zone_id, change, get_zone, record_set, submit, zone_tags,
 };
+use super::tags::sdk_tags;
+use super::wait::poll_until;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -379,14 +380,6 @@ async fn ours_for_domain(cx: &Cx, domain: &str) -> Result<Vec<CertInfo>, KindErr
     Ok(ours)
 }
 
-fn acm_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, KindError> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| permanent("tag", e))
-}
-
 fn wanted_tags(cx: &Cx, wanted: &Wanted) -> Vec<(String, String)> {
     let mut t = cx.tags();
     if let Some(z) = &wanted.zone_id {
@@ -472,7 +465,7 @@ async fn request(cx: &Cx, wanted: &Wanted) -> Result<CertInfo, KindError> {
                 generation,
             ))
             .key_algorithm(KeyAlgorithm::Rsa2048)
-            .set_tags(Some(acm_tags(&wanted_tags(cx, wanted))?))
+            .set_tags(Some(sdk_tags(wanted_tags(cx, wanted).iter().cloned())?))
             .send()
             .await
             .map_err(|e| classify(&format!("RequestCertificate {}", wanted.domain), e))?;
@@ -507,14 +500,7 @@ async fn ensure_tags(cx: &Cx, arn: &str, wanted: &Wanted) -> Result<(), KindErro
             "certificate {arn} vanished while it was being set up"
         ))
     })?;
-    if let Some(owner) = existing.get(tags::TENANT)
-        && owner != cx.tenant.as_str()
-    {
-        return Err(KindError::Permanent(format!(
-            "certificate {arn} belongs to tenant '{owner}' (tag {}); refusing to adopt it",
-            tags::TENANT
-        )));
-    }
+    super::owner::refuse_foreign(&format!("certificate {arn}"), &existing, cx)?;
     let missing: Vec<(String, String)> = wanted_tags(cx, wanted)
         .into_iter()
         .filter(|(k, v)| existing.get(k) != Some(v))
@@ -524,7 +510,7 @@ async fn ensure_tags(cx: &Cx, arn: &str, wanted: &Wanted) -> Result<(), KindErro
     }
     acm.add_tags_to_certificate()
         .certificate_arn(arn)
-        .set_tags(Some(acm_tags(&missing)?))
+        .set_tags(Some(sdk_tags(missing.iter().cloned())?))
         .send()
         .await
         .map_err(|e| classify(&format!("AddTagsToCertificate {arn}"), e))?;

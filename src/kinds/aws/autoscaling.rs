@@ -21,12 +21,11 @@ use aws_sdk_ec2::types::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::call::client_token;
 use super::classify;
-use super::network::{
-    StringList, client_token, ec2_tags, filter, managed_by, refusal, refuse_other_tenant,
-    sweep_filters, tag_map, tag_spec,
-};
-use super::security_group::IntOrText;
+use super::network::{ec2_tags, filter, managed_by, refuse_other_tenant, sweep_filters, tag_spec};
+use super::props::{IntOrText, StringList, refusal};
+use super::tags::tag_map;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,

@@ -9,16 +9,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancing::Client;
 use aws_sdk_elasticloadbalancing::error::ProvideErrorMetadata;
-use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, LoadBalancerDescription, Tag};
+use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, LoadBalancerDescription};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
-use super::elbv2::{
-    Scheme, check_elb_name, check_owner, default_health_check_path, default_target_port,
-    foreign_owner, health_check_path_issue, id_issue, non_empty, poll_until, refuse, string_list,
-    string_list_schema, swept_resource,
+use super::elbv2::{Scheme, check_elb_name, default_health_check_path, default_target_port};
+use super::owner::{foreign_owner, refuse_foreign, swept_resource};
+use super::props::{
+    health_check_path_issue, id_issue, non_empty, refuse, string_list, string_list_schema,
 };
+use super::tags::sdk_tags;
+use super::wait::poll_until;
 use crate::kinds::schema::{KindProps, PropSchema};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -199,14 +201,6 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
         listeners,
         health_check,
     })
-}
-
-fn sdk_tags(pairs: Vec<(String, String)>) -> Result<Vec<Tag>, KindError> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| KindError::Permanent(format!("tag: {e}")))
 }
 
 async fn describe(elb: &Client, name: &str) -> Result<Option<LoadBalancerDescription>, KindError> {
@@ -459,7 +453,7 @@ impl Kind for ClassicLoadBalancer {
             .await?
             .remove(name.as_str())
             .unwrap_or_default();
-        check_owner("load balancer", name, &have, cx)?;
+        refuse_foreign(&format!("load balancer {name}"), &have, cx)?;
         let missing: Vec<(String, String)> = cx
             .tags()
             .into_iter()

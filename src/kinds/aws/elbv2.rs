@@ -6,8 +6,6 @@
 //! database kinds share: list-valued properties and bounded polling.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
-use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -20,8 +18,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Rule,
     RuleCondition, Tag, TargetGroup, TargetTypeEnum,
 };
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::classify;
@@ -30,7 +27,6 @@ use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
     parse_props,
 };
-use crate::tenant::tags;
 
 /// Load balancer and target group names are at most 32 characters.
 const MAX_NAME: usize = 32;
@@ -301,100 +297,11 @@ static OUTPUTS: &[OutputSpec] = &[
 
 // ------------------------------------------------------------ shared ----
 
-/// The schema of a [`string_list`] property: a list of strings, or one
-/// comma-separated string (what a `${ref.output}` yields).
-pub(crate) fn string_list_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": ["array", "string", "null"],
-        "items": { "type": "string" }
-    })
-}
-
-/// Deserializes a list of strings given as a list, a comma-separated string
-/// (what a `${ref.output}` yields), or a list whose items are such strings.
-/// Items are trimmed; empty items and repeats are dropped.
-pub(crate) fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct ListVisitor;
-
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Vec<String>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of strings or a comma-separated string")
-        }
-
-        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-            let mut out = Vec::new();
-            push_items(&mut out, s);
-            Ok(out)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(item) = seq.next_element::<String>()? {
-                push_items(&mut out, &item);
-            }
-            Ok(out)
-        }
-    }
-
-    d.deserialize_any(ListVisitor)
-}
-
-fn push_items(out: &mut Vec<String>, s: &str) {
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        if !out.iter().any(|o| o == item) {
-            out.push(item.to_string());
-        }
-    }
-}
-
-/// An optional string property; empty (a reference to an empty output)
-/// counts as absent.
-pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-/// An issue at `prop` for the first id that does not start with `prefix`
-/// (`subnet-`, `sg-`, `vpc-`); references are skipped (checked once
-/// resolved). Ids are not secret: the message shows the one at fault.
-pub(crate) fn id_issue(prop: &str, ids: &[String], prefix: &str) -> Option<PropIssue> {
-    ids.iter()
-        .find(|id| !is_ref(id) && !id.starts_with(prefix))
-        .map(|bad| {
-            PropIssue::new(
-                &[prop],
-                format!(
-                    "'{bad}' is not an id of the form {prefix}…; give the id itself or a \
-                     reference to an output that holds one"
-                ),
-            )
-        })
-}
-
-/// Whether any item of a list property still holds a `${ref}` (which may
-/// stand for several comma-separated items once resolved).
-pub(crate) fn has_ref(items: &[String]) -> bool {
-    items.iter().any(|i| is_ref(i))
-}
-
-/// The first of `issues` as the error `apply` returns: `apply` refuses what
-/// `Kind::check` refuses (ranges included), for callers that go straight
-/// to `apply`.
-pub(crate) fn refuse(issues: Vec<PropIssue>) -> Result<(), KindError> {
-    match issues.into_iter().next() {
-        Some(issue) => Err(KindError::Permanent(issue.sentence())),
-        None => Ok(()),
-    }
-}
+use super::owner::{foreign_owner, refuse_foreign, swept_resource};
+use super::props::{
+    has_ref, health_check_path_issue, id_issue, non_empty, refuse, string_list, string_list_schema,
+};
+use super::wait::poll_until;
 
 /// Checks a load balancer or target group name: letters, digits and '-',
 /// not at either end, not beginning with `internal-`.
@@ -420,85 +327,6 @@ pub(crate) fn valid_elb_name(name: &str) -> bool {
         && !name.starts_with('-')
         && !name.ends_with('-')
         && !name.starts_with("internal-")
-}
-
-/// An HTTP health check path: starts with '/', printable ASCII, no spaces
-/// (ELBv2 CreateTargetGroup `HealthCheckPath`, 1-1024 characters; Classic
-/// ConfigureHealthCheck `Target`, "HTTP:port/path"). The length is the
-/// schema's (`length(max = 1024)`); references are skipped.
-pub(crate) fn health_check_path_issue(path: &str) -> Option<PropIssue> {
-    (!is_ref(path) && (!path.starts_with('/') || !path.chars().all(|c| c.is_ascii_graphic()))).then(
-        || {
-            PropIssue::new(
-                &["health_check_path"],
-                "must start with '/' and have no spaces or non-ASCII characters, e.g. \
-                 /healthcheck",
-            )
-        },
-    )
-}
-
-/// Calls `check` until it yields a value, pausing 1 s (growing ×1.5 up to
-/// 10 s) in between, for at most `limit`. `Ok(None)` when the limit passed
-/// first.
-pub(crate) async fn poll_until<T, F, Fut>(
-    limit: Duration,
-    mut check: F,
-) -> Result<Option<T>, KindError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, KindError>>,
-{
-    let started = tokio::time::Instant::now();
-    let mut pause = Duration::from_secs(1);
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(Some(v));
-        }
-        if started.elapsed() + pause > limit {
-            return Ok(None);
-        }
-        tokio::time::sleep(pause).await;
-        pause = pause.mul_f32(1.5).min(Duration::from_secs(10));
-    }
-}
-
-/// Whether `found` may be adopted by `cx`: refuses a resource tagged with
-/// another tenant.
-pub(crate) fn check_owner(
-    what: &str,
-    name: &str,
-    found: &BTreeMap<String, String>,
-    cx: &Cx,
-) -> Result<(), KindError> {
-    match found.get(tags::TENANT) {
-        Some(owner) if owner != cx.tenant.as_str() => Err(KindError::Permanent(format!(
-            "{what} {name} exists but belongs to tenant '{owner}' (tag {}); refusing to adopt it",
-            tags::TENANT
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// The tenant a resource is tagged with, when that is not `tenant`: delete
-/// leaves such a resource alone (it is not ours, so ours is gone).
-pub(crate) fn foreign_owner<'a>(
-    found: &'a BTreeMap<String, String>,
-    tenant: &str,
-) -> Option<&'a str> {
-    found
-        .get(tags::TENANT)
-        .map(String::as_str)
-        .filter(|owner| *owner != tenant)
-}
-
-/// Whether tags mark a resource of `tenant` that envctl manages; its
-/// resource id if so.
-pub(crate) fn swept_resource(tenant: &str, t: &BTreeMap<String, String>) -> Option<String> {
-    (t.get(tags::TENANT).map(String::as_str) == Some(tenant)
-        && t.get(tags::MANAGED).map(String::as_str) == Some("true"))
-    .then(|| t.get(tags::RESOURCE).cloned())
-    .flatten()
 }
 
 // ------------------------------------------------------------- props ----
@@ -595,7 +423,7 @@ async fn ensure_tags(
         .await?
         .remove(arn)
         .unwrap_or_default();
-    check_owner(what, name, &have, cx)?;
+    refuse_foreign(&format!("{what} {name}"), &have, cx)?;
     let missing: Vec<Tag> = cx
         .tags()
         .into_iter()

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{NetworkInterface, NetworkInterfaceStatus};
 
-use super::network::{filter, tag_map};
+use super::network::filter;
+use super::tags::tag_map;
 use crate::kinds::KindError;
 use crate::tenant::{TenantName, tags};
 

@@ -22,7 +22,9 @@ use sha2::{Digest, Sha256};
 
 use super::classify;
 use super::lambda_logs;
+use super::owner::{managed_by, refuse_foreign};
 use super::s3::partition;
+use super::wait::poll_until;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -537,21 +539,6 @@ async fn role_tags(
     Ok(Some(out))
 }
 
-fn refuse_other_tenant(cx: &Cx, what: &str, t: &BTreeMap<String, String>) -> Result<(), KindError> {
-    match t.get(tags::TENANT) {
-        Some(owner) if owner != cx.tenant.as_str() => Err(KindError::Permanent(format!(
-            "{what} belongs to tenant '{owner}' (tag {}); refusing to use it",
-            tags::TENANT
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn is_ours(t: &BTreeMap<String, String>, tenant: &str) -> bool {
-    t.get(tags::TENANT).map(String::as_str) == Some(tenant)
-        && t.get(tags::MANAGED).map(String::as_str) == Some("true")
-}
-
 /// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -610,7 +597,7 @@ async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindError> {
     let arn = match iam.get_role().role_name(&name).send().await {
         Ok(out) => {
             let have = role_tags(iam, &name).await?.unwrap_or_default();
-            refuse_other_tenant(cx, &format!("IAM role {name}"), &have)?;
+            refuse_foreign(&format!("IAM role {name}"), &have, cx)?;
             let missing: Vec<_> = iam_tags(cx, &name)
                 .into_iter()
                 .filter(|t| have.get(t.key()).map(String::as_str) != Some(t.value()))
@@ -813,30 +800,28 @@ fn role_not_ready(message: Option<&str>) -> bool {
     })
 }
 
-/// Waits while the function is Pending or an update is InProgress.
+/// Waits while the function is Pending or an update is InProgress (a
+/// settle between two calls of one apply: Lambda refuses an update while
+/// another runs; terraform-provider-aws lambda/function.go waits for
+/// `LastUpdateStatus` Successful the same way).
 async fn wait_idle(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
 ) -> Result<FunctionConfiguration, KindError> {
-    let started = tokio::time::Instant::now();
-    let mut pause = Duration::from_millis(250);
-    loop {
+    let idle = poll_until(UPDATE_WAIT, || async {
         let c = function_config(lambda, name)
             .await?
             .ok_or_else(|| KindError::Transient(format!("function {name} is not visible yet")))?;
         let busy = c.state() == Some(&State::Pending)
             || c.last_update_status() == Some(&LastUpdateStatus::InProgress);
-        if !busy {
-            return Ok(c);
-        }
-        if started.elapsed() >= UPDATE_WAIT {
-            return Err(KindError::Transient(format!(
-                "function {name} is still busy with an earlier change"
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
+        Ok((!busy).then_some(c))
+    })
+    .await?;
+    idle.ok_or_else(|| {
+        KindError::Transient(format!(
+            "function {name} is still busy with an earlier change"
+        ))
+    })
 }
 
 fn update_error<E, R>(what: &str, e: aws_sdk_lambda::error::SdkError<E, R>) -> KindError
@@ -934,7 +919,7 @@ async fn ensure_function(
         .cloned()
         .unwrap_or_default();
     let have: BTreeMap<String, String> = have.into_iter().collect();
-    refuse_other_tenant(cx, &format!("Lambda function {name}"), &have)?;
+    refuse_foreign(&format!("Lambda function {name}"), &have, cx)?;
     let missing: HashMap<String, String> = our_tags
         .into_iter()
         .filter(|(k, v)| have.get(k) != Some(v))
@@ -1244,7 +1229,7 @@ impl Kind for Function {
             };
             let Some(resource_id) = t
                 .get(tags::RESOURCE)
-                .filter(|_| is_ours(&t, cx.tenant.as_str()))
+                .filter(|_| managed_by(&t, cx.tenant.as_str()))
             else {
                 continue;
             };
@@ -1286,7 +1271,7 @@ impl Kind for Function {
             };
             let Some(resource_id) = t
                 .get(tags::RESOURCE)
-                .filter(|_| is_ours(&t, cx.tenant.as_str()))
+                .filter(|_| managed_by(&t, cx.tenant.as_str()))
             else {
                 continue;
             };

@@ -110,14 +110,7 @@ pub async fn ensure(cx: &Cx, function: &str, retention_days: i32) -> Result<Stri
             let arn = taggable_arn(&group)
                 .ok_or_else(|| KindError::Permanent(format!("log group {name}: no ARN")))?;
             let have = tags_of(logs, &arn).await?;
-            if let Some(owner) = have.get(tags::TENANT)
-                && owner != cx.tenant.as_str()
-            {
-                return Err(KindError::Permanent(format!(
-                    "log group {name} belongs to tenant '{owner}' (tag {}); refusing to use it",
-                    tags::TENANT
-                )));
-            }
+            super::owner::refuse_foreign(&format!("log group {name}"), &have, cx)?;
             let missing: HashMap<String, String> = ours
                 .into_iter()
                 .filter(|(k, v)| have.get(k) != Some(v))

@@ -1,10 +1,13 @@
-//! AWS kinds and what they share. The clients and the classification of SDK
-//! errors live in [`crate::aws`] (the value store and the reaper use them
-//! too) and are re-exported here for the kinds.
+//! AWS kinds and what they share: ownership by tags ([`owner`]), tag
+//! convergence ([`tags`]), shared property shapes ([`props`]), call helpers
+//! ([`call`]) and bounded polling ([`wait`]). The clients and the
+//! classification of SDK errors live in [`crate::aws`] (the value store and
+//! the reaper use them too) and are re-exported here for the kinds.
 
 pub mod acm;
 pub mod autoscaling;
 pub mod bucket_names;
+pub mod call;
 pub mod dns_name;
 pub mod ec2_rules;
 pub mod elb_classic;
@@ -13,6 +16,8 @@ pub mod eni_holders;
 pub mod lambda;
 pub mod lambda_logs;
 pub mod network;
+pub mod owner;
+pub mod props;
 pub mod rds;
 pub mod route53_delegation;
 pub mod route53_record;
@@ -21,7 +26,9 @@ pub mod s3;
 pub mod security_group;
 pub mod sns;
 pub mod sqs;
+pub mod tags;
 pub mod unanswered;
+pub mod wait;
 
 pub use crate::aws::{
     AwsClients, HttpStatus, MissingRegion, classify, error_code, errors, identity,

@@ -5,7 +5,6 @@
 //! envctl never changes nor deletes. Also the EC2 helpers the other EC2
 //! kinds share: tags, filters, list properties.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::LazyLock;
@@ -17,9 +16,8 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, InternetGateway, ResourceType, RouteTable, Subnet, SubnetState,
     Tag, TagSpecification, Vpc, VpcAttributeName, VpcState,
 };
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::eni_holders::{Held, dependency_violation};
 use super::{classify, errors, unanswered};
@@ -62,11 +60,7 @@ pub(crate) fn tag_spec(resource_type: ResourceType, cx: &Cx, name: &str) -> TagS
         .build()
 }
 
-pub(crate) fn tag_map(t: &[Tag]) -> BTreeMap<String, String> {
-    t.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect()
-}
+use super::tags::tag_map;
 
 pub(crate) fn filter(name: &str, value: impl Into<String>) -> Filter {
     Filter::builder().name(name).values(value).build()
@@ -94,26 +88,15 @@ pub(crate) fn refuse_other_tenant(
     what: &str,
     t: &BTreeMap<String, String>,
 ) -> Result<(), KindError> {
-    match t.get(tags::TENANT) {
-        Some(owner) if owner != cx.tenant.as_str() => Err(KindError::Permanent(format!(
-            "{what} belongs to tenant '{owner}' (tag {}); refusing to use it",
-            tags::TENANT
-        ))),
-        _ => Ok(()),
-    }
+    super::owner::refuse_foreign(what, t, cx)
 }
 
 /// Whether `t` marks a managed resource of `tenant`.
 pub(crate) fn managed_by(t: &BTreeMap<String, String>, tenant: &TenantName) -> bool {
-    t.get(tags::TENANT).map(String::as_str) == Some(tenant.as_str())
-        && t.get(tags::MANAGED).map(String::as_str) == Some("true")
+    super::owner::managed_by(t, tenant.as_str())
 }
 
-/// An EC2 idempotency token (at most 64 ASCII characters) derived from what
-/// identifies the request, so a retried create is the same request.
-pub(crate) fn client_token(parts: &[&str]) -> String {
-    hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
-}
+use super::call::client_token;
 
 /// An error from a call on a resource we have just found or created: "not
 /// found" then means EC2's eventual consistency has not caught up yet (its
@@ -124,13 +107,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + super::HttpStatus,
 {
-    if e.code().is_some_and(|c| c.ends_with(".NotFound")) {
-        KindError::Transient(format!(
-            "{what}: not visible yet (EC2 is eventually consistent)"
-        ))
-    } else {
-        classify(what, e)
-    }
+    super::call::not_visible_yet(
+        what,
+        e,
+        |c| c.ends_with(".NotFound"),
+        "not visible yet (EC2 is eventually consistent)",
+    )
 }
 
 // ---------------------------------------------------------- properties ----
@@ -180,68 +162,7 @@ struct NetworkProps {
     shared_from: Option<String>,
 }
 
-/// A list of strings, given as a YAML list or as one comma-separated string
-/// (what a `${x.subnet_ids}` reference yields).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum StringList {
-    List(Vec<String>),
-    Text(String),
-}
-
-impl StringList {
-    /// The items, trimmed, empty ones and repeats dropped.
-    pub(crate) fn items(&self) -> Vec<String> {
-        let raw: Vec<&str> = match self {
-            StringList::List(items) => items.iter().map(String::as_str).collect(),
-            StringList::Text(s) => s.split(',').collect(),
-        };
-        let mut seen = BTreeSet::new();
-        raw.into_iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && seen.insert(s.clone()))
-            .collect()
-    }
-
-    /// Whether any item still holds a `${ref}`.
-    pub(crate) fn has_ref(&self) -> bool {
-        match self {
-            StringList::List(items) => items.iter().any(|s| is_ref(s)),
-            StringList::Text(s) => is_ref(s),
-        }
-    }
-}
-
-impl JsonSchema for StringList {
-    fn schema_name() -> Cow<'static, str> {
-        "StringList".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": ["array", "string"], "items": { "type": "string" } })
-    }
-}
-
-/// An issue as the error `apply` returns, worded as `parse_props` words
-/// its own: `property 'ingress[0].port': ...`.
-pub(crate) fn refusal(issue: PropIssue) -> KindError {
-    let mut path = String::new();
-    for seg in &issue.path {
-        if seg.parse::<usize>().is_ok() {
-            path.push_str(&format!("[{seg}]"));
-        } else {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(seg);
-        }
-    }
-    KindError::Permanent(format!("property '{path}': {}", issue.message))
-}
+use super::props::{StringList, refusal};
 
 /// How an adopted network's VPC is found.
 #[derive(Debug, PartialEq, Eq)]

@@ -13,16 +13,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::error::ProvideErrorMetadata;
-use aws_sdk_rds::types::{ApplyMethod, DbInstance, Parameter, Tag};
+use aws_sdk_rds::types::{ApplyMethod, DbInstance, Parameter};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::classify;
-use super::elbv2::{
-    check_owner, foreign_owner, has_ref, id_issue, poll_until, refuse, string_list,
-    string_list_schema, swept_resource,
-};
+use super::owner::{foreign_owner, refuse_foreign, swept_resource};
+use super::props::{has_ref, id_issue, non_empty, refuse, string_list, string_list_schema};
+use super::tags::{sdk_tags, tag_map};
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -47,10 +46,9 @@ pub const KEPT_FINAL_SNAPSHOT: &str = "final-snapshot";
 const DELETE_WITHIN: Duration = Duration::from_secs(60 * 60);
 /// ModifyDBParameterGroup takes at most 20 parameters per call.
 const PARAMETER_BATCH: usize = 20;
-/// How long one `apply` waits for RDS to assign the endpoint, and one
-/// `delete` for the instance to disappear, before handing back to the
-/// engine (which retries). Below the engine's per-attempt limit.
-const WAIT: Duration = Duration::from_secs(240);
+/// How long the engine retries `apply` while RDS has not assigned the new
+/// instance its endpoint (a few minutes into creation).
+const ENDPOINT_WITHIN: Duration = Duration::from_secs(30 * 60);
 /// States a DB instance does not leave without someone's help (the SDK's
 /// `db_instance_available` waiter fails on the first five as well).
 const FAILED_STATES: &[&str] = &[
@@ -243,7 +241,7 @@ impl KindProps for RdsProps {
             "sg-",
         ));
         if let Some(map) = &self.parameters {
-            match super::elbv2::non_empty(self.engine_version.clone()) {
+            match non_empty(self.engine_version.clone()) {
                 None => issues.push(PropIssue::new(
                     &["parameters"],
                     "needs engine_version (it picks the parameter group family): add \
@@ -516,7 +514,7 @@ fn max_username(engine: &str) -> usize {
 /// What to create, from properties that passed [`RdsProps::check`].
 fn wanted_from(identifier: String, p: RdsProps) -> Result<Wanted, KindError> {
     let engine = p.engine.trim().to_ascii_lowercase();
-    let engine_version = super::elbv2::non_empty(p.engine_version);
+    let engine_version = non_empty(p.engine_version);
     let parameters = match p.parameters {
         None => None,
         Some(map) => {
@@ -609,19 +607,6 @@ fn fingerprint(identifier: &str, password: &SecretString) -> String {
 
 // -------------------------------------------------------------- tags ----
 
-fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
-        .collect()
-}
-
 async fn tags_of(rds: &Client, arn: &str) -> Result<BTreeMap<String, String>, KindError> {
     let out = rds
         .list_tags_for_resource()
@@ -642,7 +627,7 @@ async fn converge_tags(
     have: &BTreeMap<String, String>,
     wanted: &[(String, String)],
 ) -> Result<(), KindError> {
-    check_owner(what, name, have, cx)?;
+    refuse_foreign(&format!("{what} {name}"), have, cx)?;
     let missing: Vec<(String, String)> = wanted
         .iter()
         .filter(|(k, v)| have.get(k) != Some(v))
@@ -651,7 +636,7 @@ async fn converge_tags(
     if !missing.is_empty() {
         rds.add_tags_to_resource()
             .resource_name(arn)
-            .set_tags(Some(sdk_tags(&missing)))
+            .set_tags(Some(sdk_tags(missing)?))
             .send()
             .await
             .map_err(|e| classify(&format!("AddTagsToResource {name}"), e))?;
@@ -681,7 +666,7 @@ async fn ensure_subnet_group(rds: &Client, cx: &Cx, w: &Wanted) -> Result<(), Ki
                 .db_subnet_group_name(name)
                 .db_subnet_group_description(format!("envctl {}/{}", cx.tenant, cx.resource_id))
                 .set_subnet_ids(Some(w.subnets.clone()))
-                .set_tags(Some(sdk_tags(&cx.tags())))
+                .set_tags(Some(sdk_tags(cx.tags())?))
                 .send()
                 .await;
             match created {
@@ -750,7 +735,7 @@ async fn ensure_parameter_group(
                 .db_parameter_group_name(name)
                 .db_parameter_group_family(family)
                 .description(format!("envctl {}/{}", cx.tenant, cx.resource_id))
-                .set_tags(Some(sdk_tags(&cx.tags())))
+                .set_tags(Some(sdk_tags(cx.tags())?))
                 .send()
                 .await;
             match created {
@@ -871,7 +856,7 @@ async fn create_instance(rds: &Client, cx: &Cx, w: &Wanted) -> Result<DbInstance
         // instance's tags, so they are found and attributed like it (RDS API
         // reference, CreateDBInstance CopyTagsToSnapshot).
         .copy_tags_to_snapshot(true)
-        .set_tags(Some(sdk_tags(&instance_tags(w, cx))))
+        .set_tags(Some(sdk_tags(instance_tags(w, cx))?))
         .send()
         .await;
     match created {
@@ -898,7 +883,7 @@ async fn converge_instance(
         .db_instance_arn()
         .ok_or_else(|| KindError::Permanent(format!("DB instance {id}: no ARN")))?;
     let have_tags = tag_map(i.tag_list());
-    check_owner("DB instance", id, &have_tags, cx)?;
+    refuse_foreign(&format!("DB instance {id}"), &have_tags, cx)?;
     let status = i.db_instance_status().unwrap_or("unknown");
     if matches!(status, "deleting" | "deleted") {
         return Err(KindError::Transient(format!(
@@ -1022,13 +1007,13 @@ async fn apply(cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
     // anything.
     let existing = describe(rds, id).await?;
     if let Some(i) = &existing {
-        check_owner("DB instance", id, &tag_map(i.tag_list()), cx)?;
+        refuse_foreign(&format!("DB instance {id}"), &tag_map(i.tag_list()), cx)?;
     }
     ensure_subnet_group(rds, cx, &w).await?;
     if let Some((family, values)) = &w.parameters {
         ensure_parameter_group(rds, cx, id, family, values).await?;
     }
-    let mut instance = match existing {
+    let instance = match existing {
         Some(i) => {
             converge_instance(rds, cx, &w, &i).await?;
             i
@@ -1036,28 +1021,20 @@ async fn apply(cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
         None => create_instance(rds, cx, &w).await?,
     };
     // RDS assigns the endpoint a few minutes into creation; the outputs need
-    // it, so wait for it here (ready() then waits for `available`).
+    // it, so apply waits for it (the engine calls apply again, under its
+    // progress and cancellation; everything above is idempotent), and
+    // ready() then waits for `available`.
     let endpoint = |i: &DbInstance| {
         i.endpoint()
             .and_then(|e| Some((e.address()?.to_string(), e.port()?)))
     };
     if endpoint(&instance).is_none() {
-        let assigned = poll_until(WAIT, || async {
-            Ok(describe(rds, id).await?.filter(|i| endpoint(i).is_some()))
-        })
-        .await?;
-        match assigned {
-            Some(i) => instance = i,
-            None => {
-                let status = describe(rds, id)
-                    .await?
-                    .and_then(|i| i.db_instance_status().map(str::to_string))
-                    .unwrap_or_else(|| "not visible yet".into());
-                return Err(KindError::Transient(format!(
-                    "DB instance {id} is {status}; RDS has not assigned its endpoint yet"
-                )));
-            }
-        }
+        let status = instance.db_instance_status().unwrap_or("not visible yet");
+        return Err(KindError::waiting(
+            format!("DB instance {id} is {status}; RDS has not assigned its endpoint yet"),
+            format!("RDS to assign DB instance {id} its endpoint"),
+            ENDPOINT_WITHIN,
+        ));
     }
     let (host, port) = endpoint(&instance).unwrap_or_default();
     Ok(outputs(&w, &instance, &host, port))
@@ -1123,24 +1100,20 @@ async fn delete_instance(
     wait_gone(rds, id).await
 }
 
-/// Polls DescribeDBInstances until it answers DBInstanceNotFound (what
-/// terraform-provider-aws rds/instance.go waitDBInstanceDeleted does), for
-/// at most [`WAIT`] per attempt; then a [`KindError::Waiting`] naming the
-/// status, so the engine shows progress and tries again until
+/// Whether instance `id` is gone: DescribeDBInstances answers
+/// DBInstanceNotFound (what terraform-provider-aws rds/instance.go
+/// waitDBInstanceDeleted waits for). While it is not, a
+/// [`KindError::Waiting`] naming its status: the engine calls `delete`
+/// again (with backoff, under its progress and cancellation) until
 /// [`DELETE_WITHIN`]. The subnet and parameter groups are deleted only
 /// after this (deleting them earlier answers InvalidDBSubnetGroupStateFault).
 async fn wait_gone(rds: &Client, id: &str) -> Result<(), KindError> {
-    let gone = poll_until(WAIT, || async {
-        Ok(describe(rds, id).await?.is_none().then_some(()))
-    })
-    .await?;
-    if gone.is_some() {
-        return Ok(());
-    }
-    let status = describe(rds, id)
+    let Some(status) = describe(rds, id)
         .await?
-        .and_then(|i| i.db_instance_status().map(str::to_string))
-        .unwrap_or_else(|| "deleting".into());
+        .map(|i| i.db_instance_status().unwrap_or("deleting").to_string())
+    else {
+        return Ok(());
+    };
     Err(KindError::waiting(
         format!("DB instance {id} is still {status}"),
         format!("DB instance {id} to finish deleting"),
@@ -1188,7 +1161,7 @@ async fn keep_final_snapshots(
     for arn in arns {
         rds.add_tags_to_resource()
             .resource_name(&arn)
-            .set_tags(Some(sdk_tags(&wanted)))
+            .set_tags(Some(sdk_tags(wanted.clone())?))
             .send()
             .await
             .map_err(|e| classify(&format!("AddTagsToResource {arn}"), e))?;

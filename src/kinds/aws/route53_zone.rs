@@ -39,10 +39,11 @@ use super::classify;
 use super::dns_name::{
     MAX_NAME, dns_name, domain_problem, normalize_domain, parent_of, reversed_name,
 };
-use super::elbv2::poll_until;
 use super::route53_delegation::{
     delegate, delegate_first, find_delegating_parent, find_parent, looks_like_zone_id, undelegate,
 };
+use super::tags::tag_map;
+use super::wait::poll_until;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -330,12 +331,6 @@ pub(crate) async fn zone_tags(
         Err(e) if e.code() == Some("NoSuchHostedZone") => Ok(BTreeMap::new()),
         Err(e) => Err(classify(&format!("ListTagsForResource {id}"), e)),
     }
-}
-
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
-        .collect()
 }
 
 /// Adds (or overwrites) tags on a zone.

@@ -12,15 +12,14 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
-    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bucket_names::{self, BucketName};
 use super::classify;
+use crate::aws::hardening;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -356,11 +355,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + super::HttpStatus + 'static,
 {
-    if e.code() == Some("NoSuchBucket") {
-        KindError::Transient(format!("{what}: the new bucket is not visible yet"))
-    } else {
-        classify(what, e)
-    }
+    super::call::not_visible_yet(
+        what,
+        e,
+        |c| c == "NoSuchBucket",
+        "the new bucket is not visible yet",
+    )
 }
 
 fn to_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, KindError> {
@@ -380,14 +380,7 @@ async fn ensure_tags(
     force_destroy: bool,
 ) -> Result<(), KindError> {
     let existing = bucket_tags(s3, name).await?.unwrap_or_default();
-    if let Some(owner) = existing.get(tags::TENANT)
-        && owner != cx.tenant.as_str()
-    {
-        return Err(KindError::Permanent(format!(
-            "bucket {name} exists but belongs to tenant '{owner}' (tag {}); refusing to adopt it",
-            tags::TENANT
-        )));
-    }
+    super::owner::refuse_foreign(&format!("bucket {name}"), &existing, cx)?;
     let mut wanted = existing.clone();
     for (k, v) in cx.tags() {
         wanted.insert(k, v);
@@ -410,37 +403,18 @@ async fn ensure_tags(
     Ok(())
 }
 
-/// Default encryption (SSE-S3) and every public-access block.
+/// Default encryption (SSE-S3) and every public-access block
+/// ([`hardening`]).
 async fn harden(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), KindError> {
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::Aes256)
-                .build()
-                .map_err(|e| permanent("encryption", e))?,
-        )
-        .build();
     s3.put_bucket_encryption()
         .bucket(name)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .map_err(|e| permanent("encryption", e))?,
-        )
+        .server_side_encryption_configuration(hardening::default_encryption())
         .send()
         .await
         .map_err(|e| configure_error(&format!("PutBucketEncryption {name}"), e))?;
     s3.put_public_access_block()
         .bucket(name)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
+        .public_access_block_configuration(hardening::private_access())
         .send()
         .await
         .map_err(|e| configure_error(&format!("PutPublicAccessBlock {name}"), e))?;

@@ -4,7 +4,6 @@
 //! (tagged as this resource's) that the stack no longer lists are revoked;
 //! rules added by hand are left alone.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
 use std::sync::LazyLock;
@@ -16,15 +15,16 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as Ec2Group, SecurityGroupRule,
     Tag, UserIdGroupPair,
 };
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::ec2_rules::{GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, text_issue};
 use super::eni_holders::{Held, dependency_violation};
 use super::network::{
     configure_error, ec2_tags, filter, managed_by, parse_cidr, refuse_other_tenant, sweep_filters,
-    tag_map, tag_spec,
+    tag_spec,
 };
+use super::tags::tag_map;
 use super::{classify, errors};
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
@@ -105,42 +105,7 @@ struct IngressProps {
     description: Option<String>,
 }
 
-/// A whole number, or a string holding one (`"443"`) or a word (`tcp`) or
-/// a `${ref}`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum IntOrText {
-    Int(i64),
-    Text(String),
-}
-
-impl IntOrText {
-    /// The number, or the string's number; `None` for anything else.
-    pub(crate) fn int(&self) -> Option<i64> {
-        match self {
-            IntOrText::Int(n) => Some(*n),
-            IntOrText::Text(s) => s.trim().parse().ok(),
-        }
-    }
-
-    pub(crate) fn is_ref(&self) -> bool {
-        matches!(self, IntOrText::Text(s) if is_ref(s))
-    }
-}
-
-impl JsonSchema for IntOrText {
-    fn schema_name() -> Cow<'static, str> {
-        "IntOrText".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": ["integer", "string"] })
-    }
-}
+use super::props::IntOrText;
 
 /// Where traffic of a rule comes from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -396,7 +361,7 @@ const VPC_ID_ISSUE: &str = "is not a VPC id (one starts with 'vpc-'); use e.g. $
 impl SgProps {
     /// The wanted rules, duplicates collapsed (resolved values).
     fn rules(&self) -> Result<Vec<(Rule, Option<String>)>, KindError> {
-        let refuse = super::network::refusal;
+        let refuse = super::props::refusal;
         if !self.vpc_id.starts_with("vpc-") {
             return Err(refuse(PropIssue::new(&["vpc_id"], VPC_ID_ISSUE)));
         }

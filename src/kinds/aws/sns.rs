@@ -446,14 +446,7 @@ impl Kind for Topic {
         let arn = create_topic(cx, &name, p.fifo).await?;
 
         let tags_now = topic_tags(sns, &arn).await?.unwrap_or_default();
-        if let Some(owner) = tags_now.get(tags::TENANT)
-            && owner != cx.tenant.as_str()
-        {
-            return Err(KindError::Permanent(format!(
-                "topic {name} exists but belongs to tenant '{owner}' (tag {}); refusing to adopt it",
-                tags::TENANT
-            )));
-        }
+        super::owner::refuse_foreign(&format!("topic {name}"), &tags_now, cx)?;
         let missing: Vec<(String, String)> = cx
             .tags()
             .into_iter()

@@ -208,11 +208,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + super::HttpStatus + 'static,
 {
-    if queue_missing(e.code()) {
-        KindError::Transient(format!("{what}: the new queue is not visible yet"))
-    } else {
-        classify(what, e)
-    }
+    super::call::not_visible_yet(
+        what,
+        e,
+        |c| queue_missing(Some(c)),
+        "the new queue is not visible yet",
+    )
 }
 
 /// A queue that exists with our tags and the wanted attributes.
@@ -270,14 +271,8 @@ async fn ensure_queue(
     };
 
     let tags_now = queue_tags(sqs, &url).await?.unwrap_or_default();
-    if let Some(owner) = tags_now.get(tags::TENANT)
-        && owner != cx.tenant.as_str()
-    {
-        return Err(KindError::Permanent(format!(
-            "queue {name} exists but belongs to tenant '{owner}' (tag {}); refusing to adopt it",
-            tags::TENANT
-        )));
-    }
+    let owned: super::owner::Tags = tags_now.clone().into_iter().collect();
+    super::owner::refuse_foreign(&format!("queue {name}"), &owned, cx)?;
     let missing: HashMap<String, String> = our_tags
         .into_iter()
         .filter(|(k, v)| tags_now.get(k) != Some(v))

@@ -408,32 +408,40 @@ impl Kind for NamespaceKind {
         })
     }
 
-    /// Deletes the namespace and waits until it is gone, so that a destroy
-    /// that returns has really removed everything in it.
+    /// Deletes the namespace (foreground: its objects first); [`Kind::gone`]
+    /// then waits until it has finished terminating, so that a destroy that
+    /// returns has really removed everything in it.
     async fn delete(&self, cx: &Cx, out: &Outputs) -> Result<(), KindError> {
         let name = out.require("name")?;
         let namespaces: Api<Namespace> = Api::all(cx.backends.kube.get().await?);
         match namespaces.delete(name, &DeleteParams::foreground()).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(classify(&format!("delete namespace {name}"), e)),
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(classify(&format!("delete namespace {name}"), e)),
         }
-        let mut pause = Duration::from_millis(200);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-        loop {
-            match namespaces.get_opt(name).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(_)) if tokio::time::Instant::now() > deadline => {
-                    return Err(KindError::Transient(format!(
-                        "namespace {name} is still terminating after 5 minutes"
-                    )));
-                }
-                Ok(Some(_)) => {}
-                Err(e) => return Err(classify(&format!("get namespace {name}"), e)),
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
+    }
+
+    async fn gone(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let name = out.require("name")?;
+        let namespaces: Api<Namespace> = Api::all(cx.backends.kube.get().await?);
+        match namespaces.get_opt(name).await {
+            Ok(None) => Ok(Readiness::Ready),
+            Ok(Some(ns)) => Ok(Readiness::Pending(format!(
+                "namespace {name} is {}",
+                ns.status
+                    .and_then(|s| s.phase)
+                    .unwrap_or_else(|| "terminating".into())
+                    .to_lowercase()
+            ))),
+            Err(e) => Err(classify(&format!("get namespace {name}"), e)),
         }
+    }
+
+    /// A namespace terminates once the objects in it are gone (the
+    /// namespace controller's finalizer); five minutes is generous for
+    /// Deployments and Services.
+    fn delete_timeout(&self) -> Duration {
+        Duration::from_secs(5 * 60)
     }
 
     async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {

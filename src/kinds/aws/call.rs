@@ -1,0 +1,43 @@
+//! What the AWS kinds share about making a call: idempotency tokens, and
+//! how an error on a resource that was just found or created reads (AWS is
+//! eventually consistent: a new resource may be "not found" by the next
+//! call for a while, which a retry fixes).
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use sha2::{Digest, Sha256};
+
+use super::{HttpStatus, classify, error_code};
+use crate::kinds::KindError;
+
+/// An idempotency token (at most 64 ASCII characters, what EC2's
+/// `ClientToken` and ACM's `IdempotencyToken` accept at the most) derived
+/// from what identifies the request, so a retried create is the same
+/// request.
+pub fn client_token(parts: &[&str]) -> String {
+    hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
+}
+
+/// An error from a call on a resource we have just found or created: when
+/// its code says the resource is missing (`missing(code)`), that is the
+/// service's eventual consistency — `lag` says how it shows, e.g. "the new
+/// bucket is not visible yet" — and transient; anything else is
+/// [`classify`]'d. Sources: EC2 API reference, "Eventual consistency";
+/// S3 User Guide, "Amazon S3 data consistency model" (bucket operations);
+/// SQS API reference, CreateQueue ("up to a minute").
+pub fn not_visible_yet<E, R>(
+    what: &str,
+    e: SdkError<E, R>,
+    missing: impl Fn(&str) -> bool,
+    lag: &str,
+) -> KindError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    if error_code(&e).is_some_and(missing) {
+        KindError::Transient(format!("{what}: {lag}"))
+    } else {
+        classify(what, e)
+    }
+}
