@@ -14,13 +14,16 @@ MOTO_PORT  ?= 4566
 # created in moto by local-up.
 LOCAL_DOMAIN ?= envctl-demo.net
 K8S        := integration/k8s/cluster.sh
-# The test cluster runs beside a `make local-up` one, on other ports.
+# The test cluster runs beside a `make local-up` one, on other ports. Every
+# fixed port is below Linux's ephemeral range (32768-60999): a port in it can
+# be taken, at any moment, by the local end of an outgoing connection (the
+# apiserver's to etcd once took 35432 just before PostgreSQL was to bind it).
 K8S_TEST_DIR   := $(LOCAL)/k8s-test
-K8S_TEST_PORTS := ENVCTL_K8S_ETCD_PORT=33790 ENVCTL_K8S_ETCD_PEER_PORT=33800 \
-	ENVCTL_K8S_APISERVER_PORT=36443 ENVCTL_K8S_KCM_PORT=36257 ENVCTL_K8S_SCHED_PORT=36259 \
-	ENVCTL_K8S_KWOK_PORT=36080
+K8S_TEST_PORTS := ENVCTL_K8S_ETCD_PORT=24790 ENVCTL_K8S_ETCD_PEER_PORT=24800 \
+	ENVCTL_K8S_APISERVER_PORT=24443 ENVCTL_K8S_KCM_PORT=24257 ENVCTL_K8S_SCHED_PORT=24259 \
+	ENVCTL_K8S_KWOK_PORT=24080
 PG_TEST_DIR  := $(LOCAL)/pg-test
-PG_TEST_PORT := 35432
+PG_TEST_PORT := 25432
 ENVCTL     := $(CURDIR)/target/debug/envctl
 
 # Never let the AWS SDK look for credentials on the network (the EC2

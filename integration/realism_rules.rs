@@ -1327,3 +1327,49 @@ async fn load_balancer_create_is_idempotent_by_name() {
     assert_eq!(named, 1);
     assert_eq!(w.rl.stat("elb.create_existing_name"), 1);
 }
+
+/// Rule 2c: a create repeating its ClientToken answers what the first one
+/// did and makes nothing more (moto alone ignores the token); the token
+/// with other parameters is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn ec2_create_is_idempotent_by_client_token() {
+    let w = World::new(RealismOptions::default());
+    let net = w.network(24).await;
+    let create = |token: &'static str, vpc: String| {
+        let ec2 = w.ec2();
+        async move {
+            ec2.create_route_table()
+                .vpc_id(vpc)
+                .client_token(token)
+                .send()
+                .await
+        }
+    };
+    let first = create("rl-token-1", net.vpc.clone()).await.unwrap();
+    let again = create("rl-token-1", net.vpc.clone()).await.unwrap();
+    let id = |t: &aws_sdk_ec2::operation::create_route_table::CreateRouteTableOutput| {
+        t.route_table()
+            .and_then(|t| t.route_table_id())
+            .map(str::to_string)
+    };
+    assert!(id(&first).is_some());
+    assert_eq!(id(&first), id(&again));
+    let tables = aws_sdk_ec2::Client::new(&w.direct)
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&net.vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The VPC's main table and the one made with the token.
+    assert_eq!(tables.route_tables().len(), 2, "{tables:?}");
+    assert_eq!(w.rl.stat("ec2.client_token_replayed"), 1);
+
+    let other = w.network(25).await;
+    let (code, _) = failure(create("rl-token-1", other.vpc.clone()).await);
+    assert_eq!(code, "IdempotentParameterMismatch");
+}

@@ -74,7 +74,7 @@ THROTTLE_RATES = {
     "autoscaling": [10, 40],
 }
 
-RULES = ["faults", "throttle", "validate", "rds", "elb_names", "elb", "eni", "acm", "listener_cert",
+RULES = ["faults", "throttle", "validate", "rds", "elb_names", "client_token", "elb", "eni", "acm", "listener_cert",
          "route53", "consistency", "iam_lambda", "sqs"]
 
 DEFAULTS = {

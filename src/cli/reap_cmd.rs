@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::args::{ExtendArgs, Global, NamedArgs, ReapArgs};
 use super::output;
 use super::{BadInput, RunFailed, setup};
+use crate::lifecycle::TenantStatus;
 use crate::reap::{Action, ReapError, ReapOptions, ReapReport};
 use crate::state::{StateStore, TenantRow};
 use crate::ttl::TtlError;
@@ -38,7 +39,7 @@ pub async fn extend(global: &Global, a: ExtendArgs) -> anyhow::Result<()> {
     let max_ttl = setup::duration("--max-ttl", &a.max_ttl)?;
     let state = setup::state(global).await?;
     let row = known_tenant(&state, tenant.as_str()).await?;
-    if row.status == "destroyed" {
+    if row.status == TenantStatus::Destroyed {
         return Err(BadInput(format!(
             "tenant {tenant} was destroyed; create it again with `envctl create tenant {tenant} --ttl ...`"
         ))

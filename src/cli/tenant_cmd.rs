@@ -17,6 +17,7 @@ use crate::budget::{ExpectedDurations, Report, Verdict, svg};
 use crate::engine::{CreateRequest, DestroyRequest};
 use crate::graph::Graph;
 use crate::journal;
+use crate::lifecycle::TenantStatus;
 use crate::preflight::{self, PreflightClients, PreflightCx, PreflightReport};
 use crate::stack::{self, Stack};
 use crate::tenant::TenantName;
@@ -370,7 +371,7 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
         .tenants()
         .await?
         .into_iter()
-        .filter(|t| a.all || t.status != "destroyed")
+        .filter(|t| a.all || t.status != TenantStatus::Destroyed)
         .collect();
     let book = crate::cost::CostBook::of_stack_files(table, &tenants, &setup::builtins(global));
     book.load(&state, None).await?;

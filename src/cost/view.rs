@@ -126,7 +126,7 @@ pub fn per_owner<'a>(
             monthly: 0.0,
             accrued: 0.0,
         });
-        if row.status != "destroyed" {
+        if row.status != TenantStatus::Destroyed {
             o.tenants += 1;
             o.hourly += cost.hourly;
             o.monthly += cost.monthly;

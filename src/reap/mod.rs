@@ -22,6 +22,7 @@ use crate::engine::spec::StoredGraph;
 use crate::engine::{DestroyRequest, Engine, EngineError};
 use crate::journal::{self, NodeRecord, NodeState};
 use crate::kinds::KindError;
+use crate::lifecycle::TenantStatus;
 use crate::state::{StateError, TenantRow};
 use crate::tenant::TenantName;
 
@@ -185,7 +186,7 @@ pub async fn reap(engine: &Engine, opts: &ReapOptions) -> Result<ReapReport, Rea
         );
     }
 
-    for row in rows.iter().filter(|r| r.status != "destroyed") {
+    for row in rows.iter().filter(|r| r.status != TenantStatus::Destroyed) {
         let expires_at = match parse_expiry(row) {
             Ok(at) => at,
             Err(reason) => {
@@ -220,7 +221,7 @@ pub async fn reap(engine: &Engine, opts: &ReapOptions) -> Result<ReapReport, Rea
 
     let live: BTreeSet<String> = rows
         .iter()
-        .filter(|r| r.status != "destroyed")
+        .filter(|r| r.status != TenantStatus::Destroyed)
         .map(|r| r.name.clone())
         .collect();
     let orphans = ownership::find_orphans(&managed, namespaces.as_deref().unwrap_or(&[]), &live);
@@ -352,7 +353,7 @@ async fn reap_tenant(
                 lookalikes,
             ));
         }
-        Some(t) if t.status == "destroyed" => Some("destroyed during the pass".into()),
+        Some(t) if t.status == TenantStatus::Destroyed => Some("destroyed during the pass".into()),
         Some(t) => match parse_expiry(t) {
             Ok(at) if crate::ttl::is_expired(at, now) => None,
             Ok(_) => Some("extended during the pass".into()),
@@ -443,7 +444,7 @@ async fn handle_orphan(
     // Created meanwhile (by another envctl sharing the state)? Then it is
     // no orphan.
     if let Some(t) = engine.state.tenant(&g.tenant).await?
-        && t.status != "destroyed"
+        && t.status != TenantStatus::Destroyed
     {
         o.action = Action::Skipped;
         o.reasons = vec![format!(

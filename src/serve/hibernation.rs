@@ -121,7 +121,7 @@ pub async fn pass(app: &std::sync::Arc<App>, since: jiff::Timestamp, now: jiff::
         }
     };
     for t in tenants {
-        if t.status == "destroyed" {
+        if t.status == TenantStatus::Destroyed {
             // Destroyed while hibernated: the period ends with it.
             if let Err(e) = app
                 .state

@@ -13,6 +13,7 @@ use super::views::{NodeView, RunView, outcome_of, verdict_str};
 use crate::budget::{NodeTiming, Report, Verdict};
 use crate::engine::Progress;
 use crate::journal::Event;
+use crate::lifecycle::RunStatus;
 use crate::state::{EventRow, RunRow, StateError, StateStore};
 
 /// Lines kept for a late watcher.
@@ -347,7 +348,7 @@ impl StoredRun {
                 return Ok(false);
             };
             let folded = self.fold_new().await?;
-            if row.status != "running" {
+            if row.status != RunStatus::Running {
                 // Its report has the final node list, as a local run's end.
                 self.view = RunView::of_row(&row);
                 return Ok(true);

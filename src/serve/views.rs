@@ -5,6 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::lifecycle::RunStatus;
 use crate::state::{RunRow, TenantRow};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -82,8 +83,8 @@ impl RunView {
             .report_json
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok());
-        let status = match (&report, row.status.as_str()) {
-            (_, "running") => "running".to_string(),
+        let status = match (&report, row.status) {
+            (_, RunStatus::Running) => RunStatus::Running.to_string(),
             (Some(r), _) => outcome_of(r.verdict).to_string(),
             (None, other) => other.to_string(),
         };

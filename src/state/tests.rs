@@ -11,7 +11,7 @@ use crate::journal::{self, NodeState};
 
 const NO_POSTGRES: &str = "ENVCTL_TEST_POSTGRES is not set: the PostgreSQL variants of the state \
      tests need a server. `make test` starts one and sets it; by hand: \
-     `integration/postgres.sh start .local/pg-test 35432` and \
+     `integration/postgres.sh start .local/pg-test 25432` and \
      `export ENVCTL_TEST_POSTGRES=$(integration/postgres.sh url .local/pg-test)`";
 
 /// A store on a database of its own.

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, ListParams};
-use schemars::JsonSchema;
-use serde::Deserialize;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use super::{ANNOTATION_EXPIRES, LABEL_MANAGED, LABEL_TENANT, apply, classify, is_not_found};
@@ -89,15 +89,37 @@ fn default_ingress_namespace() -> String {
 struct Quota {
     /// CPU for all pods together, a Kubernetes quantity, e.g. `16` or
     /// `8500m`; default: `64`.
-    #[serde(default = "default_cpu")]
+    #[serde(default = "default_cpu", deserialize_with = "quantity")]
+    #[schemars(schema_with = "quantity_schema")]
     cpu: String,
     /// Memory for all pods together, a Kubernetes quantity, e.g. `64Gi`;
     /// default: `256Gi`.
-    #[serde(default = "default_memory")]
+    #[serde(default = "default_memory", deserialize_with = "quantity")]
+    #[schemars(schema_with = "quantity_schema")]
     memory: String,
     /// How many pods may exist at once; default: 500.
     #[serde(default = "default_pods")]
     pods: u32,
+}
+
+/// A quantity given as text (`8500m`, `64Gi`) or as a YAML number (`4`,
+/// `0.5`): manifests write `cpu: 4`, and the API server reads a number as
+/// the quantity it spells (apimachinery `Quantity.UnmarshalJSON`).
+fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(serde_json::Number),
+        Text(String),
+    }
+    Ok(match Given::deserialize(d)? {
+        Given::Number(n) => n.to_string(),
+        Given::Text(s) => s,
+    })
+}
+
+fn quantity_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": ["string", "number"] })
 }
 
 fn default_cpu() -> String {
@@ -530,12 +552,15 @@ mod tests {
         );
         assert!(issues("prefix: team-\nquota: {cpu: '${q.cpu}'}").is_empty());
         assert!(issues("name: ${ns.name}").is_empty());
+        // Numbers are quantities, as in any manifest.
+        assert!(issues("quota: {cpu: 4, memory: 1e9}").is_empty());
     }
 
     #[test]
     fn a_wrongly_typed_literal_is_refused_naming_the_field() {
         assert_eq!(paths("quota: {pods: many}"), ["quota.pods"]);
-        assert_eq!(paths("quota: {cpu: 4}"), ["quota.cpu"]);
+        assert_eq!(paths("quota: {cpu: [4]}"), ["quota.cpu"]);
+        assert_eq!(paths("quota: {memory: true}"), ["quota.memory"]);
         assert_eq!(paths("name: [a]"), ["name"]);
         // An unknown field of the optional quota is refused under `quota`.
         let unknown = paths("quota: {cpus: 4}");

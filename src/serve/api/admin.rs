@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::lifecycle::TenantStatus;
 use crate::serve::api::json::{Json, Query};
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::state::AuditRow;
@@ -119,7 +120,7 @@ pub async fn metrics(State(app): State<AppState>) -> Result<impl IntoResponse, A
         .tenants()
         .await?
         .iter()
-        .filter(|t| t.status != "destroyed")
+        .filter(|t| t.status != TenantStatus::Destroyed)
         .count() as i64;
     Ok((
         [(

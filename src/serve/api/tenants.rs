@@ -314,7 +314,10 @@ async fn create(
         note: body.note.clone(),
         graph_json: "{}".into(),
     };
-    if prior.as_ref().is_none_or(|p| p.status == "destroyed") {
+    if prior
+        .as_ref()
+        .is_none_or(|p| p.status == TenantStatus::Destroyed)
+    {
         // Shown at once in the list; the run fills in the rest.
         app.state.upsert_tenant(&row).await?;
     }
@@ -408,7 +411,7 @@ pub async fn destroy_tenant(
     let row = existing(&app, &name).await?;
     require_change(&app, &who, "destroy", &row).await?;
     let refuse = |msg: String| ApiError::conflict(msg);
-    let result = if row.status == "destroyed" {
+    let result = if row.status == TenantStatus::Destroyed {
         Err(refuse(format!("tenant '{name}' is already destroyed")))
     } else if row.protected {
         Err(refuse(format!(
@@ -510,7 +513,10 @@ async fn extend(
     row: &TenantRow,
     body: &Extend,
 ) -> Result<jiff::Timestamp, ApiError> {
-    if matches!(row.status.as_str(), "destroyed" | "destroying") {
+    if matches!(
+        row.status,
+        TenantStatus::Destroyed | TenantStatus::Destroying
+    ) {
         return Err(ApiError::conflict(format!(
             "tenant '{}' is {}; there is nothing to extend",
             row.name, row.status

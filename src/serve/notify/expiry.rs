@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Event, Notifier};
+use crate::lifecycle::TenantStatus;
 use crate::state::{StateStore, TenantRow};
 
 /// The warning due when `remaining` is left before expiry: the smallest
@@ -25,7 +26,7 @@ pub fn due_warning(remaining: jiff::SignedDuration, warnings: &[Duration]) -> Op
 /// Whether a tenant in this status can still expire (it is not being or
 /// has not been destroyed).
 fn can_expire(t: &TenantRow) -> bool {
-    !matches!(t.status.as_str(), "destroyed" | "destroying")
+    !matches!(t.status, TenantStatus::Destroyed | TenantStatus::Destroying)
 }
 
 /// The warnings due now, as events.
