@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::kinds::aws::ec2::rules::placeholder;
 use crate::kinds::aws::props::StringList;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{OutputSpec, Outputs, PropIssue};
@@ -145,23 +146,14 @@ impl NetworkProps {
     /// shape, or dropped where a reference may yield anything (a list of
     /// any length, a CIDR): dropping one only loses checks, never adds one.
     fn filled(&self) -> NetworkProps {
-        let text = |v: &Option<String>, with: &str| {
-            v.as_ref().map(|v| {
-                if is_ref(v) {
-                    with.to_string()
-                } else {
-                    v.clone()
-                }
-            })
-        };
         let list = |v: &Option<StringList>| v.clone().filter(|l| !l.has_ref());
         NetworkProps {
             cidr: self.cidr.clone().filter(|c| !is_ref(c)),
-            vpc_id: text(&self.vpc_id, "vpc-ref"),
+            vpc_id: placeholder(&self.vpc_id, "vpc-ref"),
             subnet_ids: list(&self.subnet_ids),
             availability_zones: list(&self.availability_zones),
-            vpc_name: text(&self.vpc_name, "ref"),
-            shared_from: text(&self.shared_from, "ref/ref"),
+            vpc_name: placeholder(&self.vpc_name, "ref"),
+            shared_from: placeholder(&self.shared_from, "ref/ref"),
         }
     }
 

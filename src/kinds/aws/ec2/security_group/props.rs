@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::rule::{Rule, Source};
 use crate::kinds::aws::ec2::network::parse_cidr;
-use crate::kinds::aws::ec2::rules::{GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, text_issue};
+use crate::kinds::aws::ec2::rules::{GROUP_TEXT_EXTRA, RULE_TEXT_EXTRA, placeholder, text_issue};
 use crate::kinds::aws::props::{IntOrText, refusal};
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{KindError, OutputSpec, Outputs, PropIssue};
@@ -115,15 +115,6 @@ impl IngressProps {
                 }
             })
         };
-        let text = |v: &Option<String>, with: &str| {
-            v.as_ref().map(|v| {
-                if is_ref(v) {
-                    with.to_string()
-                } else {
-                    v.clone()
-                }
-            })
-        };
         IngressProps {
             protocol: if self.protocol.is_ref() {
                 IntOrText::Text("tcp".into())
@@ -133,8 +124,8 @@ impl IngressProps {
             port: fill(&self.port, 1),
             from_port: fill(&self.from_port, 0),
             to_port: fill(&self.to_port, 65535),
-            cidr: text(&self.cidr, "10.0.0.0/8"),
-            source_group: text(&self.source_group, "sg-ref"),
+            cidr: placeholder(&self.cidr, "10.0.0.0/8"),
+            source_group: placeholder(&self.source_group, "sg-ref"),
             description: None,
         }
     }
