@@ -9,8 +9,8 @@ static KINDS: &[&dyn Kind] = &[
     &super::env_value::EnvValue,
     &super::secret_password::Password,
     // The network, then what lives in it.
-    &super::aws::network::Network,
-    &super::aws::security_group::SecurityGroup,
+    &super::aws::ec2::network::Network,
+    &super::aws::ec2::security_group::SecurityGroup,
     // The zone before the certificate that writes validation records into it.
     &super::aws::route53_zone::Zone,
     &super::aws::acm::Certificate,

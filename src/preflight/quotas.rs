@@ -14,7 +14,7 @@ use aws_sdk_ec2::types::Filter;
 
 use super::{CallFailure, Check, Finding, PreflightCx, credentials, endpoint};
 use crate::aws::AwsClients;
-use crate::kinds::aws::network;
+use crate::kinds::aws::ec2::network;
 use crate::stack::{Resource, Stack};
 use crate::tenant::tags;
 

@@ -249,7 +249,7 @@ impl KindProps for RdsProps {
                 )),
                 Some(version) if !is_ref(&version) => {
                     if let Err(e) = parameter_family(&engine, &version) {
-                        issues.push(super::ec2_rules::issue_of(e));
+                        issues.push(super::ec2::rules::issue_of(e));
                     }
                 }
                 Some(_) => {}

@@ -4,6 +4,7 @@
 //! `${ref}` are replaced by a placeholder of the right shape (or dropped),
 //! so that the literal rest is checked before anything exists.
 
+use crate::kinds::schema::is_ref;
 use crate::kinds::{KindError, PropIssue, Props};
 
 /// The characters AWS allows, besides ASCII letters, digits and spaces, in a
@@ -59,6 +60,18 @@ fn char_name(c: char) -> String {
         c if c.is_ascii() => format!("'{c}'"),
         c => format!("'{c}' (U+{:04X}, not ASCII)", c as u32),
     }
+}
+
+/// `v` with a value holding a `${ref}` replaced by `with`, a literal of its
+/// shape: one field of a filled copy of typed properties.
+pub fn placeholder(v: &Option<String>, with: &str) -> Option<String> {
+    v.as_ref().map(|v| {
+        if is_ref(v) {
+            with.to_string()
+        } else {
+            v.clone()
+        }
+    })
 }
 
 /// A copy of `props` in which every string holding a `${ref}` under a key of

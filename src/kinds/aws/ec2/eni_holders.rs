@@ -20,12 +20,13 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{NetworkInterface, NetworkInterfaceStatus};
 
-use super::network::filter;
-use super::tags::tag_map;
+use super::filter;
 use crate::kinds::KindError;
-use crate::tenant::{TenantName, tags};
+use crate::kinds::aws::owner::tenant_of;
+use crate::kinds::aws::tags::tag_map;
+use crate::tenant::TenantName;
 
-/// As long as [`super::errors`] waits for DependencyViolation.
+/// As long as [`crate::kinds::aws::errors`] waits for DependencyViolation.
 const WITHIN: Duration = Duration::from_secs(20 * 60);
 
 /// What a delete waits on: the filter DescribeNetworkInterfaces takes.
@@ -78,7 +79,6 @@ pub struct Facts {
 /// The owner of one interface (pure; see the module documentation).
 pub fn owner(f: &Facts, tenant: &TenantName) -> Owner {
     let prefix = format!("envctl-{}-", tenant.as_str());
-    let tenant_of = |t: &BTreeMap<String, String>| t.get(tags::TENANT).cloned();
     if let Some(t) = tenant_of(&f.tags) {
         return if t == tenant.as_str() {
             Owner::Ours(label(&f.description))
@@ -310,6 +310,7 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenant::tags;
 
     fn acme() -> TenantName {
         TenantName::parse("acme").unwrap()
