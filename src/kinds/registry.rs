@@ -12,7 +12,7 @@ static KINDS: &[&dyn Kind] = &[
     &super::aws::network::Network,
     &super::aws::security_group::SecurityGroup,
     // The zone before the certificate that writes validation records into it.
-    &super::aws::route53_zone::Zone,
+    &super::aws::route53::zone::Zone,
     &super::aws::acm::Certificate,
     &super::aws::s3::Bucket,
     &super::aws::sqs::Queue,
@@ -27,7 +27,7 @@ static KINDS: &[&dyn Kind] = &[
     &super::aws::autoscaling::Group,
     &super::aws::lambda::Function,
     // Records point at load balancers.
-    &super::aws::route53_record::Record,
+    &super::aws::route53::record::Record,
     // The namespace before the services in it.
     &super::k8s::namespace::NamespaceKind,
     &super::k8s::service::ServiceKind,

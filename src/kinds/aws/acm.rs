@@ -28,10 +28,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
-use super::dns_name::{certificate_name_problem, dns_name, normalize_domain, reserved};
-use super::route53_zone::{
+use super::route53::api::{
     ZoneInfo, bare_zone_id, change, get_zone, record_set, submit, zone_tags,
 };
+use super::route53::dns_name::{certificate_name_problem, dns_name, normalize_domain, reserved};
 use super::tags::sdk_tags;
 use super::wait::poll_until;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
