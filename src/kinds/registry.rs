@@ -19,8 +19,8 @@ static KINDS: &[&dyn Kind] = &[
     // Topics subscribe queues: after them.
     &super::aws::sns::Topic,
     // Load balancers use subnets, security groups and certificates.
-    &super::aws::elbv2::LoadBalancer,
-    &super::aws::elb_classic::ClassicLoadBalancer,
+    &super::aws::elb::v2::LoadBalancer,
+    &super::aws::elb::classic::ClassicLoadBalancer,
     // Databases use subnets, security groups and a secret.password.
     &super::aws::rds::Instance,
     // Workers register with target groups; functions read queues.
