@@ -191,7 +191,7 @@ async fn the_default_stack_without_a_domain_exits_2_naming_envctl_domain() {
 async fn a_failed_certificate_is_permanent_with_its_reason_and_never_requested_again() {
     use envctl::aws::AwsClients;
     use envctl::kinds::aws::acm::Certificate;
-    use envctl::kinds::aws::route53_zone::Zone;
+    use envctl::kinds::aws::route53::zone::Zone;
     use envctl::kinds::{Kind, KindError};
     use support::realism::{Realism, RealismOptions};
 
@@ -281,7 +281,7 @@ async fn a_failed_certificate_is_permanent_with_its_reason_and_never_requested_a
 async fn the_zones_own_delegation_lets_acm_validate_through_the_realism_layer() {
     use envctl::aws::AwsClients;
     use envctl::kinds::aws::acm::Certificate;
-    use envctl::kinds::aws::route53_zone::Zone;
+    use envctl::kinds::aws::route53::zone::Zone;
     use envctl::kinds::{Kind, Readiness};
     use support::realism::{Realism, RealismOptions};
 

@@ -1925,7 +1925,7 @@ where
 #[tokio::test]
 async fn through_the_realism_proxy_a_deleted_load_balancers_interfaces_are_named_while_deletes_wait()
  {
-    use envctl::kinds::aws::elbv2::LoadBalancer;
+    use envctl::kinds::aws::elb::v2::LoadBalancer;
     let moto = support::kinds::shared_moto();
     let realism = support::realism::Realism::start(&moto, Default::default());
     let aws = envctl::kinds::aws::AwsClients::from_config(&realism.sdk_config());

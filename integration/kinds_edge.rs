@@ -14,8 +14,8 @@ use aws_sdk_route53::types::{
 };
 use envctl::aws::AwsClients;
 use envctl::kinds::aws::acm::Certificate;
-use envctl::kinds::aws::route53_record::Record;
-use envctl::kinds::aws::route53_zone::Zone;
+use envctl::kinds::aws::route53::record::Record;
+use envctl::kinds::aws::route53::zone::Zone;
 use envctl::kinds::{Found, Kind, KindError, Outputs, Props, Readiness};
 use serde_json::json;
 use support::kinds::KindWorld;

@@ -17,8 +17,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     RedirectActionStatusCodeEnum, Rule,
 };
 use envctl::aws::AwsClients;
-use envctl::kinds::aws::elb_classic::ClassicLoadBalancer;
-use envctl::kinds::aws::elbv2::{LoadBalancer, SSL_POLICY};
+use envctl::kinds::aws::elb::classic::ClassicLoadBalancer;
+use envctl::kinds::aws::elb::v2::{LoadBalancer, SSL_POLICY};
 use envctl::kinds::aws::rds::{FINAL_SNAPSHOT_TAG, Instance, PASSWORD_TAG};
 use envctl::kinds::{Kind, KindError, Outputs, Props, Readiness};
 use serde_json::json;

@@ -12,22 +12,22 @@ static KINDS: &[&dyn Kind] = &[
     &super::aws::ec2::network::Network,
     &super::aws::ec2::security_group::SecurityGroup,
     // The zone before the certificate that writes validation records into it.
-    &super::aws::route53_zone::Zone,
+    &super::aws::route53::zone::Zone,
     &super::aws::acm::Certificate,
     &super::aws::s3::Bucket,
     &super::aws::sqs::Queue,
     // Topics subscribe queues: after them.
     &super::aws::sns::Topic,
     // Load balancers use subnets, security groups and certificates.
-    &super::aws::elbv2::LoadBalancer,
-    &super::aws::elb_classic::ClassicLoadBalancer,
+    &super::aws::elb::v2::LoadBalancer,
+    &super::aws::elb::classic::ClassicLoadBalancer,
     // Databases use subnets, security groups and a secret.password.
     &super::aws::rds::Instance,
     // Workers register with target groups; functions read queues.
     &super::aws::autoscaling::Group,
     &super::aws::lambda::Function,
     // Records point at load balancers.
-    &super::aws::route53_record::Record,
+    &super::aws::route53::record::Record,
     // The namespace before the services in it.
     &super::k8s::namespace::NamespaceKind,
     &super::k8s::service::ServiceKind,

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use super::{Check, Finding, PreflightCx, credentials};
-use crate::kinds::aws::route53_delegation::find_parent;
-use crate::kinds::aws::route53_zone::parent_zone_check;
+use crate::kinds::aws::route53::delegation::find_parent;
+use crate::kinds::aws::route53::zone::parent_zone_check;
 use crate::stack::Stack;
 
 pub struct ParentZone;

@@ -12,7 +12,7 @@ use super::load::Seg;
 use super::model::Stack;
 use super::refs::{self, Ref};
 use super::validate::At;
-use crate::kinds::aws::dns_name::domain_problem;
+use crate::kinds::aws::route53::dns_name::domain_problem;
 
 /// The name before the dot of every built-in value.
 pub const BUILTIN_ID: &str = "envctl";

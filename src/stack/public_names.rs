@@ -14,7 +14,7 @@ use super::load::{Problem, Seg};
 use super::model::Stack;
 use super::refs;
 use super::validate::At;
-use crate::kinds::aws::dns_name::reserved;
+use crate::kinds::aws::route53::dns_name::reserved;
 
 pub const CERTIFICATE_KIND: &str = "aws.acm.certificate";
 pub const ZONE_KIND: &str = "aws.route53.zone";

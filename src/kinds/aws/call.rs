@@ -1,7 +1,8 @@
 //! What the AWS kinds share about making a call: idempotency tokens, and
 //! how an error on a resource that was just found or created reads (AWS is
 //! eventually consistent: a new resource may be "not found" by the next
-//! call for a while, which a retry fixes).
+//! call for a while, which a retry fixes), and how a request that cannot be
+//! built reads.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -16,6 +17,12 @@ use crate::kinds::KindError;
 /// request.
 pub fn client_token(parts: &[&str]) -> String {
     hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
+}
+
+/// A request that could not even be built (an SDK builder refusing what it
+/// was given), as a permanent error: `what` names the request.
+pub fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
+    KindError::Permanent(format!("{what}: {e}"))
 }
 
 /// An error from a call on a resource we have just found or created: when

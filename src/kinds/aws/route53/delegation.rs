@@ -20,10 +20,8 @@ use std::collections::BTreeSet;
 
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
 
+use super::api::{ZoneInfo, bare_zone_id, change, get_zone, record_set, submit, zones_named};
 use super::dns_name::{dns_name, parent_of};
-use super::route53_zone::{
-    ZoneInfo, bare_zone_id, change, get_zone, record_set, submit, zones_named,
-};
 use crate::kinds::KindError;
 
 /// TTL of the delegation NS record: Route 53's own for the NS record of a

@@ -2,7 +2,7 @@
 //! with an HTTP:80 listener (and an HTTPS:443 one with a certificate), both
 //! forwarding plain HTTP to the instances, and an HTTP health check.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -13,26 +13,21 @@ use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, LoadBalancerDes
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::classify;
-use super::elbv2::{Scheme, check_elb_name, default_health_check_path, default_target_port};
-use super::owner::{foreign_owner, refuse_foreign, swept_resource};
-use super::props::{
+use super::{
+    MAX_NAME, Scheme, TAG_BATCH, check_elb_name, default_health_check_path, default_target_port,
+};
+use crate::kinds::aws::classify;
+use crate::kinds::aws::owner::{Tags, foreign_owner, swept_resource};
+use crate::kinds::aws::props::{
     health_check_path_issue, id_issue, non_empty, refuse, string_list, string_list_schema,
 };
-use super::tags::sdk_tags;
-use super::wait::poll_until;
+use crate::kinds::aws::tags::{Tagging, converge as converge_tags, sdk_tags, tag_map};
 use crate::kinds::schema::{KindProps, PropSchema};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
     parse_props,
 };
 
-/// Classic Load Balancer names are at most 32 characters.
-const MAX_NAME: usize = 32;
-/// DescribeTags takes at most 20 names per call.
-const TAG_BATCH: usize = 20;
-/// How long one `delete` waits for the load balancer to disappear.
-const GONE_WAIT: Duration = Duration::from_secs(240);
 /// Health check: every 15 s, 5 s timeout, 3 successes make an instance
 /// healthy, 2 failures unhealthy.
 const HC_INTERVAL: i32 = 15;
@@ -217,10 +212,7 @@ async fn describe(elb: &Client, name: &str) -> Result<Option<LoadBalancerDescrip
 }
 
 /// The tags of each named load balancer (in batches of 20).
-async fn tags_of(
-    elb: &Client,
-    names: &[String],
-) -> Result<HashMap<String, BTreeMap<String, String>>, KindError> {
+async fn tags_of(elb: &Client, names: &[String]) -> Result<HashMap<String, Tags>, KindError> {
     let mut out = HashMap::new();
     for batch in names.chunks(TAG_BATCH) {
         let answer = match elb
@@ -242,17 +234,32 @@ async fn tags_of(
         };
         for d in answer.tag_descriptions() {
             if let Some(name) = d.load_balancer_name() {
-                out.insert(
-                    name.to_string(),
-                    d.tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().unwrap_or("").to_string()))
-                        .collect(),
-                );
+                out.insert(name.to_string(), tag_map(d.tags()));
             }
         }
     }
     Ok(out)
+}
+
+/// The tagging calls of Classic Load Balancers (by name).
+struct ClassicTagging<'a>(&'a Client);
+
+#[async_trait]
+impl Tagging for ClassicTagging<'_> {
+    async fn read(&self, name: &str) -> Result<Option<Tags>, KindError> {
+        Ok(tags_of(self.0, &[name.to_string()]).await?.remove(name))
+    }
+
+    async fn add(&self, name: &str, pairs: Vec<(String, String)>) -> Result<(), KindError> {
+        self.0
+            .add_tags()
+            .load_balancer_names(name)
+            .set_tags(Some(sdk_tags(pairs)?))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("AddTags {name}"), e))?;
+        Ok(())
+    }
 }
 
 fn same_listener(a: &Listener, b: &Listener) -> bool {
@@ -449,24 +456,14 @@ impl Kind for ClassicLoadBalancer {
             KindError::Transient(format!("load balancer {name} is not visible yet"))
         })?;
 
-        let have = tags_of(elb, std::slice::from_ref(name))
-            .await?
-            .remove(name.as_str())
-            .unwrap_or_default();
-        refuse_foreign(&format!("load balancer {name}"), &have, cx)?;
-        let missing: Vec<(String, String)> = cx
-            .tags()
-            .into_iter()
-            .filter(|(k, v)| have.get(k) != Some(v))
-            .collect();
-        if !missing.is_empty() {
-            elb.add_tags()
-                .load_balancer_names(name)
-                .set_tags(Some(sdk_tags(missing)?))
-                .send()
-                .await
-                .map_err(|e| classify(&format!("AddTags {name}"), e))?;
-        }
+        converge_tags(
+            &ClassicTagging(elb),
+            cx,
+            &format!("load balancer {name}"),
+            name,
+            cx.tags(),
+        )
+        .await?;
         if let Some(s) = lb.scheme()
             && s != w.scheme.as_str()
         {
@@ -518,16 +515,23 @@ impl Kind for ClassicLoadBalancer {
             Err(e) if e.code() == Some("LoadBalancerNotFound") => {}
             Err(e) => return Err(classify(&format!("DeleteLoadBalancer {name}"), e)),
         }
-        let gone = poll_until(GONE_WAIT, || async {
-            Ok(describe(elb, name).await?.is_none().then_some(()))
-        })
-        .await?;
-        if gone.is_some() {
-            Ok(())
-        } else {
-            Err(KindError::Transient(format!(
+        Ok(())
+    }
+
+    /// Gone once DescribeLoadBalancers no longer shows it (or what it shows
+    /// under the name is another tenant's, which delete left alone).
+    async fn gone(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let name = out.require("name")?;
+        let elb = &cx.backends.aws.elb;
+        if describe(elb, name).await?.is_none() {
+            return Ok(Readiness::Ready);
+        }
+        match tags_of(elb, &[name.to_string()]).await?.get(name) {
+            None => Ok(Readiness::Ready),
+            Some(t) if foreign_owner(t, cx.tenant.as_str()).is_some() => Ok(Readiness::Ready),
+            Some(_) => Ok(Readiness::Pending(format!(
                 "load balancer {name} is still being deleted"
-            )))
+            ))),
         }
     }
 
