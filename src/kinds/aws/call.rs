@@ -1,7 +1,7 @@
-//! What the AWS kinds share about making a call: idempotency tokens, and
-//! how an error on a resource that was just found or created reads (AWS is
-//! eventually consistent: a new resource may be "not found" by the next
-//! call for a while, which a retry fixes).
+//! What the AWS kinds share about making a call: idempotency tokens, the
+//! ARN partition of a region, and how an error on a resource that was just
+//! found or created reads (AWS is eventually consistent: a new resource may
+//! be "not found" by the next call for a while, which a retry fixes).
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -16,6 +16,15 @@ use crate::kinds::KindError;
 /// request.
 pub fn client_token(parts: &[&str]) -> String {
     hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
+}
+
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition(region: Option<&str>) -> &'static str {
+    match region {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    }
 }
 
 /// An error from a call on a resource we have just found or created: when

@@ -14,7 +14,6 @@ pub mod elb_classic;
 pub mod elbv2;
 pub mod eni_holders;
 pub mod lambda;
-pub mod lambda_logs;
 pub mod network;
 pub mod owner;
 pub mod props;

@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bucket_names::{self, BucketName};
+use super::call::partition;
 use super::classify;
 use crate::aws::hardening;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
@@ -191,15 +192,6 @@ static OUTPUTS: &[OutputSpec] = &[
         doc: "\"true\" or \"false\": whether delete empties the bucket first",
     },
 ];
-
-/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
-pub(crate) fn partition(region: Option<&str>) -> &'static str {
-    match region {
-        Some(r) if r.starts_with("cn-") => "aws-cn",
-        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
-        _ => "aws",
-    }
-}
 
 fn region(s3: &aws_sdk_s3::Client) -> Option<String> {
     s3.config().region().map(|r| r.as_ref().to_string())
