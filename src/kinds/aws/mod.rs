@@ -6,7 +6,6 @@
 
 pub mod acm;
 pub mod autoscaling;
-pub mod bucket_names;
 pub mod call;
 pub mod dns_name;
 pub mod ec2_rules;
