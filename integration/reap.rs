@@ -362,7 +362,7 @@ async fn tags_that_disagree_with_the_state_refuse_the_tenant_and_delete_nothing(
         .account()
         .unwrap()
         .to_string();
-    let bucket = &envctl::kinds::aws::bucket_names::tenant_bucket(
+    let bucket = &envctl::kinds::aws::s3::bucket_names::tenant_bucket(
         &account,
         "us-east-1",
         &envctl::tenant::TenantName::parse("reap-moved").unwrap(),

@@ -1,7 +1,7 @@
 //! Who this installation is on AWS: the account id (STS GetCallerIdentity),
 //! looked up once per process and shared by every clone, and the region.
 //! Names that must be unique beyond the account (S3 buckets) are built from
-//! them ([`crate::kinds::aws::bucket_names`]).
+//! them ([`crate::kinds::aws::s3::bucket_names`]).
 
 use std::sync::Arc;
 

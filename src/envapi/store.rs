@@ -20,7 +20,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::{EnvKey, Level, merge};
 use crate::aws::{AwsClients, HttpStatus, classify, hardening};
-use crate::kinds::aws::bucket_names::{self, BucketName};
+use crate::kinds::aws::s3::bucket_names::{self, BucketName};
 use crate::secret::{MASK, SecretString};
 use crate::tenant::tags;
 

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use super::{CallFailure, Check, Finding, PreflightCx, credentials, endpoint};
-use crate::kinds::aws::bucket_names;
+use crate::kinds::aws::s3::bucket_names;
 
 pub struct ValueStoreCheck;
 

@@ -1,8 +1,8 @@
-//! What the AWS kinds share about making a call: idempotency tokens, and
-//! how an error on a resource that was just found or created reads (AWS is
-//! eventually consistent: a new resource may be "not found" by the next
-//! call for a while, which a retry fixes), and how a request that cannot be
-//! built reads.
+//! What the AWS kinds share about making a call: idempotency tokens, the
+//! ARN partition of a region, how an error on a resource that was just
+//! found or created reads (AWS is eventually consistent: a new resource may
+//! be "not found" by the next call for a while, which a retry fixes), and
+//! how a request that cannot be built reads.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -23,6 +23,15 @@ pub fn client_token(parts: &[&str]) -> String {
 /// was given), as a permanent error: `what` names the request.
 pub fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
     KindError::Permanent(format!("{what}: {e}"))
+}
+
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition(region: Option<&str>) -> &'static str {
+    match region {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    }
 }
 
 /// An error from a call on a resource we have just found or created: when

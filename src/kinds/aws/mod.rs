@@ -6,12 +6,10 @@
 
 pub mod acm;
 pub mod autoscaling;
-pub mod bucket_names;
 pub mod call;
 pub mod ec2;
 pub mod elb;
 pub mod lambda;
-pub mod lambda_logs;
 pub mod owner;
 pub mod props;
 pub mod rds;

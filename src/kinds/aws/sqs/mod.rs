@@ -2,6 +2,8 @@
 //! resource, optionally with a dead-letter queue `<name>-dlq` wired in by a
 //! redrive policy.
 
+pub(crate) mod policy;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
-use super::classify;
+use crate::kinds::aws::classify;
 use crate::kinds::{Cx, KindError};
 use crate::tenant::tags;
 
@@ -110,7 +110,7 @@ pub async fn ensure(cx: &Cx, function: &str, retention_days: i32) -> Result<Stri
             let arn = taggable_arn(&group)
                 .ok_or_else(|| KindError::Permanent(format!("log group {name}: no ARN")))?;
             let have = tags_of(logs, &arn).await?;
-            super::owner::refuse_foreign(&format!("log group {name}"), &have, cx)?;
+            crate::kinds::aws::owner::refuse_foreign(&format!("log group {name}"), &have, cx)?;
             let missing: HashMap<String, String> = ours
                 .into_iter()
                 .filter(|(k, v)| have.get(k) != Some(v))

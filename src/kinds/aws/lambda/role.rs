@@ -1,0 +1,321 @@
+//! The IAM execution role of `aws.lambda.function`, `<name>-role`: created
+//! or adopted with its tags, the basic execution policy and the inline
+//! policy that reads the function's queue; deleted with its policies.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::error::ProvideErrorMetadata;
+
+use super::props::Spec;
+use crate::kinds::aws::call::partition;
+use crate::kinds::aws::classify;
+use crate::kinds::aws::owner::refuse_foreign;
+use crate::kinds::{Cx, KindError};
+
+/// Role names are at most 64 characters, `-role` included.
+const MAX_ROLE_BASE: usize = 64 - ROLE_SUFFIX.len();
+pub(super) const ROLE_SUFFIX: &str = "-role";
+
+/// Inline policy that lets the function read its queue.
+const SQS_POLICY: &str = "envctl-sqs-read";
+const BASIC_EXECUTION: &str = "service-role/AWSLambdaBasicExecutionRole";
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+fn role_name(cx: &Cx) -> String {
+    format!("{}{ROLE_SUFFIX}", cx.physical_name(MAX_ROLE_BASE))
+}
+
+pub(super) fn role_name_of_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn iam_tags(cx: &Cx, name: &str) -> Vec<aws_sdk_iam::types::Tag> {
+    cx.tags()
+        .into_iter()
+        .chain([("Name".to_string(), name.to_string())])
+        .filter_map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+/// A role's tags; `None` when the role does not exist.
+pub(super) async fn role_tags(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+) -> Result<Option<BTreeMap<String, String>>, KindError> {
+    let mut out = BTreeMap::new();
+    let mut items = iam
+        .list_role_tags()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(t) = items.next().await {
+        match t {
+            Ok(t) => {
+                out.insert(t.key().to_string(), t.value().to_string());
+            }
+            Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(classify(&format!("ListRoleTags {name}"), e)),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An inline policy of a role as JSON; `None` when it does not exist.
+async fn inline_policy(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    policy: &str,
+) -> Result<Option<serde_json::Value>, KindError> {
+    match iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let raw = out.policy_document();
+            let text = if raw.trim_start().starts_with('{') {
+                raw.to_string()
+            } else {
+                percent_decode(raw)
+            };
+            // Unreadable: treat as different, so it is rewritten.
+            Ok(Some(
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+            ))
+        }
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(classify(&format!("GetRolePolicy {role} {policy}"), e)),
+    }
+}
+
+/// Finds or creates the execution role with its policies; returns its ARN.
+pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindError> {
+    let iam = &cx.backends.aws.iam;
+    let name = role_name(cx);
+    let arn = match iam.get_role().role_name(&name).send().await {
+        Ok(out) => {
+            let have = role_tags(iam, &name).await?.unwrap_or_default();
+            refuse_foreign(&format!("IAM role {name}"), &have, cx)?;
+            let missing: Vec<_> = iam_tags(cx, &name)
+                .into_iter()
+                .filter(|t| have.get(t.key()).map(String::as_str) != Some(t.value()))
+                .collect();
+            if !missing.is_empty() {
+                iam.tag_role()
+                    .role_name(&name)
+                    .set_tags(Some(missing))
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("TagRole {name}"), e))?;
+            }
+            out.role().map(|r| r.arn().to_string())
+        }
+        Err(e) if e.code() == Some("NoSuchEntity") => {
+            match iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(TRUST_POLICY)
+                .description(format!(
+                    "envctl {}/{}: Lambda execution role",
+                    cx.tenant, cx.resource_id
+                ))
+                .set_tags(Some(iam_tags(cx, &name)))
+                .send()
+                .await
+            {
+                Ok(out) => out.role().map(|r| r.arn().to_string()),
+                Err(e) if e.code() == Some("EntityAlreadyExists") => {
+                    return Err(KindError::Transient(format!(
+                        "CreateRole {name}: created meanwhile; adopting it"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("CreateRole {name}"), e)),
+            }
+        }
+        Err(e) => return Err(classify(&format!("GetRole {name}"), e)),
+    }
+    .ok_or_else(|| KindError::Permanent(format!("IAM role {name}: no ARN in answer")))?;
+
+    let region = cx
+        .backends
+        .aws
+        .lambda
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string());
+    let basic = format!(
+        "arn:{}:iam::aws:policy/{BASIC_EXECUTION}",
+        partition(region.as_deref())
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|e| classify(&format!("ListAttachedRolePolicies {name}"), e))?;
+    if !attached
+        .attached_policies()
+        .iter()
+        .any(|p| p.policy_arn() == Some(basic.as_str()))
+    {
+        iam.attach_role_policy()
+            .role_name(&name)
+            .policy_arn(&basic)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("AttachRolePolicy {name}"), e))?;
+    }
+    let current = inline_policy(iam, &name, SQS_POLICY).await?;
+    match &spec.queue_arn {
+        Some(queue) => {
+            let policy = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": [
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility",
+                    ],
+                    "Resource": queue,
+                }],
+            });
+            if current.as_ref() != Some(&policy) {
+                iam.put_role_policy()
+                    .role_name(&name)
+                    .policy_name(SQS_POLICY)
+                    .policy_document(policy.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("PutRolePolicy {name}"), e))?;
+            }
+        }
+        None if current.is_some() => match iam
+            .delete_role_policy()
+            .role_name(&name)
+            .policy_name(SQS_POLICY)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("NoSuchEntity") => {}
+            Err(e) => return Err(classify(&format!("DeleteRolePolicy {name}"), e)),
+        },
+        None => {}
+    }
+    Ok(arn)
+}
+
+/// Detaches and deletes every policy of the role, then the role.
+pub(super) async fn delete_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), KindError> {
+    let gone = |e: &str| e == "NoSuchEntity";
+    let mut attached = Vec::new();
+    let mut items = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(p) = items.next().await {
+        match p {
+            Ok(p) => attached.extend(p.policy_arn().map(str::to_string)),
+            Err(e) if e.code().is_some_and(gone) => return Ok(()),
+            Err(e) => return Err(classify(&format!("ListAttachedRolePolicies {name}"), e)),
+        }
+    }
+    for arn in attached {
+        match iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code().is_some_and(gone) => {}
+            Err(e) => return Err(classify(&format!("DetachRolePolicy {name}"), e)),
+        }
+    }
+    let mut inline = Vec::new();
+    let mut items = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(p) = items.next().await {
+        match p {
+            Ok(p) => inline.push(p),
+            Err(e) if e.code().is_some_and(gone) => return Ok(()),
+            Err(e) => return Err(classify(&format!("ListRolePolicies {name}"), e)),
+        }
+    }
+    for policy in inline {
+        match iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code().is_some_and(gone) => {}
+            Err(e) => return Err(classify(&format!("DeleteRolePolicy {name}"), e)),
+        }
+    }
+    match iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code().is_some_and(gone) => Ok(()),
+        // A policy attached meanwhile: the engine retries.
+        Err(e) if e.code() == Some("DeleteConflict") => Err(KindError::Transient(format!(
+            "DeleteRole {name}: policies are still attached"
+        ))),
+        Err(e) => Err(classify(&format!("DeleteRole {name}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_documents_are_url_decoded() {
+        assert_eq!(
+            percent_decode("%7B%22Version%22%3A%20%222012-10-17%22%7D"),
+            r#"{"Version": "2012-10-17"}"#
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

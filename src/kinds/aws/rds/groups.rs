@@ -1,0 +1,322 @@
+//! The DB subnet group and DB parameter group of an `aws.rds.instance`
+//! (both named like the instance): created, adopted, converged and, after
+//! the instance is gone, deleted; and RDS tagging for everything the kind
+//! tags.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_rds::Client;
+use aws_sdk_rds::error::ProvideErrorMetadata;
+use aws_sdk_rds::types::{ApplyMethod, Parameter};
+
+use super::props::Wanted;
+use crate::kinds::aws::classify;
+use crate::kinds::aws::owner::{Tags, foreign_owner};
+use crate::kinds::aws::tags::{Tagging, converge, sdk_tags, tag_map};
+use crate::kinds::{Cx, KindError};
+
+/// ModifyDBParameterGroup takes at most 20 parameters per call.
+const PARAMETER_BATCH: usize = 20;
+
+/// The tags of the RDS resource `arn` (ListTagsForResource).
+pub(super) async fn tags_of(rds: &Client, arn: &str) -> Result<Tags, KindError> {
+    let out = rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| classify(&format!("ListTagsForResource {arn}"), e))?;
+    Ok(tag_map(out.tag_list()))
+}
+
+/// RDS tagging by ARN (ListTagsForResource, AddTagsToResource) of the
+/// resource errors call `name`. `known` holds tags already read with the
+/// resource (DescribeDBInstances answers them), so they are not read again.
+pub(super) struct RdsTags<'a> {
+    pub rds: &'a Client,
+    pub name: &'a str,
+    pub known: Option<&'a Tags>,
+}
+
+#[async_trait]
+impl Tagging for RdsTags<'_> {
+    async fn read(&self, arn: &str) -> Result<Option<Tags>, KindError> {
+        match self.known {
+            Some(have) => Ok(Some(have.clone())),
+            None => tags_of(self.rds, arn).await.map(Some),
+        }
+    }
+
+    async fn add(&self, arn: &str, pairs: Vec<(String, String)>) -> Result<(), KindError> {
+        self.rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(sdk_tags(pairs)?))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("AddTagsToResource {}", self.name), e))?;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------ subnet group ----
+
+pub(super) async fn ensure_subnet_group(
+    rds: &Client,
+    cx: &Cx,
+    w: &Wanted,
+) -> Result<(), KindError> {
+    let name = &w.identifier;
+    let found = match rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out.db_subnet_groups().first().cloned(),
+        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => None,
+        Err(e) => return Err(classify(&format!("DescribeDBSubnetGroups {name}"), e)),
+    };
+    let group = match found {
+        Some(g) => g,
+        None => {
+            let created = rds
+                .create_db_subnet_group()
+                .db_subnet_group_name(name)
+                .db_subnet_group_description(format!("envctl {}/{}", cx.tenant, cx.resource_id))
+                .set_subnet_ids(Some(w.subnets.clone()))
+                .set_tags(Some(sdk_tags(cx.tags())?))
+                .send()
+                .await;
+            match created {
+                Ok(out) => out.db_subnet_group().cloned().ok_or_else(|| {
+                    KindError::Permanent(format!(
+                        "CreateDBSubnetGroup {name}: no subnet group in the answer"
+                    ))
+                })?,
+                Err(e) if e.code() == Some("DBSubnetGroupAlreadyExists") => {
+                    return Err(KindError::Transient(format!(
+                        "CreateDBSubnetGroup {name}: it was created meanwhile; adopting it next"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("CreateDBSubnetGroup {name}"), e)),
+            }
+        }
+    };
+    if let Some(arn) = group.db_subnet_group_arn() {
+        let tagging = RdsTags {
+            rds,
+            name,
+            known: None,
+        };
+        converge(
+            &tagging,
+            cx,
+            &format!("DB subnet group {name}"),
+            arn,
+            cx.tags(),
+        )
+        .await?;
+    }
+    let mut have: Vec<&str> = group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier())
+        .collect();
+    let mut want: Vec<&str> = w.subnets.iter().map(String::as_str).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    if have != want {
+        rds.modify_db_subnet_group()
+            .db_subnet_group_name(name)
+            .set_subnet_ids(Some(w.subnets.clone()))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("ModifyDBSubnetGroup {name}"), e))?;
+    }
+    Ok(())
+}
+
+// --------------------------------------------------- parameter group ----
+
+pub(super) async fn ensure_parameter_group(
+    rds: &Client,
+    cx: &Cx,
+    name: &str,
+    family: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<(), KindError> {
+    let found = match rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+    {
+        // moto answers an empty list where AWS answers "not found".
+        Ok(out) => out.db_parameter_groups().first().cloned(),
+        Err(e) if e.code() == Some("DBParameterGroupNotFound") => None,
+        Err(e) => return Err(classify(&format!("DescribeDBParameterGroups {name}"), e)),
+    };
+    let group = match found {
+        Some(g) => g,
+        None => {
+            let created = rds
+                .create_db_parameter_group()
+                .db_parameter_group_name(name)
+                .db_parameter_group_family(family)
+                .description(format!("envctl {}/{}", cx.tenant, cx.resource_id))
+                .set_tags(Some(sdk_tags(cx.tags())?))
+                .send()
+                .await;
+            match created {
+                Ok(out) => out.db_parameter_group().cloned().ok_or_else(|| {
+                    KindError::Permanent(format!(
+                        "CreateDBParameterGroup {name}: no parameter group in the answer"
+                    ))
+                })?,
+                Err(e) if e.code() == Some("DBParameterGroupAlreadyExists") => {
+                    return Err(KindError::Transient(format!(
+                        "CreateDBParameterGroup {name}: it was created meanwhile; adopting it \
+                         next"
+                    )));
+                }
+                Err(e) => return Err(classify(&format!("CreateDBParameterGroup {name}"), e)),
+            }
+        }
+    };
+    if let Some(arn) = group.db_parameter_group_arn() {
+        let tagging = RdsTags {
+            rds,
+            name,
+            known: None,
+        };
+        converge(
+            &tagging,
+            cx,
+            &format!("DB parameter group {name}"),
+            arn,
+            cx.tags(),
+        )
+        .await?;
+    }
+    if let Some(have) = group.db_parameter_group_family()
+        && have != family
+    {
+        return Err(KindError::Permanent(format!(
+            "DB parameter group {name} is of family {have}, not {family}; a family change (a \
+             major version upgrade) is not done by envctl"
+        )));
+    }
+    // Only user-set parameters: the group's own choices are not ours.
+    let mut current = BTreeMap::new();
+    let mut pages = rds
+        .describe_db_parameters()
+        .db_parameter_group_name(name)
+        .source("user")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify(&format!("DescribeDBParameters {name}"), e))?;
+        for p in page.parameters() {
+            if let (Some(n), Some(v)) = (p.parameter_name(), p.parameter_value()) {
+                current.insert(n.to_string(), v.to_string());
+            }
+        }
+    }
+    let changes: Vec<Parameter> = values
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            // pending-reboot is accepted for static and dynamic parameters
+            // alike; a new instance boots with them anyway.
+            Parameter::builder()
+                .parameter_name(k)
+                .parameter_value(v)
+                .apply_method(ApplyMethod::PendingReboot)
+                .build()
+        })
+        .collect();
+    for batch in changes.chunks(PARAMETER_BATCH) {
+        rds.modify_db_parameter_group()
+            .db_parameter_group_name(name)
+            .set_parameters(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("ModifyDBParameterGroup {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// Whether the group described by `arn` is tagged for another tenant.
+async fn foreign_group(rds: &Client, arn: Option<&str>, tenant: &str) -> Result<bool, KindError> {
+    match arn {
+        Some(arn) => Ok(foreign_owner(&tags_of(rds, arn).await?, tenant).is_some()),
+        None => Ok(false),
+    }
+}
+
+pub(super) async fn delete_groups(rds: &Client, name: &str, tenant: &str) -> Result<(), KindError> {
+    let subnet_group = match rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out.db_subnet_groups().first().cloned(),
+        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => None,
+        Err(e) => return Err(classify(&format!("DescribeDBSubnetGroups {name}"), e)),
+    };
+    if let Some(g) = subnet_group
+        && !foreign_group(rds, g.db_subnet_group_arn(), tenant).await?
+    {
+        delete_subnet_group(rds, name).await?;
+    }
+    let parameter_group = match rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out.db_parameter_groups().first().cloned(),
+        Err(e) if e.code() == Some("DBParameterGroupNotFound") => None,
+        Err(e) => return Err(classify(&format!("DescribeDBParameterGroups {name}"), e)),
+    };
+    match parameter_group {
+        Some(g) if !foreign_group(rds, g.db_parameter_group_arn(), tenant).await? => {
+            delete_parameter_group(rds, name).await
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn delete_subnet_group(rds: &Client, name: &str) -> Result<(), KindError> {
+    match rds
+        .delete_db_subnet_group()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {}
+        // Still used by an instance being deleted: classify makes it a wait.
+        Err(e) => return Err(classify(&format!("DeleteDBSubnetGroup {name}"), e)),
+    }
+    Ok(())
+}
+
+async fn delete_parameter_group(rds: &Client, name: &str) -> Result<(), KindError> {
+    match rds
+        .delete_db_parameter_group()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("DBParameterGroupNotFound") => Ok(()),
+        Err(e) if e.code() == Some("InvalidDBParameterGroupState") => Err(KindError::Transient(
+            format!("DeleteDBParameterGroup {name}: still in use; retrying"),
+        )),
+        Err(e) => Err(classify(&format!("DeleteDBParameterGroup {name}"), e)),
+    }
+}
