@@ -12,7 +12,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use super::{Case, Footprint, Marks, Sweep, out, props};
 use crate::support::kinds::{ENVIRONMENT, KindWorld};
@@ -45,20 +44,16 @@ fn point_kinds_at_test_cluster() {
     });
 }
 
-static RAW: OnceCell<kube::Client> = OnceCell::const_new();
-
-/// A client of our own for the checks (never the kinds').
+/// A client of our own for the checks (never the kinds'), made anew for
+/// each use: every test has its own tokio runtime, and a client kept from
+/// one test dies with its runtime (`Service(Closed)` in the next).
 async fn raw() -> kube::Client {
-    RAW.get_or_init(|| async {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let kc = kube::config::Kubeconfig::read_from(test_kubeconfig()).expect("kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .expect("kubeconfig");
-        kube::Client::try_from(config).expect("Kubernetes client")
-    })
-    .await
-    .clone()
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(test_kubeconfig()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kubeconfig");
+    kube::Client::try_from(config).expect("Kubernetes client")
 }
 
 /// Deletes namespace `name` if it exists and waits until it is gone.
