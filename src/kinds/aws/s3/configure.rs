@@ -15,10 +15,6 @@ use crate::kinds::aws::tags::{sdk_tags, tag_map};
 use crate::kinds::aws::{HttpStatus, call, classify, owner};
 use crate::kinds::{Cx, KindError};
 
-pub(super) fn permanent(what: &str, e: impl std::fmt::Display) -> KindError {
-    KindError::Permanent(format!("{what}: {e}"))
-}
-
 /// The bucket's tags; empty when it has none.
 pub(super) async fn bucket_tags(
     s3: &aws_sdk_s3::Client,
@@ -70,7 +66,7 @@ pub(super) async fn ensure_tags(
     let tagging = Tagging::builder()
         .set_tag_set(Some(sdk_tags(pairs)?))
         .build()
-        .map_err(|e| permanent("tagging", e))?;
+        .map_err(|e| call::permanent("tagging", e))?;
     s3.put_bucket_tagging()
         .bucket(name)
         .tagging(tagging)
@@ -167,11 +163,13 @@ pub(super) async fn put_lifecycle(
                 .build(),
         );
     }
-    let rule = rule.build().map_err(|e| permanent("lifecycle rule", e))?;
+    let rule = rule
+        .build()
+        .map_err(|e| call::permanent("lifecycle rule", e))?;
     let config = BucketLifecycleConfiguration::builder()
         .rules(rule)
         .build()
-        .map_err(|e| permanent("lifecycle configuration", e))?;
+        .map_err(|e| call::permanent("lifecycle configuration", e))?;
     s3.put_bucket_lifecycle_configuration()
         .bucket(name)
         .lifecycle_configuration(config)
@@ -201,12 +199,12 @@ pub(super) async fn put_cors(
             .set_allowed_headers(Some(r.allowed_headers.clone()))
             .set_max_age_seconds(r.max_age_seconds)
             .build()
-            .map_err(|e| permanent("cors rule", e))?;
+            .map_err(|e| call::permanent("cors rule", e))?;
         config = config.cors_rules(rule);
     }
     let config = config
         .build()
-        .map_err(|e| permanent("cors configuration", e))?;
+        .map_err(|e| call::permanent("cors configuration", e))?;
     s3.put_bucket_cors()
         .bucket(name)
         .cors_configuration(config)

@@ -4,8 +4,8 @@
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::configure::permanent;
 use crate::kinds::KindError;
+use crate::kinds::aws::call::permanent;
 use crate::kinds::aws::classify;
 
 /// DeleteObjects accepts at most this many keys per call.
