@@ -12,12 +12,19 @@ use crate::kinds::KindError;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::foreign_owner;
 use crate::kinds::aws::tags::tag_map;
-use crate::kinds::aws::wait::poll_until;
 
-/// How long one `delete` call waits for the load balancer to disappear
-/// before it hands back to the engine (which retries it). Below the engine's
-/// per-attempt limit.
-const GONE_WAIT: Duration = Duration::from_secs(240);
+/// How long a deleted load balancer may stay visible before its deletion
+/// fails. terraform-provider-aws gives `aws_lb` a 10-minute delete timeout
+/// (internal/service/elbv2/load_balancer.go); the ALB's network interfaces
+/// are released in that window too.
+const LB_GONE_WITHIN: Duration = Duration::from_secs(10 * 60);
+
+/// How long a target group may answer `ResourceInUse` while the load
+/// balancer's listeners that use it go away. terraform-provider-aws retries
+/// DeleteTargetGroup on "ResourceInUse … is currently in use by a listener or
+/// a rule" for 2 minutes (`targetGroupDeleteTimeout`,
+/// internal/service/elbv2/target_group.go).
+const TG_RELEASED_WITHIN: Duration = Duration::from_secs(2 * 60);
 
 /// Whether the resource at `arn` is tagged for another tenant (`Ok(true)`
 /// also when it is gone).
@@ -57,17 +64,18 @@ pub(super) async fn delete_lb(elbv2: &Client, arn: &str, tenant: &str) -> Result
         Err(e) if e.code() == Some("LoadBalancerNotFound") => {}
         Err(e) => return Err(classify(&format!("DeleteLoadBalancer {arn}"), e)),
     }
-    let gone = poll_until(GONE_WAIT, || async {
-        Ok(lb_by_arn(elbv2, arn).await?.is_none().then_some(()))
-    })
-    .await?;
-    if gone.is_some() {
-        Ok(())
-    } else {
-        Err(KindError::Transient(format!(
-            "load balancer {arn} is still being deleted"
-        )))
+    // DeleteLoadBalancer returns at once; the load balancer stays visible
+    // (state "active" or gone-in-a-moment) while AWS tears it down. The wait
+    // runs under the engine: `delete` is called again until it is gone, and
+    // only then does the target group go.
+    if lb_by_arn(elbv2, arn).await?.is_some() {
+        return Err(KindError::waiting(
+            format!("load balancer {arn} is still being deleted"),
+            format!("load balancer {arn} to go before its target group"),
+            LB_GONE_WITHIN,
+        ));
     }
+    Ok(())
 }
 
 pub(super) async fn delete_tg(elbv2: &Client, arn: &str, tenant: &str) -> Result<(), KindError> {
@@ -83,9 +91,25 @@ pub(super) async fn delete_tg(elbv2: &Client, arn: &str, tenant: &str) -> Result
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("TargetGroupNotFound") => Ok(()),
         // A load balancer that is going away still holds it for a moment.
-        Err(e) if e.code() == Some("ResourceInUse") => Err(KindError::Transient(format!(
-            "DeleteTargetGroup {arn}: still in use by a listener or rule; retrying"
-        ))),
+        Err(e) if e.code() == Some("ResourceInUse") => Err(KindError::waiting(
+            format!("DeleteTargetGroup {arn}: still in use by a listener or rule"),
+            format!("target group {arn} to be released by its load balancer"),
+            TG_RELEASED_WITHIN,
+        )),
         Err(e) => Err(classify(&format!("DeleteTargetGroup {arn}"), e)),
+    }
+}
+
+/// Whether the target group at `arn` can still be described.
+pub(super) async fn tg_exists(elbv2: &Client, arn: &str) -> Result<bool, KindError> {
+    match elbv2
+        .describe_target_groups()
+        .target_group_arns(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(!out.target_groups().is_empty()),
+        Err(e) if e.code() == Some("TargetGroupNotFound") => Ok(false),
+        Err(e) => Err(classify(&format!("DescribeTargetGroups {arn}"), e)),
     }
 }

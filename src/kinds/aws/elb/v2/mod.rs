@@ -26,7 +26,7 @@ use crate::kinds::aws::owner::swept_resource;
 use crate::kinds::schema::PropSchema;
 use crate::kinds::{Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx};
 use balancer::{ensure_lb, ensure_tg, lb_by_arn};
-use delete::{delete_lb, delete_tg};
+use delete::{delete_lb, delete_tg, tg_exists};
 pub use listeners::SSL_POLICY;
 use listeners::{
     WantAction, WantListener, converge_rules, delete_listener, ensure_listener, listeners_of,
@@ -195,6 +195,27 @@ impl Kind for LoadBalancer {
             delete_tg(elbv2, &arn, cx.tenant.as_str()).await?;
         }
         Ok(())
+    }
+
+    /// Gone when neither the load balancer nor its target group is found.
+    async fn gone(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        let elbv2 = &cx.backends.aws.elbv2;
+        if let Some(arn) = out.get("arn").map(|v| v.expose())
+            && let Some(lb) = lb_by_arn(elbv2, arn).await?
+        {
+            return Ok(Readiness::Pending(format!(
+                "load balancer {} is still there",
+                lb.load_balancer_name().unwrap_or(arn)
+            )));
+        }
+        if let Some(arn) = out.get("target_group_arn").map(|v| v.expose())
+            && tg_exists(elbv2, arn).await?
+        {
+            return Ok(Readiness::Pending(format!(
+                "target group {arn} is still there"
+            )));
+        }
+        Ok(Readiness::Ready)
     }
 
     async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {
