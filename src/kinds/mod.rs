@@ -276,6 +276,10 @@ impl PropIssue {
 
     /// As a sentence: `property 'ingress.0.cidr': <message>`.
     pub fn sentence(&self) -> String {
+        if self.path.is_empty() {
+            // A rule across properties (one of two, not both).
+            return format!("properties: {}", self.message);
+        }
         format!("property '{}': {}", self.path.join("."), self.message)
     }
 }

@@ -57,6 +57,21 @@ pub(super) struct ZoneProps {
 impl KindProps for ZoneProps {
     fn check(&self) -> Vec<PropIssue> {
         let mut issues = Vec::new();
+        // Exactly one of the two names the zone (see `zone_name`); checked
+        // here too so that a stack with both or neither exits 2 at load.
+        // A rule across two properties: no path (either may be a reference).
+        match (&self.domain, &self.subdomain_of) {
+            (Some(_), Some(_)) => issues.push(PropIssue::new(
+                &[],
+                "set either 'domain' or 'subdomain_of', not both: remove one",
+            )),
+            (None, None) => issues.push(PropIssue::new(
+                &[],
+                "'domain' (e.g. acme.example.com) or 'subdomain_of' (e.g. ${envctl.domain}, \
+                 which gives <tenant>.<domain>) is required: add one",
+            )),
+            _ => {}
+        }
         let mut name = |prop: &str, value: &Option<String>, room: usize| {
             let Some(raw) = value.as_deref().filter(|v| !is_ref(v)) else {
                 return;
@@ -237,5 +252,22 @@ mod tests {
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert_eq!(issues[0].path, ["parent_zone"], "{issues:?}");
         assert!(check(serde_json::json!({"subdomain_of": "${envctl.domain}"})).is_empty());
+    }
+
+    #[test]
+    fn check_wants_exactly_one_of_domain_and_subdomain_of() {
+        let check = |v: serde_json::Value| Zone.check(v.as_object().unwrap());
+        let both = check(serde_json::json!({"domain": "a.test", "subdomain_of": "${x.y}"}));
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert!(both[0].path.is_empty());
+        assert!(
+            both[0].sentence().starts_with("properties: set either"),
+            "{both:?}"
+        );
+        assert!(both[0].message.contains("not both"), "{both:?}");
+        let neither = check(serde_json::json!({"delegated": false}));
+        assert_eq!(neither.len(), 1, "{neither:?}");
+        assert!(neither[0].path.is_empty());
+        assert!(neither[0].message.contains("is required"), "{neither:?}");
     }
 }
