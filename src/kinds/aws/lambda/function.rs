@@ -2,7 +2,7 @@
 //! mapping: created, adopted (tags), updated (configuration, code) and the
 //! mapping kept to exactly the one wanted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::error::ProvideErrorMetadata;
@@ -13,7 +13,9 @@ use aws_sdk_lambda::types::{
 
 use super::package::code_sha256;
 use super::props::Spec;
-use crate::kinds::aws::owner::refuse_foreign;
+use super::tagging::FunctionTagging;
+use crate::kinds::aws::call::found;
+use crate::kinds::aws::tags::converge;
 use crate::kinds::aws::wait::poll_until;
 use crate::kinds::aws::{HttpStatus, classify, errors};
 use crate::kinds::{Cx, KindError};
@@ -27,11 +29,12 @@ pub(super) async fn function_config(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
 ) -> Result<Option<FunctionConfiguration>, KindError> {
-    match lambda.get_function().function_name(name).send().await {
-        Ok(f) => Ok(f.configuration().cloned()),
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(classify(&format!("GetFunction {name}"), e)),
-    }
+    Ok(found(
+        &format!("GetFunction {name}"),
+        lambda.get_function().function_name(name).send().await,
+        &["ResourceNotFoundException"],
+    )?
+    .and_then(|f| f.configuration().cloned()))
 }
 
 /// Lambda refuses to create a function with a role it cannot assume yet;
@@ -152,30 +155,8 @@ pub(super) async fn ensure_function(
         return Ok((arn, out.code_sha256().unwrap_or(&sha).to_string()));
     };
     let arn = existing.function_arn().unwrap_or_default().to_string();
-    let have = lambda
-        .list_tags()
-        .resource(&arn)
-        .send()
-        .await
-        .map_err(|e| classify(&format!("ListTags {name}"), e))?
-        .tags()
-        .cloned()
-        .unwrap_or_default();
-    let have: BTreeMap<String, String> = have.into_iter().collect();
-    refuse_foreign(&format!("Lambda function {name}"), &have, cx)?;
-    let missing: HashMap<String, String> = our_tags
-        .into_iter()
-        .filter(|(k, v)| have.get(k) != Some(v))
-        .collect();
-    if !missing.is_empty() {
-        lambda
-            .tag_resource()
-            .resource(&arn)
-            .set_tags(Some(missing))
-            .send()
-            .await
-            .map_err(|e| classify(&format!("TagResource {name}"), e))?;
-    }
+    let function = format!("Lambda function {name}");
+    converge(&FunctionTagging(lambda), cx, &function, &arn, our_tags).await?;
     let mut current = existing;
     if config_differs(&current, spec, role_arn) {
         wait_idle(lambda, name).await?;

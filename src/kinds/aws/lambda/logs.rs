@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
+use crate::kinds::aws::call::deleted;
 use crate::kinds::aws::classify;
 use crate::kinds::{Cx, KindError};
 use crate::tenant::tags;
@@ -145,11 +146,11 @@ pub async fn delete(
     function: &str,
 ) -> Result<(), KindError> {
     let name = log_group_name(function);
-    match logs.delete_log_group().log_group_name(&name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-        Err(e) => Err(classify(&format!("DeleteLogGroup {name}"), e)),
-    }
+    deleted(
+        &format!("DeleteLogGroup {name}"),
+        logs.delete_log_group().log_group_name(&name).send().await,
+        &["ResourceNotFoundException"],
+    )
 }
 
 /// The log groups of functions whose names start with `function_prefix`

@@ -7,14 +7,15 @@
 //! This module holds the [`Kind`] impl (apply, ready, delete, sweep); the
 //! jobs live in [`props`] (properties, their checks and the outputs),
 //! [`package`] (the zip), [`role`] (the IAM execution role), [`function`]
-//! (the function and its event source mapping) and [`logs`] (the log
-//! group).
+//! (the function and its event source mapping), [`logs`] (the log
+//! group) and [`tagging`] (the role's and the function's tag calls).
 
 mod function;
 mod logs;
 mod package;
 mod props;
 mod role;
+mod tagging;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use aws_sdk_lambda::types::{LastUpdateStatus, State};
 
 use super::classify;
 use super::owner::managed_by;
+use super::tags::Tagging;
 use crate::kinds::schema::PropSchema;
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx, parse_props,
@@ -33,7 +35,8 @@ use crate::tenant::tags;
 use function::{delete_mapping, ensure_function, ensure_mapping, function_config, mappings};
 use package::build_package;
 use props::{FunctionProps, NAME, OUTPUTS, SCHEMA};
-use role::{ROLE_SUFFIX, delete_role, ensure_role, role_name_of_arn, role_tags};
+use role::{ROLE_SUFFIX, delete_role, ensure_role, role_name_of_arn};
+use tagging::RoleTagging;
 
 /// Function names are at most 64 characters.
 const MAX_NAME: usize = 64;
@@ -262,7 +265,7 @@ impl Kind for Function {
             if seen_roles.contains(&arn) {
                 continue;
             }
-            let Some(t) = role_tags(iam, &name).await? else {
+            let Some(t) = RoleTagging(iam).read(&name).await? else {
                 continue;
             };
             let Some(resource_id) = t

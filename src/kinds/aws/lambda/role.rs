@@ -2,14 +2,13 @@
 //! or adopted with its tags, the basic execution policy and the inline
 //! policy that reads the function's queue; deleted with its policies.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_iam::error::ProvideErrorMetadata;
 
 use super::props::Spec;
+use super::tagging::RoleTagging;
 use crate::kinds::aws::call::partition;
 use crate::kinds::aws::classify;
-use crate::kinds::aws::owner::refuse_foreign;
+use crate::kinds::aws::tags::{converge, sdk_tags};
 use crate::kinds::{Cx, KindError};
 
 /// Role names are at most 64 characters, `-role` included.
@@ -29,42 +28,12 @@ pub(super) fn role_name_of_arn(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-fn iam_tags(cx: &Cx, name: &str) -> Vec<aws_sdk_iam::types::Tag> {
+/// The role's tags: the tenant's, and its name.
+fn role_tags_wanted(cx: &Cx, name: &str) -> Vec<(String, String)> {
     cx.tags()
         .into_iter()
         .chain([("Name".to_string(), name.to_string())])
-        .filter_map(|(k, v)| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .ok()
-        })
         .collect()
-}
-
-/// A role's tags; `None` when the role does not exist.
-pub(super) async fn role_tags(
-    iam: &aws_sdk_iam::Client,
-    name: &str,
-) -> Result<Option<BTreeMap<String, String>>, KindError> {
-    let mut out = BTreeMap::new();
-    let mut items = iam
-        .list_role_tags()
-        .role_name(name)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(t) = items.next().await {
-        match t {
-            Ok(t) => {
-                out.insert(t.key().to_string(), t.value().to_string());
-            }
-            Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(classify(&format!("ListRoleTags {name}"), e)),
-        }
-    }
-    Ok(Some(out))
 }
 
 /// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
@@ -124,20 +93,15 @@ pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindErro
     let name = role_name(cx);
     let arn = match iam.get_role().role_name(&name).send().await {
         Ok(out) => {
-            let have = role_tags(iam, &name).await?.unwrap_or_default();
-            refuse_foreign(&format!("IAM role {name}"), &have, cx)?;
-            let missing: Vec<_> = iam_tags(cx, &name)
-                .into_iter()
-                .filter(|t| have.get(t.key()).map(String::as_str) != Some(t.value()))
-                .collect();
-            if !missing.is_empty() {
-                iam.tag_role()
-                    .role_name(&name)
-                    .set_tags(Some(missing))
-                    .send()
-                    .await
-                    .map_err(|e| classify(&format!("TagRole {name}"), e))?;
-            }
+            let role = format!("IAM role {name}");
+            converge(
+                &RoleTagging(iam),
+                cx,
+                &role,
+                &name,
+                role_tags_wanted(cx, &name),
+            )
+            .await?;
             out.role().map(|r| r.arn().to_string())
         }
         Err(e) if e.code() == Some("NoSuchEntity") => {
@@ -149,7 +113,7 @@ pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindErro
                     "envctl {}/{}: Lambda execution role",
                     cx.tenant, cx.resource_id
                 ))
-                .set_tags(Some(iam_tags(cx, &name)))
+                .set_tags(Some(sdk_tags(role_tags_wanted(cx, &name))?))
                 .send()
                 .await
             {
