@@ -1,11 +1,12 @@
 //! The contract every kind keeps (see `src/kinds/mod.rs`), checked the same
-//! way for each kind of the registry: apply; apply again (same outputs, still
-//! one resource, counted with a raw client); the tenant's tags; a sweep that
-//! finds exactly this resource and not the resource of a tenant whose name
-//! starts with ours (`ct-x` against `ct-x2` and `ct-x-b`); delete; delete
-//! again; an empty sweep. Each kind's [`Case`] (in `contract/`) gives a
-//! minimal valid set of properties, makes what the kind needs first, and
-//! reads what exists with a raw client, never with the kind.
+//! way for each kind of the registry: apply (every output declared, secret
+//! as declared); apply again (same outputs, still one resource, counted with
+//! a raw client); the tenant's tags; a sweep that finds exactly this resource
+//! and not the resource of a tenant whose name starts with ours (`ct-x`
+//! against `ct-x2` and `ct-x-b`); delete; delete again; an empty sweep. Each
+//! kind's [`Case`] (in `contract/`) gives a minimal valid set of properties,
+//! makes what the kind needs first, and reads what exists with a raw client,
+//! never with the kind.
 
 mod aws_data;
 mod aws_dns;
@@ -184,8 +185,33 @@ async fn wait_ready(kind: &dyn Kind, cx: &Cx, o: &Outputs) {
 async fn apply(kind: &dyn Kind, cx: &Cx, p: &Props) -> Outputs {
     let what = format!("{} apply for {}", kind.name(), cx.tenant);
     let o = until_ok(&what, || kind.apply(cx, p)).await;
+    assert_declared(kind, &o);
     wait_ready(kind, cx, &o).await;
     o
+}
+
+/// Every output apply gives is one the kind declares (`Kind::outputs`: what
+/// `envctl explain` shows and `publish` may name), secret exactly when the
+/// declaration says so — a secret output given as plain would be journaled
+/// and printed.
+fn assert_declared(kind: &dyn Kind, o: &Outputs) {
+    for (name, value) in o.iter() {
+        let spec = kind.outputs().iter().find(|s| s.name == name);
+        let spec = spec.unwrap_or_else(|| {
+            panic!(
+                "{}: apply gave output '{name}', which the kind does not declare",
+                kind.name()
+            )
+        });
+        assert_eq!(
+            value.is_secret(),
+            spec.secret,
+            "{}: output '{name}' is declared {} but was given {}",
+            kind.name(),
+            if spec.secret { "secret" } else { "plain" },
+            if value.is_secret() { "secret" } else { "plain" },
+        );
+    }
 }
 
 /// Deletes, then polls the kind's `gone` until it is, as the engine does.
