@@ -34,6 +34,40 @@ pub fn partition(region: Option<&str>) -> &'static str {
     }
 }
 
+/// The answer of a call on a resource that may not exist: `Ok(None)` when
+/// the error's code is one of `missing` (e.g. `DBInstanceNotFound`: AWS
+/// says "not found" with an error, not an empty answer), the answer when
+/// there is one, and any other error [`classify`]'d as `what`.
+pub fn found<T, E, R>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+    missing: &[&str],
+) -> Result<Option<T>, KindError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    match result {
+        Ok(answer) => Ok(Some(answer)),
+        Err(e) if error_code(&e).is_some_and(|c| missing.contains(&c)) => Ok(None),
+        Err(e) => Err(classify(what, e)),
+    }
+}
+
+/// A delete (or detach) whose target is already gone (`missing` codes)
+/// succeeded: deleting is idempotent.
+pub fn deleted<T, E, R>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+    missing: &[&str],
+) -> Result<(), KindError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    found(what, result, missing).map(|_| ())
+}
+
 /// An error from a call on a resource we have just found or created: when
 /// its code says the resource is missing (`missing(code)`), that is the
 /// service's eventual consistency — `lag` says how it shows, e.g. "the new

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::classify;
 use super::sqs::policy::{allow_topic, disallow_topic, parse_queue_arn, url_of};
 use super::tags::{sdk_tags, tag_map};
+use crate::kinds::aws::call::deleted;
 use crate::kinds::schema::{KindProps, PropSchema, is_ref};
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, PropIssue, Props, Readiness, SweepCx,
@@ -319,11 +320,11 @@ impl Kind for Topic {
                 Err(e) => return Err(classify(&format!("Unsubscribe {sub_arn}"), e)),
             }
         }
-        match sns.delete_topic().topic_arn(arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("NotFound") => Ok(()),
-            Err(e) => Err(classify(&format!("DeleteTopic {arn}"), e)),
-        }
+        deleted(
+            &format!("DeleteTopic {arn}"),
+            sns.delete_topic().topic_arn(arn).send().await,
+            &["NotFound"],
+        )
     }
 
     async fn sweep(&self, cx: &SweepCx) -> Result<Vec<Found>, KindError> {

@@ -2,10 +2,10 @@
 //! resource wants, and their convergence through [`tags::converge`].
 
 use async_trait::async_trait;
-use aws_sdk_acm::error::ProvideErrorMetadata;
 
 use super::VALIDATION_ZONE_TAG;
 use super::props::Wanted;
+use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::Tags;
 use crate::kinds::aws::tags::{self, Tagging, sdk_tags, tag_map};
@@ -16,16 +16,15 @@ pub(super) async fn cert_tags(
     acm: &aws_sdk_acm::Client,
     arn: &str,
 ) -> Result<Option<Tags>, KindError> {
-    match acm
-        .list_tags_for_certificate()
-        .certificate_arn(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(Some(tag_map(out.tags()))),
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(classify(&format!("ListTagsForCertificate {arn}"), e)),
-    }
+    Ok(found(
+        &format!("ListTagsForCertificate {arn}"),
+        acm.list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await,
+        &["ResourceNotFoundException"],
+    )?
+    .map(|out| tag_map(out.tags())))
 }
 
 pub(super) fn wanted_tags(cx: &Cx, wanted: &Wanted) -> Vec<(String, String)> {

@@ -149,16 +149,14 @@ async fn holders(
     tenant: &TenantName,
     held: Held<'_>,
 ) -> Result<Vec<(String, Owner)>, aws_sdk_ec2::Error> {
-    let mut enis: Vec<NetworkInterface> = Vec::new();
-    let mut pages = ec2
+    let enis: Vec<NetworkInterface> = ec2
         .describe_network_interfaces()
         .filters(held.filter())
         .into_paginator()
         .items()
-        .send();
-    while let Some(n) = pages.next().await {
-        enis.push(n?);
-    }
+        .send()
+        .try_collect()
+        .await?;
     let instance_ids: BTreeSet<String> = enis
         .iter()
         .filter_map(|n| n.attachment()?.instance_id().map(str::to_string))

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{
     MAX_NAME, Scheme, TAG_BATCH, check_elb_name, default_health_check_path, default_target_port,
 };
+use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::{Tags, foreign_owner, swept_resource};
 use crate::kinds::aws::props::{
@@ -199,16 +200,15 @@ fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
 }
 
 async fn describe(elb: &Client, name: &str) -> Result<Option<LoadBalancerDescription>, KindError> {
-    match elb
-        .describe_load_balancers()
-        .load_balancer_names(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.load_balancer_descriptions().first().cloned()),
-        Err(e) if e.code() == Some("LoadBalancerNotFound") => Ok(None),
-        Err(e) => Err(classify(&format!("DescribeLoadBalancers {name}"), e)),
-    }
+    Ok(found(
+        &format!("DescribeLoadBalancers {name}"),
+        elb.describe_load_balancers()
+            .load_balancer_names(name)
+            .send()
+            .await,
+        &["LoadBalancerNotFound"],
+    )?
+    .and_then(|out| out.load_balancer_descriptions().first().cloned()))
 }
 
 /// The tags of each named load balancer (in batches of 20).

@@ -11,6 +11,7 @@ use super::delete::FINAL_SNAPSHOT_TAG;
 use super::groups::{RdsTags, ensure_parameter_group, ensure_subnet_group};
 use super::password::{PASSWORD_TAG, fingerprint};
 use super::props::{Wanted, wanted};
+use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::refuse_foreign;
 use crate::kinds::aws::tags::{converge, sdk_tags, tag_map};
@@ -24,16 +25,15 @@ pub(super) async fn describe(
     rds: &Client,
     identifier: &str,
 ) -> Result<Option<DbInstance>, KindError> {
-    match rds
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances().first().cloned()),
-        Err(e) if e.code() == Some("DBInstanceNotFound") => Ok(None),
-        Err(e) => Err(classify(&format!("DescribeDBInstances {identifier}"), e)),
-    }
+    Ok(found(
+        &format!("DescribeDBInstances {identifier}"),
+        rds.describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await,
+        &["DBInstanceNotFound"],
+    )?
+    .and_then(|out| out.db_instances().first().cloned()))
 }
 
 fn instance_tags(w: &Wanted, cx: &Cx) -> Vec<(String, String)> {

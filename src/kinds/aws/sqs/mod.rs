@@ -2,7 +2,7 @@
 //! resource, optionally with a dead-letter queue `<name>-dlq` wired in by a
 //! redrive policy.
 
-pub(crate) mod policy;
+pub(super) mod policy;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::classify;
+use crate::kinds::aws::call::{deleted, found};
 use crate::kinds::schema::{KindProps, PropSchema};
 use crate::kinds::{Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx};
 use crate::tenant::tags;
@@ -101,14 +102,13 @@ static OUTPUTS: &[OutputSpec] = &[
     },
 ];
 
-/// Whether an SQS error code means "no such queue" (the code differs between
+/// The SQS error codes that mean "no such queue" (the code differs between
 /// the JSON and the query-compatible protocol).
-pub(crate) fn queue_missing(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" | "NonExistentQueue")
-    )
-}
+const QUEUE_MISSING: &[&str] = &[
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "NonExistentQueue",
+];
 
 /// The main and dead-letter queue names. The base leaves room for the
 /// longest suffix, so toggling `dead_letter` never renames the main queue.
@@ -127,40 +127,38 @@ fn name_of_url(url: &str) -> &str {
 }
 
 /// The URL of queue `name`, or `None` when there is none.
-pub(crate) async fn queue_url(
+async fn queue_url(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
     owner: Option<&str>,
 ) -> Result<Option<String>, KindError> {
-    match sqs
-        .get_queue_url()
-        .queue_name(name)
-        .set_queue_owner_aws_account_id(owner.map(str::to_string))
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.queue_url().map(str::to_string)),
-        Err(e) if queue_missing(e.code()) => Ok(None),
-        Err(e) => Err(classify(&format!("GetQueueUrl {name}"), e)),
-    }
+    Ok(found(
+        &format!("GetQueueUrl {name}"),
+        sqs.get_queue_url()
+            .queue_name(name)
+            .set_queue_owner_aws_account_id(owner.map(str::to_string))
+            .send()
+            .await,
+        QUEUE_MISSING,
+    )?
+    .and_then(|out| out.queue_url().map(str::to_string)))
 }
 
 /// All attributes of a queue; `None` when it is gone.
-pub(crate) async fn queue_attributes(
+async fn queue_attributes(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
 ) -> Result<Option<HashMap<QueueAttributeName, String>>, KindError> {
-    match sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(Some(out.attributes().cloned().unwrap_or_default())),
-        Err(e) if queue_missing(e.code()) => Ok(None),
-        Err(e) => Err(classify(&format!("GetQueueAttributes {url}"), e)),
-    }
+    Ok(found(
+        &format!("GetQueueAttributes {url}"),
+        sqs.get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await,
+        QUEUE_MISSING,
+    )?
+    .map(|out| out.attributes().cloned().unwrap_or_default()))
 }
 
 /// A queue's tags; `None` when it is gone.
@@ -168,11 +166,12 @@ async fn queue_tags(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
 ) -> Result<Option<HashMap<String, String>>, KindError> {
-    match sqs.list_queue_tags().queue_url(url).send().await {
-        Ok(out) => Ok(Some(out.tags().cloned().unwrap_or_default())),
-        Err(e) if queue_missing(e.code()) => Ok(None),
-        Err(e) => Err(classify(&format!("ListQueueTags {url}"), e)),
-    }
+    Ok(found(
+        &format!("ListQueueTags {url}"),
+        sqs.list_queue_tags().queue_url(url).send().await,
+        QUEUE_MISSING,
+    )?
+    .map(|out| out.tags().cloned().unwrap_or_default()))
 }
 
 /// Two redrive policies are the same when they name the same target and
@@ -213,7 +212,7 @@ where
     super::call::not_visible_yet(
         what,
         e,
-        |c| queue_missing(Some(c)),
+        |c| QUEUE_MISSING.contains(&c),
         "the new queue is not visible yet",
     )
 }
@@ -313,11 +312,11 @@ async fn ensure_queue(
 
 /// Deletes a queue by URL; a missing one is fine.
 async fn delete_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(), KindError> {
-    match sqs.delete_queue().queue_url(url).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if queue_missing(e.code()) => Ok(()),
-        Err(e) => Err(classify(&format!("DeleteQueue {url}"), e)),
-    }
+    deleted(
+        &format!("DeleteQueue {url}"),
+        sqs.delete_queue().queue_url(url).send().await,
+        QUEUE_MISSING,
+    )
 }
 
 #[async_trait]

@@ -4,11 +4,11 @@
 
 use std::sync::LazyLock;
 
-use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 
-use super::{queue_attributes, queue_missing, queue_url};
+use super::{QUEUE_MISSING, queue_attributes, queue_url};
+use crate::kinds::aws::call::deleted;
 use crate::kinds::aws::classify;
 use crate::kinds::{Cx, KindError};
 
@@ -18,13 +18,13 @@ const POLICY_ATTEMPTS: usize = 5;
 
 /// The parts of an SQS queue ARN we need.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct QueueArn<'a> {
-    pub(crate) region: &'a str,
-    pub(crate) account: &'a str,
-    pub(crate) name: &'a str,
+pub(in crate::kinds::aws) struct QueueArn<'a> {
+    pub(in crate::kinds::aws) region: &'a str,
+    pub(in crate::kinds::aws) account: &'a str,
+    pub(in crate::kinds::aws) name: &'a str,
 }
 
-pub(crate) fn parse_queue_arn(arn: &str) -> Result<QueueArn<'_>, KindError> {
+pub(in crate::kinds::aws) fn parse_queue_arn(arn: &str) -> Result<QueueArn<'_>, KindError> {
     match arn.split(':').collect::<Vec<_>>().as_slice() {
         ["arn", _partition, "sqs", region, account, name]
             if !region.is_empty() && !account.is_empty() && !name.is_empty() =>
@@ -110,7 +110,10 @@ fn without_statement(mut policy: Value, sid: &str) -> Option<String> {
 }
 
 /// The URL of the queue behind an ARN, via GetQueueUrl (name + account).
-pub(crate) async fn url_of(cx: &Cx, arn: &QueueArn<'_>) -> Result<Option<String>, KindError> {
+pub(in crate::kinds::aws) async fn url_of(
+    cx: &Cx,
+    arn: &QueueArn<'_>,
+) -> Result<Option<String>, KindError> {
     let sqs = &cx.backends.aws.sqs;
     let here = sqs.config().region().map(|r| r.as_ref().to_string());
     if here.as_deref().is_some_and(|h| h != arn.region) {
@@ -147,7 +150,7 @@ fn policy_lock(queue_arn: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
 /// Adds (or repairs) the statement letting `topic_arn` send to the queue,
 /// re-reading after each write so that a concurrent writer (another topic
 /// subscribing the same queue) cannot silently drop it.
-pub(crate) async fn allow_topic(
+pub(in crate::kinds::aws) async fn allow_topic(
     cx: &Cx,
     queue_url: &str,
     queue_arn: &str,
@@ -180,7 +183,7 @@ pub(crate) async fn allow_topic(
 
 /// Removes the topic's statement from a queue's policy; a missing queue is
 /// fine.
-pub(crate) async fn disallow_topic(
+pub(in crate::kinds::aws) async fn disallow_topic(
     cx: &Cx,
     queue_arn: &str,
     topic_arn: &str,
@@ -206,20 +209,15 @@ pub(crate) async fn disallow_topic(
     let Some(updated) = without_statement(policy, &sid(topic_arn)) else {
         return Ok(());
     };
-    match sqs
-        .set_queue_attributes()
-        .queue_url(&url)
-        .attributes(QueueAttributeName::Policy, updated)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if queue_missing(e.code()) => Ok(()),
-        Err(e) => Err(classify(
-            &format!("SetQueueAttributes Policy {queue_arn}"),
-            e,
-        )),
-    }
+    deleted(
+        &format!("SetQueueAttributes Policy {queue_arn}"),
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(QueueAttributeName::Policy, updated)
+            .send()
+            .await,
+        QUEUE_MISSING,
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use aws_sdk_ec2::types::{Filter, InternetGateway, RouteTable, Subnet, Vpc};
 
 use super::props::SUBNETS;
 use crate::kinds::KindError;
+use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::ec2::filter;
 
@@ -13,17 +14,14 @@ pub(super) async fn describe_vpcs(
     ec2: &aws_sdk_ec2::Client,
     filters: Vec<Filter>,
 ) -> Result<Vec<Vpc>, KindError> {
-    let mut out = Vec::new();
-    let mut items = ec2
-        .describe_vpcs()
+    ec2.describe_vpcs()
         .set_filters(Some(filters))
         .into_paginator()
         .items()
-        .send();
-    while let Some(v) = items.next().await {
-        out.push(v.map_err(|e| classify("DescribeVpcs", e))?);
-    }
-    Ok(out)
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("DescribeVpcs", e))
 }
 
 /// One VPC by id; `None` when it does not exist.
@@ -31,28 +29,26 @@ pub(super) async fn vpc_by_id(
     ec2: &aws_sdk_ec2::Client,
     vpc_id: &str,
 ) -> Result<Option<Vpc>, KindError> {
-    match ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
-        Ok(out) => Ok(out.vpcs().first().cloned()),
-        Err(e) if e.code() == Some("InvalidVpcID.NotFound") => Ok(None),
-        Err(e) => Err(classify(&format!("DescribeVpcs {vpc_id}"), e)),
-    }
+    Ok(found(
+        &format!("DescribeVpcs {vpc_id}"),
+        ec2.describe_vpcs().vpc_ids(vpc_id).send().await,
+        &["InvalidVpcID.NotFound"],
+    )?
+    .and_then(|out| out.vpcs().first().cloned()))
 }
 
 pub(super) async fn describe_subnets(
     ec2: &aws_sdk_ec2::Client,
     filters: Vec<Filter>,
 ) -> Result<Vec<Subnet>, KindError> {
-    let mut out = Vec::new();
-    let mut items = ec2
-        .describe_subnets()
+    ec2.describe_subnets()
         .set_filters(Some(filters))
         .into_paginator()
         .items()
-        .send();
-    while let Some(s) = items.next().await {
-        out.push(s.map_err(|e| classify("DescribeSubnets", e))?);
-    }
-    Ok(out)
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("DescribeSubnets", e))
 }
 
 /// Subnets by id; a missing one is a permanent error naming it.
@@ -93,34 +89,28 @@ pub(super) async fn describe_igws(
     ec2: &aws_sdk_ec2::Client,
     filters: Vec<Filter>,
 ) -> Result<Vec<InternetGateway>, KindError> {
-    let mut out = Vec::new();
-    let mut items = ec2
-        .describe_internet_gateways()
+    ec2.describe_internet_gateways()
         .set_filters(Some(filters))
         .into_paginator()
         .items()
-        .send();
-    while let Some(g) = items.next().await {
-        out.push(g.map_err(|e| classify("DescribeInternetGateways", e))?);
-    }
-    Ok(out)
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("DescribeInternetGateways", e))
 }
 
 pub(super) async fn describe_route_tables(
     ec2: &aws_sdk_ec2::Client,
     filters: Vec<Filter>,
 ) -> Result<Vec<RouteTable>, KindError> {
-    let mut out = Vec::new();
-    let mut items = ec2
-        .describe_route_tables()
+    ec2.describe_route_tables()
         .set_filters(Some(filters))
         .into_paginator()
         .items()
-        .send();
-    while let Some(t) = items.next().await {
-        out.push(t.map_err(|e| classify("DescribeRouteTables", e))?);
-    }
-    Ok(out)
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("DescribeRouteTables", e))
 }
 
 /// The region's first two available zones (sorted by name; local and

@@ -34,19 +34,14 @@ pub(super) async fn group_rules(
     ec2: &aws_sdk_ec2::Client,
     group_id: &str,
 ) -> Result<Vec<SecurityGroupRule>, KindError> {
-    let mut out = Vec::new();
-    let mut items = ec2
-        .describe_security_group_rules()
+    ec2.describe_security_group_rules()
         .filters(filter("group-id", group_id))
         .into_paginator()
         .items()
-        .send();
-    while let Some(r) = items.next().await {
-        out.push(
-            r.map_err(|e| configure_error(&format!("DescribeSecurityGroupRules {group_id}"), e))?,
-        );
-    }
-    Ok(out)
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| configure_error(&format!("DescribeSecurityGroupRules {group_id}"), e))
 }
 
 /// Finds the group by name in the VPC, or creates it; adds missing tags.

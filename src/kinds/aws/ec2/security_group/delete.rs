@@ -31,16 +31,15 @@ pub(super) async fn revoke_references(
     group_id: &str,
 ) -> Result<Vec<String>, KindError> {
     let ec2 = &cx.backends.aws.ec2;
-    let mut groups = Vec::new();
-    let mut pages = ec2
+    let groups = ec2
         .describe_security_groups()
         .filters(filter("vpc-id", vpc_id))
         .into_paginator()
         .items()
-        .send();
-    while let Some(g) = pages.next().await {
-        groups.push(g.map_err(|e| classify(&format!("DescribeSecurityGroups in {vpc_id}"), e))?);
-    }
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify(&format!("DescribeSecurityGroups in {vpc_id}"), e))?;
     let names = |p: &[IpPermission], id: &str| {
         p.iter()
             .flat_map(|p| p.user_id_group_pairs())

@@ -12,6 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::props::{LbType, Wanted};
 use super::tagging::ElbV2Tagging;
+use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::tags::{converge, sdk_tags};
 use crate::kinds::{Cx, KindError};
@@ -27,27 +28,28 @@ pub(super) async fn find_lb(
     elbv2: &Client,
     name: &str,
 ) -> Result<Option<LbDescription>, KindError> {
-    match elbv2.describe_load_balancers().names(name).send().await {
-        Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e) if e.code() == Some("LoadBalancerNotFound") => Ok(None),
-        Err(e) => Err(classify(&format!("DescribeLoadBalancers {name}"), e)),
-    }
+    Ok(found(
+        &format!("DescribeLoadBalancers {name}"),
+        elbv2.describe_load_balancers().names(name).send().await,
+        &["LoadBalancerNotFound"],
+    )?
+    .and_then(|out| out.load_balancers().first().cloned()))
 }
 
 pub(super) async fn lb_by_arn(
     elbv2: &Client,
     arn: &str,
 ) -> Result<Option<LbDescription>, KindError> {
-    match elbv2
-        .describe_load_balancers()
-        .load_balancer_arns(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e) if e.code() == Some("LoadBalancerNotFound") => Ok(None),
-        Err(e) => Err(classify(&format!("DescribeLoadBalancers {arn}"), e)),
-    }
+    Ok(found(
+        &format!("DescribeLoadBalancers {arn}"),
+        elbv2
+            .describe_load_balancers()
+            .load_balancer_arns(arn)
+            .send()
+            .await,
+        &["LoadBalancerNotFound"],
+    )?
+    .and_then(|out| out.load_balancers().first().cloned()))
 }
 
 /// Finds the load balancer or creates it, then converges what can change in

@@ -11,6 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     RedirectActionConfig, RedirectActionStatusCodeEnum, Rule, RuleCondition,
 };
 
+use crate::kinds::aws::call::deleted;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::tags::sdk_tags;
 use crate::kinds::{Cx, KindError};
@@ -223,11 +224,11 @@ pub(super) fn rule_host(r: &Rule) -> Option<String> {
 }
 
 pub(super) async fn delete_rule(elbv2: &Client, arn: &str) -> Result<(), KindError> {
-    match elbv2.delete_rule().rule_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("RuleNotFound") => Ok(()),
-        Err(e) => Err(classify(&format!("DeleteRule {arn}"), e)),
-    }
+    deleted(
+        &format!("DeleteRule {arn}"),
+        elbv2.delete_rule().rule_arn(arn).send().await,
+        &["RuleNotFound"],
+    )
 }
 
 /// Makes the listener's rules exactly one host-header rule per host, each
@@ -313,16 +314,15 @@ pub(super) async fn delete_listener(elbv2: &Client, listener_arn: &str) -> Resul
             delete_rule(elbv2, arn).await?;
         }
     }
-    match elbv2
-        .delete_listener()
-        .listener_arn(listener_arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("ListenerNotFound") => Ok(()),
-        Err(e) => Err(classify(&format!("DeleteListener {listener_arn}"), e)),
-    }
+    deleted(
+        &format!("DeleteListener {listener_arn}"),
+        elbv2
+            .delete_listener()
+            .listener_arn(listener_arn)
+            .send()
+            .await,
+        &["ListenerNotFound"],
+    )
 }
 
 #[cfg(test)]
