@@ -1,14 +1,25 @@
 //! Expected duration of each kind, for the ETA and the budget: the stack's
 //! `expected:` override, else what past runs took, else the kind's built-in
-//! default, else [`FALLBACK`].
+//! default, else [`FALLBACK`]. Each is the whole time until ready; the part
+//! until `apply` has returned the outputs (all a `created` edge waits for) is
+//! a share of it ([`ExpectedDurations::weight`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::graph::Weight;
 use crate::kinds::kind_by_name;
 
 /// Expected duration of a kind nobody knows anything about.
 pub const FALLBACK: Duration = Duration::from_secs(10);
+
+/// The share of a kind's expected duration spent in `apply` (until its
+/// outputs are known) when the kind says nothing else
+/// ([`Kind::apply_share`](crate::kinds::Kind::apply_share)): the cloud's
+/// create calls return in seconds, the rest is the wait until ready (a load
+/// balancer's 2–5 minutes to `active`). A tenth is on the safe side for the
+/// slow kinds and costs little on the fast ones.
+pub const DEFAULT_APPLY_SHARE: f64 = 0.1;
 
 /// How many recent samples [`learn`] looks at. Odd, so the median is one
 /// real sample.
@@ -66,6 +77,19 @@ impl ExpectedDurations {
     /// The expected duration of `kind`.
     pub fn of(&self, kind: &str) -> Duration {
         self.lookup(kind).0
+    }
+
+    /// The expected duration of `kind` with its apply part: the kind's
+    /// [`apply_share`](crate::kinds::Kind::apply_share) (else
+    /// [`DEFAULT_APPLY_SHARE`]) of [`Self::of`], whichever source that came
+    /// from (stack, learned or default).
+    pub fn weight(&self, kind: &str) -> Weight {
+        let total = self.of(kind);
+        let share = kind_by_name(kind).map_or(DEFAULT_APPLY_SHARE, |k| k.apply_share());
+        Weight {
+            apply: total.mul_f64(share.clamp(0.0, 1.0)),
+            total,
+        }
     }
 
     /// Where [`Self::of`] takes its answer from.
@@ -150,6 +174,29 @@ mod tests {
             assert_eq!(e.of(k.name()), k.expected(), "{}", k.name());
         }
         assert_eq!(e.of("no.such.kind"), FALLBACK);
+    }
+
+    #[test]
+    fn the_apply_part_is_the_kind_share_of_whatever_total_applies() {
+        let overrides = BTreeMap::from([("aws.elbv2.load_balancer".to_string(), s(200))]);
+        let e = ExpectedDurations::new(&overrides, &BTreeMap::new());
+        assert_eq!(
+            e.weight("aws.elbv2.load_balancer"),
+            Weight {
+                apply: s(20),
+                total: s(200)
+            }
+        );
+        // sim.delay's apply is all of it (its readiness is immediate).
+        let sim = e.weight("sim.delay");
+        assert_eq!(sim.apply, sim.total);
+        assert_eq!(
+            e.weight("who.knows"),
+            Weight {
+                apply: FALLBACK.mul_f64(DEFAULT_APPLY_SHARE),
+                total: FALLBACK
+            }
+        );
     }
 
     #[test]

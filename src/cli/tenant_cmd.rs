@@ -84,7 +84,7 @@ async fn make_plan(
     };
     let expected = ExpectedDurations::new(&stack.expected, &learned);
     let of = |id: &str| expected.of(graph.kind_of(id));
-    let (critical_path, eta) = graph.critical_path(&of);
+    let (critical_path, eta) = graph.critical_path_split(&|id| expected.weight(graph.kind_of(id)));
     Ok(Plan {
         tenant: tenant.to_string(),
         stack: stack.name.clone(),

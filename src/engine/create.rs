@@ -1,7 +1,9 @@
 //! `create`: walk the graph forward. A node starts when every dependency has
-//! succeeded; its references are resolved from their outputs; it is applied
-//! with retries, waited on until ready, its outputs published to the value
-//! store, and the journal told. On failure nothing new starts, running nodes
+//! succeeded, or, on an `until: created` edge, once the dependency's apply
+//! has returned its outputs (it may still be waiting until ready); its
+//! references are resolved from those outputs; it is applied with retries,
+//! waited on until ready, its outputs published to the value store, and the
+//! journal told. On failure nothing new starts, running nodes
 //! finish, and with rollback the nodes this run started are deleted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -67,6 +69,9 @@ struct Shared {
     engine: Engine,
     redactor: Redactor,
     started: Mutex<HashMap<String, Instant>>,
+    /// Outputs of the nodes with `created` dependents, once apply returned
+    /// them (the node may still be waiting until ready).
+    applied: Mutex<HashMap<String, Outputs>>,
 }
 
 impl Engine {
@@ -147,9 +152,10 @@ impl Engine {
             engine: self.clone(),
             redactor: Redactor::default(),
             started: Mutex::new(HashMap::new()),
+            applied: Mutex::new(HashMap::new()),
         });
 
-        let (_, planned) = graph.critical_path(&|id| expected.of(graph.kind_of(id)));
+        let (_, planned) = graph.critical_path_split(&|id| expected.weight(graph.kind_of(id)));
         self.progress.send(Progress::RunStarted {
             operation: "create",
             tenant: tenant.into(),
@@ -288,6 +294,7 @@ impl<'a> Visit<'a> for RollbackVisit<'a> {
             work: Box::pin(
                 async move { deleter.delete(label, kind, &cx, target).await.map(|_| ()) },
             ),
+            created: None,
         }
     }
 
@@ -343,10 +350,21 @@ impl<'a> Visit<'a> for CreateVisit<'a> {
         }
         self.book.phase.insert(id.to_string(), Phase::Queued);
         match self.book.job(self.graph, self.req, resource, hash) {
-            Ok(job) => Begin::Run {
-                api: job.kind.api(),
-                work: Box::pin(run_node(self.shared.clone(), job)),
-            },
+            Ok(mut job) => {
+                // Dependents on `created` edges start once apply has
+                // returned the outputs, while this node may still be
+                // getting ready.
+                let created = self.graph.has_created_dependents(id).then(|| {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    job.created = Some(tx);
+                    rx
+                });
+                Begin::Run {
+                    api: job.kind.api(),
+                    work: Box::pin(run_node(self.shared.clone(), job)),
+                    created,
+                }
+            }
             Err(e) => {
                 self.error.get_or_insert(e);
                 Begin::Stop
@@ -390,6 +408,15 @@ impl<'a> Visit<'a> for CreateVisit<'a> {
         }
     }
 
+    /// Its outputs, known since apply returned, are the inputs of the
+    /// dependents on `created` edges.
+    fn created(&mut self, id: &str) {
+        let applied = self.shared.applied.lock().expect("applied table");
+        if let Some(out) = applied.get(id) {
+            self.book.outputs.insert(id.to_string(), out.clone());
+        }
+    }
+
     fn cancelled(&mut self) {
         if !self.cancelled {
             self.cancelled = true;
@@ -422,18 +449,22 @@ struct Job {
     inputs: HashMap<String, Outputs>,
     /// The stack's `timeouts:` for the kind, or the kind's own.
     ready_timeout: Duration,
+    /// Told once apply has returned, when dependents wait only until this
+    /// node is created.
+    created: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Runs one node; the walk holds its slot of the API.
-async fn run_node(shared: Arc<Shared>, job: Job) -> NodeResult {
+async fn run_node(shared: Arc<Shared>, mut job: Job) -> NodeResult {
     let engine = &shared.engine;
+    let created = job.created.take();
     let started = Instant::now();
     shared
         .started
         .lock()
         .expect("started table")
         .insert(job.id.clone(), started);
-    let result = apply_node(&shared, &job).await;
+    let result = apply_node(&shared, &job, created).await;
     let result = match result {
         Ok(out) => Ok(out),
         Err(message) => {
@@ -460,8 +491,13 @@ async fn run_node(shared: Arc<Shared>, job: Job) -> NodeResult {
     }
 }
 
-/// Started → apply → ready → publish → succeeded. Errors come back as text.
-async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
+/// Started → apply → (created: told on `created`) → ready → publish →
+/// succeeded. Errors come back as text.
+async fn apply_node(
+    shared: &Shared,
+    job: &Job,
+    created: Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<Outputs, String> {
     let engine = &shared.engine;
     let kind = job.kind;
     shared
@@ -505,6 +541,15 @@ async fn apply_node(shared: &Shared, job: &Job) -> Result<Outputs, String> {
     .await
     .map_err(|e| e.to_string())?;
     shared.redactor.learn(&outputs);
+    if let Some(tx) = created {
+        shared
+            .applied
+            .lock()
+            .expect("applied table")
+            .insert(job.id.clone(), outputs.clone());
+        // The walk may have stopped listening (a cancelled run): fine.
+        let _ = tx.send(());
+    }
     wait_ready(
         &engine.policy,
         &engine.cancel,
@@ -632,6 +677,7 @@ impl<'a> Book<'a> {
             hash,
             cx: self.cx(req, resource)?,
             inputs,
+            created: None,
             ready_timeout: req
                 .stack
                 .timeouts
@@ -654,12 +700,20 @@ impl<'a> Book<'a> {
             Some(Phase::Done(..)) | Some(Phase::Skipped) => NodeProgress::Done,
             _ => match started.get(id) {
                 Some(t) if !matches!(self.phase.get(id), Some(Phase::Failed(..))) => {
-                    NodeProgress::Running { elapsed: now - *t }
+                    let elapsed = now - *t;
+                    if self.outputs.contains_key(id) {
+                        // Created, waiting until ready.
+                        NodeProgress::Created { elapsed }
+                    } else {
+                        NodeProgress::Running { elapsed }
+                    }
                 }
                 _ => NodeProgress::Pending,
             },
         };
-        let eta = eta::eta(graph, &progress_of, &|id| expected.of(graph.kind_of(id)));
+        let eta = eta::eta(graph, &progress_of, &|id| {
+            expected.weight(graph.kind_of(id))
+        });
         let elapsed = self.origin.elapsed();
         let status = eta::status(elapsed, eta, budget);
         let done = self

@@ -308,6 +308,7 @@ impl<'a> Visit<'a> for DestroyVisit<'a> {
         Begin::Run {
             api: kind.api(),
             work: Box::pin(async move { deleter.delete(label, kind, &cx, target).await }),
+            created: None,
         }
     }
 

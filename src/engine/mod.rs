@@ -6,8 +6,12 @@
 //! [`Stack`](crate::stack::Stack) and a [`Graph`](crate::graph::Graph).
 
 mod create;
+#[cfg(test)]
+mod create_tests;
 mod delete;
 mod destroy;
+#[cfg(test)]
+mod fake_s3;
 pub mod limits;
 pub mod progress;
 pub mod redact;

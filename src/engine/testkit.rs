@@ -36,6 +36,16 @@ pub fn fast_policy() -> RetryPolicy {
 }
 
 pub async fn engine() -> Kit {
+    kit(None).await
+}
+
+/// [`engine`] whose value store answers (every request succeeds, see
+/// `fake_s3`), for tests that run a whole `create`.
+pub async fn engine_with_values() -> Kit {
+    kit(Some(super::fake_s3::start().await)).await
+}
+
+async fn kit(s3_endpoint: Option<String>) -> Kit {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = StateStore::open_path(&dir.path().join("state.sqlite"))
         .await
@@ -45,8 +55,22 @@ pub async fn engine() -> Kit {
         .region(aws_config::Region::new("us-east-1"))
         .build();
     let aws = crate::kinds::aws::AwsClients::from_config(&config);
+    let values_s3 = match s3_endpoint {
+        None => aws.s3.clone(),
+        Some(url) => {
+            let creds =
+                aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "testkit");
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config)
+                    .endpoint_url(url)
+                    .force_path_style(true)
+                    .credentials_provider(creds)
+                    .build(),
+            )
+        }
+    };
     let backends = Arc::new(Backends {
-        values: crate::envapi::ValueStore::new(aws.s3.clone(), "unused"),
+        values: crate::envapi::ValueStore::new(values_s3, "unused"),
         aws,
         kube: crate::kinds::k8s::KubeClient::from_env(),
     });

@@ -1,19 +1,22 @@
 //! One dependency-driven walk over a graph, forward (create: a node starts
-//! when every dependency is done) or reverse (destroy, rollback: a node
-//! starts when everything that depends on it is gone), node by node rather
-//! than level by level, bounded by the per-API limits and stopped by the
-//! run's cancellation. What a node *does* is the caller's ([`Visit`]).
+//! when every dependency is done, or only created where the edge says
+//! `until: created`) or reverse (destroy, rollback: a node starts when
+//! everything that depends on it is gone, whatever its edges say), node by
+//! node rather than level by level, bounded by the per-API limits and
+//! stopped by the run's cancellation. What a node *does* is the caller's
+//! ([`Visit`]).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::limits::Limits;
-use crate::graph::Graph;
+use crate::graph::{Graph, Until};
 
 /// Which way the walk goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,10 +31,14 @@ pub enum Direction {
 pub enum Begin<'a, T> {
     /// Nothing to do (done by an earlier run): its successors may start.
     Skip,
-    /// Run `work` once a slot of `api` (and of the run) is free.
+    /// Run `work` once a slot of `api` (and of the run) is free. When
+    /// `created` is given, the work sends on it once the node is created
+    /// (its outputs known): going forward, the dependents on `created`
+    /// edges may start then ([`Visit::created`]).
     Run {
         api: &'static str,
         work: BoxFuture<'a, T>,
+        created: Option<oneshot::Receiver<()>>,
     },
     /// Start nothing more (the visitor recorded why); running nodes finish.
     Stop,
@@ -56,6 +63,10 @@ pub trait Visit<'a> {
     /// `out` is `None` when the run was cancelled while the node waited for
     /// a slot (it never started).
     fn finished(&mut self, id: &str, out: Option<Self::Out>) -> After;
+    /// A running node sent on its `created` channel: its dependents on
+    /// `created` edges are about to be released. Not called when the node
+    /// finished first (then [`Visit::finished`] has said it all).
+    fn created(&mut self, _id: &str) {}
     /// After every event of the walk, and at least every [`WalkOptions::tick`].
     fn tick(&mut self) {}
     /// Once, when the run's cancellation is seen.
@@ -82,6 +93,8 @@ pub struct Frontier<'g> {
     members: &'g BTreeSet<String>,
     waiting_on: HashMap<String, usize>,
     ready: VecDeque<String>,
+    /// Nodes whose `created` edges were released (forward only).
+    created: HashSet<String>,
 }
 
 impl<'g> Frontier<'g> {
@@ -104,6 +117,7 @@ impl<'g> Frontier<'g> {
             members,
             waiting_on,
             ready,
+            created: HashSet::new(),
         }
     }
 
@@ -122,15 +136,44 @@ impl<'g> Frontier<'g> {
     /// `id` is done: its successors wait on one node less.
     pub fn release(&mut self, id: &str) {
         let next = match self.direction {
-            Direction::Forward => self.graph.dependents(id),
+            Direction::Forward => {
+                self.created(id);
+                let graph = self.graph;
+                graph
+                    .dependents(id)
+                    .into_iter()
+                    .filter(|n| graph.until(id, n) == Until::Ready)
+                    .collect()
+            }
             Direction::Reverse => self.graph.dependencies(id),
         };
         for n in next {
-            let left = self.waiting_on.get_mut(n).expect("a node of the graph");
-            *left -= 1;
-            if *left == 0 {
-                self.ready.push_back(n.to_string());
+            self.one_less(n);
+        }
+    }
+
+    /// `id` is created (its outputs are known), going forward: its
+    /// dependents on `created` edges wait on one node less. False when that
+    /// was done already (or the walk goes in reverse, where every edge waits
+    /// until done).
+    pub fn created(&mut self, id: &str) -> bool {
+        if self.direction == Direction::Reverse || !self.created.insert(id.to_string()) {
+            return false;
+        }
+        let graph = self.graph;
+        for n in graph.dependents(id) {
+            if graph.until(id, n) == Until::Created {
+                self.one_less(n);
             }
+        }
+        true
+    }
+
+    fn one_less(&mut self, n: &str) {
+        let left = self.waiting_on.get_mut(n).expect("a node of the graph");
+        *left -= 1;
+        if *left == 0 {
+            self.ready.push_back(n.to_string());
         }
     }
 }
@@ -152,6 +195,10 @@ pub fn walk<'w, 'a: 'w, V: Visit<'a> + Send>(
         let mut frontier = Frontier::new(graph, opts.direction, opts.members);
         let mut running: FuturesUnordered<BoxFuture<'a, (String, Option<V::Out>)>> =
             FuturesUnordered::new();
+        // Created signals of running nodes; `None` when the node finished
+        // (or failed) without sending one.
+        let mut applied: FuturesUnordered<BoxFuture<'static, Option<String>>> =
+            FuturesUnordered::new();
         let mut ticker = tokio::time::interval(opts.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stopped = false;
@@ -166,7 +213,11 @@ pub fn walk<'w, 'a: 'w, V: Visit<'a> + Send>(
                 match visitor.begin(&id) {
                     Begin::Skip => frontier.release(&id),
                     Begin::Stop => stopped = true,
-                    Begin::Run { api, work } => {
+                    Begin::Run { api, work, created } => {
+                        if let Some(rx) = created {
+                            let id = id.clone();
+                            applied.push(Box::pin(async move { rx.await.ok().map(|()| id) }));
+                        }
                         let limits = opts.limits;
                         let cancel = opts.cancel.clone();
                         running.push(Box::pin(async move {
@@ -194,6 +245,11 @@ pub fn walk<'w, 'a: 'w, V: Visit<'a> + Send>(
                     After::Hold => {}
                     After::Stop => stopped = true,
                 },
+                Some(Some(id)) = applied.next(), if !applied.is_empty() => {
+                    if frontier.created(&id) {
+                        visitor.created(&id);
+                    }
+                }
                 _ = opts.cancel.cancelled(), if !cancelled => {
                     cancelled = true;
                     visitor.cancelled();
@@ -259,6 +315,7 @@ mod tests {
                     log.lock().unwrap().push((id, start, end));
                     ok
                 }),
+                created: None,
             }
         }
         fn finished(&mut self, _id: &str, out: Option<bool>) -> After {
@@ -430,5 +487,165 @@ mod tests {
         assert_eq!(ran, vec!["a"], "b never starts after the cancel");
         assert_eq!(not_started, vec!["c".to_string()]);
         assert_eq!(t0.elapsed(), Duration::from_millis(100));
+    }
+
+    /// `a` is created at once and then waits until ready on a gate the
+    /// test opens (`true`: ready, `false`: readiness fails); every other
+    /// node runs at once and succeeds. Everything is logged in order.
+    struct Gated {
+        gate: Option<oneshot::Receiver<bool>>,
+        /// Told when `b` starts.
+        b_started: Option<oneshot::Sender<()>>,
+        log: Arc<Mutex<Vec<String>>>,
+        created_seen: Vec<String>,
+    }
+
+    impl<'a> Visit<'a> for Gated {
+        type Out = bool;
+        fn begin(&mut self, id: &str) -> Begin<'a, bool> {
+            let log = self.log.clone();
+            if id == "a" {
+                let gate = self.gate.take().expect("a starts once");
+                let (tx, rx) = oneshot::channel();
+                return Begin::Run {
+                    api: "sim",
+                    work: Box::pin(async move {
+                        log.lock().unwrap().push("a created".into());
+                        tx.send(()).unwrap();
+                        let ready = gate.await.unwrap_or(false);
+                        log.lock()
+                            .unwrap()
+                            .push(if ready { "a ready" } else { "a failed" }.into());
+                        ready
+                    }),
+                    created: Some(rx),
+                };
+            }
+            let id = id.to_string();
+            let told = if id == "b" {
+                self.b_started.take()
+            } else {
+                None
+            };
+            Begin::Run {
+                api: "sim",
+                work: Box::pin(async move {
+                    log.lock().unwrap().push(format!("{id} started"));
+                    if let Some(t) = told {
+                        t.send(()).unwrap();
+                    }
+                    true
+                }),
+                created: None,
+            }
+        }
+        fn finished(&mut self, _id: &str, out: Option<bool>) -> After {
+            match out {
+                Some(true) => After::Release,
+                _ => After::Stop,
+            }
+        }
+        fn created(&mut self, id: &str) {
+            self.created_seen.push(id.to_string());
+        }
+    }
+
+    /// a → b (created), a → c (ready), b → d (ready): runs the walk while
+    /// the test opens a's gate with `outcome` only once b has started. A
+    /// walk that made b wait until a is ready would never finish: the
+    /// (virtual-time) timeout says so.
+    async fn gated(outcome: bool) -> (Vec<String>, Vec<String>) {
+        let g = graph(&["a", "b", "c", "d"], &[("a", "b"), ("a", "c"), ("b", "d")])
+            .with_created(&[("a".into(), "b".into())]);
+        let members = all(&g);
+        let limits = Limits::new(&BTreeMap::new(), 64);
+        let cancel = CancellationToken::new();
+        let (gate_tx, gate_rx) = oneshot::channel();
+        let (b_tx, b_rx) = oneshot::channel();
+        let mut v = Gated {
+            gate: Some(gate_rx),
+            b_started: Some(b_tx),
+            log: Default::default(),
+            created_seen: Vec::new(),
+        };
+        let run = walk(
+            &g,
+            WalkOptions {
+                direction: Direction::Forward,
+                members: &members,
+                limits: &limits,
+                cancel: &cancel,
+                tick: Duration::from_secs(1),
+            },
+            &mut v,
+        );
+        let test = async move {
+            b_rx.await.expect("b started");
+            gate_tx.send(outcome).unwrap();
+        };
+        tokio::time::timeout(Duration::from_secs(3600), async { tokio::join!(run, test) })
+            .await
+            .expect("b never started while a was not ready");
+        let log = v.log.lock().unwrap().clone();
+        (log, v.created_seen)
+    }
+
+    fn pos(log: &[String], what: &str) -> usize {
+        log.iter()
+            .position(|l| l == what)
+            .unwrap_or_else(|| panic!("no {what:?} in {log:?}"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_created_dependent_starts_before_its_dependency_is_ready_a_ready_one_waits() {
+        let (log, created) = gated(true).await;
+        assert!(pos(&log, "b started") < pos(&log, "a ready"), "{log:?}");
+        assert!(pos(&log, "c started") > pos(&log, "a ready"), "{log:?}");
+        assert!(pos(&log, "d started") > pos(&log, "b started"), "{log:?}");
+        assert_eq!(created, vec!["a"]);
+        assert_eq!(log.len(), 5, "{log:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_readiness_after_a_created_dependent_started_stops_the_walk() {
+        let (log, _) = gated(false).await;
+        assert!(pos(&log, "b started") < pos(&log, "a failed"), "{log:?}");
+        assert!(
+            !log.iter().any(|l| l == "c started"),
+            "c waits until a is ready, which it never is: {log:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reverse_ignores_created_edges_a_dependent_still_goes_first() {
+        let g = graph(&["a", "b"], &[("a", "b")]).with_created(&[("a".into(), "b".into())]);
+        let t = run(
+            &g,
+            Direction::Reverse,
+            &all(&g),
+            &[("a", 10), ("b", 30)],
+            &CancellationToken::new(),
+            None,
+        )
+        .await;
+        assert_eq!(t["b"], (0, 30));
+        assert_eq!(t["a"].0, 30, "a is deleted only once b is gone");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_created_signal_the_dependent_waits_until_done() {
+        // The edge says created but the node never tells: it is released
+        // when it finishes, once.
+        let g = graph(&["a", "b"], &[("a", "b")]).with_created(&[("a".into(), "b".into())]);
+        let t = run(
+            &g,
+            Direction::Forward,
+            &all(&g),
+            &[("a", 10), ("b", 5)],
+            &CancellationToken::new(),
+            None,
+        )
+        .await;
+        assert_eq!(t["b"], (10, 15));
     }
 }

@@ -18,6 +18,10 @@ pub struct Input {
     pub nodes: Vec<(String, String)>,
     /// `(dependency, dependent)`.
     pub edges: Vec<(String, String)>,
+    /// The edges of `edges` on which the dependent waits only until the
+    /// dependency is created ([`Until::Created`](super::Until)); the others
+    /// wait until it is ready.
+    pub created: Vec<(String, String)>,
 }
 
 /// The graph has at least one cycle. Each cycle lists its members in order,
@@ -55,8 +59,26 @@ impl Graph {
     /// The graph of `input` (anything that converts into an [`Input`],
     /// such as `&Stack`): see [`Graph::from_edges`].
     pub fn build(input: impl Into<Input>) -> Result<Graph, CycleError> {
-        let Input { nodes, edges } = input.into();
-        Graph::from_edges(nodes, edges)
+        let Input {
+            nodes,
+            edges,
+            created,
+        } = input.into();
+        Ok(Graph::from_edges(nodes, edges)?.with_created(&created))
+    }
+
+    /// This graph with `created` (`(dependency, dependent)` pairs) waiting
+    /// only until the dependency is created; pairs that are no edge of the
+    /// graph are ignored.
+    pub fn with_created(mut self, created: &[(String, String)]) -> Graph {
+        for (a, b) in created {
+            if let (Some(&a), Some(&b)) = (self.index.get(a), self.index.get(b))
+                && self.deps[b].contains(&a)
+            {
+                self.created.insert((a, b));
+            }
+        }
+        self
     }
 
     /// A graph from `(id, kind)` nodes in file order and `(dependency,
@@ -115,6 +137,7 @@ impl Graph {
             deps,
             dependents,
             waves,
+            created: Default::default(),
         })
     }
 }
@@ -225,10 +248,12 @@ mod tests {
         let input = Input {
             nodes: vec![("a".into(), "k".into()), ("b".into(), "j".into())],
             edges: vec![("a".into(), "b".into())],
+            created: vec![("a".into(), "b".into())],
         };
         let g = Graph::build(input.clone()).unwrap();
         assert_eq!(g.dependencies("b"), vec!["a"]);
         assert_eq!(g.kind_of("b"), "j");
+        assert_eq!(g.until("a", "b"), super::super::Until::Created);
         let cyclic = Input {
             edges: vec![("a".into(), "b".into()), ("b".into(), "a".into())],
             ..input

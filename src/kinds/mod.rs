@@ -317,6 +317,13 @@ pub trait Kind: Send + Sync + 'static {
     fn outputs(&self) -> &'static [OutputSpec];
     /// Expected time from apply to ready on the real cloud (budget default).
     fn expected(&self) -> Duration;
+    /// The share (0 to 1) of [`Kind::expected`] spent in [`Kind::apply`],
+    /// before the outputs are known; the rest is the wait in [`Kind::ready`].
+    /// A dependent on a `created` edge waits for this part only (budget and
+    /// critical path). Default [`DEFAULT_APPLY_SHARE`](crate::budget::expected::DEFAULT_APPLY_SHARE).
+    fn apply_share(&self) -> f64 {
+        crate::budget::expected::DEFAULT_APPLY_SHARE
+    }
     /// How long readiness may take before the node fails.
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(30 * 60)

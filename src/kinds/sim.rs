@@ -2,8 +2,9 @@
 //! (latencies from a table of real AWS timings, scaled down) and for tests
 //! that need a slow node, a node that fails, or one that is throttled a few
 //! times before it succeeds; and, on deletion, a node that takes a while to
-//! go away ([`Kind::gone`] stays pending) or whose delete fails. It creates
-//! nothing anywhere.
+//! go away ([`Kind::gone`] stays pending) or whose delete fails; and one
+//! that stays not ready until a test says so ([`open_gate`]), or whose
+//! readiness fails. It creates nothing anywhere.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -53,6 +54,15 @@ struct DelayProps {
     /// `delete_error` output); absent: delete succeeds.
     #[serde(default)]
     delete_error: Option<String>,
+    /// Readiness stays pending until this gate is opened (by a test, with
+    /// `sim::open_gate`); kept as the `ready_gate` output. Absent: ready
+    /// once applied.
+    #[serde(default)]
+    ready_gate: Option<String>,
+    /// Readiness fails for good with this message (once the gate is open,
+    /// if there is one); kept as the `ready_error` output.
+    #[serde(default)]
+    ready_error: Option<String>,
 }
 
 impl KindProps for DelayProps {
@@ -84,6 +94,27 @@ static THROTTLES: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
 
 /// When `delete` was first called, per tenant/resource, for `delete_duration`.
 static DELETING: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+
+/// Gates opened so far, for `ready_gate`.
+static GATES: Mutex<Option<std::collections::HashSet<String>>> = Mutex::new(None);
+
+/// Opens the gate `name`: `sim.delay` resources with `ready_gate: name`
+/// become ready (or fail, with `ready_error`) at their next poll.
+pub fn open_gate(name: &str) {
+    GATES
+        .lock()
+        .expect("gate table")
+        .get_or_insert_with(Default::default)
+        .insert(name.to_string());
+}
+
+fn gate_open(name: &str) -> bool {
+    GATES
+        .lock()
+        .expect("gate table")
+        .as_ref()
+        .is_some_and(|g| g.contains(name))
+}
 
 fn key(cx: &Cx) -> String {
     format!("{}/{}", cx.tenant, cx.resource_id)
@@ -126,10 +157,24 @@ impl Kind for Delay {
                 secret: false,
                 doc: "the `delete_error` property (when set)",
             },
+            OutputSpec {
+                name: "ready_gate",
+                secret: false,
+                doc: "the `ready_gate` property (when set)",
+            },
+            OutputSpec {
+                name: "ready_error",
+                secret: false,
+                doc: "the `ready_error` property (when set)",
+            },
         ]
     }
     fn expected(&self) -> Duration {
         Duration::from_secs(1)
+    }
+    /// Apply is all of it: readiness is immediate (unless a test gates it).
+    fn apply_share(&self) -> f64 {
+        1.0
     }
 
     async fn apply(&self, cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
@@ -168,7 +213,31 @@ impl Kind for Delay {
         if let Some(e) = p.delete_error {
             out = out.plain("delete_error", e);
         }
+        if let Some(g) = p.ready_gate {
+            out = out.plain("ready_gate", g);
+        }
+        if let Some(e) = p.ready_error {
+            out = out.plain("ready_error", e);
+        }
         Ok(out)
+    }
+
+    /// Pending while its `ready_gate` is closed; then failed with
+    /// `ready_error`, or ready.
+    async fn ready(&self, cx: &Cx, out: &Outputs) -> Result<Readiness, KindError> {
+        if let Some(g) = out.get("ready_gate")
+            && !gate_open(g.expose())
+        {
+            return Ok(Readiness::Pending(format!(
+                "{} waits for gate {}",
+                cx.resource_id,
+                g.expose()
+            )));
+        }
+        if let Some(e) = out.get("ready_error") {
+            return Err(KindError::Permanent(e.expose().to_string()));
+        }
+        Ok(Readiness::Ready)
     }
 
     /// Starts going away: gone once `delete_duration` has passed since the

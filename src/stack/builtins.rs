@@ -167,6 +167,7 @@ mod tests {
                 kind: "aws.route53.zone".into(),
                 properties: props.as_object().unwrap().clone(),
                 depends_on: vec![],
+                wait_for: vec![],
                 publish: vec![],
                 line: 7,
             }],

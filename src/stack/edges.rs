@@ -1,10 +1,11 @@
 //! A stack as the graph's input: one node per resource, an edge from a
 //! dependency to its dependent for every `${id.output}` reference in the
-//! properties and every `depends_on` entry.
+//! properties and every `depends_on` entry; the edges the stack says wait
+//! only `until: created` (`depends_on` entry or `wait_for:`) are marked so.
 
 use super::model::Stack;
 use super::refs;
-use crate::graph::{CycleError, Graph, Input};
+use crate::graph::{CycleError, Graph, Input, Until};
 
 impl From<&Stack> for Input {
     /// References that do not parse or name no resource are left out
@@ -16,7 +17,13 @@ impl From<&Stack> for Input {
             .map(|r| (r.id.clone(), r.kind.clone()))
             .collect();
         let mut edges = Vec::new();
+        let mut created = Vec::new();
         for r in &stack.resources {
+            for w in &r.wait_for {
+                if w.until == Until::Created {
+                    created.push((w.resource.clone(), r.id.clone()));
+                }
+            }
             for value in r.properties.values() {
                 for reference in refs::references(value).unwrap_or_default() {
                     edges.push((reference.resource, r.id.clone()));
@@ -26,7 +33,11 @@ impl From<&Stack> for Input {
                 edges.push((d.clone(), r.id.clone()));
             }
         }
-        Input { nodes, edges }
+        Input {
+            nodes,
+            edges,
+            created,
+        }
     }
 }
 
@@ -49,6 +60,7 @@ mod tests {
             kind: "k".into(),
             properties: props.as_object().unwrap().clone(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            wait_for: vec![],
             publish: vec![],
             line: 0,
         };
@@ -78,5 +90,50 @@ mod tests {
         assert_eq!(g.dependencies("app"), vec!["db", "q"]);
         assert_eq!(g.dependencies("q"), vec!["db"]);
         assert_eq!(g.dependents("db"), vec!["app", "q"]);
+        assert_eq!(g.until("db", "app"), Until::Ready);
+
+        // `until: created` on q's depends_on entry marks that edge only.
+        let mut stack = stack;
+        stack.resources[2].wait_for.push(crate::stack::model::Wait {
+            resource: "db".into(),
+            until: Until::Created,
+            from: crate::stack::model::WaitFrom::DependsOn(0),
+        });
+        let input = Input::from(&stack);
+        assert_eq!(input.created, vec![("db".to_string(), "q".to_string())]);
+        let g = stack.graph().unwrap();
+        assert_eq!(g.until("db", "q"), Until::Created);
+        assert_eq!(g.until("db", "app"), Until::Ready);
+    }
+
+    #[test]
+    fn the_default_stack_lets_the_dns_records_overlap_the_load_balancer_getting_ready() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/tenant.yaml");
+        let builtins = crate::stack::Builtins::with_domain("envs.mycompany.com");
+        let stack = crate::stack::load_file_in(&path, &builtins).unwrap();
+        let g = stack.graph().unwrap();
+        for record in ["app-record", "api-record"] {
+            assert_eq!(g.until("alb", record), Until::Created, "{record}");
+            assert_eq!(g.until("zone", record), Until::Ready, "{record}");
+        }
+        // The plan counts only alb's apply part on those edges: on the
+        // chain zone -> certificate -> alb -> app-record (the rest weighing
+        // nothing), the record's time disappears behind alb's wait.
+        let expected = crate::budget::ExpectedDurations::new(&stack.expected, &Default::default());
+        let chain = ["zone", "certificate", "alb", "app-record"];
+        let weight = |id: &str| {
+            if chain.contains(&id) {
+                expected.weight(g.kind_of(id))
+            } else {
+                crate::graph::Weight::whole(std::time::Duration::ZERO)
+            }
+        };
+        let alb = weight("alb");
+        let record = weight("app-record").total;
+        assert!(alb.total - alb.apply > record, "{alb:?} vs {record:?}");
+        let (path, overlapped) = g.critical_path_split(&weight);
+        let (_, all_ready) = g.critical_path(&|id| weight(id).total);
+        assert_eq!(path, vec!["zone", "certificate", "alb"]);
+        assert_eq!(overlapped, all_ready - record);
     }
 }

@@ -134,6 +134,8 @@ fn expand_one(stack: &Stack, entry: &Resource) -> Result<Vec<Resource>, Vec<Prob
             kind: SERVICE_KIND.into(),
             properties,
             depends_on: depends_on.into_iter().collect(),
+            // The entry's `until:`s and `wait_for:` hold for each service.
+            wait_for: entry.wait_for.clone(),
             publish: Vec::new(),
             line: entry.line,
         });

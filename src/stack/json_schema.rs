@@ -112,10 +112,36 @@ pub fn stack_schema(kinds: &[&'static dyn Kind]) -> Value {
                     "id": { "type": "string", "pattern": "^[a-z][a-z0-9-]{0,39}$", "description": "Lowercase, unique in the stack." },
                     "kind": { "enum": resource_kinds, "description": "The resource's kind (envctl explain KIND)." },
                     "properties": { "type": "object", "description": "The kind's properties; strings may hold ${id.output} references." },
-                    "depends_on": { "type": "array", "items": { "type": "string" }, "description": "Explicit extra edges: ids this resource waits for." },
+                    "depends_on": {
+                        "type": "array",
+                        "description": "Explicit extra edges: ids this resource waits for (until ready), or {resource: id, until: created} to start once that resource's outputs are known.",
+                        "items": {
+                            "oneOf": [
+                                { "type": "string" },
+                                {
+                                    "type": "object",
+                                    "additionalProperties": false,
+                                    "required": ["resource"],
+                                    "properties": {
+                                        "resource": { "type": "string", "description": "The id waited for." },
+                                        "until": { "$ref": "#/$defs/until" }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "wait_for": {
+                        "type": "object",
+                        "description": "How long to wait for a dependency (one it references or lists in depends_on): created or ready (the default).",
+                        "additionalProperties": { "$ref": "#/$defs/until" }
+                    },
                     "publish": { "type": "array", "items": { "$ref": "#/$defs/publish" } }
                 },
                 "allOf": cases
+            },
+            "until": {
+                "enum": ["ready", "created"],
+                "description": "ready (the default): start once the dependency is ready; created: start once its outputs are known, while it may still be getting ready."
             },
             "publish": {
                 "type": "object",
@@ -286,6 +312,36 @@ mod tests {
         )
         .unwrap();
         assert!(!v.is_valid(&not_ref));
+    }
+
+    #[test]
+    fn until_created_is_accepted_in_depends_on_and_wait_for_and_typos_are_not() {
+        let v = validator();
+        let doc = |resource: &str| -> Value {
+            serde_yaml_ng::from_str(&format!(
+                "stack: s\nresources:\n  - id: a\n    kind: sim.delay\n  - id: b\n    kind: sim.delay\n{resource}"
+            ))
+            .unwrap()
+        };
+        for good in [
+            "    depends_on: [a]\n",
+            "    depends_on: [{resource: a, until: created}]\n",
+            "    depends_on: [{resource: a}]\n",
+            "    depends_on: [a]\n    wait_for: {a: created}\n",
+            "    depends_on: [a]\n    wait_for: {a: ready}\n",
+        ] {
+            let errors: Vec<String> = v.iter_errors(&doc(good)).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{good}: {errors:?}");
+        }
+        for bad in [
+            "    depends_on: [{resource: a, until: creatd}]\n",
+            "    depends_on: [{until: created}]\n",
+            "    depends_on: [{resource: a, untill: created}]\n",
+            "    wait_for: {a: soon}\n",
+            "    wait_for: [a]\n",
+        ] {
+            assert!(!v.is_valid(&doc(bad)), "accepted: {bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::envapi::Level;
+pub use crate::graph::Until;
 
 /// Budget when a stack sets none: the mission's 15 minutes.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(15 * 60);
@@ -45,9 +46,32 @@ pub struct Resource {
     pub properties: serde_json::Map<String, serde_json::Value>,
     /// Explicit extra edges.
     pub depends_on: Vec<String>,
+    /// How long this resource waits for a dependency before it starts, where
+    /// the stack says (`until:` of a `depends_on` entry, or `wait_for:`);
+    /// every other dependency is waited on until ready.
+    pub wait_for: Vec<Wait>,
     pub publish: Vec<Publish>,
     /// 1-based line of the resource in its file (0 when unknown).
     pub line: usize,
+}
+
+/// One dependency's [`Until`] as a stack sets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wait {
+    /// The dependency's id.
+    pub resource: String,
+    pub until: Until,
+    /// Where it was written (for messages).
+    pub from: WaitFrom,
+}
+
+/// Where a [`Wait`] was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFrom {
+    /// `until:` of the n-th (0-based) `depends_on` entry.
+    DependsOn(usize),
+    /// The resource's `wait_for:` mapping.
+    WaitFor,
 }
 
 /// One output of a resource published as an environment value.
@@ -62,5 +86,16 @@ pub struct Publish {
 impl Stack {
     pub fn resource(&self, id: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.id == id)
+    }
+}
+
+impl Resource {
+    /// How long this resource waits for `dependency`: what the stack says,
+    /// else [`Until::Ready`].
+    pub fn until(&self, dependency: &str) -> Until {
+        self.wait_for
+            .iter()
+            .find(|w| w.resource == dependency)
+            .map_or(Until::Ready, |w| w.until)
     }
 }

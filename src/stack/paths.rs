@@ -73,6 +73,7 @@ mod tests {
                 kind: kind.into(),
                 properties: props.as_object().unwrap().clone(),
                 depends_on: Vec::new(),
+                wait_for: Vec::new(),
                 publish: Vec::new(),
                 line: 1,
             }],

@@ -110,6 +110,7 @@ mod tests {
             kind: kind.into(),
             properties: props.as_object().unwrap().clone(),
             depends_on: vec![],
+            wait_for: vec![],
             publish: vec![],
             line,
         }

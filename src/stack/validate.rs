@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::load::{Problem, Seg, StackError};
-use super::model::{Publish, Stack};
+use super::model::{Publish, Stack, WaitFrom};
 use super::refs;
 use crate::envapi::{KeyError, Level, valid_key_name};
 use crate::graph::{CycleError, Graph};
@@ -295,6 +295,7 @@ impl<'a> Checker<'a> {
             let kind = self.kind(i);
             self.properties(i, kind);
             self.depends_on(i);
+            self.wait_for(i);
             self.publish(i, kind, &mut published);
         }
     }
@@ -460,6 +461,92 @@ impl<'a> Checker<'a> {
                     format!(
                         "depends_on '{d}' names no resource{}; declare it or fix the id",
                         did_you_mean(d, self.ids())
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `wait_for:` entries and `until:`s of `depends_on` entries: each names
+    /// a dependency of the resource (what it references or lists in
+    /// `depends_on`), and one dependency gets one answer.
+    fn wait_for(&mut self, i: usize) {
+        let r = &self.stack.resources[i];
+        let deps = dependencies_of(r);
+        fn path_of(w: &super::model::Wait) -> Vec<Seg<'_>> {
+            match w.from {
+                WaitFrom::DependsOn(n) => {
+                    vec![Seg::Key("depends_on"), Seg::Item(n), Seg::Key("until")]
+                }
+                WaitFrom::WaitFor => vec![Seg::Key("wait_for"), Seg::Key(&w.resource)],
+            }
+        }
+        for (n, w) in r.wait_for.iter().enumerate() {
+            let path = path_of(w);
+            // A depends_on entry's id is checked with depends_on.
+            if w.from == WaitFrom::WaitFor {
+                let d = &w.resource;
+                if *d == r.id {
+                    self.res(
+                        i,
+                        &path,
+                        format!("wait_for '{d}' is the resource itself; remove it from wait_for"),
+                    );
+                    continue;
+                }
+                if !self.index.contains_key(d.as_str()) {
+                    self.res(
+                        i,
+                        &path,
+                        format!(
+                            "wait_for '{d}' names no resource{}; declare it or fix the id",
+                            did_you_mean(d, self.ids())
+                        ),
+                    );
+                    continue;
+                }
+                if !deps.contains(d) {
+                    let mine: Vec<&str> = deps
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|x| *x != r.id)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    let known = if mine.is_empty() {
+                        "it depends on nothing".to_string()
+                    } else {
+                        format!("its dependencies: {}", list(mine.iter().copied()))
+                    };
+                    self.res(
+                        i,
+                        &path,
+                        format!(
+                            "wait_for '{d}' is not a dependency of this resource{} ({known}); wait_for only says how long to wait for a resource it references (${{{d}.<output>}}) or lists in depends_on: add the reference or `depends_on: [{d}]`, or remove the entry",
+                            did_you_mean(d, mine.iter().copied())
+                        ),
+                    );
+                    continue;
+                }
+            }
+            if let Some(other) = r.wait_for[..n]
+                .iter()
+                .find(|o| o.resource == w.resource && o.until != w.until)
+            {
+                let line = (self.at)(Some(i), &path_of(other));
+                let there = if line > 0 {
+                    format!(" on line {line}")
+                } else {
+                    String::new()
+                };
+                self.res(
+                    i,
+                    &path,
+                    format!(
+                        "'{}' is waited for until {} here but until {}{there}; keep one of the two",
+                        w.resource,
+                        w.until.as_str(),
+                        other.until.as_str(),
                     ),
                 );
             }
@@ -766,6 +853,7 @@ pub(crate) mod tests {
                     .unwrap()
                     .clone(),
                 depends_on: vec![],
+                wait_for: vec![],
                 publish: vec![],
                 line: 7,
             }],

@@ -1,17 +1,25 @@
 //! One resource of a stack document (`id`, `kind`, `properties`,
-//! `depends_on`, `publish`) and its publish entries, decoded with each
-//! problem at its line; properties become JSON values.
+//! `depends_on`, `wait_for`, `publish`) and its publish entries, decoded
+//! with each problem at its line; properties become JSON values.
 
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use super::super::locate::Seg;
-use super::super::model::{Publish, Resource};
+use super::super::model::{Publish, Resource, Until, Wait, WaitFrom};
 use super::super::validate::{did_you_mean, list};
 use super::{Decoder, scalar, type_name};
 use crate::envapi::Level;
 
-const RESOURCE_FIELDS: &[&str] = &["id", "kind", "properties", "depends_on", "publish"];
+const RESOURCE_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "properties",
+    "depends_on",
+    "wait_for",
+    "publish",
+];
+const DEPENDS_ON_FIELDS: &[&str] = &["resource", "until"];
 const PUBLISH_FIELDS: &[&str] = &["output", "key", "level", "service", "secret"];
 const LEVELS: &[&str] = &["environment", "tenant", "service"];
 
@@ -70,6 +78,7 @@ impl Decoder<'_> {
             kind: String::new(),
             properties: serde_json::Map::new(),
             depends_on: Vec::new(),
+            wait_for: Vec::new(),
             publish: Vec::new(),
             line: 0,
         };
@@ -114,9 +123,14 @@ impl Decoder<'_> {
                 "depends_on" => match v {
                     Yaml::Sequence(seq) => {
                         for (n, d) in seq.iter().enumerate() {
-                            let p = [base[0], base[1], Seg::Key("depends_on"), Seg::Item(n)];
-                            let d = self.string(d, &p, &subject, "a depends_on entry");
-                            if !d.is_empty() {
+                            if let Some((d, until)) = self.depends_on_entry(i, n, d, &subject) {
+                                if let Some(until) = until {
+                                    r.wait_for.push(Wait {
+                                        resource: d.clone(),
+                                        until,
+                                        from: WaitFrom::DependsOn(n),
+                                    });
+                                }
                                 r.depends_on.push(d);
                             }
                         }
@@ -126,7 +140,40 @@ impl Decoder<'_> {
                         &here,
                         subject.clone(),
                         format!(
-                            "depends_on is {}; write a list of resource ids, such as `depends_on: [db, queue]`",
+                            "depends_on is {}; write a list of resource ids, such as `depends_on: [db, queue]` or `depends_on: [{{resource: lb, until: created}}]`",
+                            type_name(other)
+                        ),
+                    ),
+                },
+                "wait_for" => match v {
+                    Yaml::Mapping(m) => {
+                        for (k, until) in m {
+                            let Some(id) = scalar(k) else {
+                                self.push(
+                                    &here,
+                                    subject.clone(),
+                                    format!("a wait_for key is {}; keys are resource ids", type_name(k)),
+                                );
+                                continue;
+                            };
+                            let p = [base[0], base[1], Seg::Key("wait_for"), Seg::Key(&id)];
+                            if let Some(until) =
+                                self.until(until, &p, &subject, &format!("wait_for '{id}'"))
+                            {
+                                r.wait_for.push(Wait {
+                                    resource: id,
+                                    until,
+                                    from: WaitFrom::WaitFor,
+                                });
+                            }
+                        }
+                    }
+                    Yaml::Null => {}
+                    other => self.push(
+                        &here,
+                        subject.clone(),
+                        format!(
+                            "wait_for is {}; write a mapping of dependency id to `created` or `ready`, such as `wait_for: {{lb: created}}`",
                             type_name(other)
                         ),
                     ),
@@ -153,6 +200,94 @@ impl Decoder<'_> {
             }
         }
         Some(r)
+    }
+
+    /// A `depends_on` entry: `lb`, or `{resource: lb, until: created}`
+    /// (with its [`Until`]); `None` after reporting a problem.
+    fn depends_on_entry(
+        &mut self,
+        i: usize,
+        n: usize,
+        entry: &Yaml,
+        subject: &Option<String>,
+    ) -> Option<(String, Option<Until>)> {
+        let base = [
+            Seg::Key("resources"),
+            Seg::Item(i),
+            Seg::Key("depends_on"),
+            Seg::Item(n),
+        ];
+        let what = format!("depends_on entry #{}", n + 1);
+        let Yaml::Mapping(map) = entry else {
+            let d = match scalar(entry) {
+                Some(d) => d,
+                None => {
+                    self.push(
+                        &base,
+                        subject.clone(),
+                        format!(
+                            "{what} is {}; write a resource id, or `{{resource: <id>, until: created}}`",
+                            type_name(entry)
+                        ),
+                    );
+                    return None;
+                }
+            };
+            return (!d.is_empty()).then_some((d, None));
+        };
+        let mut resource = None;
+        let mut until = None;
+        for (name, v) in self.fields(map, DEPENDS_ON_FIELDS, &base, subject, &what) {
+            let here = [base[0], base[1], base[2], base[3], Seg::Key(&name)];
+            match name.as_str() {
+                "resource" => {
+                    resource = Some(self.string(v, &here, subject, &format!("{what}: resource")))
+                }
+                "until" => until = self.until(v, &here, subject, &format!("{what}: until")),
+                _ => unreachable!("fields() keeps known names only"),
+            }
+        }
+        match resource {
+            Some(d) if !d.is_empty() => Some((d, until)),
+            Some(_) => None,
+            None => {
+                self.push(
+                    &base,
+                    subject.clone(),
+                    format!(
+                        "{what} has no `resource:`; add `resource: <id>` (the resource waited for)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `created` or `ready`; `None` after reporting anything else.
+    fn until(
+        &mut self,
+        v: &Yaml,
+        path: &[Seg],
+        subject: &Option<String>,
+        what: &str,
+    ) -> Option<Until> {
+        let word = scalar(v).unwrap_or_default();
+        if let Some(u) = Until::parse(&word) {
+            return Some(u);
+        }
+        let shown = match v {
+            Yaml::String(_) | Yaml::Bool(_) | Yaml::Number(_) => format!("'{word}'"),
+            other => type_name(other).to_string(),
+        };
+        self.push(
+            path,
+            subject.clone(),
+            format!(
+                "{what} is {shown}{}; write `created` (start once its outputs are known, while it may still be getting ready) or `ready` (the default: start once it is ready)",
+                did_you_mean(&word, Until::WORDS.iter().copied())
+            ),
+        );
+        None
     }
 
     fn publish(
@@ -319,6 +454,146 @@ mod tests {
             &[
                 "stacks/tenant.yaml:21:",
                 "level 'servce' is unknown (did you mean 'service'?); use one of: environment, tenant, service",
+            ],
+        );
+    }
+
+    use crate::graph::Until;
+    use crate::stack::load::tests::load;
+
+    #[test]
+    fn until_created_is_read_from_depends_on_entries_and_wait_for() {
+        let s = load(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [{resource: uploads, until: created}]",
+        ))
+        .unwrap();
+        let db = s.resource("db").unwrap();
+        assert_eq!(db.depends_on, vec!["uploads"]);
+        assert_eq!(db.until("uploads"), Until::Created);
+        assert_eq!(db.until("db-password"), Until::Ready);
+        assert_eq!(s.graph().unwrap().until("uploads", "db"), Until::Created);
+
+        // wait_for: for a reference, and a plain entry keeps the default.
+        let s = load(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [uploads]\n    wait_for: {db-password: created}",
+        ))
+        .unwrap();
+        let g = s.graph().unwrap();
+        assert_eq!(g.until("db-password", "db"), Until::Created);
+        assert_eq!(g.until("uploads", "db"), Until::Ready);
+        let s = load(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [{resource: uploads}]\n    wait_for: {uploads: ready}",
+        ))
+        .unwrap();
+        assert_eq!(s.graph().unwrap().until("uploads", "db"), Until::Ready);
+    }
+
+    #[test]
+    fn a_bad_until_word_is_named_at_its_line_with_the_fix() {
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on:\n      - {resource: uploads, until: creatd}",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:29: resource 'db': depends_on entry #1: until is 'creatd' (did you mean 'created'?); write `created` (start once its outputs are known, while it may still be getting ready) or `ready` (the default: start once it is ready)",
+            ],
+        );
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [uploads]\n    wait_for:\n      uploads: soon",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:30: resource 'db': wait_for 'uploads' is 'soon'; write `created`",
+            ],
+        );
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [uploads]\n    wait_for: [uploads]",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:29: resource 'db': wait_for is a list; write a mapping of dependency id to `created` or `ready`, such as `wait_for: {lb: created}`",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_bad_depends_on_entry_mapping_says_what_it_needs() {
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on:\n      - {resourse: uploads, until: created}",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:29: resource 'db': unknown field 'resourse' in depends_on entry #1 (did you mean 'resource'?)",
+                "stacks/tenant.yaml:29: resource 'db': depends_on entry #1 has no `resource:`; add `resource: <id>`",
+            ],
+        );
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on:\n      - {resource: upload, until: created}",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:29: resource 'db': depends_on 'upload' names no resource (did you mean 'uploads'?)",
+            ],
+        );
+    }
+
+    #[test]
+    fn wait_for_must_name_a_dependency() {
+        let msg = err(&edit(
+            "    kind: secret.password\n",
+            "    kind: secret.password\n    wait_for: {uploads: created}\n",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:20: resource 'db-password': wait_for 'uploads' is not a dependency of this resource (it depends on nothing); wait_for only says how long to wait for a resource it references (${uploads.<output>}) or lists in depends_on: add the reference or `depends_on: [uploads]`, or remove the entry",
+            ],
+        );
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [uploads]\n    wait_for: {upload: created}",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:29: resource 'db': wait_for 'upload' names no resource (did you mean 'uploads'?); declare it or fix the id",
+            ],
+        );
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on: [uploads]\n    wait_for: {db: created}",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:29: resource 'db': wait_for 'db' is the resource itself; remove it from wait_for",
+            ],
+        );
+    }
+
+    #[test]
+    fn two_answers_for_one_dependency_are_a_conflict() {
+        let msg = err(&edit(
+            "    depends_on: [uploads]",
+            "    depends_on:\n      - {resource: uploads, until: created}\n    wait_for:\n      uploads: ready",
+        ));
+        assert_has(
+            &msg,
+            &[
+                "stacks/tenant.yaml:31: resource 'db': 'uploads' is waited for until ready here but until created on line 29; keep one of the two",
             ],
         );
     }
