@@ -1,5 +1,5 @@
 //! Whole `create` runs on `sim.delay` nodes (testkit engine, value store
-//! stand-in): how `until: created` edges start dependents early, and what a
+//! on moto): how `until: created` edges start dependents early, and what a
 //! failed readiness after that does.
 
 use std::path::Path;

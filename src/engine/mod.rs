@@ -10,8 +10,6 @@ mod create;
 mod create_tests;
 mod delete;
 mod destroy;
-#[cfg(test)]
-mod fake_s3;
 pub mod limits;
 pub mod progress;
 pub mod redact;

@@ -1,6 +1,7 @@
 //! For the engine's unit tests: an [`Engine`] on a throw-away SQLite state
 //! whose AWS clients point nowhere (the `sim` kind never calls them), with
-//! its progress events collected.
+//! its progress events collected; for a whole `create`, the value store is
+//! on a private moto server.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,8 +18,13 @@ use crate::tenant::TenantName;
 
 pub const TENANT: &str = "walker";
 
+#[path = "../../integration/support/moto.rs"]
+mod moto;
+
 pub struct Kit {
     pub engine: Engine,
+    /// The moto server of [`engine_with_values`], stopped with the kit.
+    _moto: Option<moto::Moto>,
     events: Mutex<(UnboundedReceiver<Progress>, Vec<Progress>)>,
     _dir: tempfile::TempDir,
 }
@@ -39,13 +45,17 @@ pub async fn engine() -> Kit {
     kit(None).await
 }
 
-/// [`engine`] whose value store answers (every request succeeds, see
-/// `fake_s3`), for tests that run a whole `create`.
+/// [`engine`] whose value store is on a private moto server (started with
+/// `integration/moto.sh`, as the end-to-end suites do), for tests that run
+/// a whole `create`.
 pub async fn engine_with_values() -> Kit {
-    kit(Some(super::fake_s3::start().await)).await
+    let moto = tokio::task::spawn_blocking(moto::Moto::start)
+        .await
+        .expect("start moto");
+    kit(Some(moto)).await
 }
 
-async fn kit(s3_endpoint: Option<String>) -> Kit {
+async fn kit(moto: Option<moto::Moto>) -> Kit {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = StateStore::open_path(&dir.path().join("state.sqlite"))
         .await
@@ -55,22 +65,16 @@ async fn kit(s3_endpoint: Option<String>) -> Kit {
         .region(aws_config::Region::new("us-east-1"))
         .build();
     let aws = crate::kinds::aws::AwsClients::from_config(&config);
-    let values_s3 = match s3_endpoint {
+    let values_s3 = match &moto {
         None => aws.s3.clone(),
-        Some(url) => {
-            let creds =
-                aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "testkit");
-            aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&config)
-                    .endpoint_url(url)
-                    .force_path_style(true)
-                    .credentials_provider(creds)
-                    .build(),
-            )
-        }
+        Some(m) => aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&m.sdk_config())
+                .force_path_style(true)
+                .build(),
+        ),
     };
     let backends = Arc::new(Backends {
-        values: crate::envapi::ValueStore::new(values_s3, "unused"),
+        values: crate::envapi::ValueStore::new(values_s3, "envctl-testkit-values"),
         aws,
         kube: crate::kinds::k8s::KubeClient::from_env(),
     });
@@ -86,6 +90,7 @@ async fn kit(s3_endpoint: Option<String>) -> Kit {
             parallelism: 64,
         },
         events: Mutex::new((rx, Vec::new())),
+        _moto: moto,
         _dir: dir,
     }
 }
