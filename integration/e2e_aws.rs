@@ -781,6 +781,40 @@ async fn secret_values_never_reach_output_logs_or_state() {
     }
 }
 
+/// A literal published as secret, and a plain env.value that copies a
+/// generated password: both are secret outputs for the engine, so neither
+/// reaches the journal (state) nor the output.
+#[tokio::test]
+async fn secret_literals_and_copies_of_secrets_stay_out_of_state() {
+    let w = World::new();
+    let stack = "integration/stacks/secret-copies.yaml";
+    let mut seen = text(&w.ok(&["-vv", "create", "tenant", "sc", "--stack", stack]));
+    seen.push_str(&text(&w.ok(&["describe", "tenant", "sc", "-o", "json"])));
+    let token = w.boto3_get("dev/sc/common/API_TOKEN").expect("published");
+    let password = w.boto3_get("dev/sc/common/DB_PASSWORD").expect("published");
+    assert_eq!(token, "literal-token-3f9c1e7a5b2d4c6e8f0a1b3c5d7e9f11");
+    assert_eq!(password.len(), 40);
+    // Resuming re-applies nodes with secret outputs; it still succeeds.
+    seen.push_str(&text(
+        &w.ok(&["-vv", "create", "tenant", "sc", "--stack", stack]),
+    ));
+    seen.push_str(&text(&w.ok(&["-vv", "destroy", "tenant", "sc", "--yes"])));
+    let mut state_bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", w.state_path().display())) {
+            state_bytes.extend(b);
+        }
+    }
+    assert!(!state_bytes.is_empty());
+    for s in [&token, &password] {
+        assert!(!seen.contains(s.as_str()), "a secret reached the output");
+        assert!(
+            !state_bytes.windows(s.len()).any(|win| win == s.as_bytes()),
+            "a secret reached the state file"
+        );
+    }
+}
+
 #[tokio::test]
 async fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
     let w = World::new();

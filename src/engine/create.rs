@@ -540,6 +540,17 @@ async fn apply_node(
     )
     .await
     .map_err(|e| e.to_string())?;
+    // An output is secret when the stack publishes it as secret, or when it
+    // holds another resource's secret (an env.value whose value is a
+    // password reference): then it is never journaled, and the redactor
+    // masks it everywhere.
+    let outputs = outputs.conceal(|name, value| {
+        job.resource
+            .publish
+            .iter()
+            .any(|p| p.secret && p.output == name)
+            || shared.redactor.holds_secret(value)
+    });
     shared.redactor.learn(&outputs);
     if let Some(tx) = created {
         shared

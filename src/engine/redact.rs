@@ -21,6 +21,12 @@ impl Redactor {
         }
     }
 
+    /// Whether `value` holds a secret seen in this run.
+    pub fn holds_secret(&self, value: &str) -> bool {
+        let known = self.0.lock().expect("redactor");
+        known.iter().any(|secret| value.contains(secret.as_str()))
+    }
+
     pub fn redact(&self, message: &str) -> String {
         let known = self.0.lock().expect("redactor");
         known.iter().fold(message.to_string(), |m, secret| {

@@ -131,6 +131,22 @@ impl Outputs {
     pub fn has_secrets(&self) -> bool {
         self.0.values().any(OutputValue::is_secret)
     }
+
+    /// The same outputs with every plain one for which `secret(name,
+    /// value)` holds made secret (never journaled, printed or logged).
+    pub fn conceal(self, secret: impl Fn(&str, &str) -> bool) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|(k, v)| match v {
+                    OutputValue::Plain(s) if secret(&k, &s) => {
+                        (k, OutputValue::Secret(SecretString::new(s)))
+                    }
+                    v => (k, v),
+                })
+                .collect(),
+        )
+    }
 }
 
 /// One poll of readiness.
