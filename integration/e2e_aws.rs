@@ -1033,3 +1033,41 @@ async fn history_diff_and_pin_follow_the_creates_of_a_tenant() {
         );
     }
 }
+
+/// `rollback` re-applies an earlier revision through create and records it
+/// as a new one, whose content is that revision's: `diff` against the
+/// earlier stack finds nothing.
+#[tokio::test]
+async fn rollback_reapplies_an_earlier_revision_as_a_new_one() {
+    let w = World::new();
+    let stack = |value: &str| {
+        let path = w.dir.path().join(format!("rb-{value}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "stack: rb\nenvironment: dev\nresources:\n  - {{ id: a, kind: sim.delay, properties: {{ value: {value} }} }}\n  - {{ id: b, kind: sim.delay, depends_on: [a] }}\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let (one, two) = (stack("one"), stack("two"));
+    for s in [&one, &two] {
+        w.ok(&["create", "tenant", "rb", "--stack", s, "--skip-preflight"]);
+    }
+    let none = w.envctl(&["rollback", "tenant", "rb", "--to", "9", "--skip-preflight"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+    assert!(text(&none).contains("revisions 1 to 2"), "{}", text(&none));
+
+    let back = w.ok(&["rollback", "tenant", "rb", "--skip-preflight"]);
+    assert!(
+        text(&back).contains("revision 3 recorded, the content of revision 1"),
+        "{}",
+        text(&back)
+    );
+    let same = w.envctl(&["diff", "tenant", "rb", "--stack", &one]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    let changed = w.envctl(&["diff", "tenant", "rb", "--stack", &two]);
+    assert_eq!(changed.status.code(), Some(3), "{}", text(&changed));
+    assert!(text(&changed).contains("value: \"one\" -> \"two\""));
+}

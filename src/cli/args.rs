@@ -147,6 +147,15 @@ pub enum Command {
         #[command(subcommand)]
         target: NamedTarget,
     },
+    /// Re-apply a recorded revision (default: the one before the newest) through create
+    ///
+    /// The revision's stack nodes and catalog are applied like any create and recorded as a new
+    /// revision. Exit codes: 0 done, 1 the run failed (run it again), 2 bad input (no such
+    /// revision, a pinned tenant, a revision that held a secret literal).
+    Rollback {
+        #[command(subcommand)]
+        target: TenantTarget<RollbackArgs>,
+    },
     /// Put a hibernated tenant back as it was and wait until it is ready
     ///
     /// Exit codes: 0 ready (or awake already), 1 a step failed or timed out (run it again), 2 bad input.
@@ -310,6 +319,20 @@ pub struct PinArgs {
     /// The revision to pin at [default: the newest, the one the tenant runs]
     #[arg(long)]
     pub revision: Option<i64>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    pub name: String,
+    /// The revision to re-apply [default: the one before the newest]
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Emergencies only: without the preflight checks (as for create)
+    #[arg(long)]
+    pub skip_preflight: bool,
+    /// Format of the final report
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
 }

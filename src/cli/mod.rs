@@ -131,6 +131,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unpin {
             target: args::NamedTarget::Tenant(a),
         } => release_cmd::unpin(&global, a).await,
+        Command::Rollback {
+            target: TenantTarget::Tenant(a),
+        } => release_cmd::rollback(&global, a).await,
         Command::Explain(a) => explain_cmd::explain(a),
         Command::Schema => explain_cmd::schema(),
     }

@@ -1,11 +1,12 @@
-//! `history tenant`, `diff tenant`, `pin tenant`, `unpin tenant`, and the
-//! diff `plan tenant` shows for a tenant that already has a revision.
+//! `history tenant`, `diff tenant`, `pin tenant`, `unpin tenant`,
+//! `rollback tenant`, and the diff `plan tenant` shows for a tenant that
+//! already has a revision.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::args::{DiffArgs, Global, NamedArgs, PinArgs, StackArgs};
+use super::args::{DiffArgs, Global, NamedArgs, PinArgs, RollbackArgs, StackArgs};
 use super::output;
 use super::{BadInput, ChangesPending, setup};
 use crate::release::{self, Diff, Snapshot};
@@ -342,5 +343,120 @@ pub async fn unpin(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
         ),
         None => format!("tenant {name} was not pinned; nothing changed"),
     });
+    Ok(())
+}
+
+/// A directory of this process, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The stack-wide settings of a rollback (budget, timeouts, limits,
+/// expected durations): the stack file's as it is now, or the defaults
+/// when it no longer loads.
+fn settings(global: &Global, path: &std::path::Path) -> crate::stack::Stack {
+    crate::stack::load_file_in(path, &setup::builtins(global)).unwrap_or_else(|_| {
+        crate::stack::Stack {
+            path: path.to_path_buf(),
+            name: String::new(),
+            environment: String::new(),
+            budget: crate::stack::model::DEFAULT_BUDGET,
+            ttl: None,
+            expected: Default::default(),
+            timeouts: Default::default(),
+            limits: Default::default(),
+            hibernate: None,
+            resources: Vec::new(),
+        }
+    })
+}
+
+pub async fn rollback(global: &Global, a: RollbackArgs) -> anyhow::Result<()> {
+    let name = setup::tenant(&a.name)?;
+    let state = setup::state(global).await?;
+    let latest = state
+        .revision(name.as_str(), None)
+        .await?
+        .ok_or_else(|| unknown_tenant(&name, state.location()))?;
+    let to = a.to.unwrap_or(latest.revision - 1);
+    if to < 1 {
+        return Err(BadInput(format!(
+            "tenant {name} has only revision {}: there is no earlier one to roll back to",
+            latest.revision
+        ))
+        .into());
+    }
+    let row = state
+        .revision(name.as_str(), Some(to))
+        .await?
+        .ok_or_else(|| {
+            BadInput(format!(
+                "--to {to}: tenant {name} has revisions 1 to {}; see `envctl history tenant {name}`",
+                latest.revision
+            ))
+        })?;
+    if let Some(pin) = state.pinned(name.as_str()).await? {
+        return Err(BadInput(release::pin::refusal(name.as_str(), pin.revision)).into());
+    }
+    let snap = content(&row)?;
+    let scratch = ScratchDir(
+        std::env::temp_dir().join(format!("envctl-rollback-{}", uuid::Uuid::new_v4().simple())),
+    );
+    let stack = release::restore::stack_of(
+        &snap,
+        &settings(global, std::path::Path::new(&row.stack_path)),
+        &scratch.0,
+    )
+    .map_err(|e| BadInput(format!("rollback of tenant {name} to revision {to}: {e}")))?;
+    let preflight = match a.skip_preflight {
+        true => None,
+        false => Some(super::tenant_cmd::run_preflight(global, &name, &stack).await),
+    };
+    if let Some(why) = preflight.as_ref().and_then(|p| p.refusal()) {
+        return Err(BadInput(why).into());
+    }
+    let expires_at = state
+        .tenant(name.as_str())
+        .await?
+        .and_then(|t| t.expires_at)
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    eprintln!(
+        "tenant {name}: re-applying revision {to} (it runs revision {})",
+        latest.revision
+    );
+    let (engine, renderer) = setup::engine(
+        global,
+        state.clone(),
+        Default::default(),
+        crate::engine::limits::DEFAULT_PARALLELISM,
+    )
+    .await?;
+    let req = crate::engine::CreateRequest {
+        tenant: name.clone(),
+        environment: row.environment.clone(),
+        budget: stack.budget,
+        stack,
+        expires_at,
+        rollback_on_failure: false,
+        // The tenant's owner stays; the revision is recorded as theirs.
+        owner: None,
+        note: None,
+        run_id: None,
+    };
+    let result = engine.create(&req).await;
+    super::tenant_cmd::conclude(engine, renderer, result, a.output).await?;
+    if let Some(r) = state.revision(name.as_str(), None).await?
+        && r.revision != latest.revision
+    {
+        eprintln!(
+            "tenant {name}: revision {} recorded, the content of revision {to} (see `envctl history tenant {name}`)",
+            r.revision
+        );
+    }
+    drop(scratch);
     Ok(())
 }

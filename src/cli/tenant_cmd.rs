@@ -118,7 +118,11 @@ async fn make_plan(
 }
 
 /// Runs the preflight checks of `stack` for `tenant`: reads only.
-async fn run_preflight(global: &Global, tenant: &TenantName, stack: &Stack) -> PreflightReport {
+pub(super) async fn run_preflight(
+    global: &Global,
+    tenant: &TenantName,
+    stack: &Stack,
+) -> PreflightReport {
     let backends = setup::backends(global).await.map_err(|e| format!("{e:#}"));
     let clients = PreflightClients::from_env().await;
     let cx = PreflightCx::new(tenant.clone(), stack.clone(), backends, clients);
@@ -287,7 +291,7 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
 
 /// Waits for the progress output to drain, prints the report and turns the
 /// verdict into the command's outcome.
-async fn conclude(
+pub(super) async fn conclude(
     engine: crate::engine::Engine,
     renderer: tokio::task::JoinHandle<()>,
     result: Result<Report, crate::engine::EngineError>,

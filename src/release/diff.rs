@@ -185,22 +185,42 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     d
 }
 
-/// A created or deleted service's image, the one field worth showing.
+/// A created or deleted service's image and KEYs, the fields worth showing.
 fn image_field(
     n: &NodeSpec,
     sides: impl Fn(String) -> (Option<String>, Option<String>),
 ) -> Vec<FieldChange> {
-    n.service
+    let Some(s) = &n.service else {
+        return Vec::new();
+    };
+    let field = |field: String, value: String| {
+        let (old, new) = sides(value);
+        FieldChange {
+            field,
+            old,
+            new,
+            forces_replacement: None,
+        }
+    };
+    std::iter::once(field(
+        "image".into(),
+        quote(&format!("{}:{}", s.image, s.tag)),
+    ))
+    .chain(
+        service_keys(s)
+            .into_iter()
+            .map(|(k, how)| field(format!("env KEY {k}"), how.into())),
+    )
+    .collect()
+}
+
+/// A service's KEYs, each `(plain)` or `(secret)`: names only, the values
+/// live in the value store and are never part of a revision.
+fn service_keys(s: &ServiceSpec) -> BTreeMap<String, &'static str> {
+    s.env
         .iter()
-        .map(|s| {
-            let (old, new) = sides(quote(&format!("{}:{}", s.image, s.tag)));
-            FieldChange {
-                field: "image".into(),
-                old,
-                new,
-                forces_replacement: None,
-            }
-        })
+        .map(|k| (k.clone(), "(plain)"))
+        .chain(s.secrets.iter().map(|k| (k.clone(), "(secret)")))
         .collect()
 }
 
@@ -396,16 +416,7 @@ fn service_changes(o: &ServiceSpec, n: &ServiceSpec, fields: &mut Vec<FieldChang
         })
     };
     field("ingress", ingress(o), ingress(n));
-    // KEYs: only names and whether they are read as secrets; values live in
-    // the value store and are never part of a revision.
-    let keys = |s: &ServiceSpec| -> BTreeMap<String, &'static str> {
-        s.env
-            .iter()
-            .map(|k| (k.clone(), "(plain)"))
-            .chain(s.secrets.iter().map(|k| (k.clone(), "(secret)")))
-            .collect()
-    };
-    let (ok, nk) = (keys(o), keys(n));
+    let (ok, nk) = (service_keys(o), service_keys(n));
     let all: BTreeSet<&String> = ok.keys().chain(nk.keys()).collect();
     for k in all {
         let (ov, nv) = (ok.get(k), nk.get(k));

@@ -56,7 +56,7 @@ pub const IMMUTABLE: &[Immutable] = &[
     },
     Immutable {
         kind: "aws.elbv2.load_balancer",
-        property: "lb_type",
+        property: "type",
         source: "ELB API Reference (v2), CreateLoadBalancer `Type`: set at creation; no ModifyLoadBalancer* call changes it",
     },
     Immutable {

@@ -1,7 +1,8 @@
 //! A revision's content: every node of a loaded (catalog-expanded) stack
 //! with its properties as written (`${id.output}` references unresolved),
 //! what it publishes, and for each catalog service the image, tag, port,
-//! replicas, resources, HPA, ingress and the KEYs it reads. Secret values
+//! replicas, resources, HPA, ingress and the KEYs it reads, and the source
+//! of the catalogs they came from (for a re-apply). Secret values
 //! are never in it: a property that holds one is replaced by
 //! [`SECRET_MARKER`], and services only name their KEYs (the values live in
 //! the value store).
@@ -41,6 +42,37 @@ pub struct Snapshot {
     pub environment: String,
     /// By node id.
     pub nodes: BTreeMap<String, NodeSpec>,
+    /// The source of each catalog the services came from, by directory as
+    /// the nodes name it: what re-applying the revision renders from (a
+    /// catalog holds KEY names, never values). Not compared by the diff,
+    /// which compares the services themselves.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub catalogs: BTreeMap<String, CatalogSource>,
+}
+
+/// A catalog's files as they were applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogSource {
+    /// `catalog.yaml`.
+    pub catalog: String,
+    /// `templates/*.yaml.mustache`, by file name.
+    pub templates: BTreeMap<String, String>,
+}
+
+impl CatalogSource {
+    fn read(dir: &Path) -> Result<CatalogSource, String> {
+        let read = |path: std::path::PathBuf| {
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let mut templates = BTreeMap::new();
+        for file in blueprint::TEMPLATE_FILES {
+            templates.insert(file.to_string(), read(dir.join("templates").join(file))?);
+        }
+        Ok(CatalogSource {
+            catalog: read(dir.join(blueprint::CATALOG_FILE))?,
+            templates,
+        })
+    }
 }
 
 /// One node as applied.
@@ -150,12 +182,17 @@ impl Snapshot {
                 },
             );
         }
+        let catalogs = catalogs
+            .keys()
+            .map(|dir| Ok((dir.clone(), CatalogSource::read(Path::new(dir))?)))
+            .collect::<Result<_, String>>()?;
         Ok(Snapshot {
             format: FORMAT,
             stack: stack.name.clone(),
             stack_path: stack.path.display().to_string(),
             environment: environment.to_string(),
             nodes,
+            catalogs,
         })
     }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::restore;
 use super::*;
 use crate::stack::{Catalog as Kinds, load_str_with};
 
@@ -138,6 +139,14 @@ fn a_snapshot_never_holds_a_secret_value() {
     // Services name their secret KEYs, nothing more.
     let billing = snap.nodes["app-billing"].service.as_ref().unwrap();
     assert_eq!(billing.secrets, ["DATABASE_PASSWORD"]);
+    // The catalog's source, to re-apply from.
+    let (_, source) = snap.catalogs.iter().next().expect("one catalog");
+    assert_eq!(snap.catalogs.len(), 1);
+    assert!(source.catalog.contains("name: billing"));
+    assert_eq!(
+        source.templates.len(),
+        crate::blueprint::TEMPLATE_FILES.len()
+    );
     assert_eq!(Snapshot::from_json(&snap.to_json()).unwrap(), snap);
 }
 
@@ -240,4 +249,41 @@ fn a_key_that_becomes_secret_shows_its_name_and_never_a_value() {
         ),
         "{text}"
     );
+}
+
+/// The settings a restored stack takes (budget and the like).
+fn settings() -> crate::stack::Stack {
+    let dir = catalog_dir(CATALOG);
+    let text = STACK.replace("CATALOG_DIR", &dir.path().display().to_string());
+    load_str_with(&dir.path().join("stack.yaml"), &text, &Kinds::registry()).unwrap()
+}
+
+#[test]
+fn a_restored_revision_applies_the_same_nodes_and_services_again() {
+    let without_literal = STACK.replace(
+        "properties: { value: hunter2-known-secret-0451 }",
+        "properties: { value: \"${db-password.value}\" }",
+    );
+    let old = snapshot(&without_literal, CATALOG);
+    let scratch = tempfile::tempdir().unwrap();
+    let stack = restore::stack_of(&old, &settings(), scratch.path()).unwrap();
+    // The services render from the recorded catalog, written anew.
+    let again = Snapshot::of(&stack, "dev").unwrap();
+    let d = diff(&old, &again);
+    assert!(d.is_empty(), "{}", d.render_text());
+    assert_eq!(d.unchanged, old.nodes.len());
+    let written = std::fs::read_to_string(scratch.path().join("catalog-0/catalog.yaml")).unwrap();
+    assert!(written.contains("tag: \"4.2.0\""));
+}
+
+#[test]
+fn a_revision_that_held_a_secret_literal_cannot_be_restored() {
+    let old = snapshot(STACK, CATALOG);
+    let scratch = tempfile::tempdir().unwrap();
+    let e = restore::stack_of(&old, &settings(), scratch.path()).unwrap_err();
+    assert!(
+        e.contains("node 'signing-key' (env.value) had a secret literal in property 'value'"),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "{e}");
 }
