@@ -115,7 +115,7 @@ impl Diff {
                 let what = match (&f.old, &f.new) {
                     (Some(o), Some(n)) => format!("{o} -> {n}"),
                     (None, Some(n)) => format!("added {n}"),
-                    (Some(o), None) => format!("removed (was {o})"),
+                    (Some(o), None) => format!("removed {o}"),
                     (None, None) => "changed".into(),
                 };
                 let forces = if f.forces_replacement.is_some() {
