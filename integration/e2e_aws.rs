@@ -996,6 +996,22 @@ async fn history_diff_and_pin_follow_the_creates_of_a_tenant() {
         "{shown}"
     );
 
+    // `plan` of an existing tenant shows the same diff.
+    let plan = w.ok(&[
+        "plan",
+        "tenant",
+        "rel",
+        "--stack",
+        &three,
+        "--skip-preflight",
+        "-o",
+        "json",
+    ]);
+    let p: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(p["changes"]["revision"], 2, "{p}");
+    assert_eq!(p["changes"]["to_change"], 1, "{p}");
+    assert_eq!(p["changes"]["changes"][0]["fields"][0]["field"], "value");
+
     w.ok(&["pin", "tenant", "rel"]);
     let refused = create(&three);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
