@@ -960,3 +960,164 @@ async fn without_a_cluster_kubernetes_nodes_fail_and_destroy_will_not_pretend() 
         text(&out)
     );
 }
+
+/// Releases on the local backends: every create records a revision that
+/// `history` lists, `diff` compares a stack with the last one (exit 3 when
+/// something would change, 0 when nothing), a pinned tenant's create is
+/// refused with exit 2 until it is unpinned, and a literal secret of the
+/// stack never reaches the stored revisions.
+#[tokio::test]
+async fn history_diff_and_pin_follow_the_creates_of_a_tenant() {
+    const SECRET: &str = "hunter2-e2e-literal-secret-3141";
+    let w = World::new();
+    let stack = |value: &str| {
+        let path = w.dir.path().join(format!("rel-{value}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "stack: rel\nenvironment: dev\nresources:\n  - {{ id: a, kind: sim.delay, properties: {{ value: {value} }} }}\n  - {{ id: key, kind: env.value, properties: {{ value: {SECRET} }}, publish: [{{ output: value, key: SIGNING_KEY, level: tenant, secret: true }}] }}\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let (one, two, three) = (stack("one"), stack("two"), stack("three"));
+    let create = |path: &str| {
+        w.envctl(&[
+            "create",
+            "tenant",
+            "rel",
+            "--stack",
+            path,
+            "--skip-preflight",
+        ])
+    };
+    assert!(create(&one).status.success());
+    let second = create(&two);
+    assert!(second.status.success());
+    assert!(
+        text(&second).contains("revision 2 recorded"),
+        "{}",
+        text(&second)
+    );
+
+    let out = w.ok(&["history", "tenant", "rel", "-o", "json"]);
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revisions: Vec<i64> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(revisions, [1, 2]);
+    assert_eq!(h[1]["changes"]["to_change"], 1, "{h}");
+    assert_eq!(h[1]["stack_path"], two.as_str());
+    assert!(h[1]["run_id"].as_str().is_some_and(|r| !r.is_empty()));
+    let table = text(&w.ok(&["history", "tenant", "rel"]));
+    assert!(table.contains("first revision"), "{table}");
+
+    // Against revision 2: the same stack changes nothing, another one
+    // changes node a.
+    let same = w.envctl(&["diff", "tenant", "rel"]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    assert!(text(&same).contains("No changes"), "{}", text(&same));
+    let changed = w.envctl(&["diff", "tenant", "rel", "--stack", &three]);
+    assert_eq!(changed.status.code(), Some(3), "{}", text(&changed));
+    let shown = text(&changed);
+    assert!(shown.contains("value: \"two\" -> \"three\""), "{shown}");
+    assert!(
+        shown.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy; 1 unchanged."),
+        "{shown}"
+    );
+
+    // `plan` of an existing tenant shows the same diff.
+    let plan = w.ok(&[
+        "plan",
+        "tenant",
+        "rel",
+        "--stack",
+        &three,
+        "--skip-preflight",
+        "-o",
+        "json",
+    ]);
+    let p: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(p["changes"]["revision"], 2, "{p}");
+    assert_eq!(p["changes"]["to_change"], 1, "{p}");
+    assert_eq!(p["changes"]["changes"][0]["fields"][0]["field"], "value");
+
+    w.ok(&["pin", "tenant", "rel"]);
+    let refused = create(&three);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("tenant rel is pinned at revision 2")
+            && text(&refused).contains("envctl unpin tenant rel"),
+        "{}",
+        text(&refused)
+    );
+    assert!(text(&w.ok(&["get", "tenants"])).contains("rev 2"));
+    assert!(text(&w.ok(&["history", "tenant", "rel"])).contains("2 (pinned)"));
+    w.ok(&["unpin", "tenant", "rel"]);
+    assert!(create(&three).status.success());
+    let out = w.ok(&["history", "tenant", "rel", "-o", "json"]);
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 3);
+
+    // The stored revisions name the KEY and hold a marker for the value.
+    // (The journal's events are another matter: env.value's output is plain.)
+    let state = envctl::state::StateStore::open_path(&w.state_path())
+        .await
+        .unwrap();
+    let stored = state.revisions("rel").await.unwrap();
+    assert_eq!(stored.len(), 3);
+    for r in &stored {
+        assert!(r.content_json.contains("SIGNING_KEY"), "{}", r.content_json);
+        assert!(
+            r.content_json.contains(envctl::release::SECRET_MARKER),
+            "{}",
+            r.content_json
+        );
+        assert!(
+            !r.content_json.contains(SECRET),
+            "a literal secret of the stack reached a stored revision"
+        );
+    }
+}
+
+/// `rollback` re-applies an earlier revision through create and records it
+/// as a new one, whose content is that revision's: `diff` against the
+/// earlier stack finds nothing.
+#[tokio::test]
+async fn rollback_reapplies_an_earlier_revision_as_a_new_one() {
+    let w = World::new();
+    let stack = |value: &str| {
+        let path = w.dir.path().join(format!("rb-{value}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "stack: rb\nenvironment: dev\nresources:\n  - {{ id: a, kind: sim.delay, properties: {{ value: {value} }} }}\n  - {{ id: b, kind: sim.delay, depends_on: [a] }}\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let (one, two) = (stack("one"), stack("two"));
+    for s in [&one, &two] {
+        w.ok(&["create", "tenant", "rb", "--stack", s, "--skip-preflight"]);
+    }
+    let none = w.envctl(&["rollback", "tenant", "rb", "--to", "9", "--skip-preflight"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+    assert!(text(&none).contains("revisions 1 to 2"), "{}", text(&none));
+
+    let back = w.ok(&["rollback", "tenant", "rb", "--skip-preflight"]);
+    assert!(
+        text(&back).contains("revision 3 recorded, the content of revision 1"),
+        "{}",
+        text(&back)
+    );
+    let same = w.envctl(&["diff", "tenant", "rb", "--stack", &one]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    let changed = w.envctl(&["diff", "tenant", "rb", "--stack", &two]);
+    assert_eq!(changed.status.code(), Some(3), "{}", text(&changed));
+    assert!(text(&changed).contains("value: \"one\" -> \"two\""));
+}

@@ -16,6 +16,7 @@ pub mod kinds;
 pub mod lifecycle;
 pub mod preflight;
 pub mod reap;
+pub mod release;
 pub mod secret;
 pub mod serve;
 pub mod stack;

@@ -121,6 +121,41 @@ pub enum Command {
     /// Print the JSON Schema of the stack format (editors use it through the
     /// yaml-language-server modeline atop stacks/*.yaml)
     Schema,
+    /// List a tenant's recorded revisions, like `kubectl rollout history`
+    ///
+    /// Every successful create records one: the stack and catalog content it applied (no secret
+    /// value), who applied it, when and from which run.
+    History {
+        #[command(subcommand)]
+        target: NamedTarget,
+    },
+    /// Show what create would change on a tenant against its last revision, like `terraform plan`
+    ///
+    /// Loads the stack and catalog exactly as create does and contacts no AWS or Kubernetes
+    /// API. Exit codes: 0 no changes, 3 changes to apply, 1 error, 2 bad input.
+    Diff {
+        #[command(subcommand)]
+        target: TenantTarget<DiffArgs>,
+    },
+    /// Hold a tenant at a revision: rollouts skip it and create refuses it until it is unpinned
+    Pin {
+        #[command(subcommand)]
+        target: TenantTarget<PinArgs>,
+    },
+    /// Remove a tenant's pin: create (and rollouts) may change it again
+    Unpin {
+        #[command(subcommand)]
+        target: NamedTarget,
+    },
+    /// Re-apply a recorded revision (default: the one before the newest) through create
+    ///
+    /// The revision's stack nodes and catalog are applied like any create and recorded as a new
+    /// revision. Exit codes: 0 done, 1 the run failed (run it again), 2 bad input (no such
+    /// revision, a pinned tenant, a revision that held a secret literal).
+    Rollback {
+        #[command(subcommand)]
+        target: TenantTarget<RollbackArgs>,
+    },
     /// Put a hibernated tenant back as it was and wait until it is ready
     ///
     /// Exit codes: 0 ready (or awake already), 1 a step failed or timed out (run it again), 2 bad input.
@@ -261,6 +296,43 @@ pub struct PlanArgs {
     /// Plan without the preflight checks (then plan calls no AWS or Kubernetes API)
     #[arg(long)]
     pub skip_preflight: bool,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub name: String,
+    /// Stack file [default: the stack of the tenant's last revision]
+    #[arg(long, env = "ENVCTL_STACK")]
+    pub stack: Option<PathBuf>,
+    /// Environment of the value store [default: the stack's]
+    #[arg(long)]
+    pub environment: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct PinArgs {
+    pub name: String,
+    /// The revision to pin at [default: the newest, the one the tenant runs]
+    #[arg(long)]
+    pub revision: Option<i64>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    pub name: String,
+    /// The revision to re-apply [default: the one before the newest]
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Emergencies only: without the preflight checks (as for create)
+    #[arg(long)]
+    pub skip_preflight: bool,
+    /// Format of the final report
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
 }

@@ -9,6 +9,7 @@ mod hibernate_cmd;
 pub mod output;
 pub mod progress;
 mod reap_cmd;
+mod release_cmd;
 mod render_cmd;
 mod serve_cmd;
 mod setup;
@@ -25,6 +26,13 @@ pub use args::Cli;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
+/// `diff` found changes to apply (exit code 3, like `terraform plan
+/// -detailed-exitcode`'s 2, which envctl keeps for bad input); the diff was
+/// printed.
+#[derive(Debug, thiserror::Error)]
+#[error("changes to apply")]
+pub struct ChangesPending;
+
 /// The run itself failed (exit code 1); its report was already printed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -40,7 +48,9 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(bad) = e.downcast_ref::<BadInput>() {
+            if e.downcast_ref::<ChangesPending>().is_some() {
+                ExitCode::from(3)
+            } else if let Some(bad) = e.downcast_ref::<BadInput>() {
                 eprintln!("error: {bad}");
                 ExitCode::from(2)
             } else if let Some(crate::engine::EngineError::Refused(why)) = e.downcast_ref() {
@@ -109,6 +119,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wake {
             target: TenantTarget::Tenant(a),
         } => hibernate_cmd::wake(&global, a).await,
+        Command::History {
+            target: args::NamedTarget::Tenant(a),
+        } => release_cmd::history(&global, a).await,
+        Command::Diff {
+            target: TenantTarget::Tenant(a),
+        } => release_cmd::diff(&global, a).await,
+        Command::Pin {
+            target: TenantTarget::Tenant(a),
+        } => release_cmd::pin(&global, a).await,
+        Command::Unpin {
+            target: args::NamedTarget::Tenant(a),
+        } => release_cmd::unpin(&global, a).await,
+        Command::Rollback {
+            target: TenantTarget::Tenant(a),
+        } => release_cmd::rollback(&global, a).await,
         Command::Explain(a) => explain_cmd::explain(a),
         Command::Schema => explain_cmd::schema(),
     }

@@ -1,5 +1,5 @@
 //! `create`, `plan`, `destroy`, `get tenants`, `get costs`, `describe tenant`,
-//! `report tenant`.
+//! `report tenant`. (`history`, `diff`, `pin` are `release_cmd`'s.)
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -24,7 +24,10 @@ use crate::tenant::TenantName;
 
 /// Loads and validates the stack and the tenant name: every bad input is
 /// found here, before anything is created.
-fn load(global: &Global, args: &StackArgs) -> anyhow::Result<(TenantName, Stack, String)> {
+pub(super) fn load(
+    global: &Global,
+    args: &StackArgs,
+) -> anyhow::Result<(TenantName, Stack, String)> {
     let tenant = setup::tenant(&args.name)?;
     let stack = stack::load_file_in(&args.stack, &setup::builtins(global))
         .map_err(|e| BadInput(e.to_string()))?;
@@ -50,6 +53,9 @@ struct Plan {
     /// What preflight found (absent with --skip-preflight).
     #[serde(skip_serializing_if = "Option::is_none")]
     preflight: Option<PreflightReport>,
+    /// For a tenant with a recorded revision: what create would change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<super::release_cmd::TenantChanges>,
 }
 
 #[derive(Serialize)]
@@ -107,11 +113,16 @@ async fn make_plan(
         eta_ms: eta.as_millis() as u64,
         within_budget: eta <= budget,
         preflight,
+        changes: None,
     })
 }
 
 /// Runs the preflight checks of `stack` for `tenant`: reads only.
-async fn run_preflight(global: &Global, tenant: &TenantName, stack: &Stack) -> PreflightReport {
+pub(super) async fn run_preflight(
+    global: &Global,
+    tenant: &TenantName,
+    stack: &Stack,
+) -> PreflightReport {
     let backends = setup::backends(global).await.map_err(|e| format!("{e:#}"));
     let clients = PreflightClients::from_env().await;
     let cx = PreflightCx::new(tenant.clone(), stack.clone(), backends, clients);
@@ -169,7 +180,11 @@ fn print_plan(format: Format, plan: &Plan) {
                 .as_ref()
                 .map(|p| format!("\n{}", p.render_text()))
                 .unwrap_or_default()
-        )
+        ) + &plan
+            .changes
+            .as_ref()
+            .map(|c| format!("\n\n{}", c.render_text()))
+            .unwrap_or_default()
     });
 }
 
@@ -179,7 +194,7 @@ pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
         true => None,
         false => Some(run_preflight(global, &tenant, &stack).await),
     };
-    let plan = make_plan(
+    let mut plan = make_plan(
         global,
         &tenant,
         &stack,
@@ -188,6 +203,8 @@ pub async fn plan(global: &Global, a: PlanArgs) -> anyhow::Result<()> {
         preflight,
     )
     .await?;
+    plan.changes =
+        super::release_cmd::changes_for_plan(global, &tenant, &stack, &environment).await?;
     print_plan(a.output, &plan);
     refuse(&plan)
 }
@@ -242,7 +259,12 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     let state = setup::state(global).await?;
-    let (engine, renderer) = setup::engine(global, state, limits, a.parallelism).await?;
+    let before = state
+        .revision(tenant.as_str(), None)
+        .await?
+        .map(|r| r.revision);
+    let (engine, renderer) = setup::engine(global, state.clone(), limits, a.parallelism).await?;
+    let name = tenant.clone();
     let req = CreateRequest {
         tenant,
         stack,
@@ -255,12 +277,21 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         run_id: None,
     };
     let result = engine.create(&req).await;
-    conclude(engine, renderer, result, a.output).await
+    conclude(engine, renderer, result, a.output).await?;
+    if let Some(r) = state.revision(name.as_str(), None).await?
+        && Some(r.revision) != before
+    {
+        eprintln!(
+            "tenant {name}: revision {} recorded (see `envctl history tenant {name}`)",
+            r.revision
+        );
+    }
+    Ok(())
 }
 
 /// Waits for the progress output to drain, prints the report and turns the
 /// verdict into the command's outcome.
-async fn conclude(
+pub(super) async fn conclude(
     engine: crate::engine::Engine,
     renderer: tokio::task::JoinHandle<()>,
     result: Result<Report, crate::engine::EngineError>,
@@ -356,6 +387,8 @@ struct Listed {
     tenant: crate::state::TenantRow,
     cost: Option<crate::cost::CostView>,
     urls: Vec<crate::cost::TenantUrl>,
+    /// The revision the tenant is pinned at, if it is.
+    pinned_revision: Option<i64>,
 }
 
 /// The price table of `--prices`/ENVCTL_PRICES (bad input when unusable).
@@ -375,11 +408,18 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
         .collect();
     let book = crate::cost::CostBook::of_stack_files(table, &tenants, &setup::builtins(global));
     book.load(&state, None).await?;
+    let pins: std::collections::BTreeMap<String, i64> = state
+        .pins()
+        .await?
+        .into_iter()
+        .map(|p| (p.tenant, p.revision))
+        .collect();
     let listed: Vec<Listed> = tenants
         .into_iter()
         .map(|t| {
             let (cost, urls) = book.tenant(&t);
             Listed {
+                pinned_revision: pins.get(&t.name).copied(),
                 tenant: t,
                 cost,
                 urls,
@@ -399,6 +439,7 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
                 "stack",
                 "created",
                 "expires",
+                "pinned",
                 "cost/month",
                 "accrued",
             ],
@@ -413,6 +454,7 @@ pub async fn get_tenants(global: &Global, a: GetTenantsArgs) -> anyhow::Result<(
                         t.stack_name.clone(),
                         t.created_at.clone(),
                         t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                        l.pinned_revision.map_or("-".into(), |r| format!("rev {r}")),
                         money(&l.cost, |c| c.monthly),
                         money(&l.cost, |c| c.accrued),
                     ]

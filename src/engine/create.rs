@@ -26,7 +26,7 @@ use crate::journal::{self, Journal, NodeRecord, NodeState};
 use crate::kinds::{Backends, Cx, Kind, Outputs, kind_by_name};
 use crate::lifecycle::{CreateMode, HowTo};
 use crate::stack::{Resource, Stack, refs};
-use crate::state::TenantRow;
+use crate::state::{NewRevision, TenantRow};
 use crate::tenant::TenantName;
 
 #[derive(Clone, Debug)]
@@ -112,6 +112,16 @@ impl Engine {
             }
         };
         let resume = mode == CreateMode::Resume;
+        if let Some(pin) = self.state.pinned(tenant).await? {
+            return Err(EngineError::Refused(crate::release::pin::refusal(
+                tenant,
+                pin.revision,
+            )));
+        }
+        // What this run applies, recorded as the tenant's next revision when
+        // it succeeds (no secret value in it).
+        let snapshot = crate::release::Snapshot::of(&req.stack, &req.environment)
+            .map_err(EngineError::Refused)?;
         self.state.start_run(run_id, tenant, "create").await?;
         self.state
             .upsert_tenant(&TenantRow {
@@ -211,6 +221,24 @@ impl Engine {
             Verdict::Failed if req.rollback_on_failure => "rolled_back",
             Verdict::Failed => "failed",
         };
+        if status == "ready" {
+            // Before the run is finished: a run whose revision could not be
+            // recorded stays unfinished, and its rerun records it.
+            self.state
+                .record_revision(&NewRevision {
+                    tenant,
+                    run_id,
+                    applied_by: req
+                        .owner
+                        .as_deref()
+                        .or(prior.as_ref().and_then(|p| p.owner.as_deref())),
+                    stack_name: &req.stack.name,
+                    stack_path: &req.stack.path.display().to_string(),
+                    environment: &req.environment,
+                    content_json: &snapshot.to_json(),
+                })
+                .await?;
+        }
         self.state.set_tenant_status(tenant, status).await?;
         self.finish_run(run_id, status, &report, total).await?;
         Ok(report)

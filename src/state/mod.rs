@@ -1,5 +1,6 @@
 //! Durable state: tenants, runs, the per-node event log (the journal's
-//! storage), per-tenant locks, the audit log and learned durations, at
+//! storage), per-tenant locks, the audit log, learned durations and each
+//! tenant's recorded revisions and pin (releases), at
 //! `ENVCTL_STATE`: a SQLite file by default (a path or `sqlite://` URL), or a
 //! PostgreSQL database (`postgres://` URL) shared by several processes and
 //! machines. No secret value is ever written here: the journal only hands
@@ -10,6 +11,7 @@ mod cost_facts;
 mod hibernation;
 mod lock;
 mod notifications;
+mod revisions;
 mod rows;
 mod sessions;
 mod watch;
@@ -18,6 +20,7 @@ pub use connect::{Backend, redact};
 pub use hibernation::HibernationPeriod;
 pub use lock::{LockHeld, TenantLock};
 pub use notifications::NotificationRow;
+pub use revisions::{NewRevision, PinRow, RevisionRow};
 pub use rows::{AuditRow, EventRow, RunRow, TenantRow};
 pub use sessions::SessionRow;
 

@@ -144,7 +144,102 @@ on_both_backends!(
     runs_keep_their_order_and_the_last_report_is_found,
     unfinished_runs_are_listed_until_abandoned,
     the_audit_log_lists_the_newest_first,
+    revisions_are_numbered_per_tenant_and_read_back_in_order,
+    a_pin_is_set_moved_listed_and_removed,
 );
+
+fn new_revision<'a>(tenant: &'a str, run_id: &'a str, content: &'a str) -> NewRevision<'a> {
+    NewRevision {
+        tenant,
+        run_id,
+        applied_by: Some("olga"),
+        stack_name: "minimal",
+        stack_path: "stacks/minimal.yaml",
+        environment: "dev",
+        content_json: content,
+    }
+}
+
+async fn revisions_are_numbered_per_tenant_and_read_back_in_order(s: &StateStore) {
+    assert_eq!(s.revision("acme", None).await.unwrap(), None);
+    assert_eq!(
+        s.record_revision(&new_revision("acme", "r1", "{\"a\":1}"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.record_revision(&new_revision("acme", "r2", "{\"a\":2}"))
+            .await
+            .unwrap(),
+        2
+    );
+    // Another tenant counts from 1.
+    assert_eq!(
+        s.record_revision(&new_revision("initech", "r3", "{}"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.record_revision(&new_revision("acme", "r4", "{\"a\":3}"))
+            .await
+            .unwrap(),
+        3
+    );
+
+    let all = s.revisions("acme").await.unwrap();
+    let seen: Vec<(i64, &str, &str)> = all
+        .iter()
+        .map(|r| (r.revision, r.run_id.as_str(), r.content_json.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "r1", "{\"a\":1}"),
+            (2, "r2", "{\"a\":2}"),
+            (3, "r4", "{\"a\":3}")
+        ]
+    );
+    assert_eq!(all[0].applied_by.as_deref(), Some("olga"));
+    assert_eq!(all[0].stack_path, "stacks/minimal.yaml");
+    assert!(
+        all[0].applied_at.parse::<jiff::Timestamp>().is_ok(),
+        "{}",
+        all[0].applied_at
+    );
+    assert_eq!(s.revision("acme", None).await.unwrap().unwrap().revision, 3);
+    assert_eq!(
+        s.revision("acme", Some(2)).await.unwrap().unwrap().run_id,
+        "r2"
+    );
+    assert_eq!(s.revision("acme", Some(9)).await.unwrap(), None);
+    assert_eq!(s.revisions("initech").await.unwrap().len(), 1);
+}
+
+async fn a_pin_is_set_moved_listed_and_removed(s: &StateStore) {
+    assert_eq!(s.pinned("acme").await.unwrap(), None);
+    assert!(!s.unpin("acme").await.unwrap(), "nothing to unpin");
+    s.pin("acme", 2, Some("olga")).await.unwrap();
+    s.pin("initech", 1, None).await.unwrap();
+    let p = s.pinned("acme").await.unwrap().unwrap();
+    assert_eq!((p.revision, p.pinned_by.as_deref()), (2, Some("olga")));
+    // Pinning again moves the pin.
+    s.pin("acme", 1, Some("ivan")).await.unwrap();
+    let p = s.pinned("acme").await.unwrap().unwrap();
+    assert_eq!((p.revision, p.pinned_by.as_deref()), (1, Some("ivan")));
+    let all: Vec<(String, i64)> = s
+        .pins()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.tenant, p.revision))
+        .collect();
+    assert_eq!(all, [("acme".to_string(), 1), ("initech".to_string(), 1)]);
+    assert!(s.unpin("acme").await.unwrap());
+    assert_eq!(s.pinned("acme").await.unwrap(), None);
+    assert_eq!(s.pins().await.unwrap().len(), 1);
+}
 
 fn event(node: &str, event: Event) -> EventRow {
     EventRow {
