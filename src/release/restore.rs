@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::snapshot::{SECRET_MARKER, Snapshot};
 use crate::envapi::Level;
+use crate::graph::Until;
 use crate::stack::expand::SERVICE_KIND;
-use crate::stack::{Publish, Resource, Stack};
+use crate::stack::{Publish, Resource, Stack, Wait, WaitFrom};
 
 /// The stack of `snap`, its catalogs written under `dir` (one folder per
 /// catalog); the stack-wide settings (budget, timeouts, limits, expected
@@ -76,6 +77,15 @@ pub fn stack_of(snap: &Snapshot, settings: &Stack, dir: &Path) -> Result<Stack, 
             kind: node.kind.clone(),
             properties,
             depends_on: node.depends_on.clone(),
+            wait_for: node
+                .created_edges
+                .iter()
+                .map(|dependency| Wait {
+                    resource: dependency.clone(),
+                    until: Until::Created,
+                    from: WaitFrom::WaitFor,
+                })
+                .collect(),
             publish,
             line: 0,
         });

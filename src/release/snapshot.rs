@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::blueprint::{self, Catalog};
 use crate::envapi::Level;
+use crate::graph::Until;
 use crate::stack::expand::SERVICE_KIND;
 use crate::stack::{Resource, Stack};
 
@@ -83,6 +84,10 @@ pub struct NodeSpec {
     pub properties: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Dependencies waited on only until created (`wait_for` / `until:`),
+    /// by id; every other one is waited on until ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_edges: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub publish: Vec<Published>,
     /// For a `k8s.service` node: its catalog entry.
@@ -168,6 +173,12 @@ impl Snapshot {
                     kind: r.kind.clone(),
                     properties: masked_properties(r),
                     depends_on: r.depends_on.clone(),
+                    created_edges: r
+                        .wait_for
+                        .iter()
+                        .filter(|w| w.until == Until::Created)
+                        .map(|w| w.resource.clone())
+                        .collect(),
                     publish: r
                         .publish
                         .iter()

@@ -287,3 +287,26 @@ fn a_revision_that_held_a_secret_literal_cannot_be_restored() {
     );
     assert!(!e.contains("hunter2"), "{e}");
 }
+
+#[test]
+fn a_restored_revision_keeps_its_created_edges() {
+    let stack = STACK
+        .replace(
+            "properties: { value: hunter2-known-secret-0451 }",
+            "properties: { value: \"${db-password.value}\" }",
+        )
+        .replace(
+            "    publish: [{ output: host, key: DATABASE_HOST, level: tenant }]",
+            "    publish: [{ output: host, key: DATABASE_HOST, level: tenant }]\n    \
+             wait_for: { net: created }",
+        );
+    let old = snapshot(&stack, CATALOG);
+    assert_eq!(old.nodes["db"].created_edges, ["net"]);
+    let scratch = tempfile::tempdir().unwrap();
+    let restored = restore::stack_of(&old, &settings(), scratch.path()).unwrap();
+    let db = restored.resource("db").unwrap();
+    assert_eq!(db.wait_for.len(), 1);
+    assert_eq!(db.wait_for[0].resource, "net");
+    assert_eq!(db.wait_for[0].until, crate::graph::Until::Created);
+    assert!(restored.resource("uploads").unwrap().wait_for.is_empty());
+}

@@ -20,6 +20,6 @@ pub use builtins::Builtins;
 pub use load::{
     Problem, StackError, load_file, load_file_in, load_str, load_str_in, load_str_with,
 };
-pub use model::{Publish, Resource, Stack};
+pub use model::{Publish, Resource, Stack, Wait, WaitFrom};
 pub use refs::{Ref, RefError, RefSyntaxError, references, substitute};
 pub use validate::{Catalog, KindInfo, validate};
