@@ -10,21 +10,30 @@ use super::args::{DiffArgs, Global, NamedArgs, PinArgs, RollbackArgs, StackArgs}
 use super::output;
 use super::{BadInput, ChangesPending, setup};
 use crate::release::{self, Diff, Snapshot};
-use crate::state::{RevisionRow, StateStore, default_location};
+use crate::state::{RevisionRow, StateStore};
 use crate::tenant::TenantName;
 
 /// The state store when it already exists; `None` for a SQLite file that
 /// is not there yet (reading commands never create one).
 pub(super) async fn existing_state(global: &Global) -> anyhow::Result<Option<StateStore>> {
-    let location = global
-        .state
-        .clone()
-        .unwrap_or_else(|| default_location().display().to_string());
+    let location = setup::state_location(global);
     let is_url = location.contains("://") && !location.starts_with("sqlite://");
     if !is_url && !std::path::Path::new(location.trim_start_matches("sqlite://")).exists() {
         return Ok(None);
     }
     setup::state(global).await.map(Some)
+}
+
+/// The state store holding tenant `name`'s revisions; a missing state file
+/// is an unknown tenant (reading commands never create one).
+async fn tenant_state(global: &Global, name: &TenantName) -> anyhow::Result<StateStore> {
+    match existing_state(global).await? {
+        Some(state) => Ok(state),
+        None => {
+            let location = setup::state_location(global);
+            Err(unknown_tenant(name, &crate::state::redact(&location)))
+        }
+    }
 }
 
 /// A revision's stored content, decoded.
@@ -88,13 +97,7 @@ fn unknown_tenant(name: &TenantName, location: &str) -> anyhow::Error {
 
 pub async fn history(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
     let name = setup::tenant(&a.name)?;
-    let location = global
-        .state
-        .clone()
-        .unwrap_or_else(|| default_location().display().to_string());
-    let Some(state) = existing_state(global).await? else {
-        return Err(unknown_tenant(&name, &crate::state::redact(&location)));
-    };
+    let state = tenant_state(global, &name).await?;
     let rows = state.revisions(name.as_str()).await?;
     if rows.is_empty() {
         return Err(unknown_tenant(&name, state.location()));
@@ -238,13 +241,7 @@ pub(super) async fn changes_for_plan(
 
 pub async fn diff(global: &Global, a: DiffArgs) -> anyhow::Result<()> {
     let name = setup::tenant(&a.name)?;
-    let location = global
-        .state
-        .clone()
-        .unwrap_or_else(|| default_location().display().to_string());
-    let Some(state) = existing_state(global).await? else {
-        return Err(unknown_tenant(&name, &crate::state::redact(&location)));
-    };
+    let state = tenant_state(global, &name).await?;
     let last = state
         .revision(name.as_str(), None)
         .await?

@@ -33,11 +33,16 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-pub async fn state(global: &Global) -> anyhow::Result<StateStore> {
-    let location = global
+/// Where the state store is: `--state`, else the default file.
+pub fn state_location(global: &Global) -> String {
+    global
         .state
         .clone()
-        .unwrap_or_else(|| default_location().display().to_string());
+        .unwrap_or_else(|| default_location().display().to_string())
+}
+
+pub async fn state(global: &Global) -> anyhow::Result<StateStore> {
+    let location = state_location(global);
     StateStore::open(&location).await.map_err(|e| match e {
         crate::state::StateError::Unsupported(_) => BadInput(e.to_string()).into(),
         other => anyhow::Error::new(other),
