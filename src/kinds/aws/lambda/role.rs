@@ -6,7 +6,7 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 
 use super::props::Spec;
 use super::tagging::RoleTagging;
-use crate::kinds::aws::call::partition;
+use crate::kinds::aws::call::{deleted, found, partition};
 use crate::kinds::aws::classify;
 use crate::kinds::aws::tags::{converge, sdk_tags};
 use crate::kinds::{Cx, KindError};
@@ -185,17 +185,19 @@ pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindErro
                     .map_err(|e| classify(&format!("PutRolePolicy {name}"), e))?;
             }
         }
-        None if current.is_some() => match iam
-            .delete_role_policy()
-            .role_name(&name)
-            .policy_name(SQS_POLICY)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("NoSuchEntity") => {}
-            Err(e) => return Err(classify(&format!("DeleteRolePolicy {name}"), e)),
-        },
+        None if current.is_some() => {
+            let answer = iam
+                .delete_role_policy()
+                .role_name(&name)
+                .policy_name(SQS_POLICY)
+                .send()
+                .await;
+            deleted(
+                &format!("DeleteRolePolicy {name}"),
+                answer,
+                &["NoSuchEntity"],
+            )?;
+        }
         None => {}
     }
     Ok(arn)
@@ -203,64 +205,50 @@ pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindErro
 
 /// Detaches and deletes every policy of the role, then the role.
 pub(super) async fn delete_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), KindError> {
-    let gone = |e: &str| e == "NoSuchEntity";
-    let mut attached = Vec::new();
-    let mut items = iam
+    const GONE: &[&str] = &["NoSuchEntity"];
+    let attached = iam
         .list_attached_role_policies()
         .role_name(name)
         .into_paginator()
         .items()
-        .send();
-    while let Some(p) = items.next().await {
-        match p {
-            Ok(p) => attached.extend(p.policy_arn().map(str::to_string)),
-            Err(e) if e.code().is_some_and(gone) => return Ok(()),
-            Err(e) => return Err(classify(&format!("ListAttachedRolePolicies {name}"), e)),
-        }
-    }
-    for arn in attached {
-        match iam
+        .send()
+        .try_collect()
+        .await;
+    let Some(attached) = found(&format!("ListAttachedRolePolicies {name}"), attached, GONE)? else {
+        return Ok(());
+    };
+    for arn in attached.iter().filter_map(|p| p.policy_arn()) {
+        let answer = iam
             .detach_role_policy()
             .role_name(name)
-            .policy_arn(&arn)
+            .policy_arn(arn)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.code().is_some_and(gone) => {}
-            Err(e) => return Err(classify(&format!("DetachRolePolicy {name}"), e)),
-        }
+            .await;
+        deleted(&format!("DetachRolePolicy {name}"), answer, GONE)?;
     }
-    let mut inline = Vec::new();
-    let mut items = iam
+    let inline = iam
         .list_role_policies()
         .role_name(name)
         .into_paginator()
         .items()
-        .send();
-    while let Some(p) = items.next().await {
-        match p {
-            Ok(p) => inline.push(p),
-            Err(e) if e.code().is_some_and(gone) => return Ok(()),
-            Err(e) => return Err(classify(&format!("ListRolePolicies {name}"), e)),
-        }
-    }
+        .send()
+        .try_collect()
+        .await;
+    let Some(inline) = found(&format!("ListRolePolicies {name}"), inline, GONE)? else {
+        return Ok(());
+    };
     for policy in inline {
-        match iam
+        let answer = iam
             .delete_role_policy()
             .role_name(name)
             .policy_name(&policy)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.code().is_some_and(gone) => {}
-            Err(e) => return Err(classify(&format!("DeleteRolePolicy {name}"), e)),
-        }
+            .await;
+        deleted(&format!("DeleteRolePolicy {name}"), answer, GONE)?;
     }
     match iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.code().is_some_and(gone) => Ok(()),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
         // A policy attached meanwhile: the engine retries.
         Err(e) if e.code() == Some("DeleteConflict") => Err(KindError::Transient(format!(
             "DeleteRole {name}: policies are still attached"
