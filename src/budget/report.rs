@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::Weight;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -23,6 +25,10 @@ pub struct NodeTiming {
     /// (or was skipped because an earlier run finished it).
     pub start_ms: Option<u64>,
     pub end_ms: Option<u64>,
+    /// Milliseconds from the run's start when its apply returned its outputs
+    /// (it then waited until ready); `None` when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_ms: Option<u64>,
     /// `succeeded`, `failed`, `skipped`, `not_started`, `deleted`, ...
     pub status: String,
     pub expected_ms: u64,
@@ -85,6 +91,21 @@ impl NodeTiming {
     pub fn duration_ms(&self) -> Option<u64> {
         Some(self.end_ms?.saturating_sub(self.start_ms?))
     }
+
+    /// What it weighed in the run: its duration, and the part of it until
+    /// apply returned (the whole duration when that was not recorded).
+    fn actual_weight(&self) -> Weight {
+        let ms = std::time::Duration::from_millis;
+        let total = self.duration_ms().unwrap_or(0);
+        let apply = match (self.start_ms, self.applied_ms) {
+            (Some(start), Some(applied)) => applied.saturating_sub(start).min(total),
+            _ => total,
+        };
+        Weight {
+            apply: ms(apply),
+            total: ms(total),
+        }
+    }
 }
 
 impl Verdict {
@@ -101,18 +122,25 @@ impl Verdict {
 
 /// The critical path of a finished run from actual durations (`end - start`
 /// of each node; a node without both times weighs 0): the chain of
-/// dependencies that really bounded the run, and its length in ms. Nodes of
-/// `nodes` that are not in `graph` are ignored.
+/// dependencies that really bounded the run, and its length in ms. Across a
+/// `created` edge only the dependency's apply part (`applied - start`)
+/// counts, as its dependent did not wait for the rest. Nodes of `nodes` that
+/// are not in `graph` are ignored.
 pub fn actual_critical_path(
     graph: &crate::graph::Graph,
     nodes: &[NodeTiming],
 ) -> (Vec<String>, u64) {
-    let ms: std::collections::HashMap<&str, u64> = nodes
+    use std::time::Duration;
+    let weights: std::collections::HashMap<&str, Weight> = nodes
         .iter()
-        .map(|n| (n.id.as_str(), n.duration_ms().unwrap_or(0)))
+        .map(|n| (n.id.as_str(), n.actual_weight()))
         .collect();
-    let (path, len) = graph
-        .critical_path(&|id| std::time::Duration::from_millis(ms.get(id).copied().unwrap_or(0)));
+    let (path, len) = graph.critical_path_split(&|id| {
+        weights
+            .get(id)
+            .copied()
+            .unwrap_or(Weight::whole(Duration::ZERO))
+    });
     (path, u64::try_from(len.as_millis()).unwrap_or(u64::MAX))
 }
 
@@ -239,9 +267,44 @@ pub(crate) mod tests {
             kind: "aws.s3.bucket".into(),
             start_ms: start,
             end_ms: end,
+            applied_ms: None,
             status: status.into(),
             expected_ms: 4_000,
         }
+    }
+
+    /// A load balancer whose apply returns its DNS name after 30 s and which
+    /// is ready after 180 s; its DNS record waits only until it is created
+    /// (30 s → 40 s), the app waits for the record (40 s → 100 s). What bounded
+    /// the run is the load balancer alone (180 s), not a chain of 250 s that
+    /// is longer than the run.
+    #[test]
+    fn actual_critical_path_counts_only_the_apply_part_across_created_edges() {
+        let g =
+            crate::graph::tests::graph(&["alb", "record", "app"], &["alb>record", "record>app"])
+                .unwrap()
+                .with_created(&[("alb".into(), "record".into())]);
+        let mut alb = node("alb", Some(0), Some(180_000), "succeeded");
+        alb.applied_ms = Some(30_000);
+        let nodes = vec![
+            alb.clone(),
+            node("record", Some(30_000), Some(40_000), "succeeded"),
+            node("app", Some(40_000), Some(100_000), "succeeded"),
+        ];
+        assert_eq!(
+            actual_critical_path(&g, &nodes),
+            (vec!["alb".to_string()], 180_000)
+        );
+        // Without the apply time recorded, the edge counts the whole node.
+        alb.applied_ms = None;
+        let nodes = [vec![alb], nodes[1..].to_vec()].concat();
+        assert_eq!(
+            actual_critical_path(&g, &nodes),
+            (
+                vec!["alb".to_string(), "record".to_string(), "app".to_string()],
+                250_000
+            )
+        );
     }
 
     pub(crate) fn sample() -> Report {

@@ -72,6 +72,9 @@ struct Shared {
     /// Outputs of the nodes with `created` dependents, once apply returned
     /// them (the node may still be waiting until ready).
     applied: Mutex<HashMap<String, Outputs>>,
+    /// When each node's apply returned (before its wait until ready): the
+    /// report's critical path counts only that part across `created` edges.
+    applied_at: Mutex<HashMap<String, Instant>>,
 }
 
 impl Engine {
@@ -163,6 +166,7 @@ impl Engine {
             redactor: Redactor::default(),
             started: Mutex::new(HashMap::new()),
             applied: Mutex::new(HashMap::new()),
+            applied_at: Mutex::new(HashMap::new()),
         });
 
         let (_, planned) = graph.critical_path_split(&|id| expected.weight(graph.kind_of(id)));
@@ -214,7 +218,17 @@ impl Engine {
         if failed && req.rollback_on_failure {
             self.rollback(req, graph, &book, &shared).await?;
         }
-        let report = book.report(graph, req, run_id, started_at, total, verdict, &expected);
+        let applied_at = shared.applied_at.lock().expect("applied_at table").clone();
+        let report = book.report(
+            graph,
+            req,
+            run_id,
+            started_at,
+            total,
+            verdict,
+            &expected,
+            &applied_at,
+        );
         let status = match verdict {
             Verdict::WithinBudget | Verdict::OverBudget => "ready",
             Verdict::Cancelled => "interrupted",
@@ -580,6 +594,11 @@ async fn apply_node(
             || shared.redactor.holds_secret(value)
     });
     shared.redactor.learn(&outputs);
+    shared
+        .applied_at
+        .lock()
+        .expect("applied_at table")
+        .insert(job.id.clone(), Instant::now());
     if let Some(tx) = created {
         shared
             .applied
@@ -789,6 +808,7 @@ impl<'a> Book<'a> {
         total: Duration,
         verdict: Verdict,
         expected: &ExpectedDurations,
+        applied_at: &HashMap<String, Instant>,
     ) -> Report {
         let nodes: Vec<NodeTiming> = graph
             .ids()
@@ -804,6 +824,9 @@ impl<'a> Book<'a> {
                     kind: graph.kind_of(id).to_string(),
                     start_ms: start.map(|t| ms_between(self.origin, t)),
                     end_ms: end.map(|t| ms_between(self.origin, t)),
+                    applied_ms: start
+                        .and(applied_at.get(id))
+                        .map(|t| ms_between(self.origin, *t)),
                     status: status.into(),
                     expected_ms: expected.of(graph.kind_of(id)).as_millis() as u64,
                 }

@@ -121,6 +121,18 @@ async fn a_created_dependent_runs_while_its_dependency_is_not_ready_a_ready_one_
     // dns got lb's output from apply, before lb was ready.
     let dns = report.nodes.iter().find(|n| n.id == "dns").unwrap();
     assert_eq!(dns.status, "succeeded");
+    // The report knows when lb's apply returned: dns started after it,
+    // lb was done only after dns; so the critical path does not run
+    // through dns.
+    let lb = report.nodes.iter().find(|n| n.id == "lb").unwrap();
+    let applied = lb.applied_ms.expect("lb's apply time is recorded");
+    assert!(applied <= dns.start_ms.unwrap(), "{report:#?}");
+    assert!(dns.end_ms.unwrap() <= lb.end_ms.unwrap(), "{report:#?}");
+    assert_eq!(report.critical_path.first().map(String::as_str), Some("lb"));
+    assert!(
+        !report.critical_path.contains(&"dns".to_string()),
+        "{report:#?}"
+    );
     let events = kit.engine.state.events(TENANT).await.unwrap();
     let records = crate::journal::replay(&events).unwrap();
     assert_eq!(records["dns"].outputs["value"], "alias to lb-dns-name");

@@ -227,6 +227,7 @@ impl Engine {
                     kind: d.kind.clone(),
                     start_ms: Some(ms_between(origin, d.start)),
                     end_ms: Some(ms_between(origin, d.end)),
+                    applied_ms: None,
                     status: if d.error.is_some() {
                         "delete_failed"
                     } else {

@@ -277,6 +277,7 @@ impl LiveRun {
                     kind: n.kind.clone(),
                     start_ms: n.start_ms,
                     end_ms: n.end_ms.or(Some(elapsed)),
+                    applied_ms: None,
                     status: n.state.clone(),
                     expected_ms: 0,
                 })
