@@ -328,6 +328,104 @@ impl Operation {
     }
 }
 
+stored_words! {
+    /// Where a rollout is (`rollouts.status`).
+    pub enum RolloutStatus ("rollout status") {
+        /// Its driver is (or was, before a crash: resume it) starting tenants.
+        Running = "running",
+        /// Paused by `envctl rollout pause`: the driver starts no tenant
+        /// until it is resumed (tenants already started finish).
+        Paused = "paused",
+        /// Aborted by `envctl rollout abort`: no further tenant starts.
+        Aborted = "aborted",
+        /// Every tenant upgraded, unchanged or skipped; none failed.
+        Succeeded = "succeeded",
+        /// Every tenant was tried; some failed, within `--max-failures`.
+        Failed = "failed",
+        /// Failures passed `--max-failures`: the rest were not started.
+        Stopped = "stopped",
+    }
+}
+
+impl RolloutStatus {
+    /// Is the rollout over (nothing will start again)?
+    pub fn is_final(self) -> bool {
+        !matches!(self, RolloutStatus::Running | RolloutStatus::Paused)
+    }
+}
+
+stored_words! {
+    /// Where one tenant of a rollout is (`rollout_tenants.status`): the
+    /// rollout's intent log. See [`RolloutTenantStatus::may_become`].
+    pub enum RolloutTenantStatus ("rollout tenant status") {
+        /// Not started yet.
+        Pending = "pending",
+        /// Its new revision is being applied (written before the apply).
+        Applying = "applying",
+        /// Applied; its health gate (rollout, soak) is running.
+        Gating = "gating",
+        /// Its apply or gate failed; the previous revision is being
+        /// re-applied (written before the rollback).
+        RollingBack = "rolling_back",
+        /// Upgraded and healthy.
+        Succeeded = "succeeded",
+        /// Its latest revision already holds the new content: nothing ran.
+        Unchanged = "unchanged",
+        /// Pinned (or otherwise excluded): nothing ran; the message says why.
+        Skipped = "skipped",
+        /// Refused (e.g. a data-bearing resource would be replaced) or
+        /// failed with nothing to roll back to; the message says why.
+        Failed = "failed",
+        /// Failed its apply or gate and runs its previous revision again.
+        RolledBack = "rolled_back",
+        /// Failed, and the rollback failed too: look at it by hand.
+        RollbackFailed = "rollback_failed",
+    }
+}
+
+impl RolloutTenantStatus {
+    /// Is the tenant done with (a resume never touches it again)?
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            RolloutTenantStatus::Pending
+                | RolloutTenantStatus::Applying
+                | RolloutTenantStatus::Gating
+                | RolloutTenantStatus::RollingBack
+        )
+    }
+
+    /// Did the tenant count as a failure of its rollout?
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            RolloutTenantStatus::Failed
+                | RolloutTenantStatus::RolledBack
+                | RolloutTenantStatus::RollbackFailed
+        )
+    }
+
+    /// The one legal-transition rule of the intent log:
+    /// - `pending` → `applying` (started), or straight to `unchanged`,
+    ///   `skipped` or `failed` (decided without touching the tenant);
+    /// - `applying` → `gating` (applied), `rolling_back` (the apply failed)
+    ///   or `failed` (nothing to roll back to);
+    /// - `gating` → `succeeded`, or `rolling_back` (the gate failed);
+    /// - `rolling_back` → `rolled_back` or `rollback_failed`;
+    /// - a state in progress may be re-entered by a resume (`applying` →
+    ///   `applying`, ...); a final state never changes.
+    pub fn may_become(self, next: RolloutTenantStatus) -> bool {
+        use RolloutTenantStatus::*;
+        match (self, next) {
+            (Pending, Applying | Unchanged | Skipped | Failed) => true,
+            (Applying, Applying | Gating | RollingBack | Failed) => true,
+            (Gating, Gating | Succeeded | RollingBack) => true,
+            (RollingBack, RollingBack | RolledBack | RollbackFailed) => true,
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,16 @@ pub enum Command {
         #[command(subcommand)]
         target: TenantTarget<RollbackArgs>,
     },
+    /// Upgrade many tenants to a stack in health-gated waves (canary first, then batches)
+    ///
+    /// Each tenant's change against its latest revision is applied through create (no change:
+    /// nothing runs), gated on health (Deployments complete, then available for the soak) and
+    /// rolled back to its previous revision when the apply or the gate fails. Pinned tenants are
+    /// skipped; replacing a data-bearing resource is refused unless --allow-replace names it.
+    /// `rollout status|pause|resume|abort` act on a recorded rollout. Exit codes: 0 succeeded
+    /// (or paused), 1 a tenant failed or the rollout stopped or was aborted, 2 bad input (nothing
+    /// was recorded).
+    Rollout(RolloutCmd),
     /// Put a hibernated tenant back as it was and wait until it is ready
     ///
     /// Exit codes: 0 ready (or awake already), 1 a step failed or timed out (run it again), 2 bad input.
@@ -367,9 +377,86 @@ pub struct DestroyArgs {
 #[derive(Subcommand, Debug)]
 pub enum GetTarget {
     Tenants(GetTenantsArgs),
+    /// Rollouts, newest first: status and tenant counts
+    Rollouts(GetRolloutsArgs),
     /// Estimated cost per owner: tenants alive, hourly and monthly now,
     /// accrued by all of the owner's tenants (destroyed ones included)
     Costs(GetCostsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GetRolloutsArgs {
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RolloutCmd {
+    #[command(subcommand)]
+    pub command: Option<RolloutCommand>,
+    #[command(flatten)]
+    pub start: RolloutArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RolloutCommand {
+    /// A rollout's waves and tenants: outcome, revisions, reason [default: the newest rollout]
+    Status(RolloutStatusArgs),
+    /// Start no further tenant of a running rollout (tenants under way finish their step)
+    Pause(RolloutIdArgs),
+    /// Continue a paused rollout, or one whose envctl died (from its intent log)
+    Resume(RolloutIdArgs),
+    /// End a rollout: no further tenant starts; those done stay as they are
+    Abort(RolloutIdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RolloutArgs {
+    /// The stack (and its catalog) to roll out
+    #[arg(long)]
+    pub stack: Option<PathBuf>,
+    /// Tenants, comma-separated names or globs (`acme,shop-*`), in the order to roll out
+    #[arg(long, conflicts_with = "all")]
+    pub tenants: Option<String>,
+    /// Every tenant with a recorded revision (not destroyed), by name
+    #[arg(long)]
+    pub all: bool,
+    /// The first N tenants form wave 0 alone, before any batch
+    #[arg(long, default_value_t = 0)]
+    pub canary: usize,
+    /// Tenants per wave after the canaries, run in parallel: N, or P% of the rollout's tenants
+    #[arg(long, default_value = "25%")]
+    pub batch: String,
+    /// Failed tenants tolerated; one more stops the rollout (the rest stay pending)
+    #[arg(long, default_value_t = 0)]
+    pub max_failures: usize,
+    /// How long a tenant's Deployments must stay fully available after its rollout completed
+    #[arg(long, default_value = "10s")]
+    pub soak: String,
+    /// A node (by id) whose replacement or deletion, though it holds data, is allowed; repeatable
+    #[arg(long = "allow-replace", value_name = "RESOURCE")]
+    pub allow_replace: Vec<String>,
+    /// The environment every tenant is applied in [default: each tenant's latest revision's]
+    #[arg(short, long)]
+    pub environment: Option<String>,
+    /// Format of the final report
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RolloutStatusArgs {
+    pub id: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RolloutIdArgs {
+    pub id: String,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 #[derive(Args, Debug)]

@@ -11,6 +11,7 @@ pub mod progress;
 mod reap_cmd;
 mod release_cmd;
 mod render_cmd;
+mod rollout_cmd;
 mod serve_cmd;
 mod setup;
 mod tenant_cmd;
@@ -85,6 +86,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             target: args::GetTarget::Tenants(a),
         } => tenant_cmd::get_tenants(&global, a).await,
         Command::Get {
+            target: args::GetTarget::Rollouts(a),
+        } => rollout_cmd::get_rollouts(&global, a).await,
+        Command::Get {
             target: args::GetTarget::Costs(a),
         } => tenant_cmd::get_costs(&global, a).await,
         Command::Describe {
@@ -134,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback {
             target: TenantTarget::Tenant(a),
         } => release_cmd::rollback(&global, a).await,
+        Command::Rollout(a) => rollout_cmd::rollout(&global, a).await,
         Command::Explain(a) => explain_cmd::explain(a),
         Command::Schema => explain_cmd::schema(),
     }

@@ -38,13 +38,7 @@ async fn tenant_state(global: &Global, name: &TenantName) -> anyhow::Result<Stat
 
 /// A revision's stored content, decoded.
 fn content(row: &RevisionRow) -> anyhow::Result<Snapshot> {
-    Snapshot::from_json(&row.content_json).map_err(|e| {
-        anyhow::anyhow!(
-            "tenant {} revision {}: {e}; the state store may be from a newer envctl",
-            row.tenant,
-            row.revision
-        )
-    })
+    release::reapply::content(row).map_err(anyhow::Error::msg)
 }
 
 /// One line of `history`.
@@ -343,35 +337,6 @@ pub async fn unpin(global: &Global, a: NamedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A directory of this process, removed when dropped.
-struct ScratchDir(PathBuf);
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The stack-wide settings of a rollback (budget, timeouts, limits,
-/// expected durations): the stack file's as it is now, or the defaults
-/// when it no longer loads.
-fn settings(global: &Global, path: &std::path::Path) -> crate::stack::Stack {
-    crate::stack::load_file_in(path, &setup::builtins(global)).unwrap_or_else(|_| {
-        crate::stack::Stack {
-            path: path.to_path_buf(),
-            name: String::new(),
-            environment: String::new(),
-            budget: crate::stack::model::DEFAULT_BUDGET,
-            ttl: None,
-            expected: Default::default(),
-            timeouts: Default::default(),
-            limits: Default::default(),
-            hibernate: None,
-            resources: Vec::new(),
-        }
-    })
-}
-
 pub async fn rollback(global: &Global, a: RollbackArgs) -> anyhow::Result<()> {
     let name = setup::tenant(&a.name)?;
     let state = setup::state(global).await?;
@@ -399,28 +364,14 @@ pub async fn rollback(global: &Global, a: RollbackArgs) -> anyhow::Result<()> {
     if let Some(pin) = state.pinned(name.as_str()).await? {
         return Err(BadInput(release::pin::refusal(name.as_str(), pin.revision)).into());
     }
-    let snap = content(&row)?;
-    let scratch = ScratchDir(
-        std::env::temp_dir().join(format!("envctl-rollback-{}", uuid::Uuid::new_v4().simple())),
-    );
-    let stack = release::restore::stack_of(
-        &snap,
-        &settings(global, std::path::Path::new(&row.stack_path)),
-        &scratch.0,
-    )
-    .map_err(|e| BadInput(format!("rollback of tenant {name} to revision {to}: {e}")))?;
+    let restored = release::reapply::restore(&row, &setup::builtins(global)).map_err(BadInput)?;
     let preflight = match a.skip_preflight {
         true => None,
-        false => Some(super::tenant_cmd::run_preflight(global, &name, &stack).await),
+        false => Some(super::tenant_cmd::run_preflight(global, &name, &restored.stack).await),
     };
     if let Some(why) = preflight.as_ref().and_then(|p| p.refusal()) {
         return Err(BadInput(why).into());
     }
-    let expires_at = state
-        .tenant(name.as_str())
-        .await?
-        .and_then(|t| t.expires_at)
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
     eprintln!(
         "tenant {name}: re-applying revision {to} (it runs revision {})",
         latest.revision
@@ -432,18 +383,13 @@ pub async fn rollback(global: &Global, a: RollbackArgs) -> anyhow::Result<()> {
         crate::engine::limits::DEFAULT_PARALLELISM,
     )
     .await?;
-    let req = crate::engine::CreateRequest {
-        tenant: name.clone(),
-        environment: row.environment.clone(),
-        budget: stack.budget,
-        stack,
-        expires_at,
-        rollback_on_failure: false,
-        // The tenant's owner stays; the revision is recorded as theirs.
-        owner: None,
-        note: None,
-        run_id: None,
-    };
+    let req = release::reapply::request(
+        &state,
+        &name,
+        restored.stack.clone(),
+        restored.environment.clone(),
+    )
+    .await?;
     let result = engine.create(&req).await;
     super::tenant_cmd::conclude(engine, renderer, result, a.output).await?;
     if let Some(r) = state.revision(name.as_str(), None).await?
@@ -454,6 +400,6 @@ pub async fn rollback(global: &Global, a: RollbackArgs) -> anyhow::Result<()> {
             r.revision
         );
     }
-    drop(scratch);
+    drop(restored);
     Ok(())
 }

@@ -11,7 +11,9 @@
 pub mod diff;
 pub mod immutable;
 pub mod pin;
+pub mod reapply;
 pub mod restore;
+pub mod rollout;
 pub mod snapshot;
 
 pub use diff::{Action, Diff, FieldChange, NodeChange, diff};

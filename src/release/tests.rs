@@ -310,3 +310,18 @@ fn a_restored_revision_keeps_its_created_edges() {
     assert_eq!(db.wait_for[0].until, crate::graph::Until::Created);
     assert!(restored.resource("uploads").unwrap().wait_for.is_empty());
 }
+
+#[test]
+fn a_rollout_refuses_replacing_the_database_unless_it_is_allowed() {
+    use super::rollout::safety::refusal;
+    let old = snapshot(STACK, CATALOG);
+    let new = snapshot(&STACK.replace("engine: postgres", "engine: mysql"), CATALOG);
+    let why = refusal(&diff(&old, &new), &[]).expect("refused");
+    assert!(why.contains("replace db (aws.rds.instance)"), "{why}");
+    assert!(why.contains("the database's data would be lost"), "{why}");
+    assert!(why.contains("--allow-replace db"), "{why}");
+    assert_eq!(refusal(&diff(&old, &new), &["db".to_string()]), None);
+    // A new tag only: nothing to refuse.
+    let retagged = snapshot(STACK, &CATALOG.replace("4.2.0", "4.3.0"));
+    assert_eq!(refusal(&diff(&old, &retagged), &[]), None);
+}

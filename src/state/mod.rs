@@ -1,6 +1,7 @@
 //! Durable state: tenants, runs, the per-node event log (the journal's
 //! storage), per-tenant locks, the audit log, learned durations and each
-//! tenant's recorded revisions and pin (releases), at
+//! tenant's recorded revisions and pin (releases), rollouts and their
+//! per-tenant intent log, at
 //! `ENVCTL_STATE`: a SQLite file by default (a path or `sqlite://` URL), or a
 //! PostgreSQL database (`postgres://` URL) shared by several processes and
 //! machines. No secret value is ever written here: the journal only hands
@@ -12,6 +13,7 @@ mod hibernation;
 mod lock;
 mod notifications;
 mod revisions;
+mod rollouts;
 mod rows;
 mod sessions;
 mod watch;
@@ -21,6 +23,7 @@ pub use hibernation::HibernationPeriod;
 pub use lock::{LockHeld, TenantLock};
 pub use notifications::NotificationRow;
 pub use revisions::{NewRevision, PinRow, RevisionRow};
+pub use rollouts::{NewRollout, PlannedTenant, RolloutRow, RolloutTenantRow, TenantMove};
 pub use rows::{AuditRow, EventRow, RunRow, TenantRow};
 pub use sessions::SessionRow;
 

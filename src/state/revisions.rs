@@ -134,6 +134,15 @@ impl StateStore {
         Ok(row.as_ref().map(RevisionRow::from_row))
     }
 
+    /// The tenants that have at least one recorded revision, by name.
+    pub async fn revised_tenants(&self) -> Result<Vec<String>, StateError> {
+        let rows = sqlx::query("SELECT DISTINCT tenant FROM revisions ORDER BY tenant")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db_err(e))?;
+        Ok(rows.iter().map(|r| r.get("tenant")).collect())
+    }
+
     /// Pins `tenant` at `revision` (replacing an earlier pin).
     pub async fn pin(
         &self,

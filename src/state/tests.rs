@@ -146,6 +146,9 @@ on_both_backends!(
     the_audit_log_lists_the_newest_first,
     revisions_are_numbered_per_tenant_and_read_back_in_order,
     a_pin_is_set_moved_listed_and_removed,
+    a_rollout_is_recorded_with_its_tenants_pending_in_order,
+    a_rollout_tenant_moves_only_from_the_status_it_has,
+    a_rollout_status_moves_only_from_the_listed_ones,
 );
 
 fn new_revision<'a>(tenant: &'a str, run_id: &'a str, content: &'a str) -> NewRevision<'a> {
@@ -789,4 +792,203 @@ async fn both_backends_have_the_same_tables_and_columns() {
     .await;
     assert!(on_sqlite.len() > 30, "{on_sqlite:?}");
     assert_eq!(on_sqlite, on_postgres);
+}
+
+// ---- rollouts ---------------------------------------------------------------
+
+use crate::lifecycle::{RolloutStatus, RolloutTenantStatus as T};
+
+fn planned(names: &[(&str, i64)]) -> Vec<PlannedTenant> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, (t, wave))| PlannedTenant {
+            tenant: t.to_string(),
+            wave: *wave,
+            position: i as i64,
+        })
+        .collect()
+}
+
+async fn a_rollout_is_recorded_with_its_tenants_pending_in_order(s: &StateStore) {
+    assert_eq!(s.rollout("r1").await.unwrap(), None);
+    let tenants = planned(&[("acme", 0), ("zeta", 1), ("beta", 1), ("gamma", 2)]);
+    s.insert_rollout(&NewRollout {
+        id: "r1",
+        created_by: Some("olga"),
+        spec_json: "{\"stack\":\"s\"}",
+        tenants: &tenants,
+    })
+    .await
+    .unwrap();
+    let r = s.rollout("r1").await.unwrap().unwrap();
+    assert_eq!(r.status, RolloutStatus::Running);
+    assert_eq!(r.created_by.as_deref(), Some("olga"));
+    assert_eq!(r.spec_json, "{\"stack\":\"s\"}");
+    let rows = s.rollout_tenants("r1").await.unwrap();
+    let order: Vec<(&str, i64, T)> = rows
+        .iter()
+        .map(|t| (t.tenant.as_str(), t.wave, t.status))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("acme", 0, T::Pending),
+            ("zeta", 1, T::Pending),
+            ("beta", 1, T::Pending),
+            ("gamma", 2, T::Pending)
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|t| t.started_at.is_none() && t.from_revision.is_none())
+    );
+    // A second rollout with the same id is refused as a whole: no tenant
+    // row of it is left behind.
+    let other = planned(&[("delta", 1)]);
+    assert!(
+        s.insert_rollout(&NewRollout {
+            id: "r1",
+            created_by: None,
+            spec_json: "{}",
+            tenants: &other,
+        })
+        .await
+        .is_err()
+    );
+    assert_eq!(s.rollout_tenants("r1").await.unwrap().len(), 4);
+    s.insert_rollout(&NewRollout {
+        id: "r2",
+        created_by: None,
+        spec_json: "{}",
+        tenants: &other,
+    })
+    .await
+    .unwrap();
+    let ids: Vec<String> = s
+        .rollouts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"r1".to_string()) && ids.contains(&"r2".to_string()));
+}
+
+async fn a_rollout_tenant_moves_only_from_the_status_it_has(s: &StateStore) {
+    let tenants = planned(&[("acme", 1), ("beta", 1)]);
+    s.insert_rollout(&NewRollout {
+        id: "r",
+        created_by: None,
+        spec_json: "{}",
+        tenants: &tenants,
+    })
+    .await
+    .unwrap();
+    let start = TenantMove {
+        from_revision: Some(3),
+        ..Default::default()
+    };
+    assert!(
+        s.move_rollout_tenant("r", "acme", T::Pending, T::Applying, &start)
+            .await
+            .unwrap()
+    );
+    // A second driver claiming the same tenant loses.
+    assert!(
+        !s.move_rollout_tenant("r", "acme", T::Pending, T::Applying, &start)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.move_rollout_tenant(
+            "r",
+            "acme",
+            T::Applying,
+            T::Gating,
+            &TenantMove {
+                to_revision: Some(4),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+    );
+    let done = TenantMove {
+        message: Some("healthy for 10s"),
+        ..Default::default()
+    };
+    assert!(
+        s.move_rollout_tenant("r", "acme", T::Gating, T::Succeeded, &done)
+            .await
+            .unwrap()
+    );
+    let acme = s.rollout_tenants("r").await.unwrap().remove(0);
+    assert_eq!(acme.status, T::Succeeded);
+    assert_eq!((acme.from_revision, acme.to_revision), (Some(3), Some(4)));
+    assert_eq!(acme.message.as_deref(), Some("healthy for 10s"));
+    assert!(acme.started_at.is_some() && acme.ended_at.is_some());
+    // A final state never changes, and an illegal move is refused unwritten.
+    let err = s
+        .move_rollout_tenant(
+            "r",
+            "acme",
+            T::Succeeded,
+            T::Applying,
+            &TenantMove::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("may not go from succeeded to applying"),
+        "{err}"
+    );
+    assert!(
+        s.move_rollout_tenant(
+            "r",
+            "beta",
+            T::Pending,
+            T::Skipped,
+            &TenantMove {
+                message: Some("pinned at revision 2"),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+    );
+    let beta = s.rollout_tenants("r").await.unwrap().remove(1);
+    assert_eq!(beta.status, T::Skipped);
+    assert_eq!(beta.started_at, None);
+    assert!(beta.ended_at.is_some());
+}
+
+async fn a_rollout_status_moves_only_from_the_listed_ones(s: &StateStore) {
+    s.insert_rollout(&NewRollout {
+        id: "r",
+        created_by: None,
+        spec_json: "{}",
+        tenants: &[],
+    })
+    .await
+    .unwrap();
+    use RolloutStatus::*;
+    assert!(s.move_rollout("r", &[Running], Paused, None).await.unwrap());
+    assert!(
+        s.move_rollout("r", &[Running, Paused], Aborted, Some("by olga"))
+            .await
+            .unwrap()
+    );
+    // A resume does not undo the abort.
+    assert!(!s.move_rollout("r", &[Paused], Running, None).await.unwrap());
+    let r = s.rollout("r").await.unwrap().unwrap();
+    assert_eq!(r.status, Aborted);
+    assert_eq!(r.message.as_deref(), Some("by olga"));
+    assert!(
+        !s.move_rollout("nope", &[Running], Paused, None)
+            .await
+            .unwrap()
+    );
 }
