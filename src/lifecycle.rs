@@ -630,4 +630,33 @@ mod tests {
         assert_eq!(Word::<Operation>::word("wake"), Ok(Operation::Wake));
         assert!(Word::<RunStatus>::word("nope").is_err());
     }
+
+    #[test]
+    fn a_rollout_tenant_moves_forward_only_and_a_final_state_never_changes() {
+        use RolloutTenantStatus::*;
+        for s in RolloutTenantStatus::ALL {
+            assert_eq!(s.as_str().parse::<RolloutTenantStatus>(), Ok(*s));
+            if s.is_final() {
+                assert!(
+                    RolloutTenantStatus::ALL.iter().all(|n| !s.may_become(*n)),
+                    "{s} is final"
+                );
+            }
+        }
+        assert!(Pending.may_become(Applying) && Pending.may_become(Unchanged));
+        assert!(Applying.may_become(Applying), "a resume re-enters a step");
+        assert!(Applying.may_become(Gating) && Gating.may_become(RollingBack));
+        assert!(RollingBack.may_become(RolledBack));
+        assert!(
+            !Pending.may_become(Succeeded),
+            "success only through the gate"
+        );
+        assert!(!Gating.may_become(Applying), "never applied twice");
+        assert!(!Applying.may_become(Pending));
+        assert!(RolledBack.is_failure() && !Unchanged.is_failure());
+        for s in RolloutStatus::ALL {
+            assert_eq!(s.as_str().parse::<RolloutStatus>(), Ok(*s));
+        }
+        assert!(!RolloutStatus::Paused.is_final() && RolloutStatus::Stopped.is_final());
+    }
 }

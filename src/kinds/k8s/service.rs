@@ -2,8 +2,9 @@
 //! Reads the values the service consumes from the value store (service over
 //! tenant-common over environment-common), renders its manifests from the
 //! blueprints, applies them with server-side apply, and is ready when the
-//! Deployment's rollout is complete (observed generation, updated and
-//! available replicas — kube-runtime's `is_deployment_completed`).
+//! Deployment's rollout is complete (observed generation, every replica
+//! updated and available, no old one left: `kubectl rollout status`'s rule,
+//! [`rollout_pending`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams};
-use kube::runtime::wait::{Condition, conditions};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -47,9 +47,9 @@ static SCHEMA: LazyLock<PropSchema> = LazyLock::new(|| PropSchema::of::<ServiceP
 /// Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress) are
 /// rendered from the blueprints with the values the service consumes from
 /// the value store (service over tenant-common over environment-common) and
-/// applied with server-side apply. Ready is kube-runtime's
-/// `is_deployment_completed`: observed generation, updated and available
-/// replicas.
+/// applied with server-side apply. Ready is `kubectl rollout status`'s
+/// rule: observed generation, every replica updated and available, no old
+/// one left.
 ///
 /// Rules: `namespace` is an RFC 1123 DNS label (Kubernetes "Object Names
 /// and IDs"); `rollout_timeout` is a duration as humantime reads it
@@ -255,7 +255,7 @@ impl Kind for ServiceKind {
             .get_opt(name)
             .await
             .map_err(|e| classify(&format!("get deployment {name}"), e))?;
-        if conditions::is_deployment_completed().matches_object(d.as_ref()) {
+        if d.as_ref().is_some_and(|d| rollout_pending(d).is_none()) {
             return Ok(Readiness::Ready);
         }
         let status = d.and_then(|d| d.status).unwrap_or_default();
@@ -295,9 +295,96 @@ impl Kind for ServiceKind {
     }
 }
 
+/// Why the Deployment's newest spec has not rolled out yet; `None` once it
+/// has. `kubectl rollout status`'s rule (kubectl
+/// pkg/polymorphichelpers/rollout_status.go, DeploymentStatusViewer): the
+/// controller has observed the newest generation, every wanted replica is
+/// updated, no old replica is left, and every updated one is available.
+/// The `Progressing` condition alone (kube-runtime's
+/// `is_deployment_completed`) is not enough: re-applying a spec whose
+/// ReplicaSet exists already and cannot get its pods (a full quota) makes
+/// no progress, so the controller leaves the previous
+/// `NewReplicaSetAvailable` in place.
+pub fn rollout_pending(d: &Deployment) -> Option<String> {
+    let s = d.status.clone().unwrap_or_default();
+    let generation = d.metadata.generation.unwrap_or(0);
+    if s.observed_generation.unwrap_or(0) < generation {
+        return Some(format!(
+            "rollout: waiting for the controller to observe generation {generation}"
+        ));
+    }
+    let want = d.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1);
+    let (updated, total, available) = (
+        s.updated_replicas.unwrap_or(0),
+        s.replicas.unwrap_or(0),
+        s.available_replicas.unwrap_or(0),
+    );
+    if updated < want {
+        return Some(format!("rollout: {updated} of {want} new replicas updated"));
+    }
+    if total > updated {
+        return Some(format!(
+            "rollout: {} old replicas pending termination",
+            total - updated
+        ));
+    }
+    if available < updated {
+        return Some(format!(
+            "rollout: {available} of {updated} updated replicas available"
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment(
+        generation: i64,
+        observed: i64,
+        want: i32,
+        status: (i32, i32, i32),
+    ) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "generation": generation},
+            "spec": {"replicas": want, "selector": {}, "template": {}},
+            "status": {
+                "observedGeneration": observed,
+                "updatedReplicas": status.0,
+                "replicas": status.1,
+                "availableReplicas": status.2,
+                // What the controller leaves in place when a re-applied
+                // spec makes no progress.
+                "conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_rollout_is_done_when_every_replica_is_new_and_available() {
+        assert_eq!(rollout_pending(&deployment(2, 2, 2, (2, 2, 2))), None);
+    }
+
+    #[test]
+    fn a_stale_completed_condition_does_not_make_a_stuck_rollout_ready() {
+        // The new ReplicaSet cannot get its pod: the old one still serves.
+        let why = rollout_pending(&deployment(3, 3, 1, (0, 1, 1))).unwrap();
+        assert!(why.contains("0 of 1 new replicas updated"), "{why}");
+        let why = rollout_pending(&deployment(4, 3, 1, (1, 1, 1))).unwrap();
+        assert!(why.contains("observe generation 4"), "{why}");
+        assert!(
+            rollout_pending(&deployment(3, 3, 1, (1, 2, 2)))
+                .unwrap()
+                .contains("old replicas")
+        );
+        assert!(
+            rollout_pending(&deployment(3, 3, 1, (1, 1, 0)))
+                .unwrap()
+                .contains("available")
+        );
+    }
 
     fn issues(extra: &str) -> Vec<(String, String)> {
         let yaml = format!("service: orders\nnamespace: t-acme\ndomain: apps.acme.io\n{extra}");

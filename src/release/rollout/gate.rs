@@ -1,5 +1,5 @@
 //! The health gate of one tenant after its apply: each of its Deployments
-//! completes its rollout (the newest ReplicaSet available; the engine has
+//! completes its rollout (`kubectl rollout status`'s rule; the engine has
 //! already waited for this, a resumed rollout has not), then stays fully
 //! available for the soak. Both wait on watches of the objects
 //! (`kube::runtime::wait::await_condition`, `watcher::watch_object`), not
@@ -12,10 +12,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::wait::await_condition;
 use kube::runtime::watcher::watch_object;
 
 use crate::kinds::k8s::KubeClient;
+use crate::kinds::k8s::service::rollout_pending;
 
 /// A Deployment of the tenant: namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +57,12 @@ pub fn unavailable(d: &Deployment) -> Option<String> {
     None
 }
 
+/// Has `d`'s newest spec rolled out (`kubectl rollout status`'s rule, the
+/// one the engine waits on), and is it fully available?
+fn complete(d: Option<&Deployment>) -> bool {
+    d.is_some_and(|d| rollout_pending(d).is_none() && unavailable(d).is_none())
+}
+
 /// Waits until every Deployment in `deployments` has completed its
 /// rollout (within `rollout_timeout`), then watches them for `soak`: `Ok`
 /// when all stayed fully available, else why not, naming the Deployment.
@@ -68,11 +75,8 @@ pub async fn check(
     let client = kube.get().await.map_err(|e| e.to_string())?;
     for d in deployments {
         let api: Api<Deployment> = Api::namespaced(client.clone(), &d.namespace);
-        let done = tokio::time::timeout(
-            rollout_timeout,
-            await_condition(api, &d.name, conditions::is_deployment_completed()),
-        )
-        .await;
+        let done =
+            tokio::time::timeout(rollout_timeout, await_condition(api, &d.name, complete)).await;
         match done {
             Err(_) => {
                 return Err(format!(
