@@ -304,6 +304,13 @@ async fn openapi_document_matches_the_routes() {
         "POST /api/tenants",
         "POST /api/tenants/{name}/extend",
         "POST /api/tenants/{name}/protect",
+        "GET /api/rollouts",
+        "POST /api/rollouts",
+        "GET /api/rollouts/{id}",
+        "GET /api/rollouts/{id}/events",
+        "POST /api/rollouts/{id}/pause",
+        "POST /api/rollouts/{id}/resume",
+        "POST /api/rollouts/{id}/abort",
     ];
     expected.sort();
     assert_eq!(operations, expected, "the document and the routes differ");

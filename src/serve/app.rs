@@ -26,6 +26,8 @@ pub struct App {
     pub tenant_list: super::list_cache::TenantListCache,
     /// Webhook notifications (a notifier with no webhooks sends nothing).
     pub notifier: Arc<super::notify::Notifier>,
+    /// The rollouts this server drives now.
+    pub rollouts: super::rollouts::Rollouts,
 }
 
 pub type AppState = Arc<App>;

@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus text format: runs by outcome, run durations,
-//! budget overruns, runs in flight, tenants alive and the reaper's actions.
+//! budget overruns, runs in flight, tenants alive, the reaper's actions,
+//! webhook deliveries and rollouts' tenants by outcome.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -22,6 +23,11 @@ struct OperationLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
     action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,6 +54,7 @@ pub struct Metrics {
     tenants_alive: Gauge,
     reaper: Family<ActionLabels, Counter>,
     notifications: Family<NotificationLabels, Counter>,
+    rollout_tenants: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -100,7 +107,14 @@ impl Metrics {
             "Webhook deliveries by event and outcome (delivered, failed, duplicate: already sent by this or another server, not_sent: the state store could not record it)",
             notifications.clone(),
         );
+        let rollout_tenants = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "rollout_tenants",
+            "Tenants of rollouts driven by this server that reached a final status, by that status (succeeded, unchanged, skipped, failed, rolled_back, rollback_failed)",
+            rollout_tenants.clone(),
+        );
         Self {
+            rollout_tenants,
             notifications,
             registry,
             runs,
@@ -153,6 +167,15 @@ impl Metrics {
             .inc();
     }
 
+    /// One tenant of a rollout that ended as `outcome`.
+    pub fn rollout_tenant(&self, outcome: &str) {
+        self.rollout_tenants
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
     /// The text exposition, with `tenants_alive` as of now.
     pub fn render(&self, tenants_alive: i64) -> String {
         self.tenants_alive.set(tenants_alive);
@@ -175,6 +198,7 @@ mod tests {
         m.reaper_action("destroyed", 2);
         m.reaper_action("refused", 0);
         m.notification("tenant.ready", "delivered");
+        m.rollout_tenant("rolled_back");
         let text = m.render(3);
         for want in [
             r#"envctl_runs_total{operation="create",outcome="succeeded"} 1"#,
@@ -184,6 +208,7 @@ mod tests {
             "envctl_runs_active 0",
             r#"envctl_reaper_actions_total{action="destroyed"} 2"#,
             r#"envctl_notifications_total{event="tenant.ready",outcome="delivered"} 1"#,
+            r#"envctl_rollout_tenants_total{outcome="rolled_back"} 1"#,
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod notify;
 pub mod page;
 pub mod resume;
+pub mod rollouts;
 pub mod schedule;
 pub mod views;
 
@@ -35,13 +36,14 @@ use crate::engine::Engine;
 #[openapi(
     info(
         title = "envctl",
-        description = "Request, watch, extend and destroy single-tenant environments. Authenticate with `Authorization: Bearer <token>` or the session cookie set by POST /api/login. Roles: viewer (read), requester (create; extend and destroy own tenants), operator (everything)."
+        description = "Request, watch, extend and destroy single-tenant environments; roll a stack out across them. Authenticate with `Authorization: Bearer <token>` or the session cookie set by POST /api/login. Roles: viewer (read), requester (create; extend and destroy own tenants), operator (everything)."
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "tenants", description = "Tenants and the stacks they are made from"),
         (name = "runs", description = "Creates and destroys, live"),
+        (name = "rollouts", description = "A stack rolled out across tenants in health-gated waves"),
         (name = "session", description = "Signing in for the page"),
         (name = "admin", description = "Audit log, reaper, metrics, health"),
     )
@@ -67,7 +69,7 @@ impl utoipa::Modify for Security {
 /// The documented API's routes: a new route goes here, so that it is in
 /// the OpenAPI document (see the conventions in `api/mod.rs`).
 fn api_routes() -> OpenApiRouter<AppState> {
-    use api::{admin, hibernate, runs, session, tenants};
+    use api::{admin, hibernate, rollouts, runs, session, tenants};
     OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
@@ -83,6 +85,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::run_events))
         .routes(routes!(runs::run_timeline))
+        .routes(routes!(rollouts::list_rollouts, rollouts::start_rollout))
+        .routes(routes!(rollouts::get_rollout))
+        .routes(routes!(rollouts::rollout_events))
+        .routes(routes!(rollouts::pause_rollout))
+        .routes(routes!(rollouts::resume_rollout))
+        .routes(routes!(rollouts::abort_rollout))
         .routes(routes!(admin::list_audit))
         .routes(routes!(admin::reap_now))
         .routes(routes!(admin::metrics))
@@ -147,6 +155,7 @@ pub fn app(config: ServeConfig, engine: Engine) -> AppState {
         metrics,
         state,
         notifier,
+        rollouts: rollouts::Rollouts::default(),
     })
 }
 

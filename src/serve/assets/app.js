@@ -19,6 +19,9 @@ const state = {
   route: { view: "list" },
   run: null, // the run watched in the detail view
   events: null, // its EventSource
+  rollouts: [],
+  rollout: null, // the rollout of the rollout view
+  rolloutEvents: null, // its EventSource
   timelineTimer: null,
   refreshing: false,
   ttlEdited: false,
@@ -165,6 +168,8 @@ const STATUS_SYMBOL = {
   ready: "✓", succeeded: "✓", creating: "↻", destroying: "↻", running: "↻", queued: "…",
   failed: "✗", interrupted: "✗", cancelled: "⊘", destroyed: "—",
   hibernated: "☾", hibernating: "↻", waking: "↻",
+  pending: "…", applying: "↻", gating: "↻", rolling_back: "↻", unchanged: "=", skipped: "⊘",
+  rolled_back: "↶", rollback_failed: "✗", paused: "‖", aborted: "⊘", stopped: "✗",
 };
 
 function statusBadge(status, testid) {
@@ -388,11 +393,125 @@ async function onRequest(event) {
 // ---- tenants table -------------------------------------------------------------
 
 async function refreshTenants() {
-  const [{ tenants }, costs] = await Promise.all([
-    api("GET", "/api/tenants"), api("GET", "/api/costs")]);
+  const [{ tenants }, costs, { rollouts }] = await Promise.all([
+    api("GET", "/api/tenants"), api("GET", "/api/costs"), api("GET", "/api/rollouts")]);
   state.tenants = tenants;
+  state.rollouts = rollouts;
   renderTenants();
   renderOwners(costs);
+  renderRollouts();
+}
+
+// ---- rollouts ---------------------------------------------------------------------
+
+const rolloutPath = (id) => `/api/rollouts/${encodeURIComponent(id)}`;
+const FINAL_TENANT = ["succeeded", "unchanged", "skipped", "failed", "rolled_back", "rollback_failed"];
+
+/// `7 of 10 done: 5 succeeded, 1 rolled back, 1 unchanged`.
+function rolloutCounts(r) {
+  const total = r.tenants.length;
+  const done = r.tenants.filter((t) => FINAL_TENANT.includes(t.status)).length;
+  const parts = Object.entries(r.counts)
+    .filter(([status]) => status !== "pending")
+    .map(([status, n]) => `${n} ${status.replace("_", " ")}`);
+  return `${done} of ${total} done${parts.length ? `: ${parts.join(", ")}` : ""}`;
+}
+
+function renderRollouts() {
+  const rows = state.rollouts.map((r) =>
+    h("tr", { "data-testid": `rollout-row-${r.id}` },
+      h("th", { scope: "row" }, h("a", { href: `#/rollouts/${encodeURIComponent(r.id)}` }, r.id)),
+      h("td", {}, statusBadge(r.status, "rollout-row-status")),
+      h("td", {}, r.stack.split("/").pop()),
+      h("td", { "data-testid": "rollout-row-counts" }, rolloutCounts(r)),
+      h("td", {}, r.created_by || "—"),
+      h("td", {}, new Date(r.created_at).toLocaleString())));
+  keepingFocus(() => $("rollouts-body").replaceChildren(...rows));
+  show($("rollouts-empty"), rows.length === 0);
+}
+
+function rolloutActions(r) {
+  if (!state.me || state.me.role !== "operator") return [];
+  const act = (label, action, testid) => h("button", {
+    type: "button", "data-testid": testid,
+    onclick: async () => {
+      try {
+        renderRollout(await api("POST", `${rolloutPath(r.id)}/${action}`));
+        watchRollout(r.id);
+      } catch (err) { reportError(err); }
+    },
+  }, label);
+  const out = [];
+  if (r.status === "running" && r.driven_here) out.push(act("Pause", "pause", "rollout-pause"));
+  if (r.status === "paused" || (r.status === "running" && !r.driven_here)) {
+    out.push(act("Resume", "resume", "rollout-resume"));
+  }
+  if (r.status === "running" || r.status === "paused") out.push(act("Abort", "abort", "rollout-abort"));
+  return out;
+}
+
+function renderRollout(r) {
+  state.rollout = r;
+  document.title = `envctl — rollout ${r.id}`;
+  $("rollout-id").textContent = r.id;
+  $("rollout-status").replaceChildren(statusBadge(r.status, "rollout-status-badge"));
+  $("rollout-stack").textContent = r.stack;
+  $("rollout-counts").textContent = rolloutCounts(r);
+  $("rollout-plan").textContent = `canary ${r.canary}, then batches of ${r.batch}; `
+    + `stops after ${r.max_failures} failure(s); soak ${r.soak_seconds}s`;
+  $("rollout-by").textContent = `${r.created_by || "—"} at ${new Date(r.created_at).toLocaleString()}`;
+  $("rollout-message").textContent = r.message || "—";
+  $("rollout-actions").replaceChildren(...rolloutActions(r));
+  const waves = new Map();
+  for (const t of r.tenants) {
+    if (!waves.has(t.wave)) waves.set(t.wave, []);
+    waves.get(t.wave).push(t);
+  }
+  const tables = [...waves.entries()].map(([wave, tenants]) =>
+    h("div", { class: "table-wrap", "data-testid": `rollout-wave-${wave}` },
+      h("h3", {}, wave === 0 && r.canary > 0 ? "Canary" : `Wave ${wave}`),
+      h("table", {},
+        h("thead", {}, h("tr", {},
+          h("th", { scope: "col" }, "Tenant"), h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "Revision"), h("th", { scope: "col" }, "Why"))),
+        h("tbody", {}, ...tenants.map((t) =>
+          h("tr", { "data-testid": `rollout-tenant-${t.tenant}` },
+            h("th", { scope: "row" }, h("a", { href: `#/tenants/${encodeURIComponent(t.tenant)}` }, t.tenant)),
+            h("td", {}, statusBadge(t.status, "rollout-tenant-status")),
+            h("td", {}, t.from_revision == null ? "—"
+              : `${t.from_revision} → ${t.to_revision == null ? "…" : t.to_revision}`),
+            h("td", { class: "small" }, t.message || "")))))));
+  keepingFocus(() => $("rollout-waves").replaceChildren(...tables));
+}
+
+function stopRolloutWatch() {
+  if (state.rolloutEvents) state.rolloutEvents.close();
+  state.rolloutEvents = null;
+}
+
+/// Follows the rollout live; when the stream ends, the regular refresh
+/// takes over.
+function watchRollout(id) {
+  stopRolloutWatch();
+  const source = new EventSource(`${rolloutPath(id)}/events`);
+  state.rolloutEvents = source;
+  const take = (event) => {
+    if (state.route.rollout === id) renderRollout(JSON.parse(event.data));
+  };
+  source.addEventListener("snapshot", take);
+  source.addEventListener("end", (event) => { take(event); stopRolloutWatch(); });
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) stopRolloutWatch();
+  };
+}
+
+async function refreshRollout() {
+  const id = state.route.rollout;
+  if (state.rolloutEvents) return; // the stream keeps it current
+  const r = await api("GET", rolloutPath(id));
+  if (state.route.rollout !== id) return;
+  renderRollout(r);
+  if (r.driven_here || (r.status === "running" && !state.rolloutEvents)) watchRollout(id);
 }
 
 function renderOwners(costs) {
@@ -727,6 +846,7 @@ async function wakeTenant(tenant) {
 /// `#/` is the list; `#/tenants/NAME` and `#/tenants/NAME/runs/ID` the detail view.
 function parseRoute() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "rollouts" && parts[1]) return { view: "rollout", rollout: parts[1] };
   if (parts[0] === "tenants" && parts[1]) {
     return { view: "tenant", tenant: parts[1], run: parts[2] === "runs" ? parts[3] : null };
   }
@@ -737,10 +857,13 @@ async function route() {
   if (!state.me) return;
   const next = parseRoute();
   const sameTenant = next.view === "tenant" && state.route.tenant === next.tenant;
+  const sameRollout = next.view === "rollout" && state.route.rollout === next.rollout;
   state.route = next;
   show($("list-view"), next.view === "list");
   show($("tenant-view"), next.view === "tenant");
-  if (next.view === "list") {
+  show($("rollout-view"), next.view === "rollout");
+  if (!sameRollout) stopRolloutWatch();
+  if (next.view === "list" || next.view === "rollout") {
     stopRunWatch();
     state.detail = null;
     document.title = "envctl — tenants";
@@ -758,11 +881,16 @@ async function route() {
 async function refreshCurrent() {
   if (!state.me) return;
   if (state.route.view === "list") await refreshTenants();
+  else if (state.route.view === "rollout") await refreshRollout();
   else await refreshDetail();
 }
 
 function reportError(err) {
   if (err && err.status === 401) return; // the login form is already shown
+  if (err && err.status === 404 && state.route.view === "rollout") {
+    notice(`There is no rollout ${state.route.rollout}.`);
+    return;
+  }
   if (err && err.status === 404 && state.route.view === "tenant") {
     notice(`There is no tenant ${state.route.tenant}.`);
     return;
