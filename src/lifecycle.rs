@@ -416,13 +416,13 @@ impl RolloutTenantStatus {
     ///   `applying`, ...); a final state never changes.
     pub fn may_become(self, next: RolloutTenantStatus) -> bool {
         use RolloutTenantStatus::*;
-        match (self, next) {
-            (Pending, Applying | Unchanged | Skipped | Failed) => true,
-            (Applying, Applying | Gating | RollingBack | Failed) => true,
-            (Gating, Gating | Succeeded | RollingBack) => true,
-            (RollingBack, RollingBack | RolledBack | RollbackFailed) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Pending, Applying | Unchanged | Skipped | Failed)
+                | (Applying, Applying | Gating | RollingBack | Failed)
+                | (Gating, Gating | Succeeded | RollingBack)
+                | (RollingBack, RollingBack | RolledBack | RollbackFailed)
+        )
     }
 }
 
