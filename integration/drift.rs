@@ -29,6 +29,8 @@ const TOKEN: &str = "olga-drift-token-0123456789abcdef";
 /// Unique to this test on the shared cluster.
 const TENANT: &str = "drift-live-e2e";
 const SERVICE: &str = "api";
+/// The node `k8s.catalog` entry `svc` expands into for it.
+const SERVICE_NODE: &str = "svc-api";
 
 fn kubeconfig() -> PathBuf {
     PathBuf::from(std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
@@ -70,7 +72,8 @@ impl World {
             .unwrap();
         }
         let shipped = std::fs::read_to_string(repo_root().join("blueprints/catalog.yaml")).unwrap();
-        let defaults = &shipped[shipped.find("\ndefaults:").unwrap()..shipped.find("\nservices:").unwrap()];
+        let defaults =
+            &shipped[shipped.find("\ndefaults:").unwrap()..shipped.find("\nservices:").unwrap()];
         std::fs::write(
             catalog.join("catalog.yaml"),
             format!(
@@ -227,7 +230,7 @@ async fn live_diff_reports_hand_edits_tag_changes_and_deletions_and_serve_record
         .expect("edit the Deployment");
     let edited = w.live(3);
     assert_eq!(edited["drifted"], true);
-    let svc = node(&edited, "svc").expect("the service node drifted");
+    let svc = node(&edited, SERVICE_NODE).expect("the service node drifted");
     assert_eq!(svc["status"], "drifted", "{svc:#}");
     let replicas = field(svc, &format!("Deployment/{SERVICE}"), ".spec.replicas")
         .unwrap_or_else(|| panic!("no .spec.replicas in {svc:#}"));
@@ -246,8 +249,9 @@ async fn live_diff_reports_hand_edits_tag_changes_and_deletions_and_serve_record
     // A tag changed and one added on the queue, with boto3.
     let queue = format!("envctl-{TENANT}-jobs");
     w.python(&format!(
-        "import boto3\nsqs = boto3.client('sqs')\nurl = sqs.get_queue_url(QueueName='{queue}')['QueueUrl']\n\
-         sqs.tag_queue(QueueUrl=url, Tags={{'envctl:stack': 'tampered', 'owner': 'bob'}})\n"
+        "import boto3\nsqs = boto3.client('sqs', endpoint_url='{}', region_name='us-east-1')\nurl = sqs.get_queue_url(QueueName='{queue}')['QueueUrl']\n\
+         sqs.tag_queue(QueueUrl=url, Tags={{'envctl:stack': 'tampered', 'owner': 'bob'}})\n",
+        w.moto.endpoint
     ));
     let tagged = w.live(3);
     let jobs = node(&tagged, "jobs").expect("the queue drifted");
@@ -280,7 +284,7 @@ async fn live_diff_reports_hand_edits_tag_changes_and_deletions_and_serve_record
         .await
         .expect("delete the Service");
     let deleted = w.live(3);
-    let svc = node(&deleted, "svc").unwrap();
+    let svc = node(&deleted, SERVICE_NODE).unwrap();
     assert!(
         field(svc, &format!("Service/{SERVICE}"), "(object)").is_some(),
         "the deleted Service is not reported: {svc:#}"
@@ -318,12 +322,16 @@ async fn live_diff_reports_hand_edits_tag_changes_and_deletions_and_serve_record
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(recorded["drifted"], true, "{recorded:#}");
-    assert!(node(&recorded, "svc").is_some() && node(&recorded, "jobs").is_some());
+    assert!(node(&recorded, SERVICE_NODE).is_some() && node(&recorded, "jobs").is_some());
     let (_, detail) = get(format!("/api/tenants/{TENANT}")).await;
     let detail: Value = serde_json::from_str(&detail).unwrap();
     assert_eq!(detail["drift"]["drifted"], true, "{detail:#}");
     let (_, metrics) = get("/metrics".into()).await;
-    assert_eq!(gauge(&metrics, "envctl_tenants_drifted"), Some(1.0), "{metrics}");
+    assert_eq!(
+        gauge(&metrics, "envctl_tenants_drifted"),
+        Some(1.0),
+        "{metrics}"
+    );
     let (_, doc) = get("/api/openapi.json".into()).await;
     let doc: Value = serde_json::from_str(&doc).unwrap();
     assert!(

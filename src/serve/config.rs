@@ -272,7 +272,9 @@ impl ServeConfig {
             .map(|d| {
                 humantime::parse_duration(&d.every)
                     .ok()
-                    .filter(|t| (Duration::from_secs(1)..=Duration::from_secs(7 * 86400)).contains(t))
+                    .filter(|t| {
+                        (Duration::from_secs(1)..=Duration::from_secs(7 * 86400)).contains(t)
+                    })
                     .ok_or_else(|| {
                         bad(format!(
                             "drift_check.every '{}' is not a duration from 1s to 7d; write e.g. 1h",

@@ -88,7 +88,12 @@ impl DriftSummary {
                 .iter()
                 .map(|n| {
                     let status = serde_json::to_value(n.status).expect("a status serializes");
-                    format!("{} ({}): {}", n.id, n.kind, status.as_str().unwrap_or_default())
+                    format!(
+                        "{} ({}): {}",
+                        n.id,
+                        n.kind,
+                        status.as_str().unwrap_or_default()
+                    )
                 })
                 .collect(),
         })

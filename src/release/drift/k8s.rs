@@ -77,9 +77,9 @@ fn catalog_of(snap: &Snapshot, id: &str, node: &NodeSpec) -> Result<Catalog, Str
         std::env::temp_dir().join(format!("envctl-drift-{}", uuid::Uuid::new_v4().simple())),
     );
     let written = crate::release::restore::write_catalogs(&only, &scratch.0)?;
-    let at = written
-        .get(dir)
-        .ok_or_else(|| format!("node '{id}': the revision does not hold the source of its catalog"))?;
+    let at = written.get(dir).ok_or_else(|| {
+        format!("node '{id}': the revision does not hold the source of its catalog")
+    })?;
     Catalog::load(Path::new(at)).map_err(|e| format!("node '{id}': its recorded catalog: {e}"))
 }
 
@@ -106,11 +106,7 @@ pub async fn check_service(
     let catalog = catalog_of(snap, id, node)?;
     let merged = backends
         .values
-        .merged(
-            &snap.environment,
-            Some(tenant),
-            Some(&service),
-        )
+        .merged(&snap.environment, Some(tenant), Some(&service))
         .await
         .map_err(|e| format!("node '{id}': reading its values: {e}"))?;
     let mut rc = RenderContext::new(tenant, &namespace, get("domain"));
@@ -295,7 +291,9 @@ fn ignored(path: &str) -> bool {
             ".metadata.uid",
         ]
         .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}.")) || path.starts_with(&format!("{p}[")))
+        .any(|p| {
+            path == *p || path.starts_with(&format!("{p}.")) || path.starts_with(&format!("{p}["))
+        })
 }
 
 /// Leaves of a JSON object by path (`.a.b`, lists by index `[0]`).
