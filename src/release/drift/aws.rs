@@ -44,9 +44,13 @@ pub struct Expected {
     pub expires_at: Option<String>,
 }
 
-/// Tags a kind adds to envctl's own: their presence is not drift (their
-/// value is the kind's business, not compared).
-const KIND_TAGS: &[(&str, &str)] = &[("aws.lambda.function", "Name")];
+/// Tags a kind adds to envctl's own (`Name`: lambda/function.rs, and
+/// `ec2::named_tags` for Auto Scaling groups): their presence is not drift
+/// (their value is the kind's business, not compared).
+const KIND_TAGS: &[(&str, &str)] = &[
+    ("aws.lambda.function", "Name"),
+    ("aws.autoscaling.group", "Name"),
+];
 
 /// The prefix of AWS's own tags.
 const AWS_PREFIX: &str = "aws:";
