@@ -295,6 +295,7 @@ async fn openapi_document_matches_the_routes() {
         "GET /api/stacks",
         "GET /api/tenants",
         "GET /api/tenants/{name}",
+        "GET /api/tenants/{name}/drift",
         "GET /api/whoami",
         "GET /healthz",
         "GET /metrics",

@@ -319,6 +319,11 @@ pub struct DiffArgs {
     /// Environment of the value store [default: the stack's]
     #[arg(long)]
     pub environment: Option<String>,
+    /// Compare the tenant's newest revision with what actually runs (the
+    /// live Kubernetes objects, the AWS resources' tags) and report drift;
+    /// exit 3 when there is drift
+    #[arg(long, conflicts_with_all = ["stack", "environment"])]
+    pub live: bool,
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
 }

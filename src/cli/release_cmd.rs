@@ -240,6 +240,9 @@ pub async fn diff(global: &Global, a: DiffArgs) -> anyhow::Result<()> {
         .revision(name.as_str(), None)
         .await?
         .ok_or_else(|| unknown_tenant(&name, state.location()))?;
+    if a.live {
+        return live(global, &state, &last, a.output).await;
+    }
     let stack_path = a
         .stack
         .clone()
@@ -258,6 +261,41 @@ pub async fn diff(global: &Global, a: DiffArgs) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(ChangesPending.into())
+    }
+}
+
+/// `diff tenant NAME --live`: the drift of the tenant's newest revision
+/// against what runs.
+async fn live(
+    global: &Global,
+    state: &StateStore,
+    last: &RevisionRow,
+    format: output::Format,
+) -> anyhow::Result<()> {
+    let backends = setup::backends(global).await?;
+    let report = release::drift::check(&backends, state, last).await?;
+    output::print(format, &report, || {
+        let head = format!(
+            "tenant {}: what runs against revision {} (applied {} by {})",
+            last.tenant,
+            last.revision,
+            last.applied_at,
+            last.applied_by.as_deref().unwrap_or("unknown")
+        );
+        let body = if report.drifted {
+            report.render_text()
+        } else {
+            format!(
+                "No drift: what runs is what envctl applied.\n{}",
+                report.render_text()
+            )
+        };
+        format!("{head}\n\n{body}\n({})", release::drift::COMPARED)
+    });
+    if report.drifted {
+        Err(ChangesPending.into())
+    } else {
+        Ok(())
     }
 }
 

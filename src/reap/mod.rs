@@ -8,7 +8,7 @@
 //! through [`Engine::destroy`] (whose sweeps take only managed resources);
 //! then report the orphans, and destroy them when asked. A dry run reads only.
 
-mod discover;
+pub(crate) mod discover;
 pub mod ownership;
 mod stamp;
 

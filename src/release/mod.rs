@@ -9,6 +9,7 @@
 //! [`Snapshot::of`] and writing them back in [`restore::stack_of`].
 
 pub mod diff;
+pub mod drift;
 pub mod immutable;
 pub mod pin;
 pub mod reapply;

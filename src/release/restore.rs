@@ -14,10 +14,13 @@ use crate::graph::Until;
 use crate::stack::expand::SERVICE_KIND;
 use crate::stack::{Publish, Resource, Stack, Wait, WaitFrom};
 
-/// The stack of `snap`, its catalogs written under `dir` (one folder per
-/// catalog); the stack-wide settings (budget, timeouts, limits, expected
-/// durations) are `settings`'s, e.g. the current stack file's.
-pub fn stack_of(snap: &Snapshot, settings: &Stack, dir: &Path) -> Result<Stack, String> {
+/// Writes the recorded source of each of `snap`'s catalogs under `dir`
+/// (one folder per catalog) and returns, by the directory the nodes name,
+/// the folder it was written to.
+pub fn write_catalogs(
+    snap: &Snapshot,
+    dir: &Path,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut catalog_dirs = std::collections::BTreeMap::new();
     for (k, (original, source)) in snap.catalogs.iter().enumerate() {
         let at = dir.join(format!("catalog-{k}"));
@@ -32,6 +35,14 @@ pub fn stack_of(snap: &Snapshot, settings: &Stack, dir: &Path) -> Result<Stack, 
         }
         catalog_dirs.insert(original.clone(), at.display().to_string());
     }
+    Ok(catalog_dirs)
+}
+
+/// The stack of `snap`, its catalogs written under `dir` (one folder per
+/// catalog); the stack-wide settings (budget, timeouts, limits, expected
+/// durations) are `settings`'s, e.g. the current stack file's.
+pub fn stack_of(snap: &Snapshot, settings: &Stack, dir: &Path) -> Result<Stack, String> {
+    let catalog_dirs = write_catalogs(snap, dir)?;
     let mut resources = Vec::new();
     for (id, node) in &snap.nodes {
         let mut properties = node.properties.clone();

@@ -46,6 +46,15 @@ struct RawConfig {
     notifications: super::notify::config::RawNotifications,
     #[serde(default)]
     hibernation: RawHibernation,
+    /// Off when absent.
+    drift_check: Option<RawDriftCheck>,
+}
+
+/// `drift_check:`: how often every ready tenant's drift is checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDriftCheck {
+    every: String,
 }
 
 fn default_runs() -> usize {
@@ -120,6 +129,8 @@ pub struct ServeConfig {
     pub notifications: super::notify::Notifications,
     /// How often the hibernation schedules and the RDS re-stop check run.
     pub hibernation_check_every: Duration,
+    /// How often every ready tenant's drift is checked; `None`: never.
+    pub drift_check_every: Option<Duration>,
 }
 
 impl ServeConfig {
@@ -255,6 +266,24 @@ impl ServeConfig {
                 })?,
         };
 
+        let drift_check_every = raw
+            .drift_check
+            .as_ref()
+            .map(|d| {
+                humantime::parse_duration(&d.every)
+                    .ok()
+                    .filter(|t| {
+                        (Duration::from_secs(1)..=Duration::from_secs(7 * 86400)).contains(t)
+                    })
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "drift_check.every '{}' is not a duration from 1s to 7d; write e.g. 1h",
+                            d.every
+                        ))
+                    })
+            })
+            .transpose()?;
+
         let prices = raw.prices.as_ref().map(|p| base.join(p));
         let table = crate::cost::PriceTable::load(prices.as_deref())
             .map_err(|e| bad(format!("prices: {e}")))?;
@@ -274,6 +303,7 @@ impl ServeConfig {
             cost: std::sync::Arc::new(cost),
             notifications,
             hibernation_check_every,
+            drift_check_every,
         })
     }
 }
@@ -304,6 +334,7 @@ mod tests {
         assert_eq!(c.tokens[0].role, Role::Operator);
         assert!(c.reaper.is_none());
         assert!(!c.secure_cookie);
+        assert_eq!(c.drift_check_every, None, "drift checks are off by default");
     }
 
     #[test]
@@ -344,6 +375,12 @@ mod tests {
                 "hibernation.check_every '0s' is not a duration from 1s to 1h",
             ),
             (
+                &format!(
+                    "stacks: {{ minimal: stacks/minimal.yaml }}\ntokens: [{{ name: a, role: viewer, sha256: {HASH} }}]\ndrift_check: {{ every: often }}\n"
+                ),
+                "drift_check.every 'often' is not a duration from 1s to 7d",
+            ),
+            (
                 "stacks: { minimal: stacks/minimal.yaml }\n",
                 "configure at least one token",
             ),
@@ -370,6 +407,7 @@ mod tests {
         let c = ServeConfig::load(&repo_path("serve.example.yaml")).unwrap();
         assert_eq!(c.default_stack, "tenant");
         assert!(c.reaper.is_some());
+        assert_eq!(c.drift_check_every, Some(Duration::from_secs(3600)));
         assert_eq!(c.notifications.expiry_warnings.len(), 3);
         assert!(c.notifications.webhooks.is_empty());
         for (token, name, role) in [

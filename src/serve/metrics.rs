@@ -1,6 +1,6 @@
 //! `/metrics` in the Prometheus text format: runs by outcome, run durations,
-//! budget overruns, runs in flight, tenants alive, the reaper's actions,
-//! webhook deliveries and rollouts' tenants by outcome.
+//! budget overruns, runs in flight, tenants alive and drifted, the reaper's
+//! actions, webhook deliveries and rollouts' tenants by outcome.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -52,6 +52,7 @@ pub struct Metrics {
     overruns: Family<OperationLabels, Counter>,
     active: Gauge,
     tenants_alive: Gauge,
+    tenants_drifted: Gauge,
     reaper: Family<ActionLabels, Counter>,
     notifications: Family<NotificationLabels, Counter>,
     rollout_tenants: Family<OutcomeLabels, Counter>,
@@ -95,6 +96,12 @@ impl Metrics {
             "Tenants in the state that are not destroyed",
             tenants_alive.clone(),
         );
+        let tenants_drifted = Gauge::default();
+        registry.register(
+            "tenants_drifted",
+            "Tenants not destroyed whose latest scheduled drift check found drift (drift_check)",
+            tenants_drifted.clone(),
+        );
         let reaper = Family::<ActionLabels, Counter>::default();
         registry.register(
             "reaper_actions",
@@ -122,6 +129,7 @@ impl Metrics {
             overruns,
             active,
             tenants_alive,
+            tenants_drifted,
             reaper,
         }
     }
@@ -176,9 +184,11 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with `tenants_alive` as of now.
-    pub fn render(&self, tenants_alive: i64) -> String {
+    /// The text exposition, with `tenants_alive` and `tenants_drifted` as
+    /// of now.
+    pub fn render(&self, tenants_alive: i64, tenants_drifted: i64) -> String {
         self.tenants_alive.set(tenants_alive);
+        self.tenants_drifted.set(tenants_drifted);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -199,12 +209,13 @@ mod tests {
         m.reaper_action("refused", 0);
         m.notification("tenant.ready", "delivered");
         m.rollout_tenant("rolled_back");
-        let text = m.render(3);
+        let text = m.render(3, 1);
         for want in [
             r#"envctl_runs_total{operation="create",outcome="succeeded"} 1"#,
             r#"envctl_budget_overruns_total{operation="create"} 1"#,
             r#"envctl_run_duration_seconds_bucket{le="15.0",operation="create"} 1"#,
             "envctl_tenants_alive 3",
+            "envctl_tenants_drifted 1",
             "envctl_runs_active 0",
             r#"envctl_reaper_actions_total{action="destroyed"} 2"#,
             r#"envctl_notifications_total{event="tenant.ready",outcome="delivered"} 1"#,

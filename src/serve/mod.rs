@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod drift;
 pub mod hibernation;
 pub mod jobs;
 pub mod list_cache;
@@ -81,6 +82,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::protect_tenant))
         .routes(routes!(hibernate::hibernate_tenant))
         .routes(routes!(hibernate::wake_tenant))
+        .routes(routes!(tenants::tenant_drift))
         .routes(routes!(tenants::cost_totals))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::run_events))
@@ -165,6 +167,10 @@ pub fn app(config: ServeConfig, engine: Engine) -> AppState {
 pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tokio::spawn(resume::resume_unfinished(app.clone()));
     tokio::spawn(hibernation::run(app.clone()));
+    if let Some(every) = app.config.drift_check_every {
+        tracing::info!(every = %humantime::format_duration(every), "drift check scheduled");
+        tokio::spawn(drift::run(app.clone(), every));
+    }
     if let Some(schedule) = app.config.reaper.clone() {
         tracing::info!(schedule = %schedule.expression, orphans = schedule.orphans, "reaper scheduled");
         tokio::spawn(schedule::run_schedule(app.clone(), schedule));

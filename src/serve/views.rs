@@ -61,6 +61,45 @@ impl TenantView {
     }
 }
 
+/// The latest scheduled drift check of a tenant, in short (the whole
+/// report: `GET /api/tenants/{name}/drift`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DriftSummary {
+    /// RFC 3339.
+    pub checked_at: String,
+    /// Something drifted or was deleted.
+    pub drifted: bool,
+    /// `Drift: 1 drifted, 0 deleted, 2 not checked; 5 in sync, 9 not compared.`
+    pub summary: String,
+    /// `id (kind): status`, one per node that is not in sync.
+    pub nodes: Vec<String>,
+}
+
+impl DriftSummary {
+    /// The summary of a stored check; `None` when it does not read.
+    pub fn of(row: &crate::state::DriftRow) -> Option<Self> {
+        let r: crate::release::drift::DriftReport = serde_json::from_str(&row.summary_json).ok()?;
+        Some(Self {
+            checked_at: row.checked_at.clone(),
+            drifted: row.drifted,
+            summary: r.summary(),
+            nodes: r
+                .nodes
+                .iter()
+                .map(|n| {
+                    let status = serde_json::to_value(n.status).expect("a status serializes");
+                    format!(
+                        "{} ({}): {}",
+                        n.id,
+                        n.kind,
+                        status.as_str().unwrap_or_default()
+                    )
+                })
+                .collect(),
+        })
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RunView {
     pub id: String,

@@ -9,6 +9,7 @@
 
 mod connect;
 mod cost_facts;
+mod drift;
 mod hibernation;
 mod lock;
 mod notifications;
@@ -19,6 +20,7 @@ mod sessions;
 mod watch;
 
 pub use connect::{Backend, redact};
+pub use drift::DriftRow;
 pub use hibernation::HibernationPeriod;
 pub use lock::{LockHeld, TenantLock};
 pub use notifications::NotificationRow;

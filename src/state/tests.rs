@@ -149,7 +149,49 @@ on_both_backends!(
     a_rollout_is_recorded_with_its_tenants_pending_in_order,
     a_rollout_tenant_moves_only_from_the_status_it_has,
     a_rollout_status_moves_only_from_the_listed_ones,
+    the_latest_drift_check_replaces_the_one_before,
 );
+
+async fn the_latest_drift_check_replaces_the_one_before(s: &StateStore) {
+    use crate::state::DriftRow;
+    assert_eq!(s.drift("acme").await.unwrap(), None);
+    let row = |tenant: &str, at: &str, drifted: bool, json: &str| DriftRow {
+        tenant: tenant.into(),
+        checked_at: at.into(),
+        drifted,
+        summary_json: json.into(),
+    };
+    s.record_drift(&row("acme", "2026-01-01T00:00:00Z", true, "{\"a\":1}"))
+        .await
+        .unwrap();
+    s.record_drift(&row("initech", "2026-01-01T00:00:00Z", false, "{}"))
+        .await
+        .unwrap();
+    s.record_drift(&row("acme", "2026-01-01T01:00:00Z", false, "{\"a\":2}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.drift("acme").await.unwrap(),
+        Some(row("acme", "2026-01-01T01:00:00Z", false, "{\"a\":2}"))
+    );
+    let all: Vec<(String, bool)> = s
+        .drifts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.tenant, r.drifted))
+        .collect();
+    assert_eq!(
+        all,
+        [("acme".to_string(), false), ("initech".to_string(), false)]
+    );
+    s.record_drift(&row("initech", "2026-01-01T02:00:00Z", true, "{}"))
+        .await
+        .unwrap();
+    assert!(s.drift("initech").await.unwrap().unwrap().drifted);
+    s.forget_drift("initech").await.unwrap();
+    assert_eq!(s.drift("initech").await.unwrap(), None);
+}
 
 fn new_revision<'a>(tenant: &'a str, run_id: &'a str, content: &'a str) -> NewRevision<'a> {
     NewRevision {

@@ -115,19 +115,26 @@ pub async fn reap_now(
     responses((status = 200, description = "The metrics in the OpenMetrics text format", body = String,
         content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let alive = app
-        .state
-        .tenants()
-        .await?
+    let tenants = app.state.tenants().await?;
+    let not_destroyed: std::collections::BTreeSet<&str> = tenants
         .iter()
         .filter(|t| t.status != TenantStatus::Destroyed)
+        .map(|t| t.name.as_str())
+        .collect();
+    let alive = not_destroyed.len() as i64;
+    let drifted = app
+        .state
+        .drifts()
+        .await?
+        .iter()
+        .filter(|d| d.drifted && not_destroyed.contains(d.tenant.as_str()))
         .count() as i64;
     Ok((
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        app.metrics.render(alive),
+        app.metrics.render(alive, drifted),
     ))
 }
 

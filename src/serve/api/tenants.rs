@@ -69,6 +69,8 @@ pub struct TenantDetail {
     /// The cost of each resource of the tenant's last create (its stored
     /// graph), per hour running and hibernated.
     pub cost_breakdown: Vec<crate::cost::Line>,
+    /// The latest scheduled drift check; `null` when none ran.
+    pub drift: Option<crate::serve::views::DriftSummary>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -375,12 +377,47 @@ pub async fn get_tenant(
         .collect();
     let cost = app.config.cost.detail(&app.state, &row).await?;
     let active = app.jobs.active_for(&row.name).map(|r| r.view());
+    let drift = app
+        .state
+        .drift(&name)
+        .await?
+        .as_ref()
+        .and_then(crate::serve::views::DriftSummary::of);
     Ok(Json(TenantDetail {
+        drift,
         tenant: TenantView::of(&row, active).with_cost((Some(cost.cost), cost.urls)),
         runs,
         report,
         cost_breakdown: cost.estimate.lines,
     }))
+}
+
+#[utoipa::path(get, path = "/api/tenants/{name}/drift", tag = "tenants",
+    params(("name" = String, Path, description = "tenant name")),
+    responses((status = 200, description = "The tenant's latest scheduled drift check (`drift_check` in the server's configuration): what runs against its newest revision", body = crate::release::drift::DriftReport),
+        (status = 404, body = ErrorBody)))]
+pub async fn tenant_drift(
+    State(app): State<AppState>,
+    Caller(_who): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<crate::release::drift::DriftReport>, ApiError> {
+    existing(&app, &name).await?;
+    let row = app.state.drift(&name).await?.ok_or_else(|| {
+        ApiError::not_found(match app.config.drift_check_every {
+            Some(_) => format!(
+                "tenant '{name}' has no drift check yet: the scheduled check runs on ready tenants with a recorded revision; run `envctl diff tenant {name} --live` for one now"
+            ),
+            None => format!(
+                "tenant '{name}' has no drift check: this server runs none (set `drift_check: {{ every: 1h }}` in its configuration), or run `envctl diff tenant {name} --live`"
+            ),
+        })
+    })?;
+    let report = serde_json::from_str(&row.summary_json).map_err(|e| {
+        ApiError::internal(format!(
+            "tenant '{name}': the stored drift check does not read ({e}); the state store may be from a newer envctl"
+        ))
+    })?;
+    Ok(Json(report))
 }
 
 #[utoipa::path(get, path = "/api/costs", tag = "tenants",

@@ -177,6 +177,20 @@ function statusBadge(status, testid) {
     h("span", { "aria-hidden": "true" }, STATUS_SYMBOL[status] || "•"), " ", status);
 }
 
+/// The latest scheduled drift check: a badge (drifted or in sync, with a
+/// symbol; the colour only repeats it), the summary line and the nodes
+/// that are not in sync.
+function driftFacts(d) {
+  if (!d) return [document.createTextNode("not checked (the server's drift_check is off, or has not run yet)")];
+  const status = d.drifted ? "drifted" : "in-sync";
+  const badge = h("span", { class: `badge drift-${status}`, "data-testid": "detail-drift-badge", "data-drifted": String(d.drifted) },
+    h("span", { "aria-hidden": "true" }, d.drifted ? "⚠" : "✓"), " ", d.drifted ? "drifted" : "in sync");
+  const when = h("span", { class: "muted" }, ` checked ${fmtRelative(d.checked_at)}: ${d.summary}`);
+  const out = [badge, when];
+  if (d.nodes.length) out.push(h("ul", { "data-testid": "detail-drift-nodes" }, ...d.nodes.map((n) => h("li", {}, n))));
+  return out;
+}
+
 /// A stored URL is untrusted: only an absolute http(s) URL becomes a link
 /// (opened without giving the tenant's page a handle on this one).
 export function webUrl(text) {
@@ -617,6 +631,7 @@ function renderDetail() {
   }
   $("detail-protected").textContent = t.protected ? "yes: it cannot be destroyed" : "no";
   $("detail-note").textContent = t.note || "—";
+  $("detail-drift").replaceChildren(...driftFacts(t.drift));
   keepingFocus(() => $("detail-actions").replaceChildren(...tenantActions(t, "detail")));
 
   const current = state.run && state.run.id;
