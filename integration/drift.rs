@@ -23,6 +23,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use serve_process::ServeProcess;
 use sha2::{Digest, Sha256};
+use support::cluster::{kube_client as client, kubeconfig};
 use support::{Moto, repo_root};
 
 const TOKEN: &str = "olga-drift-token-0123456789abcdef";
@@ -31,22 +32,6 @@ const TENANT: &str = "drift-live-e2e";
 const SERVICE: &str = "api";
 /// The node `k8s.catalog` entry `svc` expands into for it.
 const SERVICE_NODE: &str = "svc-api";
-
-fn kubeconfig() -> PathBuf {
-    PathBuf::from(std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
-        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
-         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
-    ))
-}
-
-async fn client() -> kube::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
 
 struct World {
     moto: Moto,

@@ -8,30 +8,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, PostParams};
+use support::cluster::{kube_client as client, kubeconfig};
 use support::{Moto, repo_root};
-
-fn kubeconfig() -> PathBuf {
-    let path = std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
-        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
-         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
-    );
-    PathBuf::from(path)
-}
-
-async fn client() -> kube::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
 
 struct World {
     moto: Moto,

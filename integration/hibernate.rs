@@ -19,25 +19,10 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use serde_json::{Value, json};
+use support::cluster::{kube_client, kubeconfig};
 use support::{Moto, repo_root};
 
 const STACK: &str = "integration/stacks/hibernate.yaml";
-
-fn kubeconfig() -> PathBuf {
-    PathBuf::from(std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
-        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
-         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
-    ))
-}
-
-async fn kube_client() -> kube::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("kube config");
-    kube::Client::try_from(config).expect("kube client")
-}
 
 /// A tenant name of its own per run (the cluster is shared).
 fn unique(prefix: &str) -> String {

@@ -23,6 +23,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use support::cluster::{kube_client, kubeconfig};
 use support::realism::{Realism, RealismOptions};
 use support::{Moto, repo_root};
 
@@ -33,22 +34,6 @@ const DOMAIN: &str = "tenants.envctl-e2e.net";
 const VALUES_BUCKET: &str = "envctl-values-realism-e2e";
 /// The longest one envctl run may take here (a full create takes ~30 s).
 const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
-
-fn kubeconfig() -> PathBuf {
-    PathBuf::from(std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
-        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
-         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
-    ))
-}
-
-async fn kube_client() -> kube::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
 
 /// One resource as moto has it (see `integration/aws_inventory.py`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]

@@ -25,23 +25,8 @@ use envctl::state::StateStore;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 use kube::api::{Api, DeleteParams, PostParams};
+use support::cluster::{kube_client as client, kubeconfig};
 use support::{Moto, repo_root};
-
-fn kubeconfig() -> PathBuf {
-    PathBuf::from(std::env::var("ENVCTL_TEST_KUBECONFIG").expect(
-        "ENVCTL_TEST_KUBECONFIG is not set: run `make test`, or start a cluster with \
-         `integration/k8s/cluster.sh up` and set it to `integration/k8s/cluster.sh kubeconfig`",
-    ))
-}
-
-async fn client() -> kube::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
 
 const OLD: &str = "1.0.0";
 const NEW: &str = "2.0.0";
@@ -209,6 +194,31 @@ fn report(out: &Output) -> serde_json::Value {
     })
 }
 
+/// The most tenants of a JSON report that were under way (between their
+/// `started_at` and `ended_at`) at the same time.
+fn most_at_once(report: &serde_json::Value) -> usize {
+    let at = |t: &serde_json::Value, field: &str| {
+        t[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} of {t}"))
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    // (time, +1 start / -1 end); at the same instant an end comes first.
+    let mut moves: Vec<(jiff::Timestamp, i32)> = Vec::new();
+    for t in report["tenants"].as_array().unwrap() {
+        moves.push((at(t, "started_at"), 1));
+        moves.push((at(t, "ended_at"), -1));
+    }
+    moves.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in moves {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
 /// Outcome of each tenant in a JSON report, by name.
 fn outcomes(report: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
     report["tenants"]
@@ -343,6 +353,8 @@ async fn a_tenant_that_never_becomes_ready_is_rolled_back_and_the_limit_decides_
         "2s",
         "--max-failures",
         "1",
+        "--max-unavailable",
+        "3",
         "-o",
         "json",
     ]);
@@ -373,8 +385,11 @@ async fn a_tenant_that_never_becomes_ready_is_rolled_back_and_the_limit_decides_
         assert_eq!(revs.len(), 2, "{t}: one new revision");
         assert_eq!(tag_in(&revs[1].content_json), NEW);
     }
+    // --max-unavailable 3: never more than three tenants under way at once,
+    // though a wave holds five.
+    assert_eq!(most_at_once(&second), 3, "{second}");
     eprintln!(
-        "FIGURE: rollout of 10 tenants (1 canary rolled back after its 20 s rollout timeout, 9 upgraded in 2 waves of 5, soak 2 s): {:.1} s",
+        "FIGURE: rollout of 10 tenants (1 canary rolled back after its 20 s rollout timeout, 9 upgraded in 2 waves of 5, at most 3 at once, soak 2 s): {:.1} s",
         took.as_secs_f64()
     );
 

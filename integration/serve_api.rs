@@ -171,52 +171,13 @@ impl Server {
     /// Follows a run's event stream to its end; returns the event names in
     /// order and the final run.
     async fn follow(&self, token: &str, run_id: &str) -> (Vec<String>, Value) {
-        use futures::StreamExt;
         let resp = reqwest::Client::new()
             .get(self.url(&format!("/api/runs/{run_id}/events")))
             .bearer_auth(token)
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        let mut names = Vec::new();
-        let mut buf = String::new();
-        let mut stream = resp.bytes_stream();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-        loop {
-            let chunk = tokio::time::timeout_at(deadline, stream.next())
-                .await
-                .expect("run did not end in 5 minutes");
-            let Some(chunk) = chunk else {
-                panic!("stream closed before `end`: {names:?}")
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            while let Some(i) = buf.find("\n\n") {
-                let block: String = buf.drain(..i + 2).collect();
-                let name = block
-                    .lines()
-                    .find_map(|l| l.strip_prefix("event: "))
-                    .unwrap_or("")
-                    .to_string();
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                if name.is_empty() {
-                    continue; // keep-alive comment
-                }
-                names.push(name.clone());
-                if name == "end" {
-                    return (names, serde_json::from_str(&data).unwrap());
-                }
-            }
-        }
+        support::sse::until_end(resp, Duration::from_secs(300)).await
     }
 
     /// Polls the tenant until `cond` holds (or fails after 5 minutes).

@@ -110,41 +110,13 @@ async fn call(
 /// Reads rollout `id`'s event stream until `end`; the event names in order
 /// and the final rollout.
 async fn follow(s: &ServeProcess, id: &str) -> (Vec<String>, Value) {
-    use futures::StreamExt;
     let resp = reqwest::Client::new()
         .get(format!("{}/api/rollouts/{id}/events", s.base))
         .bearer_auth(VIC)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let mut names = Vec::new();
-    let mut buf = String::new();
-    let mut stream = resp.bytes_stream();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    loop {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("the rollout did not end in 5 minutes");
-        let Some(chunk) = chunk else {
-            panic!("stream closed before `end`: {names:?}")
-        };
-        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(i) = buf.find("\n\n") {
-            let block: String = buf.drain(..i + 2).collect();
-            let Some(name) = block.lines().find_map(|l| l.strip_prefix("event: ")) else {
-                continue; // keep-alive comment
-            };
-            names.push(name.to_string());
-            if name == "end" {
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                return (names, serde_json::from_str(&data).unwrap());
-            }
-        }
-    }
+    support::sse::until_end(resp, Duration::from_secs(300)).await
 }
 
 /// Waits (by the tenant's own state, through the API) until it is ready.
@@ -223,6 +195,10 @@ async fn an_operator_rolls_a_release_out_through_the_api_and_follows_it_live() {
         (
             json!({ "stack": "v2", "all": true, "allow_replace": ["db"] }),
             "allow_replace",
+        ),
+        (
+            json!({ "stack": "v2", "all": true, "max_unavailable": 0 }),
+            "max_unavailable",
         ),
     ] {
         let (status, body) = call(&s, Some(OLGA), "POST", "/api/rollouts", Some(bad.clone())).await;

@@ -436,6 +436,9 @@ pub struct RolloutArgs {
     /// Failed tenants tolerated; one more stops the rollout (the rest stay pending)
     #[arg(long, default_value_t = 0)]
     pub max_failures: usize,
+    /// At most N tenants being changed (applied, gated or rolled back) at once, within a wave [default: the whole wave]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unavailable: Option<u32>,
     /// How long a tenant's Deployments must stay fully available after its rollout completed
     #[arg(long, default_value = "10s")]
     pub soak: String,

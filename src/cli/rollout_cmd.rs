@@ -93,6 +93,7 @@ async fn checked(
             canary: a.canary,
             batch,
             max_failures: a.max_failures,
+            max_unavailable: a.max_unavailable.map(|n| n as usize),
             soak_ms: soak.as_millis() as u64,
             allow_replace: a.allow_replace.clone(),
             domain: builtins.domain,
@@ -119,12 +120,14 @@ async fn start(global: &Global, a: RolloutArgs) -> anyhow::Result<()> {
         .last()
         .map_or(0, |t| t.wave);
     eprintln!(
-        "rollout {id}: {} tenant(s) of {}, canary {}, batch {}, max failures {}, soak {}; last wave {waves}",
+        "rollout {id}: {} tenant(s) of {}, canary {}, batch {}, max failures {}, max unavailable {}, soak {}; last wave {waves}",
         tenants.len(),
         spec.stack.display(),
         spec.canary,
         spec.batch,
         spec.max_failures,
+        spec.max_unavailable
+            .map_or("the wave".to_string(), |n| n.to_string()),
         humantime::format_duration(spec.soak()),
     );
     drive(global, state, &id, a.output).await

@@ -52,6 +52,11 @@ pub struct Spec {
     pub batch: Batch,
     /// Failures tolerated: the rollout stops when there are more.
     pub max_failures: usize,
+    /// At most this many tenants being changed at once (`--max-unavailable`,
+    /// like a Deployment's `maxUnavailable` with tenants for pods); `None`:
+    /// a whole wave at once. Absent in rollouts recorded before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<usize>,
     pub soak_ms: u64,
     /// Node ids whose replacement (of a data-bearing resource) is allowed.
     pub allow_replace: Vec<String>,

@@ -239,7 +239,12 @@ async fn drive(driver: &Driver, id: &str) -> Result<Summary, RolloutError> {
             wave,
             tenants: open.iter().map(|t| t.tenant.clone()).collect(),
         });
-        let size = open.len().max(1);
+        // A wave's tenants run in parallel, at most `max_unavailable` of
+        // them being changed at once.
+        let size = open
+            .len()
+            .min(target.spec.max_unavailable.unwrap_or(usize::MAX))
+            .max(1);
         let results: Vec<Result<(), RolloutError>> = futures::stream::iter(open)
             .map(|t| advance(driver, &target, t))
             .buffer_unordered(size)

@@ -40,15 +40,19 @@ pub struct StartRollout {
     /// Every tenant with a recorded revision.
     #[serde(default)]
     pub all: bool,
-    /// Tenants in the first wave, alone (default 1).
+    /// Tenants in the first wave, alone (default 0: no canary).
     #[schema(maximum = 1000)]
     pub canary: Option<u32>,
-    /// Tenants per later wave: a number (`3`) or a share (`25%`); default `1`.
+    /// Tenants per later wave: a number (`3`) or a share (`25%`); default `25%`.
     #[schema(pattern = "^([1-9][0-9]{0,3}|([1-9][0-9]?|100)%)$")]
     pub batch: Option<String>,
     /// Failed tenants tolerated; one more stops the rollout (default 0).
     #[schema(maximum = 1000)]
     pub max_failures: Option<u32>,
+    /// At most this many tenants being changed at once within a wave
+    /// (default: the whole wave).
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_unavailable: Option<u32>,
     /// How long each tenant's Deployments must stay available after they
     /// rolled out, in seconds (default 10).
     #[schema(maximum = 3600)]
@@ -106,6 +110,8 @@ pub struct RolloutView {
     pub canary: usize,
     pub batch: String,
     pub max_failures: usize,
+    /// At most this many tenants changed at once; `null`: a whole wave.
+    pub max_unavailable: Option<usize>,
     pub soak_seconds: u64,
     pub allow_replace: Vec<String>,
     /// How many tenants are in each status.
@@ -135,6 +141,7 @@ impl RolloutView {
             canary: s.spec.canary,
             batch: s.spec.batch.to_string(),
             max_failures: s.spec.max_failures,
+            max_unavailable: s.spec.max_unavailable,
             soak_seconds: s.spec.soak().as_secs(),
             allow_replace: s.spec.allow_replace.clone(),
             counts,
@@ -224,11 +231,16 @@ async fn checked(app: &AppState, body: &StartRollout) -> Result<(Spec, Vec<Strin
             ));
         }
     };
-    let batch = Batch::parse(body.batch.as_deref().unwrap_or("1"))
+    let batch = Batch::parse(body.batch.as_deref().unwrap_or("25%"))
         .map_err(|e| ApiError::bad_request(format!("batch: {e}")))?;
     let soak = body
         .soak_seconds
         .map_or(rollout::DEFAULT_SOAK, Duration::from_secs);
+    if body.max_unavailable == Some(0) {
+        return Err(ApiError::bad_request(
+            "max_unavailable: at least 1 (leave it out for a whole wave at once)",
+        ));
+    }
     if soak.as_secs() > MAX_SOAK_SECONDS {
         return Err(ApiError::bad_request(format!(
             "soak_seconds: at most {MAX_SOAK_SECONDS}"
@@ -261,9 +273,10 @@ async fn checked(app: &AppState, body: &StartRollout) -> Result<(Spec, Vec<Strin
             stack: path,
             environment: None,
             selector,
-            canary: body.canary.unwrap_or(1) as usize,
+            canary: body.canary.unwrap_or(0) as usize,
             batch,
             max_failures: body.max_failures.unwrap_or(0) as usize,
+            max_unavailable: body.max_unavailable.map(|n| n as usize),
             soak_ms: soak.as_millis() as u64,
             allow_replace: body.allow_replace.clone(),
             domain: app.config.builtins.domain.clone(),
