@@ -523,3 +523,221 @@ async fn a_rollout_killed_mid_way_resumes_and_upgrades_each_tenant_exactly_once(
         assert_eq!(tag_of(&client, t).await, NEW, "{t}");
     }
 }
+
+/// `--service NAME --tag T` and `--catalog DIR` change each tenant's own
+/// stack: a tenant created from another stack keeps its other resources,
+/// a new catalog's added service appears everywhere, and a change that
+/// concerns nobody or holds a bad tag is refused before anything is
+/// recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tag_or_a_catalog_rolls_into_each_tenants_own_stack() {
+    let w = World::new();
+    let client = client().await;
+    let names: Vec<String> = (0..3).map(|i| format!("rollc-{i}")).collect();
+    let _cleanup = Namespaces(names.clone());
+    // rollc-0 and rollc-1 from the stack, rollc-2 from a stack with one
+    // more resource of its own.
+    let own = w.dir.path().join(OLD).join("own.yaml");
+    let mut text = std::fs::read_to_string(w.stack(OLD)).unwrap();
+    text.push_str(
+        "  - id: marker\n    kind: env.value\n    properties: { value: kept }\n    publish:\n      - { output: value, key: MARKER, level: tenant }\n",
+    );
+    std::fs::write(&own, text).unwrap();
+    w.create(&names[..2]);
+    let out = w.envctl(&[
+        "create",
+        "tenant",
+        &names[2],
+        "--stack",
+        own.to_str().unwrap(),
+        "--skip-preflight",
+    ]);
+    assert!(out.status.success());
+    let state = w.state().await;
+
+    // Refused before anything is recorded: a tag that is no version, a
+    // service nobody runs, a stack together with a tag.
+    for (args, says) in [
+        (vec!["--service", "web", "--tag", "latest"], "latest"),
+        (vec!["--service", "wbe", "--tag", NEW], "concerns none"),
+        (
+            vec!["--stack", "x.yaml", "--service", "web", "--tag", NEW],
+            "cannot be used with",
+        ),
+    ] {
+        let mut all = vec!["rollout", "--all"];
+        all.extend(args);
+        let out = w.envctl(&all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{all:?}: {err}");
+    }
+    assert!(
+        state.rollouts().await.unwrap().is_empty(),
+        "nothing recorded"
+    );
+
+    // One service's tag, into each tenant's stack.
+    let out = w.envctl(&[
+        "rollout",
+        "--all",
+        "--service",
+        "web",
+        "--tag",
+        NEW,
+        "--batch",
+        "100%",
+        "--soak",
+        "1s",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let r = report(&out);
+    assert_eq!(r["status"], "succeeded");
+    for t in &names {
+        assert_eq!(outcomes(&r)[t], "succeeded", "{t}");
+        assert_eq!(tag_of(&client, t).await, NEW, "{t}");
+        let revs = state.revisions(t).await.unwrap();
+        assert_eq!(revs.len(), 2, "{t}: one new revision");
+        assert_eq!(tag_in(&revs[1].content_json), NEW, "{t}");
+        let snap = Snapshot::from_json(&revs[1].content_json).unwrap();
+        assert_eq!(
+            snap.nodes.contains_key("marker"),
+            t == &names[2],
+            "{t}: its own stack is kept"
+        );
+    }
+
+    // A new catalog: web at 3.0.0 and a second service.
+    let next = w.dir.path().join("next-catalog");
+    std::fs::create_dir_all(next.join("templates")).unwrap();
+    for f in std::fs::read_dir(repo_root().join("blueprints/templates")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), next.join("templates").join(f.file_name())).unwrap();
+    }
+    let catalog = std::fs::read_to_string(
+        repo_root().join("integration/stacks/rollout-catalog/catalog.yaml"),
+    )
+    .unwrap()
+    .replace(&format!("tag: \"{OLD}\""), "tag: \"3.0.0\"")
+        + "  - name: worker\n    image: registry.example.com/rollout/worker\n    tag: \"1.0.0\"\n";
+    std::fs::write(next.join("catalog.yaml"), catalog).unwrap();
+    let out = w.envctl(&[
+        "rollout",
+        "--all",
+        "--catalog",
+        next.to_str().unwrap(),
+        "--batch",
+        "100%",
+        "--soak",
+        "1s",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(report(&out)["status"], "succeeded");
+    for t in &names {
+        assert_eq!(tag_of(&client, t).await, "3.0.0", "{t}");
+        let worker = Api::<Deployment>::namespaced(client.clone(), t)
+            .get_opt("worker")
+            .await
+            .unwrap();
+        assert!(worker.is_some(), "{t}: the added service runs");
+        let revs = state.revisions(t).await.unwrap();
+        let snap = Snapshot::from_json(&revs[2].content_json).unwrap();
+        assert!(snap.nodes.contains_key("svc-worker"), "{t}");
+        assert_eq!(snap.nodes.contains_key("marker"), t == &names[2], "{t}");
+    }
+
+    // The same tag again: every tenant already holds it.
+    let out = w.envctl(&[
+        "rollout",
+        "--all",
+        "--service",
+        "web",
+        "--tag",
+        "3.0.0",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let again = report(&out);
+    for t in &names {
+        assert_eq!(outcomes(&again)[t], "unchanged", "{t}");
+    }
+
+    // The gate's HTTP check, against a server on loopback that answers 503
+    // for one tenant: that tenant is rolled back, the others pass.
+    let bad = names[1].clone();
+    let url = health_server(bad.clone()).await;
+    let check = format!("{url}/{{tenant}}/health");
+    let out = w.envctl(&[
+        "rollout",
+        "--all",
+        "--service",
+        "web",
+        "--tag",
+        "4.0.0",
+        "--http-check",
+        &check,
+        "--http-check-timeout",
+        "5s",
+        "--max-failures",
+        "1",
+        "--batch",
+        "100%",
+        "--soak",
+        "1s",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a tenant failed");
+    let checked = report(&out);
+    assert_eq!(checked["status"], "failed");
+    for t in &names {
+        let row = checked["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["tenant"] == t.as_str())
+            .unwrap();
+        let message = row["message"].as_str().unwrap();
+        if t == &bad {
+            assert_eq!(row["status"], "rolled_back", "{t}");
+            assert!(message.contains("503"), "{t}: {message}");
+            assert_eq!(
+                tag_of(&client, t).await,
+                "3.0.0",
+                "{t}: back on the old tag"
+            );
+        } else {
+            assert_eq!(row["status"], "succeeded", "{t}");
+            assert!(message.contains("answered 2xx"), "{t}: {message}");
+            assert_eq!(tag_of(&client, t).await, "4.0.0", "{t}");
+        }
+    }
+}
+
+/// A server on loopback answering `/<tenant>/health`: 503 for `bad`, 200
+/// for every other tenant. Returns its base URL.
+async fn health_server(bad: String) -> String {
+    use axum::http::StatusCode;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/{tenant}/health",
+        axum::routing::get(move |axum::extract::Path(t): axum::extract::Path<String>| {
+            let bad = bad.clone();
+            async move {
+                if t == bad {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}

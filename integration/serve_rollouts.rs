@@ -200,6 +200,27 @@ async fn an_operator_rolls_a_release_out_through_the_api_and_follows_it_live() {
             json!({ "stack": "v2", "all": true, "max_unavailable": 0 }),
             "max_unavailable",
         ),
+        // These tenants run no catalog: a tag rollout concerns none.
+        (
+            json!({ "service": "web", "tag": "2.0.0", "all": true }),
+            "runs no service catalog",
+        ),
+        (
+            json!({ "stack": "v2", "service": "web", "tag": "2.0.0", "all": true }),
+            "stack, service, tag",
+        ),
+        (
+            json!({ "tag": "2.0.0", "all": true }),
+            "stack, service, tag",
+        ),
+        (
+            json!({ "stack": "v2", "all": true, "http_check_url": "app.{tenant}.example.com" }),
+            "http_check_url",
+        ),
+        (
+            json!({ "stack": "v2", "all": true, "http_check_timeout_seconds": 5 }),
+            "http_check_timeout_seconds",
+        ),
     ] {
         let (status, body) = call(&s, Some(OLGA), "POST", "/api/rollouts", Some(bad.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cost;
 pub mod engine;
 pub mod envapi;
+pub mod error_text;
 pub mod graph;
 pub mod hibernate;
 pub mod journal;

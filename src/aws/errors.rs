@@ -226,16 +226,10 @@ fn endpoint_described() -> String {
     }
 }
 
-/// The innermost cause of an error chain ("Connection refused (os error
-/// 111)"): the useful part, without the SDK's wrappers.
+/// The innermost cause of an error chain on one line: the useful part,
+/// without the SDK's wrappers.
 fn innermost(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        message = e.to_string();
-        cause = e.source();
-    }
-    one_line(&message)
+    one_line(&crate::error_text::innermost_cause(err))
 }
 
 fn one_line(s: &str) -> String {

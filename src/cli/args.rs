@@ -418,9 +418,18 @@ pub enum RolloutCommand {
 
 #[derive(Args, Debug)]
 pub struct RolloutArgs {
-    /// The stack (and its catalog) to roll out
-    #[arg(long)]
+    /// The stack (and its catalog) to roll out: the same content for every tenant
+    #[arg(long, conflicts_with_all = ["catalog", "service"])]
     pub stack: Option<PathBuf>,
+    /// A service catalog directory to put in place of each tenant's own (the rest of each tenant's stack stays)
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// One service whose image tag changes in each tenant's catalog (with --tag)
+    #[arg(long, value_name = "NAME", requires = "tag")]
+    pub service: Option<String>,
+    /// The image tag --service gets
+    #[arg(long, value_name = "TAG", requires = "service")]
+    pub tag: Option<String>,
     /// Tenants, comma-separated names or globs (`acme,shop-*`), in the order to roll out
     #[arg(long, conflicts_with = "all")]
     pub tenants: Option<String>,
@@ -442,6 +451,17 @@ pub struct RolloutArgs {
     /// How long a tenant's Deployments must stay fully available after its rollout completed
     #[arg(long, default_value = "10s")]
     pub soak: String,
+    /// After the soak, GET this URL (`{tenant}` is replaced by the tenant's name); it must answer 2xx 3 times in a row
+    #[arg(long, value_name = "URL")]
+    pub http_check: Option<String>,
+    /// How long the --http-check may take before the tenant fails its gate
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "60s",
+        requires = "http_check"
+    )]
+    pub http_check_timeout: String,
     /// A node (by id) whose replacement or deletion, though it holds data, is allowed; repeatable
     #[arg(long = "allow-replace", value_name = "RESOURCE")]
     pub allow_replace: Vec<String>,

@@ -33,12 +33,14 @@ async fn checked(
     a: &RolloutArgs,
     state: &StateStore,
 ) -> anyhow::Result<(Spec, Vec<String>)> {
-    let stack_path = a.stack.as_ref().ok_or_else(|| {
-        BadInput(
-            "rollout: --stack is required: the stack to roll out, e.g. --stack stacks/tenant.yaml"
+    if a.stack.is_none() && a.catalog.is_none() && a.service.is_none() {
+        return Err(BadInput(
+            "rollout: say what to roll out: --stack stacks/tenant.yaml (one stack for all), \
+             or --catalog DIR and/or --service NAME --tag T (into each tenant's own stack)"
                 .into(),
         )
-    })?;
+        .into());
+    }
     let selector = match (&a.tenants, a.all) {
         (Some(t), false) => t.clone(),
         (None, true) => "--all".to_string(),
@@ -52,24 +54,51 @@ async fn checked(
     };
     let batch = Batch::parse(&a.batch).map_err(BadInput)?;
     let soak = setup::duration("--soak", &a.soak)?;
+    let http_check = match &a.http_check {
+        Some(url) => Some(
+            rollout::http_check::HttpCheck::new(
+                url,
+                setup::duration("--http-check-timeout", &a.http_check_timeout)?,
+            )
+            .map_err(|e| BadInput(format!("--http-check: {e}")))?,
+        ),
+        None => None,
+    };
     let builtins = setup::builtins(global);
-    let stack =
-        crate::stack::load_file_in(stack_path, &builtins).map_err(|e| BadInput(e.to_string()))?;
     if let Some(env) = &a.environment {
         crate::envapi::check_environment(env)
             .map_err(|e| BadInput(format!("--environment: {e}")))?;
     }
-    for id in &a.allow_replace {
-        if stack.resource(id).is_none() {
-            return Err(BadInput(format!(
-                "--allow-replace {id}: {} has no resource '{id}'",
-                stack_path.display()
-            ))
-            .into());
+    let (stack, content_json, change) = match &a.stack {
+        Some(stack_path) => {
+            let stack = crate::stack::load_file_in(stack_path, &builtins)
+                .map_err(|e| BadInput(e.to_string()))?;
+            for id in &a.allow_replace {
+                if stack.resource(id).is_none() {
+                    return Err(BadInput(format!(
+                        "--allow-replace {id}: {} has no resource '{id}'",
+                        stack_path.display()
+                    ))
+                    .into());
+                }
+            }
+            let env = a.environment.clone().unwrap_or(stack.environment.clone());
+            let content = Snapshot::of(&stack, &env).map_err(BadInput)?;
+            let absolute = std::path::absolute(stack_path)
+                .map_err(|e| BadInput(format!("--stack {}: {e}", stack_path.display())))?;
+            (Some(absolute), content.to_json(), None)
         }
-    }
-    let env = a.environment.clone().unwrap_or(stack.environment.clone());
-    let content = Snapshot::of(&stack, &env).map_err(BadInput)?;
+        None => {
+            if let Some(id) = a.allow_replace.first() {
+                return Err(BadInput(format!(
+                    "--allow-replace {id}: a --catalog or --service rollout changes only services, which hold no data; \
+                     --allow-replace goes with --stack"
+                ))
+                .into());
+            }
+            (None, String::new(), Some(tenant_change(a)?))
+        }
+    };
     let known = rollout::rollable(state).await?;
     let tenants = if a.all {
         if known.is_empty() {
@@ -83,11 +112,18 @@ async fn checked(
     } else {
         rollout::plan::select(&selector, &known).map_err(BadInput)?
     };
-    let absolute = std::path::absolute(stack_path)
-        .map_err(|e| BadInput(format!("--stack {}: {e}", stack_path.display())))?;
+    if let Some(change) = &change {
+        let mut latest = Vec::new();
+        for t in &tenants {
+            latest.extend(state.revision(t, None).await?);
+        }
+        rollout::change::check(change, &latest, a.environment.as_deref(), &builtins)
+            .map_err(|e| BadInput(format!("rollout: {e}")))?;
+    }
     Ok((
         Spec {
-            stack: absolute,
+            stack,
+            change,
             environment: a.environment.clone(),
             selector,
             canary: a.canary,
@@ -95,12 +131,34 @@ async fn checked(
             max_failures: a.max_failures,
             max_unavailable: a.max_unavailable.map(|n| n as usize),
             soak_ms: soak.as_millis() as u64,
+            http_check,
             allow_replace: a.allow_replace.clone(),
             domain: builtins.domain,
-            content_json: content.to_json(),
+            content_json,
         },
         tenants,
     ))
+}
+
+/// `--catalog` and `--service/--tag` as a change of each tenant's stack.
+fn tenant_change(a: &RolloutArgs) -> Result<rollout::change::TenantChange, BadInput> {
+    let catalog = a
+        .catalog
+        .as_deref()
+        .map(rollout::change::NewCatalog::read)
+        .transpose()
+        .map_err(BadInput)?;
+    let service_tag = match (&a.service, &a.tag) {
+        (Some(service), Some(tag)) => Some(rollout::change::ServiceTag {
+            service: service.clone(),
+            tag: tag.clone(),
+        }),
+        _ => None,
+    };
+    Ok(rollout::change::TenantChange {
+        catalog,
+        service_tag,
+    })
 }
 
 async fn start(global: &Global, a: RolloutArgs) -> anyhow::Result<()> {
@@ -122,7 +180,7 @@ async fn start(global: &Global, a: RolloutArgs) -> anyhow::Result<()> {
     eprintln!(
         "rollout {id}: {} tenant(s) of {}, canary {}, batch {}, max failures {}, max unavailable {}, soak {}; last wave {waves}",
         tenants.len(),
-        spec.stack.display(),
+        spec.what(),
         spec.canary,
         spec.batch,
         spec.max_failures,
@@ -440,7 +498,7 @@ pub async fn get_rollouts(global: &Global, a: GetRolloutsArgs) -> anyhow::Result
         let spec = rollout::spec_of(&r)?;
         let tenants = state.rollout_tenants(&r.id).await?;
         lines.push(Line {
-            stack: spec.stack.display().to_string(),
+            stack: spec.what(),
             tenants: tenants.len(),
             done: tenants.iter().filter(|t| t.status.is_final()).count(),
             failed: tenants.iter().filter(|t| t.status.is_failure()).count(),

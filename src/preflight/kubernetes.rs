@@ -15,6 +15,7 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::{Api, PostParams};
 
 use super::{Check, Finding, PreflightCx};
+use crate::error_text::innermost_cause as innermost;
 use crate::stack::{Resource, Stack, refs};
 use crate::tenant::TenantName;
 
@@ -292,14 +293,6 @@ async fn review(reviews: &Api<SelfSubjectAccessReview>, access: &Access) -> Resu
         .await
         .map(|r| r.status.is_some_and(|s| s.allowed))
         .map_err(|e| innermost(&e))
-}
-
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 #[cfg(test)]

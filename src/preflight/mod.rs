@@ -32,6 +32,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::aws::HttpStatus;
+use crate::error_text::innermost_cause as innermost;
 use crate::kinds::Backends;
 use crate::stack::Stack;
 use crate::tenant::TenantName;
@@ -270,16 +271,6 @@ impl CallFailure {
             _ => None,
         }
     }
-}
-
-/// The innermost cause of an error: "Connection refused (os error 111)"
-/// rather than the whole chain.
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 /// The clients preflight needs beyond the engine's: STS and Service Quotas,

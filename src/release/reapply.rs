@@ -62,12 +62,22 @@ pub fn settings(path: &Path, builtins: &Builtins) -> Stack {
 /// Revision `row` as a stack to create. Refused (in words) when its
 /// content cannot be decoded or held a secret literal.
 pub fn restore(row: &RevisionRow, builtins: &Builtins) -> Result<Restored, String> {
-    let snap = content(row)?;
+    restore_as(&content(row)?, row, builtins)
+}
+
+/// `snap` — revision `row`'s content, or content derived from it (a
+/// rollout's new catalog or tag) — as a stack to create, with the
+/// stack-wide settings of `row`'s stack file.
+pub fn restore_as(
+    snap: &Snapshot,
+    row: &RevisionRow,
+    builtins: &Builtins,
+) -> Result<Restored, String> {
     let scratch = ScratchDir(
         std::env::temp_dir().join(format!("envctl-reapply-{}", uuid::Uuid::new_v4().simple())),
     );
     let stack = super::restore::stack_of(
-        &snap,
+        snap,
         &settings(Path::new(&row.stack_path), builtins),
         &scratch.0,
     )

@@ -61,7 +61,7 @@ pub struct CatalogSource {
 }
 
 impl CatalogSource {
-    fn read(dir: &Path) -> Result<CatalogSource, String> {
+    pub fn read(dir: &Path) -> Result<CatalogSource, String> {
         let read = |path: std::path::PathBuf| {
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
         };

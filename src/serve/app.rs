@@ -33,6 +33,21 @@ pub struct App {
 pub type AppState = Arc<App>;
 
 impl App {
+    /// The configured stack `name`, or a 400 naming the ones offered.
+    pub fn offered_stack(&self, name: &str) -> Result<&crate::stack::Stack, ApiError> {
+        self.config.stacks.get(name).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "stack: '{name}' is not offered here; choose one of {}",
+                self.config
+                    .stacks
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+
     /// Writes one audit entry. A failure to write it is logged, never
     /// hidden, but does not undo what was done.
     pub async fn audit(

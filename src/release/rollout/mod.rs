@@ -6,15 +6,20 @@
 //! `rollout_tenants`: the intent log), so a driver that dies is continued
 //! by [`run`] on the same id.
 //!
+//! - [`change`]: a rollout of a catalog or one service's tag into each
+//!   tenant's own stack (instead of one stack for all);
 //! - [`plan`]: the selector, the batch size and the waves (pure);
 //! - [`safety`]: the refusal of a change that would replace a data-bearing
 //!   resource (pure);
 //! - [`gate`]: the health gate (Deployments complete, then available for
 //!   the soak);
+//! - [`http_check`]: the gate's optional request to each tenant's URL;
 //! - [`run`]: the driver, callable from the CLI or the server, telling its
 //!   progress as [`RolloutEvent`]s.
 
+pub mod change;
 pub mod gate;
+pub mod http_check;
 pub mod plan;
 pub mod run;
 pub mod safety;
@@ -41,8 +46,15 @@ pub const DEFAULT_SOAK: Duration = Duration::from_secs(10);
 /// No secret is in it (the stack file is named, not copied).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
-    /// The stack file, absolute (a resume may run from another directory).
-    pub stack: PathBuf,
+    /// The stack file, absolute (a resume may run from another directory):
+    /// the same content for every tenant. Absent for a rollout of a
+    /// [`change`] into each tenant's own stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<PathBuf>,
+    /// `--catalog DIR` and/or `--service NAME --tag T`: each tenant's
+    /// content derived from its latest revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<change::TenantChange>,
     /// `--environment`; otherwise each tenant keeps the environment of its
     /// latest revision.
     pub environment: Option<String>,
@@ -58,6 +70,9 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unavailable: Option<usize>,
     pub soak_ms: u64,
+    /// `--http-check URL`: after the soak, the tenant's URL must answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_check: Option<http_check::HttpCheck>,
     /// Node ids whose replacement (of a data-bearing resource) is allowed.
     pub allow_replace: Vec<String>,
     /// The installation domain (`${envctl.domain}`) the stack was loaded
@@ -65,13 +80,23 @@ pub struct Spec {
     pub domain: Option<String>,
     /// The content rolled out (a `release::Snapshot` as JSON, for the
     /// stack's own environment): a resume refuses a stack file changed
-    /// since.
+    /// since. Empty for a [`change`] rollout, which holds its content.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content_json: String,
 }
 
 impl Spec {
     pub fn soak(&self) -> Duration {
         Duration::from_millis(self.soak_ms)
+    }
+
+    /// What is rolled out, in words: the stack file, or the change.
+    pub fn what(&self) -> String {
+        match (&self.stack, &self.change) {
+            (Some(stack), _) => stack.display().to_string(),
+            (None, Some(change)) => change.describe(),
+            (None, None) => "nothing".into(),
+        }
     }
 
     pub fn builtins(&self) -> crate::stack::Builtins {

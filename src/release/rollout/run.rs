@@ -37,6 +37,7 @@ use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::change::{Derived, Wanted};
 use super::gate::{self, DeploymentRef};
 use super::{RolloutError, RolloutEvent, Spec, Summary, safety, spec_of};
 use crate::budget::Verdict;
@@ -122,7 +123,9 @@ impl Driver {
 struct Target {
     id: String,
     spec: Spec,
-    stack: Stack,
+    /// The stack applied to every tenant; `None` when each gets its own
+    /// (`spec.change`).
+    stack: Option<Stack>,
     /// Cancelled with the driver; the engines' token.
     cancel: CancellationToken,
     /// The Deployments' rollout timeout: the stack's for `k8s.service`, or
@@ -165,10 +168,14 @@ async fn summary(state: &StateStore, id: &str) -> Result<Summary, RolloutError> 
         .ok_or_else(|| RolloutError::NotFound(id.to_string()))
 }
 
-/// The stack a rollout applies, loaded as at its start; a stack file or
-/// catalog changed since is refused.
-pub fn load_stack(id: &str, spec: &Spec) -> Result<Stack, RolloutError> {
-    let stack = crate::stack::load_file_in(&spec.stack, &spec.builtins()).map_err(|e| {
+/// The stack a rollout applies to all its tenants, loaded as at its start
+/// (a stack file or catalog changed since is refused); `None` for a
+/// rollout of a change into each tenant's own stack.
+pub fn load_stack(id: &str, spec: &Spec) -> Result<Option<Stack>, RolloutError> {
+    let Some(path) = &spec.stack else {
+        return Ok(None);
+    };
+    let stack = crate::stack::load_file_in(path, &spec.builtins()).map_err(|e| {
         RolloutError::Refused(format!(
             "rollout {id}: the stack no longer loads: {e}; restore it, or abort the rollout with `envctl rollout abort {id}`"
         ))
@@ -180,10 +187,10 @@ pub fn load_stack(id: &str, spec: &Spec) -> Result<Stack, RolloutError> {
         return Err(RolloutError::Refused(format!(
             "rollout {id}: {} or its catalog changed since the rollout started; a rollout applies one content to all its tenants: \
              restore the file, or abort this rollout (`envctl rollout abort {id}`) and start a new one",
-            spec.stack.display()
+            path.display()
         )));
     }
-    Ok(stack)
+    Ok(Some(stack))
 }
 
 async fn drive(driver: &Driver, id: &str) -> Result<Summary, RolloutError> {
@@ -195,9 +202,8 @@ async fn drive(driver: &Driver, id: &str) -> Result<Summary, RolloutError> {
     let spec = spec_of(&row)?;
     let stack = load_stack(id, &spec)?;
     let rollout_timeout = stack
-        .timeouts
-        .get(SERVICE_KIND)
-        .copied()
+        .as_ref()
+        .and_then(|s| s.timeouts.get(SERVICE_KIND).copied())
         .unwrap_or_else(|| {
             crate::kinds::kind_by_name(SERVICE_KIND)
                 .map(|k| k.ready_timeout())
@@ -334,9 +340,21 @@ impl Target {
         self.failures.load(Ordering::SeqCst) > self.spec.max_failures
     }
 
-    /// The content this rollout gives a tenant in `environment`.
-    fn content(&self, environment: &str) -> Result<Snapshot, RolloutError> {
-        Snapshot::of(&self.stack, environment).map_err(RolloutError::Refused)
+    /// What this rollout makes of a tenant at revision `from`: its new
+    /// stack and content, or why it is left alone. An error is a sentence.
+    fn wanted(&self, from: &RevisionRow) -> Result<Derived, String> {
+        let environment = self.environment(from);
+        match (&self.stack, &self.spec.change) {
+            (Some(stack), _) => Ok(Derived::Apply(Box::new(Wanted::of_stack(
+                stack.clone(),
+                &environment,
+            )?))),
+            (None, Some(change)) => change.derive(from, &environment, &self.spec.builtins()),
+            (None, None) => Err(format!(
+                "rollout {} names neither a stack nor a change",
+                self.id
+            )),
+        }
     }
 
     fn environment(&self, latest: &RevisionRow) -> String {
@@ -477,10 +495,20 @@ async fn decide(
             },
         )));
     }
-    let change = diff(
-        &content(&last)?,
-        &target.content(&target.environment(&last))?,
-    );
+    let left = |to: T, why: String| {
+        let set = Set {
+            from_revision: Some(last.revision),
+            message: Some(why),
+            ..Default::default()
+        };
+        Ok(Some((to, set)))
+    };
+    let wanted = match target.wanted(&last) {
+        Ok(Derived::Apply(w)) => w,
+        Ok(Derived::Skip(why)) => return left(T::Skipped, why),
+        Err(why) => return left(T::Failed, why),
+    };
+    let change = diff(&content(&last)?, &wanted.content);
     if change.is_empty() {
         return Ok(Some((
             T::Unchanged,
@@ -578,13 +606,26 @@ async fn apply(
     t: &RolloutTenantRow,
 ) -> Result<Step, RolloutError> {
     let tenant = name_of(t)?;
-    let last = latest(driver, &t.tenant)
-        .await?
-        .ok_or_else(|| RolloutError::Refused(format!("tenant {tenant} lost its revisions")))?;
+    let lost = || RolloutError::Refused(format!("tenant {tenant} lost its revisions"));
+    let last = latest(driver, &t.tenant).await?.ok_or_else(lost)?;
     let from = t.from_revision.unwrap_or(last.revision);
-    let environment = target.environment(&last);
-    let want = target.content(&environment)?;
-    if let Some(rev) = recorded_since(driver, &t.tenant, from, &want).await? {
+    let from_row = driver
+        .state
+        .revision(&t.tenant, Some(from))
+        .await?
+        .ok_or_else(lost)?;
+    let wanted = match target.wanted(&from_row) {
+        Ok(Derived::Apply(w)) => w,
+        // `decide` derived it from the same revision: only a state store
+        // changed underneath gets here; the tenant is put back as it was.
+        Ok(Derived::Skip(why)) | Err(why) => {
+            return Ok(Some((
+                T::RollingBack,
+                Set::message(format!("apply: {why}")),
+            )));
+        }
+    };
+    if let Some(rev) = recorded_since(driver, &t.tenant, from, &wanted.content).await? {
         return Ok(Some((
             T::Gating,
             Set {
@@ -594,7 +635,15 @@ async fn apply(
         )));
     }
     Ok(Some(
-        match create(driver, target, &tenant, target.stack.clone(), environment).await? {
+        match create(
+            driver,
+            target,
+            &tenant,
+            wanted.stack.clone(),
+            wanted.environment.clone(),
+        )
+        .await?
+        {
             Applied::Ok(rev) => (
                 T::Gating,
                 Set {
@@ -652,17 +701,37 @@ async fn gate_step(
         r = gate_on(driver, &found, target.rollout_timeout, soak) => r?,
         _ = driver.cancel.cancelled() => return Err(RolloutError::Interrupted(target.id.clone())),
     };
-    Ok(Some(match gated {
-        Ok(()) => (
-            T::Succeeded,
-            Set::message(format!(
-                "healthy: {} Deployment(s) complete and available for {}",
-                found.len(),
-                humantime::format_duration(soak)
+    if let Err(why) = gated {
+        return Ok(Some((
+            T::RollingBack,
+            Set::message(format!("health gate: {why}")),
+        )));
+    }
+    let mut healthy = format!(
+        "healthy: {} Deployment(s) complete and available for {}",
+        found.len(),
+        humantime::format_duration(soak)
+    );
+    if let Some(check) = &target.spec.http_check {
+        let answered = tokio::select! {
+            r = check.run(&t.tenant) => r,
+            _ = driver.cancel.cancelled() => return Err(RolloutError::Interrupted(target.id.clone())),
+        };
+        match answered {
+            Ok(()) => healthy.push_str(&format!(
+                "; GET {} answered 2xx {} times in a row",
+                check.url_for(&t.tenant),
+                super::http_check::PASSES
             )),
-        ),
-        Err(why) => (T::RollingBack, Set::message(format!("health gate: {why}"))),
-    }))
+            Err(why) => {
+                return Ok(Some((
+                    T::RollingBack,
+                    Set::message(format!("health gate: {why}")),
+                )));
+            }
+        }
+    }
+    Ok(Some((T::Succeeded, Set::message(healthy))))
 }
 
 /// `rolling_back`: the previous revision again.

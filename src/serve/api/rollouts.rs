@@ -30,9 +30,17 @@ const MAX_SOAK_SECONDS: u64 = 3600;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRollout {
-    /// One of the configured stacks (GET /api/stacks).
+    /// One of the configured stacks (GET /api/stacks): the same content
+    /// for every tenant. Give this, or `service` and `tag`.
     #[schema(min_length = 1)]
-    pub stack: String,
+    pub stack: Option<String>,
+    /// A catalog service whose image tag changes in each tenant's own
+    /// stack (with `tag`); everything else each tenant runs stays.
+    #[schema(min_length = 1, max_length = 63)]
+    pub service: Option<String>,
+    /// The image tag `service` gets, e.g. `4.3.0`.
+    #[schema(min_length = 1, max_length = 128)]
+    pub tag: Option<String>,
     /// Which tenants: comma-separated names or globs (`acme,shop-*`).
     /// Give this or `all`, not both.
     #[schema(min_length = 1, max_length = 2000)]
@@ -57,6 +65,13 @@ pub struct StartRollout {
     /// rolled out, in seconds (default 10).
     #[schema(maximum = 3600)]
     pub soak_seconds: Option<u64>,
+    /// After the soak, GET this URL for each tenant (`{tenant}` replaced by
+    /// its name); it must answer 2xx three times in a row.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub http_check_url: Option<String>,
+    /// How long that check may take, in seconds (default 60).
+    #[schema(minimum = 1, maximum = 3600)]
+    pub http_check_timeout_seconds: Option<u64>,
     /// Resources of the stack whose replacement (losing their data) is
     /// allowed in this rollout.
     #[serde(default)]
@@ -103,7 +118,8 @@ pub struct RolloutView {
     pub updated_at: String,
     /// Why it is in its status (the failure that stopped it, who paused it).
     pub message: Option<String>,
-    /// The stack file rolled out.
+    /// What is rolled out: the stack file, or the change (`service orders
+    /// tag 4.3.0`, `catalog DIR`) made in each tenant's own stack.
     pub stack: String,
     /// The tenants as selected (`--all` for every one).
     pub selector: String,
@@ -113,6 +129,9 @@ pub struct RolloutView {
     /// At most this many tenants changed at once; `null`: a whole wave.
     pub max_unavailable: Option<usize>,
     pub soak_seconds: u64,
+    /// The URL each tenant's gate requests after the soak (`{tenant}` for
+    /// its name); `null`: no HTTP check.
+    pub http_check_url: Option<String>,
     pub allow_replace: Vec<String>,
     /// How many tenants are in each status.
     pub counts: BTreeMap<String, usize>,
@@ -136,13 +155,14 @@ impl RolloutView {
             created_at: s.rollout.created_at.clone(),
             updated_at: s.rollout.updated_at.clone(),
             message: s.rollout.message.clone(),
-            stack: s.spec.stack.display().to_string(),
+            stack: s.spec.what(),
             selector: s.spec.selector.clone(),
             canary: s.spec.canary,
             batch: s.spec.batch.to_string(),
             max_failures: s.spec.max_failures,
             max_unavailable: s.spec.max_unavailable,
             soak_seconds: s.spec.soak().as_secs(),
+            http_check_url: s.spec.http_check.as_ref().map(|c| c.url.clone()),
             allow_replace: s.spec.allow_replace.clone(),
             counts,
             driven_here,
@@ -210,18 +230,15 @@ pub async fn list_rollouts(
 /// The spec of a request and the tenants it selects, every bad input found
 /// before anything is recorded.
 async fn checked(app: &AppState, body: &StartRollout) -> Result<(Spec, Vec<String>), ApiError> {
-    let stack = app.config.stacks.get(&body.stack).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "stack: '{}' is not offered here; choose one of {}",
-            body.stack,
-            app.config
-                .stacks
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let stack = match (&body.stack, &body.service, &body.tag) {
+        (Some(name), None, None) => Some((name, app.offered_stack(name)?)),
+        (None, Some(_), Some(_)) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "stack, service, tag: say what to roll out: `stack` (one of GET /api/stacks), or `service` and `tag` (one service's image tag in each tenant's own stack), not both",
+            ));
+        }
+    };
     let selector = match (&body.tenants, body.all) {
         (Some(t), false) => t.clone(),
         (None, true) => "--all".to_string(),
@@ -246,15 +263,34 @@ async fn checked(app: &AppState, body: &StartRollout) -> Result<(Spec, Vec<Strin
             "soak_seconds: at most {MAX_SOAK_SECONDS}"
         )));
     }
+    let http_check = match &body.http_check_url {
+        Some(url) => Some(
+            rollout::http_check::HttpCheck::new(
+                url,
+                body.http_check_timeout_seconds
+                    .map_or(rollout::http_check::DEFAULT_TIMEOUT, Duration::from_secs),
+            )
+            .map_err(|e| ApiError::bad_request(format!("http_check_url: {e}")))?,
+        ),
+        None if body.http_check_timeout_seconds.is_some() => {
+            return Err(ApiError::bad_request(
+                "http_check_timeout_seconds: goes with http_check_url; give the URL too, or leave the timeout out",
+            ));
+        }
+        None => None,
+    };
     for id in &body.allow_replace {
+        let Some((name, stack)) = &stack else {
+            return Err(ApiError::bad_request(format!(
+                "allow_replace: '{id}': a service rollout changes only a service, which holds no data; allow_replace goes with `stack`"
+            )));
+        };
         if stack.resource(id).is_none() {
             return Err(ApiError::bad_request(format!(
-                "allow_replace: stack '{}' has no resource '{id}'",
-                body.stack
+                "allow_replace: stack '{name}' has no resource '{id}'"
             )));
         }
     }
-    let content = Snapshot::of(stack, &stack.environment).map_err(ApiError::bad_request)?;
     let known = rollout::rollable(&app.state).await?;
     let tenants = if body.all {
         known
@@ -267,10 +303,35 @@ async fn checked(app: &AppState, body: &StartRollout) -> Result<(Spec, Vec<Strin
             "all: no tenant has a recorded revision yet: there is nothing to roll out to",
         ));
     }
-    let path = std::path::absolute(&stack.path).map_err(ApiError::internal)?;
+    let (path, content_json, change) = match &stack {
+        Some((_, stack)) => (
+            Some(std::path::absolute(&stack.path).map_err(ApiError::internal)?),
+            Snapshot::of(stack, &stack.environment)
+                .map_err(ApiError::bad_request)?
+                .to_json(),
+            None,
+        ),
+        None => {
+            let change = rollout::change::TenantChange {
+                catalog: None,
+                service_tag: Some(rollout::change::ServiceTag {
+                    service: body.service.clone().unwrap_or_default(),
+                    tag: body.tag.clone().unwrap_or_default(),
+                }),
+            };
+            let mut latest = Vec::new();
+            for t in &tenants {
+                latest.extend(app.state.revision(t, None).await?);
+            }
+            rollout::change::check(&change, &latest, None, &app.config.builtins)
+                .map_err(|e| ApiError::bad_request(format!("service, tag: {e}")))?;
+            (None, String::new(), Some(change))
+        }
+    };
     Ok((
         Spec {
             stack: path,
+            change,
             environment: None,
             selector,
             canary: body.canary.unwrap_or(0) as usize,
@@ -278,9 +339,10 @@ async fn checked(app: &AppState, body: &StartRollout) -> Result<(Spec, Vec<Strin
             max_failures: body.max_failures.unwrap_or(0) as usize,
             max_unavailable: body.max_unavailable.map(|n| n as usize),
             soak_ms: soak.as_millis() as u64,
+            http_check,
             allow_replace: body.allow_replace.clone(),
             domain: app.config.builtins.domain.clone(),
-            content_json: content.to_json(),
+            content_json,
         },
         tenants,
     ))
@@ -295,14 +357,19 @@ pub async fn start_rollout(
     Caller(who): Caller,
     Json(body): Json<StartRollout>,
 ) -> Result<(StatusCode, Json<RolloutView>), ApiError> {
-    operator_only(&app, &who, "start", &body.stack).await?;
+    let what = match (&body.stack, &body.service, &body.tag) {
+        (Some(stack), _, _) => stack.clone(),
+        (None, Some(service), Some(tag)) => format!("service {service} tag {tag}"),
+        _ => "nothing".to_string(),
+    };
+    operator_only(&app, &who, "start", &what).await?;
     let (spec, tenants) = match checked(&app, &body).await {
         Ok(ok) => ok,
         Err(e) => {
             app.audit(
                 Some(&who),
                 "rollout.start",
-                &body.stack,
+                &what,
                 "refused",
                 Some(e.message.clone()),
             )
@@ -319,8 +386,8 @@ pub async fn start_rollout(
         &id,
         "accepted",
         Some(format!(
-            "stack={} tenants={} canary={} batch={} max_failures={}",
-            body.stack,
+            "{} tenants={} canary={} batch={} max_failures={}",
+            spec.what(),
             tenants.len(),
             spec.canary,
             spec.batch,

@@ -225,17 +225,7 @@ async fn create(
         .stack
         .clone()
         .unwrap_or_else(|| app.config.default_stack.clone());
-    let stack = app.config.stacks.get(&stack_name).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "stack: '{stack_name}' is not offered here; choose one of {}",
-            app.config
-                .stacks
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let stack = app.offered_stack(&stack_name)?;
     let environment = body
         .environment
         .clone()
