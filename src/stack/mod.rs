@@ -12,6 +12,7 @@ mod locate;
 pub mod model;
 pub mod paths;
 mod problem;
+pub mod pooled;
 pub mod public_names;
 pub mod refs;
 pub mod validate;
@@ -20,6 +21,6 @@ pub use builtins::Builtins;
 pub use load::{
     Problem, StackError, load_file, load_file_in, load_str, load_str_in, load_str_with,
 };
-pub use model::{Publish, Resource, Stack, Wait, WaitFrom};
+pub use model::{PoolSpec, Publish, Resource, Stack, Wait, WaitFrom};
 pub use refs::{Ref, RefError, RefSyntaxError, references, substitute};
 pub use validate::{Catalog, KindInfo, validate};
