@@ -110,7 +110,10 @@ impl World {
             .into_iter()
             .filter(|(_, (_, t))| t.get("envctl:pool").map(String::as_str) == Some(POOL))
             .map(|(id, (_, t))| {
-                assert!(!t.contains_key("envctl:tenant"), "{id}: a member belongs to no tenant: {t:?}");
+                assert!(
+                    !t.contains_key("envctl:tenant"),
+                    "{id}: a member belongs to no tenant: {t:?}"
+                );
                 assert_eq!(t.get("envctl:managed").map(String::as_str), Some("true"));
                 id
             })
@@ -136,7 +139,10 @@ impl World {
             .send()
             .await
             .unwrap();
-        let arn = g.db_subnet_groups()[0].db_subnet_group_arn().unwrap().to_string();
+        let arn = g.db_subnet_groups()[0]
+            .db_subnet_group_arn()
+            .unwrap()
+            .to_string();
         rds.list_tags_for_resource()
             .resource_name(arn)
             .send()
@@ -185,13 +191,22 @@ fn fingerprint(identifier: &str, password: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
     let w = World::new();
-    w.ok(&["create", "tenant", "pool-shared", "--stack", "stacks/shared-network.yaml"]);
+    w.ok(&[
+        "create",
+        "tenant",
+        "pool-shared",
+        "--stack",
+        "stacks/shared-network.yaml",
+    ]);
 
     // Fill: two members, neutral names, the pool tag, no tenant.
     w.ok(&["pool", "fill", "--stack", STACK]);
     let members = w.available().await;
     assert_eq!(members.len(), 2, "{members:?}");
-    assert!(members.iter().all(|m| m.starts_with("envctl-pool-")), "{members:?}");
+    assert!(
+        members.iter().all(|m| m.starts_with("envctl-pool-")),
+        "{members:?}"
+    );
     let level = w.pool_status();
     assert_eq!(level["available"], 2, "{level}");
     assert_eq!(level["size"], 2);
@@ -224,24 +239,36 @@ async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
     assert_ne!(da[0].0, db[0].0, "two tenants got the same member");
     for (tenant, (id, tags)) in [("team-a", &da[0]), ("team-b", &db[0])] {
         assert!(members.contains(id), "{tenant} got {id}, not a pool member");
-        assert!(!tags.contains_key("envctl:pool"), "{id} still carries the pool tag: {tags:?}");
+        assert!(
+            !tags.contains_key("envctl:pool"),
+            "{id} still carries the pool tag: {tags:?}"
+        );
         assert_eq!(tags["envctl:stack"], "pooled-db");
         assert_eq!(tags["envctl:resource"], "database");
         // The tenant's password was set: the fingerprint of the password the
         // value store holds for it, no longer the fill's.
-        let password = w.value(&format!("dev/{tenant}/common/DATABASE_PASSWORD")).await;
+        let password = w
+            .value(&format!("dev/{tenant}/common/DATABASE_PASSWORD"))
+            .await;
         assert_eq!(tags["envctl:password-sha256"], fingerprint(id, &password));
         assert_ne!(tags["envctl:password-sha256"], before[id]);
         // Its subnet group went with it.
         let g = w.subnet_group_tags(id).await;
-        assert_eq!(g.get("envctl:tenant").map(String::as_str), Some(tenant), "{g:?}");
+        assert_eq!(
+            g.get("envctl:tenant").map(String::as_str),
+            Some(tenant),
+            "{g:?}"
+        );
         assert!(!g.contains_key("envctl:pool"), "{g:?}");
         // Its outputs were published: the member's endpoint.
         let host = w.value(&format!("dev/{tenant}/common/DATABASE_HOST")).await;
         assert!(host.contains(id.as_str()), "{host}");
     }
     let level = w.pool_status();
-    assert_eq!((level["available"].clone(), level["claimed"].clone()), (0.into(), 2.into()));
+    assert_eq!(
+        (level["available"].clone(), level["claimed"].clone()),
+        (0.into(), 2.into())
+    );
 
     // An empty pool: the create falls back to creating its own instance.
     w.ok(&["create", "tenant", "team-c", "--stack", STACK]);
@@ -249,7 +276,10 @@ async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
     assert_eq!(dc.len(), 1);
     assert_eq!(dc[0].0, "envctl-team-c-database");
     let level = w.pool_status();
-    assert_eq!((level["hits"].clone(), level["misses"].clone()), (2.into(), 1.into()));
+    assert_eq!(
+        (level["hits"].clone(), level["misses"].clone()),
+        (2.into(), 1.into())
+    );
 
     // Refill: two available again, new ones.
     w.ok(&["pool", "fill", "--stack", STACK]);
@@ -260,8 +290,15 @@ async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
     // Destroy deletes the claimed member; the sweep leaves available ones.
     w.ok(&["destroy", "tenant", "team-a", "--yes"]);
     let left = w.instances().await;
-    assert!(!left.contains_key(&da[0].0), "the claimed member is deleted: {left:?}");
-    assert_eq!(w.available().await, refilled, "the tenant's sweep left the pool alone");
+    assert!(
+        !left.contains_key(&da[0].0),
+        "the claimed member is deleted: {left:?}"
+    );
+    assert_eq!(
+        w.available().await,
+        refilled,
+        "the tenant's sweep left the pool alone"
+    );
     assert_eq!(w.of_tenant("team-b").await.len(), 1);
 
     // Drain deletes every available member and no tenant's.
@@ -270,7 +307,10 @@ async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
     assert_eq!(w.of_tenant("team-b").await.len(), 1);
     assert_eq!(w.of_tenant("team-c").await.len(), 1);
     let level = w.pool_status();
-    assert_eq!((level["available"].clone(), level["claimed"].clone()), (0.into(), 1.into()));
+    assert_eq!(
+        (level["available"].clone(), level["claimed"].clone()),
+        (0.into(), 1.into())
+    );
 }
 
 #[test]

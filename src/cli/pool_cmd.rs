@@ -134,8 +134,16 @@ pub async fn status(global: &Global, a: PoolArgs) -> anyhow::Result<()> {
     output::print(a.output, &rows, || {
         output::table(
             &[
-                "pool", "kind", "size", "available", "creating", "claimed", "stale", "hits",
-                "misses", "idle/day",
+                "pool",
+                "kind",
+                "size",
+                "available",
+                "creating",
+                "claimed",
+                "stale",
+                "hits",
+                "misses",
+                "idle/day",
             ],
             rows.iter()
                 .map(|l| {

@@ -429,6 +429,5 @@ pub trait Poolable: Send + Sync {
     /// engine then waits for [`Kind::ready`], which must not say ready
     /// before the new secrets apply. Idempotent: a rerun after a crash
     /// claims the same member again.
-    async fn claim(&self, cx: &Cx, member: &Outputs, props: &Props)
-    -> Result<Outputs, KindError>;
+    async fn claim(&self, cx: &Cx, member: &Outputs, props: &Props) -> Result<Outputs, KindError>;
 }

@@ -13,8 +13,8 @@ use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::{FillPlan, drained, fingerprint, key, member_name, plan};
-use crate::engine::retry::{wait_ready, with_retries};
 use crate::engine::RetryPolicy;
+use crate::engine::retry::{wait_ready, with_retries};
 use crate::kinds::{Backends, Cx, Kind, Outputs, Poolable, Props, kind_by_name};
 use crate::stack::{Resource, Stack, refs};
 use crate::state::{PoolMember, StateError, StateStore};

@@ -174,9 +174,24 @@ mod tests {
     fn members_past_max_age_or_of_other_properties_are_replaced() {
         let members = [
             member("old", MemberStatus::Available, "fp", "2026-11-20T00:00:00Z"),
-            member("other", MemberStatus::Available, "old-fp", "2026-12-06T00:00:00Z"),
-            member("half", MemberStatus::Creating, "old-fp", "2026-12-06T00:00:00Z"),
-            member("going", MemberStatus::Deleting, "fp", "2026-12-06T00:00:00Z"),
+            member(
+                "other",
+                MemberStatus::Available,
+                "old-fp",
+                "2026-12-06T00:00:00Z",
+            ),
+            member(
+                "half",
+                MemberStatus::Creating,
+                "old-fp",
+                "2026-12-06T00:00:00Z",
+            ),
+            member(
+                "going",
+                MemberStatus::Deleting,
+                "fp",
+                "2026-12-06T00:00:00Z",
+            ),
             member("ok", MemberStatus::Available, "fp", "2026-12-06T00:00:00Z"),
         ];
         let p = plan(&members, 2, 7 * DAY, "fp", NOW.parse().unwrap());

@@ -53,7 +53,8 @@ pub fn levels(
         .map(|r| {
             let spec = r.pool.as_ref().expect("pooled");
             let pool = key(&stack.name, &r.id);
-            let mine: Vec<PoolMember> = members.iter().filter(|m| m.pool == pool).cloned().collect();
+            let mine: Vec<PoolMember> =
+                members.iter().filter(|m| m.pool == pool).cloned().collect();
             let count = |s: MemberStatus| mine.iter().filter(|m| m.status == s).count();
             let p = plan(&mine, spec.size, spec.max_age, &fingerprint(r), now);
             let stale = p

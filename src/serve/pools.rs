@@ -35,7 +35,9 @@ pub async fn pass(app: &App) -> usize {
                     }
                 }
             }
-            Err(e) => tracing::error!(stack = %name, error = %e, "pool refill: the state store failed"),
+            Err(e) => {
+                tracing::error!(stack = %name, error = %e, "pool refill: the state store failed")
+            }
         }
     }
     made
@@ -43,7 +45,12 @@ pub async fn pass(app: &App) -> usize {
 
 /// Runs [`pass`] at start, after every claim and every [`EVERY`].
 pub async fn run(app: Arc<App>) {
-    if !app.config.stacks.values().any(|s| !pooled(s, None).is_empty()) {
+    if !app
+        .config
+        .stacks
+        .values()
+        .any(|s| !pooled(s, None).is_empty())
+    {
         return;
     }
     loop {

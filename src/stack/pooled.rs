@@ -53,10 +53,7 @@ pub(crate) fn check(stack: &Stack, at: &At) -> Vec<Problem> {
             let Ok(found) = refs::references(value) else {
                 continue; // a malformed reference is validate's to report
             };
-            for f in found
-                .iter()
-                .filter(|f| !shared_network(stack, &f.resource))
-            {
+            for f in found.iter().filter(|f| !shared_network(stack, &f.resource)) {
                 problems.push(Problem::new(
                     at(Some(i), &[Seg::Key("properties"), Seg::Key(name)]),
                     subject.clone(),
@@ -123,7 +120,10 @@ resources:
     fn a_pooled_database_on_a_shared_network_loads_with_claim_time_references() {
         let s = load_str(
             Path::new(FILE),
-            &stack("{ shared_from: shared-dev/network }", "pool: { size: 2, max_age: 3d }"),
+            &stack(
+                "{ shared_from: shared-dev/network }",
+                "pool: { size: 2, max_age: 3d }",
+            ),
         )
         .unwrap();
         let p = s.resource("db").unwrap().pool.clone().unwrap();
@@ -133,7 +133,10 @@ resources:
             &stack("{ vpc_id: vpc-123 }", "pool: { size: 1 }"),
         )
         .unwrap();
-        assert_eq!(s.resource("db").unwrap().pool.as_ref().unwrap().max_age, crate::stack::model::DEFAULT_POOL_MAX_AGE);
+        assert_eq!(
+            s.resource("db").unwrap().pool.as_ref().unwrap().max_age,
+            crate::stack::model::DEFAULT_POOL_MAX_AGE
+        );
     }
 
     #[test]
@@ -145,12 +148,16 @@ resources:
         );
         assert!(msg.contains("shared_from"), "{msg}");
         assert!(msg.contains("password, security_group_ids"), "{msg}");
-        assert!(!msg.contains("'password'"), "the claim-time password is allowed: {msg}");
+        assert!(
+            !msg.contains("'password'"),
+            "the claim-time password is allowed: {msg}"
+        );
     }
 
     #[test]
     fn a_pool_on_a_kind_that_cannot_be_pooled_names_the_kinds_that_can() {
-        let text = "stack: s\nresources:\n  - id: q\n    kind: aws.sqs.queue\n    pool: { size: 2 }\n";
+        let text =
+            "stack: s\nresources:\n  - id: q\n    kind: aws.sqs.queue\n    pool: { size: 2 }\n";
         let msg = err(text);
         assert!(
             msg.contains("stacks/pooled.yaml:5: resource 'q': pool: kind aws.sqs.queue cannot be pooled (kinds that can: aws.rds.instance); remove `pool:`"),
@@ -162,12 +169,21 @@ resources:
     fn bad_pool_settings_say_what_to_write() {
         let shared = "{ shared_from: shared-dev/network }";
         for (pool, want) in [
-            ("pool: { size: 0 }", "pool.size is 0; write a whole number from 1 to 50"),
+            (
+                "pool: { size: 0 }",
+                "pool.size is 0; write a whole number from 1 to 50",
+            ),
             ("pool: { size: many }", "pool.size is many"),
             ("pool: { max_age: 7d }", "pool has no size; add `size: N`"),
-            ("pool: { size: 2, max_age: soon }", "pool.max_age 'soon' is not a duration"),
+            (
+                "pool: { size: 2, max_age: soon }",
+                "pool.max_age 'soon' is not a duration",
+            ),
             ("pool: { size: 2, ttl: 7d }", "unknown field 'ttl' in pool"),
-            ("pool: 2", "pool is a number; write a mapping such as `pool: {size: 2, max_age: 7d}`"),
+            (
+                "pool: 2",
+                "pool is a number; write a mapping such as `pool: {size: 2, max_age: 7d}`",
+            ),
         ] {
             let msg = err(&stack(shared, pool));
             assert!(msg.contains(want), "{pool}: {msg}");

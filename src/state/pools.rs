@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, StateError, StateStore};
 
@@ -228,12 +228,14 @@ impl StateStore {
     /// Forgets the members `tenant` claimed (its destroy deleted them with
     /// the rest of the tenant).
     pub async fn forget_claimed_pool_members(&self, tenant: &str) -> Result<u64, StateError> {
-        Ok(sqlx::query("DELETE FROM pool_members WHERE claimed_by = $1 AND status = 'claimed'")
-            .bind(tenant)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.db_err(e))?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM pool_members WHERE claimed_by = $1 AND status = 'claimed'")
+                .bind(tenant)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.db_err(e))?
+                .rows_affected(),
+        )
     }
 
     /// Counts one claim of `pool` that ended as `outcome` (`hit`, `miss`).

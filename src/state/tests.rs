@@ -198,7 +198,11 @@ async fn of_many_concurrent_claims_each_member_goes_to_one_tenant(s: &StateStore
         let mut members: Vec<&str> = hits.iter().map(|(_, m)| m.member.as_str()).collect();
         members.sort_unstable();
         members.dedup();
-        assert_eq!(members.len(), hits.len(), "round {round}: a member was claimed twice: {hits:?}");
+        assert_eq!(
+            members.len(),
+            hits.len(),
+            "round {round}: a member was claimed twice: {hits:?}"
+        );
         // SQLite serializes the writers, so every claim sees the last one;
         // PostgreSQL's SKIP LOCKED gives each claimer another row.
         assert_eq!(hits.len(), 5, "round {round}: {hits:?}");
@@ -210,19 +214,43 @@ async fn of_many_concurrent_claims_each_member_goes_to_one_tenant(s: &StateStore
         assert!(stored.iter().all(|m| m.status == MemberStatus::Claimed));
         for (tenant, m) in &hits {
             let row = stored.iter().find(|r| r.member == m.member).unwrap();
-            assert_eq!(row.claimed_by.as_deref(), Some(tenant.as_str()), "the row names the winner");
+            assert_eq!(
+                row.claimed_by.as_deref(),
+                Some(tenant.as_str()),
+                "the row names the winner"
+            );
         }
     }
 }
 
 async fn a_tenant_claims_again_the_member_it_holds(s: &StateStore) {
     fill_pool(s, "tenant/db", "fp", 2).await;
-    let first = s.claim_pool_member("tenant/db", "fp", "acme").await.unwrap().unwrap();
-    let again = s.claim_pool_member("tenant/db", "fp", "acme").await.unwrap().unwrap();
-    assert_eq!(first.member, again.member, "a rerun gets the member it claimed");
-    let other = s.claim_pool_member("tenant/db", "fp", "globex").await.unwrap().unwrap();
+    let first = s
+        .claim_pool_member("tenant/db", "fp", "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let again = s
+        .claim_pool_member("tenant/db", "fp", "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.member, again.member,
+        "a rerun gets the member it claimed"
+    );
+    let other = s
+        .claim_pool_member("tenant/db", "fp", "globex")
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(other.member, first.member);
-    assert_eq!(s.claim_pool_member("tenant/db", "fp", "initech").await.unwrap(), None);
+    assert_eq!(
+        s.claim_pool_member("tenant/db", "fp", "initech")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(s.forget_claimed_pool_members("acme").await.unwrap(), 1);
     let left: Vec<String> = s
         .pool_members(None)
@@ -247,26 +275,52 @@ async fn a_tenant_claims_again_the_member_it_holds(s: &StateStore) {
 async fn only_available_members_of_the_same_properties_are_claimed(s: &StateStore) {
     // Creating, of other properties, of another pool, being deleted: none
     // is claimed.
-    s.add_pool_member("tenant/db", "pool-creating", "fp").await.unwrap();
+    s.add_pool_member("tenant/db", "pool-creating", "fp")
+        .await
+        .unwrap();
     fill_pool(s, "tenant/db", "old-fp", 1).await;
     fill_pool(s, "other/db", "fp", 1).await;
-    s.add_pool_member("tenant/db", "pool-retired", "fp").await.unwrap();
+    s.add_pool_member("tenant/db", "pool-retired", "fp")
+        .await
+        .unwrap();
     s.pool_member_ready("tenant/db", "pool-retired", "x", &Default::default())
         .await
         .unwrap();
-    assert!(s.retire_pool_member("tenant/db", "pool-retired").await.unwrap());
-    assert_eq!(s.claim_pool_member("tenant/db", "fp", "acme").await.unwrap(), None);
-    // Once the creating one is ready, it is the one claimed.
     assert!(
-        s.pool_member_ready("tenant/db", "pool-creating", "envctl-pool-creating-db", &Default::default())
+        s.retire_pool_member("tenant/db", "pool-retired")
             .await
             .unwrap()
     );
-    let m = s.claim_pool_member("tenant/db", "fp", "acme").await.unwrap().unwrap();
+    assert_eq!(
+        s.claim_pool_member("tenant/db", "fp", "acme")
+            .await
+            .unwrap(),
+        None
+    );
+    // Once the creating one is ready, it is the one claimed.
+    assert!(
+        s.pool_member_ready(
+            "tenant/db",
+            "pool-creating",
+            "envctl-pool-creating-db",
+            &Default::default()
+        )
+        .await
+        .unwrap()
+    );
+    let m = s
+        .claim_pool_member("tenant/db", "fp", "acme")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(m.member, "pool-creating");
     assert_eq!(m.physical_id, "envctl-pool-creating-db");
     // A claimed member is never retired (drain leaves it to its tenant).
-    assert!(!s.retire_pool_member("tenant/db", "pool-creating").await.unwrap());
+    assert!(
+        !s.retire_pool_member("tenant/db", "pool-creating")
+            .await
+            .unwrap()
+    );
 }
 
 async fn the_latest_drift_check_replaces_the_one_before(s: &StateStore) {

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::lifecycle::TenantStatus;
-use crate::state::MemberStatus;
 use crate::serve::api::json::{Json, Query};
 use crate::serve::app::{ApiError, AppState, Caller, ErrorBody};
 use crate::state::AuditRow;
+use crate::state::MemberStatus;
 
 #[derive(Serialize, ToSchema)]
 pub struct StackOffer {

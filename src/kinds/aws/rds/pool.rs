@@ -91,8 +91,7 @@ async fn claim(cx: &Cx, member: &Outputs, props: &Props) -> Result<Outputs, Kind
         && let Some(arn) = i.db_instance_arn()
     {
         arns.push(arn.to_string());
-        if i
-            .db_parameter_groups()
+        if i.db_parameter_groups()
             .iter()
             .any(|g| g.db_parameter_group_name() == Some(id))
         {
