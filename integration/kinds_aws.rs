@@ -1504,6 +1504,7 @@ async fn through_the_realism_proxy_a_queue_recreated_too_soon_waits_out_sqs_60_s
         expires_at: None,
         publish: Vec::new(),
         interrupted: false,
+        pool: None,
         backends,
     };
     let o = Queue.apply(&cx, &props(json!({}))).await.unwrap();

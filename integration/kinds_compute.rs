@@ -1943,6 +1943,7 @@ async fn through_the_realism_proxy_a_deleted_load_balancers_interfaces_are_named
         expires_at: None,
         publish: Vec::new(),
         interrupted: false,
+        pool: None,
         backends: backends.clone(),
     };
     let limit = Duration::from_secs(120);
@@ -2008,6 +2009,7 @@ async fn through_the_realism_proxy_a_new_role_is_waited_for_and_the_log_group_co
         expires_at: None,
         publish: Vec::new(),
         interrupted: false,
+        pool: None,
         backends,
     };
     let src = tempfile::tempdir().unwrap();

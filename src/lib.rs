@@ -15,6 +15,7 @@ pub mod hibernate;
 pub mod journal;
 pub mod kinds;
 pub mod lifecycle;
+pub mod pool;
 pub mod preflight;
 pub mod reap;
 pub mod release;

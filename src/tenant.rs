@@ -95,6 +95,9 @@ pub mod tags {
     /// Left on purpose by a destroy (an RDS final snapshot): not swept, not
     /// an orphan; its value says what it is.
     pub const KEPT: &str = "envctl:kept";
+    /// `<stack>/<resource>` of a warm-pool member that belongs to no tenant
+    /// yet (`crate::pool`); a claim replaces it with the tenant's tags.
+    pub const POOL: &str = "envctl:pool";
 }
 
 /// The deterministic physical name of a resource: `envctl-<tenant>-<id>`,

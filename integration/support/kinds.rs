@@ -81,6 +81,7 @@ impl KindWorld {
             expires_at: None,
             publish: Vec::new(),
             interrupted: false,
+            pool: None,
             backends: self.backends.clone(),
         }
     }

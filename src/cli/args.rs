@@ -166,6 +166,16 @@ pub enum Command {
     /// (or paused), 1 a tenant failed or the rollout stopped or was aborted, 2 bad input (nothing
     /// was recorded).
     Rollout(RolloutCmd),
+    /// Warm pools: make members of a stack's pooled resources ahead of demand, show their level, or delete them
+    ///
+    /// `fill` tops every pool of the stack (`pool:` on a resource) up to its size and replaces
+    /// members past max_age or made from other properties; `status` shows each pool's level and
+    /// what its idle members cost per day; `drain` deletes every member no tenant claimed.
+    /// Exit codes: 0 done, 1 a member failed, 2 bad input.
+    Pool {
+        #[command(subcommand)]
+        command: PoolCommand,
+    },
     /// Put a hibernated tenant back as it was and wait until it is ready
     ///
     /// Exit codes: 0 ready (or awake already), 1 a step failed or timed out (run it again), 2 bad input.
@@ -387,6 +397,30 @@ pub enum GetTarget {
     /// Estimated cost per owner: tenants alive, hourly and monthly now,
     /// accrued by all of the owner's tenants (destroyed ones included)
     Costs(GetCostsArgs),
+    /// Warm pools of a stack: level, stale members, idle cost per day (as `pool status`)
+    Pools(PoolArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PoolCommand {
+    /// Make members until every pool of the stack holds its size; replace stale ones
+    Fill(PoolArgs),
+    /// Each pool's level: available, creating, claimed, stale, idle cost per day
+    Status(PoolArgs),
+    /// Delete every member of the stack's pools that no tenant claimed
+    Drain(PoolArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PoolArgs {
+    /// Stack file whose pooled resources to act on
+    #[arg(long, env = "ENVCTL_STACK", default_value = "stacks/tenant.yaml")]
+    pub stack: PathBuf,
+    /// Only the pool of this resource id
+    #[arg(long)]
+    pub resource: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ mod env_cmd;
 mod explain_cmd;
 mod hibernate_cmd;
 pub mod output;
+mod pool_cmd;
 pub mod progress;
 mod reap_cmd;
 mod release_cmd;
@@ -139,6 +140,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             target: TenantTarget::Tenant(a),
         } => release_cmd::rollback(&global, a).await,
         Command::Rollout(a) => rollout_cmd::rollout(&global, a).await,
+        Command::Get {
+            target: args::GetTarget::Pools(a),
+        } => pool_cmd::status(&global, a).await,
+        Command::Pool { command } => match command {
+            args::PoolCommand::Fill(a) => pool_cmd::fill(&global, a).await,
+            args::PoolCommand::Status(a) => pool_cmd::status(&global, a).await,
+            args::PoolCommand::Drain(a) => pool_cmd::drain(&global, a).await,
+        },
         Command::Explain(a) => explain_cmd::explain(a),
         Command::Schema => explain_cmd::schema(),
     }

@@ -265,6 +265,14 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         .map(|r| r.revision);
     let (engine, renderer) = setup::engine(global, state.clone(), limits, a.parallelism).await?;
     let name = tenant.clone();
+    let pools: Vec<(String, u32)> = crate::pool::fill::pooled(&stack, None)
+        .iter()
+        .map(|r| {
+            let size = r.pool.as_ref().map_or(0, |p| p.size);
+            (crate::pool::key(&stack.name, &r.id), size)
+        })
+        .collect();
+    let stack_path = stack.path.clone();
     let req = CreateRequest {
         tenant,
         stack,
@@ -277,7 +285,25 @@ pub async fn create(global: &Global, a: CreateArgs) -> anyhow::Result<()> {
         run_id: None,
     };
     let result = engine.create(&req).await;
-    conclude(engine, renderer, result, a.output).await?;
+    let concluded = conclude(engine, renderer, result, a.output).await;
+    // A claim leaves its pool one short: say how to refill it (`envctl
+    // serve` refills by itself).
+    for (pool, size) in &pools {
+        let available = state
+            .pool_members(Some(pool))
+            .await?
+            .iter()
+            .filter(|m| m.status == crate::state::MemberStatus::Available)
+            .count();
+        if available < *size as usize {
+            eprintln!(
+                "pool {pool}: {available} of {size} members available; refill it with `envctl \
+                 pool fill --stack {}`",
+                stack_path.display()
+            );
+        }
+    }
+    concluded?;
     if let Some(r) = state.revision(name.as_str(), None).await?
         && Some(r.revision) != before
     {

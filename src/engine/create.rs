@@ -568,19 +568,49 @@ async fn apply_node(
             issue.message
         )));
     }
-    let outputs = with_retries(
-        &engine.policy,
-        &engine.cancel,
-        || kind.apply(&job.cx, &props),
-        |attempt, e| {
-            engine.progress.send(Progress::NodeRetrying {
+    // A pooled node takes a warm member when there is one (a hit): the kind
+    // hands it to the tenant; otherwise (a miss) it is created as usual.
+    // (A poolable node without `pool:` still goes to the member its tenant
+    // holds: a rollback re-applies a revision, which does not record it.)
+    let member = match kind.poolable() {
+        Some(_) => crate::pool::claim::take(&engine.state, &job.cx, &job.resource)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let on_retry = |attempt, e: &crate::kinds::KindError| {
+        engine.progress.send(Progress::NodeRetrying {
+            id: job.id.clone(),
+            attempt,
+            error: shared.redactor.redact(&e.to_string()),
+        })
+    };
+    let outputs = match (&member, kind.poolable()) {
+        (Some(m), Some(poolable)) => {
+            engine.progress.send(Progress::NodeWaiting {
                 id: job.id.clone(),
-                attempt,
-                error: shared.redactor.redact(&e.to_string()),
-            })
-        },
-    )
-    .await
+                reason: format!("claiming pool member {} ({})", m.member, m.physical_id),
+            });
+            let recorded = Outputs::from_plain_map(m.outputs.clone());
+            with_retries(
+                &engine.policy,
+                &engine.cancel,
+                || poolable.claim(&job.cx, &recorded, &props),
+                on_retry,
+            )
+            .await
+            .map(|out| out.plain(crate::pool::claim::MEMBER_OUTPUT, m.member.clone()))
+        }
+        _ => {
+            with_retries(
+                &engine.policy,
+                &engine.cancel,
+                || kind.apply(&job.cx, &props),
+                on_retry,
+            )
+            .await
+        }
+    }
     .map_err(|e| e.to_string())?;
     // An output is secret when the stack publishes it as secret, or when it
     // holds another resource's secret (an env.value whose value is a
@@ -711,6 +741,7 @@ impl<'a> Book<'a> {
                 .records
                 .get(&resource.id)
                 .is_some_and(|r| r.state == NodeState::Started),
+            pool: None,
             backends: self.backends.clone(),
         })
     }

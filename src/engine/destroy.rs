@@ -78,6 +78,7 @@ impl Engine {
             expires_at: None,
             publish: Vec::new(),
             interrupted: false,
+            pool: None,
             backends: self.backends.clone(),
         };
         let cx_for = |id: &str| cx_of(&base_cx, id);
@@ -251,6 +252,11 @@ impl Engine {
         };
         if prior.is_some() {
             self.state.set_tenant_status(tenant, status).await?;
+        }
+        if status == "destroyed" {
+            // Warm-pool members it claimed went with it (they carried its
+            // tags); their rows are history now.
+            self.state.forget_claimed_pool_members(tenant).await?;
         }
         self.finish_run(run_id, status, &report, total).await?;
         Ok(report)

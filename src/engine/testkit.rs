@@ -105,6 +105,7 @@ impl Kit {
             expires_at: None,
             publish: Vec::new(),
             interrupted: false,
+            pool: None,
             backends: self.engine.backends.clone(),
         }
     }

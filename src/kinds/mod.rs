@@ -231,6 +231,12 @@ pub struct Cx {
     /// whose creates have no idempotency token use it to re-check their
     /// lookup for a while before creating ([`aws::unanswered`]).
     pub interrupted: bool,
+    /// `Some(<stack>/<resource>)` while a warm-pool fill makes a member
+    /// (`crate::pool`): then `tenant` is the member's neutral name
+    /// (`pool-<hash>`), used for physical names only, and [`Cx::tags`]
+    /// carry `envctl:pool` instead of `envctl:tenant`: the member belongs
+    /// to no tenant until a create claims it.
+    pub pool: Option<String>,
     pub backends: Arc<Backends>,
 }
 
@@ -240,10 +246,15 @@ impl Cx {
         physical_name(&self.tenant, &self.resource_id, max_len)
     }
 
-    /// The tags every cloud resource of this tenant carries.
+    /// The tags every cloud resource of this tenant carries (of a pool
+    /// member: `envctl:pool` in place of `envctl:tenant`).
     pub fn tags(&self) -> Vec<(String, String)> {
+        let owner = match &self.pool {
+            Some(pool) => (tags::POOL.to_string(), pool.clone()),
+            None => (tags::TENANT.to_string(), self.tenant.to_string()),
+        };
         let mut t = vec![
-            (tags::TENANT.to_string(), self.tenant.to_string()),
+            owner,
             (tags::STACK.to_string(), self.stack.clone()),
             (tags::RESOURCE.to_string(), self.resource_id.clone()),
             (tags::MANAGED.to_string(), "true".to_string()),
@@ -386,4 +397,37 @@ pub trait Kind: Send + Sync + 'static {
     async fn sweep(&self, _cx: &SweepCx) -> Result<Vec<Found>, KindError> {
         Ok(Vec::new())
     }
+    /// Warm-pool support ([`Poolable`]); `None`: the kind cannot be pooled.
+    fn poolable(&self) -> Option<&dyn Poolable> {
+        None
+    }
+}
+
+/// The part a kind plays in warm pools (`crate::pool`). A member is made by
+/// the kind's own [`Kind::apply`] under a pool [`Cx`] (neutral name, pool
+/// tags), from the properties without the [`Poolable::claim_props`] and
+/// with [`Poolable::member_props`] in their place; a create then claims it.
+#[async_trait]
+pub trait Poolable: Send + Sync {
+    /// Properties applied at claim, not at fill: they may hold values of
+    /// the tenant (references to its other resources, its secrets).
+    fn claim_props(&self) -> &'static [&'static str];
+    /// Adds what a member needs in place of the claim-time properties
+    /// (e.g. a throwaway password, replaced at claim).
+    fn member_props(&self, props: &mut Props) -> Result<(), KindError>;
+    /// The member's cloud id, from its outputs.
+    fn physical_id(&self, out: &Outputs) -> String;
+    /// The outputs [`Kind::delete`] needs to delete a member that belongs
+    /// to no tenant (`recorded`: what its fill recorded, empty when the
+    /// fill died before): e.g. no final snapshot, as a member never held a
+    /// tenant's data.
+    fn member_outputs(&self, cx: &Cx, recorded: &Outputs) -> Outputs;
+    /// Hands `member` (its plain outputs as the fill recorded them) to
+    /// `cx`'s tenant with the full resolved `props`: re-tags it (the
+    /// tenant's [`Cx::tags`], without `envctl:pool`), re-keys its secrets,
+    /// applies the claim-time properties, and returns its outputs. The
+    /// engine then waits for [`Kind::ready`], which must not say ready
+    /// before the new secrets apply. Idempotent: a rerun after a crash
+    /// claims the same member again.
+    async fn claim(&self, cx: &Cx, member: &Outputs, props: &Props) -> Result<Outputs, KindError>;
 }

@@ -62,7 +62,7 @@ static OUTPUTS: &[OutputSpec] = &[OutputSpec {
 /// at least one lower-case letter, upper-case letter and digit (and one
 /// punctuation character with `special`). Drawing again until a candidate
 /// has them keeps every such password equally likely.
-fn generate(length: usize, special: bool) -> Result<String, KindError> {
+pub(crate) fn generate(length: usize, special: bool) -> Result<String, KindError> {
     let mut rng = StdRng::try_from_rng(&mut SysRng)
         .map_err(|e| KindError::Permanent(format!("no randomness from the OS: {e}")))?;
     let mut classes = vec![LOWER, UPPER, DIGITS];

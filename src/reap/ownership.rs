@@ -274,6 +274,8 @@ pub fn find_orphans(
         .iter()
         .filter(|r| r.is_managed() && r.tag(tags::KEPT).is_none())
     {
+        // A warm-pool member no tenant claimed carries `envctl:pool` and no
+        // tenant: nobody's orphan (`envctl pool drain` removes it).
         let Some(tenant) = r.tag(tags::TENANT) else {
             continue;
         };
@@ -480,6 +482,25 @@ mod tests {
         );
         let a = assess(&expected(true), &[], &[], None);
         assert!(a.conflicts[0].contains("no cluster is configured"));
+    }
+
+    #[test]
+    fn available_pool_members_are_nobodys_orphans() {
+        let member = res(
+            "arn:aws:rds:us-east-1:1:db:envctl-pool-1a2b3c4d-db",
+            &[
+                (tags::MANAGED, "true"),
+                (tags::POOL, "tenant/db"),
+                (tags::RESOURCE, "db"),
+            ],
+        );
+        assert!(find_orphans(&[member], &[], &BTreeSet::new()).is_empty());
+        // Once claimed it is its tenant's, an orphan when that tenant is gone.
+        let claimed = res(
+            "arn:aws:rds:us-east-1:1:db:envctl-pool-1a2b3c4d-db",
+            &[(tags::MANAGED, "true"), (tags::TENANT, "acme")],
+        );
+        assert_eq!(find_orphans(&[claimed], &[], &BTreeSet::new()).len(), 1);
     }
 
     #[test]

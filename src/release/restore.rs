@@ -98,6 +98,7 @@ pub fn stack_of(snap: &Snapshot, settings: &Stack, dir: &Path) -> Result<Stack, 
                 })
                 .collect(),
             publish,
+            pool: None,
             line: 0,
         });
     }

@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: runs by outcome, run durations,
 //! budget overruns, runs in flight, tenants alive and drifted, the reaper's
-//! actions, webhook deliveries and rollouts' tenants by outcome.
+//! actions, webhook deliveries, rollouts' tenants by outcome, and warm
+//! pools' members by status and claims by outcome.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -31,6 +32,18 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolStatusLabels {
+    pool: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolClaimLabels {
+    pool: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NotificationLabels {
     event: String,
     outcome: String,
@@ -56,6 +69,8 @@ pub struct Metrics {
     reaper: Family<ActionLabels, Counter>,
     notifications: Family<NotificationLabels, Counter>,
     rollout_tenants: Family<OutcomeLabels, Counter>,
+    pool_members: Family<PoolStatusLabels, Gauge>,
+    pool_claims: Family<PoolClaimLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -120,7 +135,21 @@ impl Metrics {
             "Tenants of rollouts driven by this server that reached a final status, by that status (succeeded, unchanged, skipped, failed, rolled_back, rollback_failed)",
             rollout_tenants.clone(),
         );
+        let pool_members = Family::<PoolStatusLabels, Gauge>::default();
+        registry.register(
+            "pool_members",
+            "Warm-pool members by pool (<stack>/<resource>) and status (creating, available, claimed, deleting)",
+            pool_members.clone(),
+        );
+        let pool_claims = Family::<PoolClaimLabels, Counter>::default();
+        registry.register(
+            "pool_claims",
+            "Pooled nodes of creates run by this server, by pool and outcome (hit: a member was claimed, miss: created as usual)",
+            pool_claims.clone(),
+        );
         Self {
+            pool_members,
+            pool_claims,
             rollout_tenants,
             notifications,
             registry,
@@ -184,6 +213,30 @@ impl Metrics {
             .inc();
     }
 
+    /// The pools' levels as of now (every status of every pool listed, 0
+    /// included) and this process's claims (`crate::pool::claim::counts`).
+    pub fn set_pools(
+        &self,
+        members: &[(String, &'static str, i64)],
+        claims: &[((String, &'static str), u64)],
+    ) {
+        for (pool, status, n) in members {
+            self.pool_members
+                .get_or_create(&PoolStatusLabels {
+                    pool: pool.clone(),
+                    status: status.to_string(),
+                })
+                .set(*n);
+        }
+        for ((pool, outcome), n) in claims {
+            let c = self.pool_claims.get_or_create(&PoolClaimLabels {
+                pool: pool.clone(),
+                outcome: outcome.to_string(),
+            });
+            c.inc_by(n.saturating_sub(c.get()));
+        }
+    }
+
     /// The text exposition, with `tenants_alive` and `tenants_drifted` as
     /// of now.
     pub fn render(&self, tenants_alive: i64, tenants_drifted: i64) -> String {
@@ -209,6 +262,11 @@ mod tests {
         m.reaper_action("refused", 0);
         m.notification("tenant.ready", "delivered");
         m.rollout_tenant("rolled_back");
+        m.set_pools(
+            &[("tenant/db".into(), "available", 2)],
+            &[(("tenant/db".into(), "hit"), 3)],
+        );
+        m.set_pools(&[], &[(("tenant/db".into(), "hit"), 4)]);
         let text = m.render(3, 1);
         for want in [
             r#"envctl_runs_total{operation="create",outcome="succeeded"} 1"#,
@@ -220,6 +278,8 @@ mod tests {
             r#"envctl_reaper_actions_total{action="destroyed"} 2"#,
             r#"envctl_notifications_total{event="tenant.ready",outcome="delivered"} 1"#,
             r#"envctl_rollout_tenants_total{outcome="rolled_back"} 1"#,
+            r#"envctl_pool_members{pool="tenant/db",status="available"} 2"#,
+            r#"envctl_pool_claims_total{pool="tenant/db",outcome="hit"} 4"#,
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

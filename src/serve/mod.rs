@@ -14,6 +14,7 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod page;
+pub mod pools;
 pub mod resume;
 pub mod rollouts;
 pub mod schedule;
@@ -167,6 +168,7 @@ pub fn app(config: ServeConfig, engine: Engine) -> AppState {
 pub async fn serve(app: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tokio::spawn(resume::resume_unfinished(app.clone()));
     tokio::spawn(hibernation::run(app.clone()));
+    tokio::spawn(pools::run(app.clone()));
     if let Some(every) = app.config.drift_check_every {
         tracing::info!(every = %humantime::format_duration(every), "drift check scheduled");
         tokio::spawn(drift::run(app.clone(), every));

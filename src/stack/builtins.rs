@@ -169,6 +169,7 @@ mod tests {
                 depends_on: vec![],
                 wait_for: vec![],
                 publish: vec![],
+                pool: None,
                 line: 7,
             }],
         }

@@ -62,6 +62,7 @@ mod tests {
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             wait_for: vec![],
             publish: vec![],
+            pool: None,
             line: 0,
         };
         let stack = Stack {

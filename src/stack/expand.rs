@@ -137,6 +137,7 @@ fn expand_one(stack: &Stack, entry: &Resource) -> Result<Vec<Resource>, Vec<Prob
             // The entry's `until:`s and `wait_for:` hold for each service.
             wait_for: entry.wait_for.clone(),
             publish: Vec::new(),
+            pool: None,
             line: entry.line,
         });
     }

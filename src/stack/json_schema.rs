@@ -135,7 +135,17 @@ pub fn stack_schema(kinds: &[&'static dyn Kind]) -> Value {
                         "description": "How long to wait for a dependency (one it references or lists in depends_on): created or ready (the default).",
                         "additionalProperties": { "$ref": "#/$defs/until" }
                     },
-                    "publish": { "type": "array", "items": { "$ref": "#/$defs/publish" } }
+                    "publish": { "type": "array", "items": { "$ref": "#/$defs/publish" } },
+                    "pool": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["size"],
+                        "description": "A warm pool: `envctl pool fill` (and envctl serve) keep `size` members of this resource ready, made without a tenant, for creates to claim (README, \"Warm pools\"). Only kinds that can be pooled (aws.rds.instance); the properties may reference only ${envctl.*} values and networks adopted with shared_from, except the ones applied at claim (an RDS instance's password and security_group_ids).",
+                        "properties": {
+                            "size": { "type": "integer", "minimum": 1, "maximum": 50, "description": "Members to keep ready." },
+                            "max_age": { "$ref": "#/$defs/duration", "description": "A member older than this is replaced by the next fill; default 7d." }
+                        }
+                    }
                 },
                 "allOf": cases
             },

@@ -112,6 +112,7 @@ pub fn load_str_in(
     };
     problems.extend(builtin_issues.into_iter().map(|i| i.problem(&stack, &at)));
     problems.extend(super::public_names::check(&stack, &at));
+    problems.extend(super::pooled::check(&stack, &at));
     problems.extend(validate::check(&stack, catalog, &at));
     if problems.is_empty() {
         Ok(stack)

@@ -11,6 +11,7 @@ pub mod load;
 mod locate;
 pub mod model;
 pub mod paths;
+pub mod pooled;
 mod problem;
 pub mod public_names;
 pub mod refs;
@@ -20,6 +21,6 @@ pub use builtins::Builtins;
 pub use load::{
     Problem, StackError, load_file, load_file_in, load_str, load_str_in, load_str_with,
 };
-pub use model::{Publish, Resource, Stack, Wait, WaitFrom};
+pub use model::{PoolSpec, Publish, Resource, Stack, Wait, WaitFrom};
 pub use refs::{Ref, RefError, RefSyntaxError, references, substitute};
 pub use validate::{Catalog, KindInfo, validate};

@@ -51,9 +51,27 @@ pub struct Resource {
     /// every other dependency is waited on until ready.
     pub wait_for: Vec<Wait>,
     pub publish: Vec<Publish>,
+    /// `pool:` — keep members of this resource made ahead of demand, for
+    /// creates to claim (see `crate::pool`).
+    pub pool: Option<PoolSpec>,
     /// 1-based line of the resource in its file (0 when unknown).
     pub line: usize,
 }
+
+/// `pool: { size: N, max_age: DUR }` of a resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSpec {
+    /// How many available members fill keeps ready (1 to [`MAX_POOL_SIZE`]).
+    pub size: u32,
+    /// A member older than this is replaced by fill (default
+    /// [`DEFAULT_POOL_MAX_AGE`]).
+    pub max_age: Duration,
+}
+
+/// The largest `pool.size`.
+pub const MAX_POOL_SIZE: u32 = 50;
+/// `pool.max_age` when a stack sets none.
+pub const DEFAULT_POOL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// One dependency's [`Until`] as a stack sets it.
 #[derive(Clone, Debug, PartialEq, Eq)]

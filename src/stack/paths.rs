@@ -75,6 +75,7 @@ mod tests {
                 depends_on: Vec::new(),
                 wait_for: Vec::new(),
                 publish: Vec::new(),
+                pool: None,
                 line: 1,
             }],
         }

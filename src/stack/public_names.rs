@@ -112,6 +112,7 @@ mod tests {
             depends_on: vec![],
             wait_for: vec![],
             publish: vec![],
+            pool: None,
             line,
         }
     }

@@ -855,6 +855,7 @@ pub(crate) mod tests {
                 depends_on: vec![],
                 wait_for: vec![],
                 publish: vec![],
+                pool: None,
                 line: 7,
             }],
         };

@@ -150,7 +150,178 @@ on_both_backends!(
     a_rollout_tenant_moves_only_from_the_status_it_has,
     a_rollout_status_moves_only_from_the_listed_ones,
     the_latest_drift_check_replaces_the_one_before,
+    of_many_concurrent_claims_each_member_goes_to_one_tenant,
+    a_tenant_claims_again_the_member_it_holds,
+    only_available_members_of_the_same_properties_are_claimed,
 );
+
+/// Adds `n` available members to `pool`, made from `fingerprint`.
+async fn fill_pool(s: &StateStore, pool: &str, fingerprint: &str, n: usize) {
+    for i in 0..n {
+        let member = format!("pool-{i:04}");
+        s.add_pool_member(pool, &member, fingerprint).await.unwrap();
+        let outputs = [("identifier".to_string(), format!("envctl-{member}-db"))]
+            .into_iter()
+            .collect();
+        assert!(
+            s.pool_member_ready(pool, &member, &format!("envctl-{member}-db"), &outputs)
+                .await
+                .unwrap()
+        );
+    }
+}
+
+async fn of_many_concurrent_claims_each_member_goes_to_one_tenant(s: &StateStore) {
+    // 5 members, 16 tenants claiming at once, 4 rounds: every member is
+    // claimed by exactly one tenant, and as many claims hit as there were
+    // members (none missed while one was left).
+    for round in 0..4 {
+        let pool = format!("tenant/db-{round}");
+        fill_pool(s, &pool, "fp", 5).await;
+        let n = 16;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+        let claims: Vec<_> = (0..n)
+            .map(|i| {
+                let (s, start, pool) = (s.clone(), start.clone(), pool.clone());
+                tokio::spawn(async move {
+                    let tenant = format!("t{i}");
+                    start.wait().await;
+                    let got = s.claim_pool_member(&pool, "fp", &tenant).await.unwrap();
+                    got.map(|m| (tenant, m))
+                })
+            })
+            .collect();
+        let mut hits = Vec::new();
+        for c in claims {
+            hits.extend(c.await.unwrap());
+        }
+        let mut members: Vec<&str> = hits.iter().map(|(_, m)| m.member.as_str()).collect();
+        members.sort_unstable();
+        members.dedup();
+        assert_eq!(
+            members.len(),
+            hits.len(),
+            "round {round}: a member was claimed twice: {hits:?}"
+        );
+        // SQLite serializes the writers, so every claim sees the last one;
+        // PostgreSQL's SKIP LOCKED gives each claimer another row.
+        assert_eq!(hits.len(), 5, "round {round}: {hits:?}");
+        for (tenant, m) in &hits {
+            assert_eq!(m.claimed_by.as_deref(), Some(tenant.as_str()));
+            assert_eq!(m.status, MemberStatus::Claimed);
+        }
+        let stored = s.pool_members(Some(&pool)).await.unwrap();
+        assert!(stored.iter().all(|m| m.status == MemberStatus::Claimed));
+        for (tenant, m) in &hits {
+            let row = stored.iter().find(|r| r.member == m.member).unwrap();
+            assert_eq!(
+                row.claimed_by.as_deref(),
+                Some(tenant.as_str()),
+                "the row names the winner"
+            );
+        }
+    }
+}
+
+async fn a_tenant_claims_again_the_member_it_holds(s: &StateStore) {
+    fill_pool(s, "tenant/db", "fp", 2).await;
+    let first = s
+        .claim_pool_member("tenant/db", "fp", "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let again = s
+        .claim_pool_member("tenant/db", "fp", "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.member, again.member,
+        "a rerun gets the member it claimed"
+    );
+    let other = s
+        .claim_pool_member("tenant/db", "fp", "globex")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(other.member, first.member);
+    assert_eq!(
+        s.claim_pool_member("tenant/db", "fp", "initech")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.forget_claimed_pool_members("acme").await.unwrap(), 1);
+    let left: Vec<String> = s
+        .pool_members(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.member)
+        .collect();
+    assert_eq!(left, vec![other.member]);
+    // Hits and misses add up per pool and outcome.
+    for outcome in ["hit", "hit", "miss"] {
+        s.count_pool_claim("tenant/db", outcome).await.unwrap();
+    }
+    s.count_pool_claim("other/db", "miss").await.unwrap();
+    let claims = s.pool_claims().await.unwrap();
+    assert_eq!(claims[&("tenant/db".to_string(), "hit".to_string())], 2);
+    assert_eq!(claims[&("tenant/db".to_string(), "miss".to_string())], 1);
+    assert_eq!(claims[&("other/db".to_string(), "miss".to_string())], 1);
+    assert_eq!(claims.len(), 3);
+}
+
+async fn only_available_members_of_the_same_properties_are_claimed(s: &StateStore) {
+    // Creating, of other properties, of another pool, being deleted: none
+    // is claimed.
+    s.add_pool_member("tenant/db", "pool-creating", "fp")
+        .await
+        .unwrap();
+    fill_pool(s, "tenant/db", "old-fp", 1).await;
+    fill_pool(s, "other/db", "fp", 1).await;
+    s.add_pool_member("tenant/db", "pool-retired", "fp")
+        .await
+        .unwrap();
+    s.pool_member_ready("tenant/db", "pool-retired", "x", &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        s.retire_pool_member("tenant/db", "pool-retired")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.claim_pool_member("tenant/db", "fp", "acme")
+            .await
+            .unwrap(),
+        None
+    );
+    // Once the creating one is ready, it is the one claimed.
+    assert!(
+        s.pool_member_ready(
+            "tenant/db",
+            "pool-creating",
+            "envctl-pool-creating-db",
+            &Default::default()
+        )
+        .await
+        .unwrap()
+    );
+    let m = s
+        .claim_pool_member("tenant/db", "fp", "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.member, "pool-creating");
+    assert_eq!(m.physical_id, "envctl-pool-creating-db");
+    // A claimed member is never retired (drain leaves it to its tenant).
+    assert!(
+        !s.retire_pool_member("tenant/db", "pool-creating")
+            .await
+            .unwrap()
+    );
+}
 
 async fn the_latest_drift_check_replaces_the_one_before(s: &StateStore) {
     use crate::state::DriftRow;

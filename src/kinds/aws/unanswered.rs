@@ -234,6 +234,7 @@ mod tests {
             expires_at: None,
             publish: Vec::new(),
             interrupted,
+            pool: None,
             backends: Arc::new(Backends {
                 values: crate::envapi::ValueStore::new(aws.s3.clone(), "b"),
                 aws,

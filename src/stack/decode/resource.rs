@@ -1,12 +1,14 @@
 //! One resource of a stack document (`id`, `kind`, `properties`,
-//! `depends_on`, `wait_for`, `publish`) and its publish entries, decoded
+//! `depends_on`, `wait_for`, `publish`, `pool`) and its publish entries, decoded
 //! with each problem at its line; properties become JSON values.
 
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use super::super::locate::Seg;
-use super::super::model::{Publish, Resource, Until, Wait, WaitFrom};
+use super::super::model::{
+    DEFAULT_POOL_MAX_AGE, MAX_POOL_SIZE, PoolSpec, Publish, Resource, Until, Wait, WaitFrom,
+};
 use super::super::validate::{did_you_mean, list};
 use super::{Decoder, scalar, type_name};
 use crate::envapi::Level;
@@ -18,7 +20,9 @@ const RESOURCE_FIELDS: &[&str] = &[
     "depends_on",
     "wait_for",
     "publish",
+    "pool",
 ];
+const POOL_FIELDS: &[&str] = &["size", "max_age"];
 const DEPENDS_ON_FIELDS: &[&str] = &["resource", "until"];
 const PUBLISH_FIELDS: &[&str] = &["output", "key", "level", "service", "secret"];
 const LEVELS: &[&str] = &["environment", "tenant", "service"];
@@ -80,6 +84,7 @@ impl Decoder<'_> {
             depends_on: Vec::new(),
             wait_for: Vec::new(),
             publish: Vec::new(),
+            pool: None,
             line: 0,
         };
         for (name, v) in self.fields(map, RESOURCE_FIELDS, &base, &subject, "a resource") {
@@ -196,10 +201,66 @@ impl Decoder<'_> {
                         ),
                     ),
                 },
+                "pool" => r.pool = self.pool(v, &here, &subject),
                 _ => unreachable!("fields() keeps known names only"),
             }
         }
         Some(r)
+    }
+
+    /// `pool: {size: N, max_age: DUR}`; `None` after reporting a problem.
+    fn pool(&mut self, v: &Yaml, here: &[Seg], subject: &Option<String>) -> Option<PoolSpec> {
+        let Yaml::Mapping(m) = v else {
+            self.push(
+                here,
+                subject.clone(),
+                format!(
+                    "pool is {}; write a mapping such as `pool: {{size: 2, max_age: 7d}}`",
+                    type_name(v)
+                ),
+            );
+            return None;
+        };
+        let mut spec = PoolSpec {
+            size: 0,
+            max_age: DEFAULT_POOL_MAX_AGE,
+        };
+        let mut ok = true;
+        for (name, fv) in self.fields(m, POOL_FIELDS, here, subject, "pool") {
+            let mut p = here.to_vec();
+            p.push(Seg::Key(&name));
+            match name.as_str() {
+                "size" => match fv.as_u64() {
+                    Some(n) if (1..=u64::from(MAX_POOL_SIZE)).contains(&n) => spec.size = n as u32,
+                    _ => {
+                        ok = false;
+                        self.push(
+                            &p,
+                            subject.clone(),
+                            format!(
+                                "pool.size is {}; write a whole number from 1 to {MAX_POOL_SIZE}, \
+                                 the members to keep ready",
+                                scalar(fv).unwrap_or_else(|| type_name(fv).to_string())
+                            ),
+                        );
+                    }
+                },
+                "max_age" => match self.duration(fv, &p, "pool.max_age") {
+                    Some(d) => spec.max_age = d,
+                    None => ok = false,
+                },
+                _ => unreachable!("fields() keeps known names only"),
+            }
+        }
+        if spec.size == 0 && ok {
+            self.push(
+                here,
+                subject.clone(),
+                "pool has no size; add `size: N` (1 to 50), the members to keep ready".into(),
+            );
+            return None;
+        }
+        ok.then_some(spec)
     }
 
     /// A `depends_on` entry: `lb`, or `{resource: lb, until: created}`

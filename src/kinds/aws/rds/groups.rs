@@ -60,6 +60,27 @@ impl Tagging for RdsTags<'_> {
     }
 }
 
+/// Removes the tags `keys` from the RDS resource `arn` (RemoveTagsFromResource;
+/// a key it does not carry is no error, RDS API reference).
+pub(super) async fn untag(rds: &Client, arn: &str, keys: &[&str]) -> Result<(), KindError> {
+    let have = tags_of(rds, arn).await?;
+    let present: Vec<String> = keys
+        .iter()
+        .filter(|k| have.contains_key(**k))
+        .map(|k| k.to_string())
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    rds.remove_tags_from_resource()
+        .resource_name(arn)
+        .set_tag_keys(Some(present))
+        .send()
+        .await
+        .map_err(|e| classify(&format!("RemoveTagsFromResource {arn}"), e))?;
+    Ok(())
+}
+
 // ------------------------------------------------------ subnet group ----
 
 pub(super) async fn ensure_subnet_group(

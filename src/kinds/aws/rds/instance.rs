@@ -10,7 +10,7 @@ use aws_sdk_rds::types::DbInstance;
 use super::delete::FINAL_SNAPSHOT_TAG;
 use super::groups::{RdsTags, ensure_parameter_group, ensure_subnet_group};
 use super::password::{PASSWORD_TAG, fingerprint};
-use super::props::{Wanted, wanted};
+use super::props::{Wanted, wanted, wanted_as};
 use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::refuse_foreign;
@@ -221,11 +221,42 @@ fn outputs(w: &Wanted, i: &DbInstance, host: &str, port: i32) -> Outputs {
 
 pub(super) async fn apply(cx: &Cx, props: &Props) -> Result<Outputs, KindError> {
     let w = wanted(cx, props)?;
+    let existing = describe(&cx.backends.aws.rds, &w.identifier).await?;
+    apply_wanted(cx, w, existing).await
+}
+
+/// Hands the warm-pool member `identifier` to `cx`'s tenant: the path of
+/// a rerun's apply (converge the subnet group and the instance: the
+/// tenant's tags, its password and security groups, applied at once). A
+/// member that is gone is replaced by the tenant's own instance.
+pub(super) async fn apply_member(
+    cx: &Cx,
+    props: &Props,
+    identifier: &str,
+) -> Result<Outputs, KindError> {
+    let w = wanted_as(identifier, props)?;
+    let Some(existing) = describe(&cx.backends.aws.rds, identifier).await? else {
+        // Deleted behind envctl's back after the claim: the tenant gets its
+        // own, as on a miss (a rerun comes here again and adopts that one).
+        tracing::warn!(
+            member = identifier,
+            tenant = %cx.tenant,
+            "the claimed pool member is gone; creating the tenant's own DB instance"
+        );
+        return apply(cx, props).await;
+    };
+    apply_wanted(cx, w, Some(existing)).await
+}
+
+async fn apply_wanted(
+    cx: &Cx,
+    w: Wanted,
+    existing: Option<DbInstance>,
+) -> Result<Outputs, KindError> {
     let rds = &cx.backends.aws.rds;
     let id = &w.identifier;
     // Another tenant's instance under our name: refuse before making
     // anything.
-    let existing = describe(rds, id).await?;
     if let Some(i) = &existing {
         refuse_foreign(&format!("DB instance {id}"), &tag_map(i.tag_list()), cx)?;
     }

@@ -10,12 +10,14 @@
 //! jobs live in [`props`] (properties, their checks and the outputs),
 //! [`password`] (keeping the password out of everything but the API),
 //! [`groups`] (the DB subnet and parameter groups), [`instance`] (create
-//! and converge the DB instance) and [`delete`] (delete, final snapshots).
+//! and converge the DB instance), [`delete`] (delete, final snapshots) and
+//! [`pool`] (warm-pool members and their claim).
 
 mod delete;
 mod groups;
 mod instance;
 mod password;
+mod pool;
 mod props;
 
 use std::collections::BTreeMap;
@@ -27,7 +29,9 @@ use super::classify;
 use super::owner::swept_resource;
 use super::tags::tag_map;
 use crate::kinds::schema::PropSchema;
-use crate::kinds::{Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx};
+use crate::kinds::{
+    Cx, Found, Kind, KindError, OutputSpec, Outputs, Poolable, Props, Readiness, SweepCx,
+};
 
 pub use delete::{FINAL_SNAPSHOT_TAG, KEPT_FINAL_SNAPSHOT};
 pub use password::PASSWORD_TAG;
@@ -100,7 +104,15 @@ impl Kind for Instance {
                 "DB instance {id} not visible yet"
             )));
         };
+        // A new master password (a rerun's, or a pool member's claim) is
+        // pending until RDS applied it (ModifyDBInstance, see `pool`).
+        let password_pending = i
+            .pending_modified_values()
+            .is_some_and(|p| p.master_user_password().is_some());
         match i.db_instance_status().unwrap_or("unknown") {
+            "available" if password_pending => Ok(Readiness::Pending(
+                "available; the new master password is still being applied".into(),
+            )),
             "available" => Ok(Readiness::Ready),
             s if FAILED_STATES.contains(&s) => Err(KindError::Permanent(format!(
                 "DB instance {id} is {s}; it will not become available without help"
@@ -184,5 +196,9 @@ impl Kind for Instance {
                     .plain("final_snapshot", final_snapshot.to_string()),
             })
             .collect())
+    }
+
+    fn poolable(&self) -> Option<&dyn Poolable> {
+        Some(&pool::RdsPool)
     }
 }

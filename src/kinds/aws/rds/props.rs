@@ -17,7 +17,7 @@ use crate::kinds::{Cx, KindError, OutputSpec, PropIssue, Props, parse_props};
 use crate::secret::SecretString;
 
 /// DB instance identifiers are at most 63 characters.
-const MAX_NAME: usize = 63;
+pub(super) const MAX_NAME: usize = 63;
 
 /// An encrypted RDS DB instance in its own DB subnet group, optionally with
 /// its own DB parameter group; the master password comes from a reference.
@@ -404,6 +404,14 @@ pub(super) fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
     }
     refuse(SCHEMA.issues(props))?;
     wanted_from(identifier, p)
+}
+
+/// [`wanted`] for an instance that already has its identifier: a warm-pool
+/// member a tenant claims (see `super::pool`).
+pub(super) fn wanted_as(identifier: &str, props: &Props) -> Result<Wanted, KindError> {
+    let p: RdsProps = parse_props(props)?;
+    refuse(SCHEMA.issues(props))?;
+    wanted_from(identifier.to_string(), p)
 }
 
 /// The largest AllocatedStorage of an engine, in GiB (RDS API reference,

@@ -1,0 +1,330 @@
+//! Warm pools end to end: the `envctl` binary against a private moto
+//! server. A pool of 2 RDS members is filled; creates claim them (two at
+//! once get different members), re-tagged for the tenant, the pool tag
+//! gone, the tenant's password set (its fingerprint tag, computed here from
+//! the password the value store holds, follows only a successful
+//! ModifyDBInstance); an empty pool falls back to creating; the pool is
+//! refilled; destroy deletes the claimed member and the tenant's sweep
+//! leaves available members alone; drain empties the pool. Every check of
+//! what exists goes through the AWS APIs (the Rust SDK as an independent
+//! client), never through envctl's state.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
+use support::{Moto, repo_root};
+
+const STACK: &str = "integration/stacks/pooled-db.yaml";
+const POOL: &str = "pooled-db/database";
+
+struct World {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    bucket: String,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            moto: Moto::start(),
+            dir: tempfile::tempdir().unwrap(),
+            bucket: "envctl-values-pools".into(),
+        }
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.sqlite")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_envctl"));
+        c.args(args)
+            .current_dir(repo_root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("ENVCTL_STATE", self.state_path())
+            .env("ENVCTL_VALUES_BUCKET", &self.bucket)
+            .stdin(Stdio::null());
+        for (k, v) in self.moto.env() {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn envctl(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run envctl");
+        eprintln!(
+            "$ envctl {}\n-- exit {:?}\n-- stdout\n{}\n-- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.envctl(args);
+        assert!(out.status.success(), "envctl {} failed", args.join(" "));
+        out
+    }
+
+    fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.moto.sdk_config())
+    }
+
+    /// Every DB instance: identifier → (status, tags).
+    async fn instances(&self) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
+        let out = self.rds().describe_db_instances().send().await.unwrap();
+        out.db_instances()
+            .iter()
+            .map(|i| {
+                let tags = i
+                    .tag_list()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                (
+                    i.db_instance_identifier().unwrap().to_string(),
+                    (i.db_instance_status().unwrap_or_default().to_string(), tags),
+                )
+            })
+            .collect()
+    }
+
+    /// The identifiers of the members no tenant holds (tag `envctl:pool`).
+    async fn available(&self) -> Vec<String> {
+        self.instances()
+            .await
+            .into_iter()
+            .filter(|(_, (_, t))| t.get("envctl:pool").map(String::as_str) == Some(POOL))
+            .map(|(id, (_, t))| {
+                assert!(
+                    !t.contains_key("envctl:tenant"),
+                    "{id}: a member belongs to no tenant: {t:?}"
+                );
+                assert_eq!(t.get("envctl:managed").map(String::as_str), Some("true"));
+                id
+            })
+            .collect()
+    }
+
+    /// The identifiers of `tenant`'s DB instances (tag `envctl:tenant`).
+    async fn of_tenant(&self, tenant: &str) -> Vec<(String, BTreeMap<String, String>)> {
+        self.instances()
+            .await
+            .into_iter()
+            .filter(|(_, (_, t))| t.get("envctl:tenant").map(String::as_str) == Some(tenant))
+            .map(|(id, (_, t))| (id, t))
+            .collect()
+    }
+
+    /// The tags of DB subnet group `name`.
+    async fn subnet_group_tags(&self, name: &str) -> BTreeMap<String, String> {
+        let rds = self.rds();
+        let g = rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await
+            .unwrap();
+        let arn = g.db_subnet_groups()[0]
+            .db_subnet_group_arn()
+            .unwrap()
+            .to_string();
+        rds.list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .unwrap()
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect()
+    }
+
+    /// A value of the store, read with the SDK.
+    async fn value(&self, key: &str) -> String {
+        let conf = aws_sdk_s3::config::Builder::from(&self.moto.sdk_config())
+            .force_path_style(true)
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(conf);
+        let out = s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("value {key}: {e:?}"));
+        String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
+    }
+
+    fn pool_status(&self) -> serde_json::Value {
+        let out = self.ok(&["pool", "status", "--stack", STACK, "-o", "json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        rows.as_array().unwrap()[0].clone()
+    }
+}
+
+/// The fingerprint envctl keeps of an RDS master password (the same
+/// formula as src/kinds/aws/rds/password.rs, written out here).
+fn fingerprint(identifier: &str, password: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"envctl rds master password\0");
+    h.update(identifier.as_bytes());
+    h.update(b"\0");
+    h.update(password.as_bytes());
+    hex::encode(h.finalize())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
+    let w = World::new();
+    w.ok(&[
+        "create",
+        "tenant",
+        "pool-shared",
+        "--stack",
+        "stacks/shared-network.yaml",
+    ]);
+
+    // Fill: two members, neutral names, the pool tag, no tenant.
+    w.ok(&["pool", "fill", "--stack", STACK]);
+    let members = w.available().await;
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(
+        members.iter().all(|m| m.starts_with("envctl-pool-")),
+        "{members:?}"
+    );
+    let level = w.pool_status();
+    assert_eq!(level["available"], 2, "{level}");
+    assert_eq!(level["size"], 2);
+    let before: BTreeMap<String, String> = w
+        .instances()
+        .await
+        .into_iter()
+        .map(|(id, (_, t))| (id, t["envctl:password-sha256"].clone()))
+        .collect();
+    // A second fill of a full pool makes nothing.
+    w.ok(&["pool", "fill", "--stack", STACK]);
+    assert_eq!(w.available().await, members);
+
+    // Two creates at once: each claims a different member.
+    let spawn = |t: &str| {
+        w.command(&["create", "tenant", t, "--stack", STACK])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("team-a"), spawn("team-b"));
+    for (name, child) in [("team-a", a), ("team-b", b)] {
+        let out = child.wait_with_output().unwrap();
+        eprintln!("{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "create {name} failed");
+    }
+    let (da, db) = (w.of_tenant("team-a").await, w.of_tenant("team-b").await);
+    assert_eq!((da.len(), db.len()), (1, 1), "{da:?} {db:?}");
+    assert_ne!(da[0].0, db[0].0, "two tenants got the same member");
+    for (tenant, (id, tags)) in [("team-a", &da[0]), ("team-b", &db[0])] {
+        assert!(members.contains(id), "{tenant} got {id}, not a pool member");
+        assert!(
+            !tags.contains_key("envctl:pool"),
+            "{id} still carries the pool tag: {tags:?}"
+        );
+        assert_eq!(tags["envctl:stack"], "pooled-db");
+        assert_eq!(tags["envctl:resource"], "database");
+        // The tenant's password was set: the fingerprint of the password the
+        // value store holds for it, no longer the fill's.
+        let password = w
+            .value(&format!("dev/{tenant}/common/DATABASE_PASSWORD"))
+            .await;
+        assert_eq!(tags["envctl:password-sha256"], fingerprint(id, &password));
+        assert_ne!(tags["envctl:password-sha256"], before[id]);
+        // Its subnet group went with it.
+        let g = w.subnet_group_tags(id).await;
+        assert_eq!(
+            g.get("envctl:tenant").map(String::as_str),
+            Some(tenant),
+            "{g:?}"
+        );
+        assert!(!g.contains_key("envctl:pool"), "{g:?}");
+        // Its outputs were published: the member's endpoint.
+        let host = w.value(&format!("dev/{tenant}/common/DATABASE_HOST")).await;
+        assert!(host.contains(id.as_str()), "{host}");
+    }
+    let level = w.pool_status();
+    assert_eq!(
+        (level["available"].clone(), level["claimed"].clone()),
+        (0.into(), 2.into())
+    );
+
+    // An empty pool: the create falls back to creating its own instance.
+    w.ok(&["create", "tenant", "team-c", "--stack", STACK]);
+    let dc = w.of_tenant("team-c").await;
+    assert_eq!(dc.len(), 1);
+    assert_eq!(dc[0].0, "envctl-team-c-database");
+    let level = w.pool_status();
+    assert_eq!(
+        (level["hits"].clone(), level["misses"].clone()),
+        (2.into(), 1.into())
+    );
+
+    // Refill: two available again, new ones.
+    w.ok(&["pool", "fill", "--stack", STACK]);
+    let refilled = w.available().await;
+    assert_eq!(refilled.len(), 2, "{refilled:?}");
+    assert!(refilled.iter().all(|m| !members.contains(m)));
+
+    // Destroy deletes the claimed member; the sweep leaves available ones.
+    w.ok(&["destroy", "tenant", "team-a", "--yes"]);
+    let left = w.instances().await;
+    assert!(
+        !left.contains_key(&da[0].0),
+        "the claimed member is deleted: {left:?}"
+    );
+    assert_eq!(
+        w.available().await,
+        refilled,
+        "the tenant's sweep left the pool alone"
+    );
+    assert_eq!(w.of_tenant("team-b").await.len(), 1);
+
+    // Drain deletes every available member and no tenant's.
+    w.ok(&["pool", "drain", "--stack", STACK]);
+    assert_eq!(w.available().await, Vec::<String>::new());
+    assert_eq!(w.of_tenant("team-b").await.len(), 1);
+    assert_eq!(w.of_tenant("team-c").await.len(), 1);
+    let level = w.pool_status();
+    assert_eq!(
+        (level["available"].clone(), level["claimed"].clone()),
+        (0.into(), 1.into())
+    );
+}
+
+#[test]
+fn a_pool_on_a_kind_that_cannot_be_pooled_is_refused_naming_the_line() {
+    let w = World::new();
+    let stack = w.dir.path().join("bad.yaml");
+    std::fs::write(
+        &stack,
+        "stack: bad\nresources:\n  - id: q\n    kind: aws.sqs.queue\n    pool: { size: 2 }\n",
+    )
+    .unwrap();
+    let out = w.envctl(&["pool", "fill", "--stack", stack.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml:5"), "{err}");
+    assert!(err.contains("cannot be pooled"), "{err}");
+}
