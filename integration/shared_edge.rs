@@ -111,7 +111,7 @@ async fn rules(
         .iter()
         .filter(|r| r.is_default() != Some(true))
         .map(|r| {
-            let hosts = r
+            let hosts: BTreeSet<String> = r
                 .conditions()
                 .iter()
                 .flat_map(|c| {
@@ -126,7 +126,7 @@ async fn rules(
                 .to_string();
             (
                 r.rule_arn().unwrap().to_string(),
-                (r.priority().unwrap().parse().unwrap(), hosts, tg),
+                (r.priority().unwrap().parse::<u32>().unwrap(), hosts, tg),
             )
         })
         .collect()
@@ -230,14 +230,12 @@ async fn tenants_share_one_load_balancer_through_host_rules() {
 
     // The shared edge: HTTPS with the wildcard certificate, 404 by default.
     let owner_cx = owner.cx("alb");
+    let edge_props = props(json!({
+        "subnet_ids": subnets, "security_group_ids": [sg], "vpc_id": vpc,
+        "certificate_arn": cert, "unmatched": "not-found",
+    }));
     let edge = until_done("shared load balancer", || {
-        LoadBalancer.apply(
-            &owner_cx,
-            &props(json!({
-                "subnet_ids": subnets, "security_group_ids": [sg], "vpc_id": vpc,
-                "certificate_arn": cert, "unmatched": "not-found",
-            })),
-        )
+        LoadBalancer.apply(&owner_cx, &edge_props)
     })
     .await
     .unwrap();
