@@ -39,6 +39,7 @@ contract_tests! {
     aws_sqs_queue => "aws.sqs.queue",
     aws_sns_topic => "aws.sns.topic",
     aws_elbv2_load_balancer => "aws.elbv2.load_balancer",
+    aws_elbv2_host_rule => "aws.elbv2.host_rule",
     aws_elb_classic => "aws.elb.classic",
     aws_rds_instance => "aws.rds.instance",
     aws_autoscaling_group => "aws.autoscaling.group",

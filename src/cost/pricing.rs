@@ -87,7 +87,13 @@ mod tests {
     #[test]
     fn every_resource_of_the_shipped_stacks_is_priced() {
         let t = PriceTable::shipped();
-        for file in ["tenant.yaml", "minimal.yaml", "shared-network.yaml"] {
+        for file in [
+            "tenant.yaml",
+            "tenant-fast.yaml",
+            "minimal.yaml",
+            "shared-network.yaml",
+            "shared-edge.yaml",
+        ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("stacks")
                 .join(file);

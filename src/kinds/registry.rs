@@ -20,6 +20,10 @@ static KINDS: &[&dyn Kind] = &[
     &super::aws::sns::Topic,
     // Load balancers use subnets, security groups and certificates.
     &super::aws::elb::v2::LoadBalancer,
+    // A tenant's rule and target group on another tenant's load balancer:
+    // swept before the load balancer kind, which would find the target
+    // group by its tags too.
+    &super::aws::elb::v2::HostRule,
     &super::aws::elb::classic::ClassicLoadBalancer,
     // Databases use subnets, security groups and a secret.password.
     &super::aws::rds::Instance,

@@ -65,6 +65,11 @@ pub const IMMUTABLE: &[Immutable] = &[
         source: "ELB API Reference (v2), CreateLoadBalancer `Scheme`: internet-facing or internal is set at creation; no API changes it",
     },
     Immutable {
+        kind: "aws.elbv2.host_rule",
+        property: "shared_from",
+        source: "ELB API Reference (v2), CreateRule `ListenerArn`: a rule belongs to one listener; ModifyRule changes its conditions and actions, never its listener",
+    },
+    Immutable {
         kind: "k8s.namespace",
         property: "name",
         source: "Kubernetes API conventions, ObjectMeta `name`: an object's name cannot be updated",

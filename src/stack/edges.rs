@@ -137,4 +137,66 @@ mod tests {
         assert_eq!(path, vec!["zone", "certificate", "alb"]);
         assert_eq!(overlapped, all_ready - record);
     }
+
+    #[test]
+    fn the_fast_stack_loads_and_waits_for_its_database_not_for_an_edge() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let builtins = crate::stack::Builtins::with_domain("envs.mycompany.com");
+        let fast =
+            crate::stack::load_file_in(&root.join("stacks/tenant-fast.yaml"), &builtins).unwrap();
+        let kind = |id: &str| {
+            fast.resources
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.kind.as_str())
+        };
+        // Shared: no load balancer, certificate or VPC of its own.
+        for r in &fast.resources {
+            assert!(
+                !["aws.elbv2.load_balancer", "aws.acm.certificate"].contains(&r.kind.as_str()),
+                "{}: {}",
+                r.id,
+                r.kind
+            );
+        }
+        assert_eq!(kind("edge"), Some("aws.elbv2.host_rule"));
+        assert_eq!(
+            fast.resources
+                .iter()
+                .find(|r| r.id == "network")
+                .unwrap()
+                .properties["shared_from"],
+            "shared-dev/network"
+        );
+        let g = fast.graph().unwrap();
+        for record in ["app-record", "api-record"] {
+            let deps = g.dependencies(record);
+            assert!(
+                deps.contains(&"edge") && deps.contains(&"parent-zone"),
+                "{deps:?}"
+            );
+        }
+        assert!(g.dependencies("workers").contains(&"edge"));
+        // The plan: with the kinds' default durations, the database is the
+        // longest wait; the edge is seconds.
+        let expected = crate::budget::ExpectedDurations::new(&fast.expected, &Default::default());
+        let (path, _) = g.critical_path(&|id| expected.weight(g.kind_of(id)).total);
+        assert!(path.contains(&"database".to_string()), "{path:?}");
+        assert!(!path.contains(&"edge".to_string()), "{path:?}");
+
+        // The shared edge it adopts: a wildcard certificate, a 404 default.
+        let edge =
+            crate::stack::load_file_in(&root.join("stacks/shared-edge.yaml"), &builtins).unwrap();
+        edge.graph().unwrap();
+        let props = |id: &str| {
+            &edge
+                .resources
+                .iter()
+                .find(|r| r.id == id)
+                .unwrap()
+                .properties
+        };
+        assert_eq!(props("certificate")["domain"], "*.envs.mycompany.com");
+        assert_eq!(props("alb")["unmatched"], "not-found");
+    }
 }

@@ -1,6 +1,7 @@
 //! Contract cases of the AWS kinds that live in a VPC or run code:
 //! `aws.ec2.network`, `aws.ec2.security_group`, `aws.elbv2.load_balancer`,
-//! `aws.elb.classic`, `aws.rds.instance`, `aws.autoscaling.group` and
+//! `aws.elbv2.host_rule` (on a load balancer made raw, tagged as another
+//! tenant's), `aws.elb.classic`, `aws.rds.instance`, `aws.autoscaling.group` and
 //! `aws.lambda.function`. The VPC, subnets and security group they need are
 //! made with raw EC2 calls, as `kinds_lb_db` does.
 
@@ -15,10 +16,11 @@ use super::{Case, Marks, out, props};
 use crate::support::kinds::KindWorld;
 use crate::support::repo_root;
 
-pub static CASES: [&dyn Case; 7] = [
+pub static CASES: [&dyn Case; 8] = [
     &Network,
     &SecurityGroup,
     &LoadBalancer,
+    &HostRule,
     &Classic,
     &Database,
     &Group,
@@ -212,6 +214,127 @@ impl Case for LoadBalancer {
                 .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
                 .collect(),
         ))
+    }
+}
+
+// ----------------------------------------------------------- host rule ----
+
+struct HostRule;
+
+/// The tenant whose load balancer `w`'s host rule goes on.
+fn edge_owner(w: &KindWorld) -> String {
+    format!("{}-own", w.tenant)
+}
+
+/// The tenant's rules on `listener`, by their tags (raw DescribeRules and
+/// DescribeTags).
+async fn tenant_rules(w: &KindWorld, listener: &str) -> Vec<(String, HashMap<String, String>)> {
+    let rules = w
+        .aws
+        .elbv2
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for r in rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+    {
+        let arn = r.rule_arn().unwrap().to_string();
+        let d = w
+            .aws
+            .elbv2
+            .describe_tags()
+            .resource_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let tags: HashMap<String, String> = d
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        if tags.get("envctl:tenant").map(String::as_str) == Some(w.tenant.as_str()) {
+            found.push((arn, tags));
+        }
+    }
+    found
+}
+
+#[async_trait]
+impl Case for HostRule {
+    fn kind_name(&self) -> &'static str {
+        "aws.elbv2.host_rule"
+    }
+    fn code(&self) -> &'static str {
+        "hr"
+    }
+    fn identity(&self) -> &'static str {
+        "rule_arn"
+    }
+    /// Another tenant's load balancer, made raw as its aws.elbv2.load_balancer
+    /// would be (name and tags), with an HTTP:80 listener answering 404.
+    async fn prepare(&self, w: &KindWorld, _cx: &mut Cx) -> Props {
+        use aws_sdk_elasticloadbalancingv2::types::{
+            Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, Tag,
+        };
+        let net = raw_net(w).await;
+        let owner = envctl::tenant::TenantName::parse(&edge_owner(w)).unwrap();
+        let name = envctl::tenant::physical_name(&owner, "alb", 32);
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let lb = w
+            .aws
+            .elbv2
+            .create_load_balancer()
+            .name(&name)
+            .set_subnets(Some(net.subnets.clone()))
+            .security_groups(&net.sg)
+            .tags(tag("envctl:tenant", owner.as_str()))
+            .tags(tag("envctl:resource", "alb"))
+            .tags(tag("envctl:managed", "true"))
+            .send()
+            .await
+            .unwrap();
+        let lb_arn = lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string();
+        w.aws
+            .elbv2
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .port(80)
+            .protocol(ProtocolEnum::Http)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::FixedResponse)
+                    .fixed_response_config(
+                        FixedResponseActionConfig::builder()
+                            .status_code("404")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        props(json!({
+            "shared_from": format!("{owner}/alb"),
+            "hosts": [format!("{}.example.org", w.tenant)],
+        }))
+    }
+    async fn count(&self, w: &KindWorld, o: &Outputs) -> usize {
+        tenant_rules(w, &out(o, "listener_arn")).await.len()
+    }
+    async fn marks(&self, w: &KindWorld, o: &Outputs) -> Option<Marks> {
+        let rule = out(o, "rule_arn");
+        let rules = tenant_rules(w, &out(o, "listener_arn")).await;
+        let (_, tags) = rules.into_iter().find(|(arn, _)| *arn == rule)?;
+        Some(Marks::Tags(tags))
     }
 }
 

@@ -170,15 +170,24 @@ pub(super) fn tg_protocol(t: LbType) -> ProtocolEnum {
     }
 }
 
+/// What a target group is made of: a load balancer's own, or a tenant's
+/// on a shared one (`aws.elbv2.host_rule`).
+pub(super) struct TgSpec<'a> {
+    pub(super) name: &'a str,
+    pub(super) lb_type: LbType,
+    pub(super) target_port: u16,
+    pub(super) health_check_path: &'a str,
+}
+
 /// Finds the target group or creates it; its port, protocol and VPC cannot
 /// change, its health check path can.
 pub(super) async fn ensure_tg(
     elbv2: &Client,
     cx: &Cx,
-    w: &Wanted,
+    w: &TgSpec<'_>,
     vpc: &str,
 ) -> Result<String, KindError> {
-    let name = &w.name;
+    let name = w.name;
     let protocol = tg_protocol(w.lb_type);
     let tg = match find_tg(elbv2, name).await? {
         Some(tg) => tg,
@@ -192,7 +201,7 @@ pub(super) async fn ensure_tg(
                 .target_type(TargetTypeEnum::Instance)
                 .health_check_enabled(true)
                 .health_check_protocol(ProtocolEnum::Http)
-                .health_check_path(&w.health_check_path)
+                .health_check_path(w.health_check_path)
                 .set_tags(Some(sdk_tags(cx.tags())?))
                 .send()
                 .await;
@@ -246,12 +255,12 @@ pub(super) async fn ensure_tg(
             )));
         }
     }
-    if tg.health_check_path() != Some(w.health_check_path.as_str()) {
+    if tg.health_check_path() != Some(w.health_check_path) {
         elbv2
             .modify_target_group()
             .target_group_arn(&arn)
             .health_check_protocol(ProtocolEnum::Http)
-            .health_check_path(&w.health_check_path)
+            .health_check_path(w.health_check_path)
             .send()
             .await
             .map_err(|e| classify(&format!("ModifyTargetGroup {name}"), e))?;

@@ -1,13 +1,17 @@
 //! Deleting the load balancer (its rules and listeners first) and its
-//! target group, leaving another tenant's alone.
+//! target group, leaving another tenant's alone, and refusing while other
+//! tenants' host rules are on it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_sdk_elasticloadbalancingv2::types::Listener;
 
 use super::balancer::lb_by_arn;
-use super::listeners::{delete_listener, listeners_of};
+use super::listeners::{delete_listener, listeners_of, rules_of};
+use super::tagging::tags_of;
 use crate::kinds::KindError;
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::foreign_owner;
@@ -48,8 +52,10 @@ pub(super) async fn delete_lb(elbv2: &Client, arn: &str, tenant: &str) -> Result
     if gone_or_foreign(elbv2, arn, "LoadBalancerNotFound", tenant).await? {
         return Ok(());
     }
-    // Dependents first: rules, then listeners.
+    // Dependents first: rules, then listeners. A load balancer tenants
+    // share is not deleted from under their host rules.
     if let Some(listeners) = listeners_of(elbv2, arn).await? {
+        refuse_while_shared(elbv2, arn, &listeners, tenant).await?;
         for l in listeners.iter().filter_map(|l| l.listener_arn()) {
             delete_listener(elbv2, l).await?;
         }
@@ -76,6 +82,49 @@ pub(super) async fn delete_lb(elbv2: &Client, arn: &str, tenant: &str) -> Result
         ));
     }
     Ok(())
+}
+
+/// Fails, naming them, when other tenants' rules (`aws.elbv2.host_rule`)
+/// are on the load balancer's listeners: deleting the listeners would cut
+/// those tenants off. Their destroy removes their rules; then this one can
+/// go. (The shared network refuses the same way, from the network
+/// interfaces still in it.)
+pub(super) async fn refuse_while_shared(
+    elbv2: &Client,
+    lb_arn: &str,
+    listeners: &[Listener],
+    tenant: &str,
+) -> Result<(), KindError> {
+    let mut arns = Vec::new();
+    for l in listeners.iter().filter_map(|l| l.listener_arn()) {
+        if let Some(rules) = rules_of(elbv2, l).await? {
+            arns.extend(
+                rules
+                    .iter()
+                    .filter_map(|r| r.rule_arn().map(str::to_string)),
+            );
+        }
+    }
+    let tags = tags_of(elbv2, &arns).await?;
+    let mut others: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in tags.values() {
+        if let Some(owner) = foreign_owner(t, tenant) {
+            *others.entry(owner).or_default() += 1;
+        }
+    }
+    if others.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = others
+        .iter()
+        .map(|(t, n)| format!("{t} ({n} rule{})", if *n == 1 { "" } else { "s" }))
+        .collect();
+    let first = others.keys().next().copied().unwrap_or_default();
+    Err(KindError::Permanent(format!(
+        "load balancer {lb_arn} is shared: tenant(s) {} still have host rules on it; \
+         destroy them first (envctl destroy tenant {first}, ...), then destroy this tenant again",
+        list.join(", ")
+    )))
 }
 
 pub(super) async fn delete_tg(elbv2: &Client, arn: &str, tenant: &str) -> Result<(), KindError> {

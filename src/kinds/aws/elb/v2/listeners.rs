@@ -7,12 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, HostHeaderConditionConfig, Listener, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, Rule, RuleCondition,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
+    Listener, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Rule,
+    RuleCondition,
 };
 
+use super::tagging::tags_of;
 use crate::kinds::aws::call::deleted;
 use crate::kinds::aws::classify;
+use crate::kinds::aws::owner::foreign_owner;
 use crate::kinds::aws::tags::sdk_tags;
 use crate::kinds::{Cx, KindError};
 
@@ -24,7 +27,13 @@ pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 pub(super) enum WantAction {
     Forward(String),
     RedirectToHttps,
+    /// A fixed 404: the default of a listener tenants share, where each
+    /// tenant's host rule forwards its own hosts (`unmatched: not-found`).
+    NotFound,
 }
+
+/// The body of the fixed 404 of a shared listener.
+const NOT_FOUND_BODY: &str = "no tenant answers this host name";
 
 impl WantAction {
     fn build(&self) -> Action {
@@ -43,6 +52,19 @@ impl WantAction {
                         .build(),
                 )
                 .build(),
+            // FixedResponseActionConfig: StatusCode 2XX/4XX/5XX, ContentType
+            // text/plain among others, MessageBody up to 1024 characters
+            // (ELBv2 API reference).
+            WantAction::NotFound => Action::builder()
+                .r#type(ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    FixedResponseActionConfig::builder()
+                        .status_code("404")
+                        .content_type("text/plain")
+                        .message_body(NOT_FOUND_BODY)
+                        .build(),
+                )
+                .build(),
         }
     }
 
@@ -58,6 +80,11 @@ impl WantAction {
                             && r.port() == Some("443")
                             && r.status_code() == Some(&RedirectActionStatusCodeEnum::Http301)
                     })
+            }
+            WantAction::NotFound => {
+                a.r#type() == Some(&ActionTypeEnum::FixedResponse)
+                    && a.fixed_response_config()
+                        .is_some_and(|f| f.status_code() == Some("404"))
             }
         }
     }
@@ -247,9 +274,27 @@ pub(super) async fn converge_rules(
         )));
     };
     let forward = WantAction::Forward(tg_arn.to_string());
+    // Another tenant's rules (its aws.elbv2.host_rule on our shared load
+    // balancer) are neither ours to keep nor to remove; their priorities
+    // are taken.
+    let arns: Vec<String> = rules
+        .iter()
+        .filter_map(|r| r.rule_arn().map(str::to_string))
+        .collect();
+    let tags = tags_of(elbv2, &arns).await?;
+    let foreign = |r: &Rule| {
+        r.rule_arn()
+            .and_then(|a| tags.get(a))
+            .is_some_and(|t| foreign_owner(t, cx.tenant.as_str()).is_some())
+    };
+    let mut used: BTreeSet<i32> = BTreeSet::new();
     let mut kept: BTreeMap<String, &Rule> = BTreeMap::new();
     let mut stale = Vec::new();
     for r in &rules {
+        if foreign(r) {
+            used.extend(r.priority().and_then(|p| p.parse::<i32>().ok()));
+            continue;
+        }
         match rule_host(r) {
             Some(h) if hosts.contains(&h) && !kept.contains_key(&h) => {
                 kept.insert(h, r);
@@ -260,7 +305,6 @@ pub(super) async fn converge_rules(
     for arn in stale {
         delete_rule(elbv2, arn).await?;
     }
-    let mut used: BTreeSet<i32> = BTreeSet::new();
     for r in kept.values() {
         if let Some(p) = r.priority().and_then(|p| p.parse().ok()) {
             used.insert(p);

@@ -2,8 +2,12 @@
 //! Balancer per tenant resource with one target group. An ALB with a
 //! certificate gets an HTTPS:443 listener forwarding to the target group, an
 //! HTTP:80 listener redirecting to it, and a host-header rule per host; an NLB
-//! gets one TCP listener. What it shares with the Classic Load Balancer kind
-//! (names, scheme, defaults) is in [`super`].
+//! gets one TCP listener. A load balancer tenants share (`unmatched:
+//! not-found`: a 404 for unknown hosts) carries other tenants' rules: the
+//! `aws.elbv2.host_rule` kind ([`HostRule`], in `host_rule`), which this
+//! kind leaves alone and will not be deleted from under. What it shares
+//! with the Classic Load Balancer kind (names, scheme, defaults) is in
+//! [`super`].
 //!
 //! Here are the kind ([`Kind`] impl); beside it its properties (`props`),
 //! the load balancer and target group (`balancer`), listeners and rules
@@ -11,6 +15,7 @@
 
 mod balancer;
 mod delete;
+mod host_rule;
 mod listeners;
 mod props;
 mod tagging;
@@ -25,13 +30,14 @@ use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::swept_resource;
 use crate::kinds::schema::PropSchema;
 use crate::kinds::{Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx};
-use balancer::{ensure_lb, ensure_tg, lb_by_arn};
-use delete::{delete_lb, delete_tg, tg_exists};
+use balancer::{TgSpec, ensure_lb, ensure_tg, lb_by_arn};
+use delete::{delete_lb, delete_tg, refuse_while_shared, tg_exists};
+pub use host_rule::HostRule;
 pub use listeners::SSL_POLICY;
 use listeners::{
     WantAction, WantListener, converge_rules, delete_listener, ensure_listener, listeners_of,
 };
-use props::{LbType, NAME, OUTPUTS, SCHEMA, wanted};
+use props::{LbType, NAME, OUTPUTS, SCHEMA, Unmatched, wanted};
 use tagging::tags_of;
 
 pub struct LoadBalancer;
@@ -82,16 +88,27 @@ impl Kind for LoadBalancer {
                     w.name
                 ))
             })?;
-        let tg_arn = ensure_tg(elbv2, cx, &w, &vpc).await?;
+        let tg = TgSpec {
+            name: &w.name,
+            lb_type: w.lb_type,
+            target_port: w.target_port,
+            health_check_path: &w.health_check_path,
+        };
+        let tg_arn = ensure_tg(elbv2, cx, &tg, &vpc).await?;
 
         let forward = WantAction::Forward(tg_arn.clone());
+        // What the serving listener does with a host no rule has.
+        let serve = match w.unmatched {
+            Unmatched::Forward => forward.clone(),
+            Unmatched::NotFound => WantAction::NotFound,
+        };
         let wanted_listeners: Vec<WantListener> = match (w.lb_type, &w.certificate) {
             (LbType::Application, Some(cert)) => vec![
                 WantListener {
                     port: 443,
                     protocol: ProtocolEnum::Https,
                     certificate: Some(cert.clone()),
-                    action: forward,
+                    action: serve,
                 },
                 WantListener {
                     port: 80,
@@ -104,7 +121,7 @@ impl Kind for LoadBalancer {
                 port: 80,
                 protocol: ProtocolEnum::Http,
                 certificate: None,
-                action: forward,
+                action: serve,
             }],
             (LbType::Network, _) => vec![WantListener {
                 port: i32::from(w.listener_port),
@@ -126,6 +143,9 @@ impl Kind for LoadBalancer {
             if let (Some(port), Some(arn)) = (l.port(), l.listener_arn())
                 && !ports.contains(&port)
             {
+                // Not from under other tenants' host rules.
+                refuse_while_shared(elbv2, &lb_arn, std::slice::from_ref(l), cx.tenant.as_str())
+                    .await?;
                 delete_listener(elbv2, arn).await?;
             }
         }

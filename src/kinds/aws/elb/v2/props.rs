@@ -28,6 +28,19 @@ pub(super) enum LbType {
     Network,
 }
 
+/// What an application load balancer's serving listener does with a
+/// request that no host rule matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum Unmatched {
+    /// Forward to the load balancer's target group.
+    #[default]
+    Forward,
+    /// Answer 404: for a load balancer tenants share, each forwarding its
+    /// own hosts with an `aws.elbv2.host_rule`.
+    NotFound,
+}
+
 /// An Application (or Network) Load Balancer with one target group: HTTPS:443
 /// with a certificate (HTTP:80 redirecting to it), host-header rules; or TCP.
 ///
@@ -35,7 +48,11 @@ pub(super) enum LbType {
 /// forwarding to the target group; with `certificate_arn`, HTTPS:443
 /// forwards (TLS policy `ELBSecurityPolicy-TLS13-1-2-2021-06`) and HTTP:80
 /// answers 301 to HTTPS. Each of `hosts` gets a host-header rule on the
-/// forwarding listener. A network load balancer gets one TCP listener on
+/// forwarding listener; with `unmatched: not-found` the listener answers
+/// other hosts with a fixed 404 (FixedResponseActionConfig) instead of
+/// forwarding them, for a load balancer tenants share through their
+/// `aws.elbv2.host_rule`s, whose rules it leaves alone (and is not deleted
+/// from under). A network load balancer gets one TCP listener on
 /// `listener_port`. Rules: ELBv2 API reference, CreateLoadBalancer (`Subnets`:
 /// an application load balancer needs two Availability Zones; `Scheme`),
 /// CreateTargetGroup (`Port` 1-65535, `HealthCheckPath` 1-1024 characters
@@ -91,6 +108,12 @@ struct LbProps {
     /// balancer's VPC.
     #[serde(default)]
     vpc_id: Option<String>,
+    /// Application only: what the serving listener does with a request no
+    /// host rule matches: `forward` to the target group (default) or
+    /// `not-found` (a fixed 404), for a load balancer shared by tenants
+    /// whose `aws.elbv2.host_rule`s forward their own hosts.
+    #[serde(default)]
+    unmatched: Unmatched,
     /// Network only: the port of the TCP listener; default 80.
     #[serde(default)]
     #[schemars(range(min = 1, max = 65535))]
@@ -184,6 +207,14 @@ impl KindProps for LbProps {
                             .into(),
                     );
                 }
+                if self.unmatched != Unmatched::Forward {
+                    bad(
+                        &["unmatched"],
+                        "needs type: application (a network load balancer has no host \
+                         rules): remove it"
+                            .into(),
+                    );
+                }
             }
         }
         issues.extend(id_issue("subnet_ids", &self.subnet_ids, "subnet-"));
@@ -256,11 +287,12 @@ pub(super) struct Wanted {
     pub(super) hosts: Vec<String>,
     pub(super) vpc_id: Option<String>,
     pub(super) listener_port: u16,
+    pub(super) unmatched: Unmatched,
 }
 
 /// A host header ALB accepts: 1-128 characters of a-z, 0-9, '-', '.', and
 /// the wildcards '*' and '?'.
-fn valid_host(h: &str) -> bool {
+pub(super) fn valid_host(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 128
         && h.chars()
@@ -284,6 +316,7 @@ pub(super) fn wanted(cx: &Cx, props: &Props) -> Result<Wanted, KindError> {
         hosts: p.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
         vpc_id: non_empty(p.vpc_id),
         listener_port: p.listener_port.unwrap_or(80),
+        unmatched: p.unmatched,
     })
 }
 
