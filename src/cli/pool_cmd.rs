@@ -51,6 +51,11 @@ async fn pooler(global: &Global) -> anyhow::Result<Pooler> {
 }
 
 fn print_outcomes(format: Format, outcomes: &[PoolOutcome]) -> anyhow::Result<()> {
+    for o in outcomes {
+        if let Some(why) = &o.skipped {
+            eprintln!("pool {}: left alone: {why}", o.pool);
+        }
+    }
     output::print(format, &outcomes, || {
         output::table(
             &["pool", "created", "deleted", "failed"],

@@ -30,6 +30,9 @@ pub struct PoolOutcome {
     pub deleted: Vec<String>,
     /// Members that failed, with the (redacted) error.
     pub failed: Vec<(String, String)>,
+    /// Why this pool was left alone: another process is filling it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// Makes and deletes members of a stack's pools.
@@ -211,6 +214,27 @@ impl Pooler {
         for r in pooled(stack, only) {
             let spec = r.pool.as_ref().expect("pooled");
             let pool = key(&stack.name, &r.id);
+            // One filler per pool (a CLI fill while `envctl serve` refills
+            // would otherwise both make the missing members): the state
+            // store's lock table, as for a tenant's run, with its heartbeat.
+            let lock = match self
+                .state
+                .lock_tenant(&format!("pool/{pool}"), &crate::engine::new_run_id())
+                .await
+            {
+                Ok(lock) => lock,
+                Err(crate::state::LockHeld::Busy { host, pid, .. }) => {
+                    outcomes.push(PoolOutcome {
+                        pool,
+                        skipped: Some(format!(
+                            "pid {pid} on {host} is filling it; nothing to do here"
+                        )),
+                        ..Default::default()
+                    });
+                    continue;
+                }
+                Err(crate::state::LockHeld::State(e)) => return Err(e),
+            };
             let fp = fingerprint(r);
             let members = self.state.pool_members(Some(&pool)).await?;
             let FillPlan {
@@ -246,6 +270,7 @@ impl Pooler {
                 .filter(|m| retire.contains(&m.member))
                 .collect();
             self.delete_all(stack, r, &old, &mut o).await;
+            lock.release().await?;
             outcomes.push(o);
         }
         Ok(outcomes)

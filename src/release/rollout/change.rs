@@ -257,6 +257,7 @@ fn reexpand(stack: &mut Stack) -> Result<(), String> {
                         depends_on: r.depends_on.clone(),
                         wait_for: r.wait_for.clone(),
                         publish: Vec::new(),
+                        pool: None,
                         line: 0,
                     },
                 );
