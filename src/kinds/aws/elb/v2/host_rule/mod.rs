@@ -236,8 +236,23 @@ impl Kind for HostRule {
                     .filter_map(|lb| lb.load_balancer_arn().map(str::to_string)),
             );
         }
+        // A load balancer of this tenant's own (`aws.elbv2.load_balancer`)
+        // carries rules tagged for the tenant too: those, and the target
+        // groups its listeners forward to, are that kind's to delete (with
+        // the load balancer); a host rule lives on another tenant's.
+        let lb_tags = tags_of(elbv2, &lbs).await.map_err(|e| {
+            KindError::Transient(format!(
+                "the load balancers changed while they were read ({e}); reading again"
+            ))
+        })?;
         let mut found = Vec::new();
         for lb in lbs {
+            if lb_tags
+                .get(&lb)
+                .is_some_and(|t| swept_resource(tenant, t).is_some())
+            {
+                continue;
+            }
             let Some(listeners) = listeners_of(elbv2, &lb).await? else {
                 continue;
             };
