@@ -90,20 +90,6 @@ fn serve() -> Served {
     }
 }
 
-/// The venv of `integration/apitools.sh` (installed by `make setup`).
-fn apitools() -> PathBuf {
-    let out = Command::new(repo_root().join("integration/apitools.sh"))
-        .arg("bin")
-        .output()
-        .expect("run integration/apitools.sh");
-    assert!(
-        out.status.success(),
-        "integration/apitools.sh bin failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
 async fn document(s: &Served, dir: &Path) -> (Value, PathBuf) {
     let resp = reqwest::get(s.url("/api/openapi.json")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -186,7 +172,7 @@ async fn the_served_document_is_valid_openapi_3_1() {
         "{}",
         doc["openapi"]
     );
-    let out = Command::new(apitools().join("openapi-spec-validator"))
+    let out = Command::new(support::apitools::bin().join("openapi-spec-validator"))
         .args(["--schema", "3.1", "--validation-errors", "all"])
         .arg(&path)
         .output()
@@ -346,7 +332,7 @@ doc = json.load(open(sys.argv[1]))
 root = {"components": doc["components"], "allOf": [json.loads(sys.argv[2])]}
 print("valid" if Draft202012Validator(root).is_valid(json.loads(sys.argv[3])) else "invalid")
 "#;
-    let out = Command::new(apitools().join("python"))
+    let out = Command::new(support::apitools::bin().join("python"))
         .args(["-c", script])
         .arg(doc_path)
         .arg(schema.to_string())
@@ -423,7 +409,7 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
     .unwrap();
     let seed = std::env::var("ENVCTL_CONTRACT_SEED").unwrap_or_else(|_| "20261201".into());
     let started = Instant::now();
-    let out = Command::new(apitools().join("st"))
+    let out = Command::new(support::apitools::bin().join("st"))
         .current_dir(s.dir())
         .env("NO_COLOR", "1")
         .arg("--config-file")

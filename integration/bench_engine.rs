@@ -10,13 +10,22 @@
 //!    progress event on its event stream (the list endpoint's requests/s are
 //!    `bench_serve.rs`'s);
 //! 5. the default stack created and destroyed through the realism layer
-//!    (`bench_realism.rs`), as run and at real AWS durations.
+//!    (`bench_realism.rs`), as run and at real AWS durations;
+//! 6. the fast stack on shared infrastructure with an empty and a warm pool
+//!    (one run at x1, measured), and 20 concurrent creates against a pool
+//!    of 10 (`bench_fast.rs`).
 
 #[path = "support/mod.rs"]
 mod support;
 
 #[path = "bench_realism.rs"]
 mod bench_realism;
+
+#[path = "bench_fast.rs"]
+mod bench_fast;
+
+#[path = "bench_x1.rs"]
+mod bench_x1;
 
 use std::collections::BTreeMap;
 use std::path::Path;

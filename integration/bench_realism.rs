@@ -2,32 +2,37 @@
 //! services) created and destroyed by the `envctl` binary through the
 //! realism layer (AWS's asynchronous states and windows at their real
 //! durations × 1/60) and the local control plane. Prints the wall-clock
-//! times as run, and the real-AWS estimate: the run's critical path with
-//! every AWS node's measured duration stretched back by 60 (Kubernetes and
-//! value-store nodes as measured, since they are not scaled).
+//! times as run and the real-AWS estimate (`bench_x1.rs`: the nodes that
+//! wait on a scaled window stretched back by 60, the rest as measured), and
+//! the budget tracker's forecast error at 25/50/75 % of that run. Then the
+//! fast stack and warm pools (`bench_fast.rs`) on the same moto, proxy and
+//! cluster.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use envctl::budget::{Report, actual_critical_path, fmt_ms};
+use envctl::budget::{Report, fmt_ms};
 use envctl::graph::Graph;
-use envctl::stack::{Builtins, load_file_in};
+use envctl::stack::{Builtins, Stack, load_file_in};
 
+use super::bench_x1::{History, Op, Timeline};
 use super::support::realism::{Realism, RealismOptions};
 use super::support::{Moto, repo_root};
 
-const DOMAIN: &str = "tenants.envctl-bench.net";
-const SCALE: f64 = 1.0 / 60.0;
+pub const DOMAIN: &str = "tenants.envctl-bench.net";
+pub const SCALE: f64 = 1.0 / 60.0;
 
-struct Bench {
-    realism: Realism,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
+pub struct Bench {
+    pub moto: Moto,
+    pub realism: Realism,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
 }
 
 impl Bench {
-    fn envctl(&self, args: &[&str]) -> (std::process::Output, f64) {
+    /// `envctl ARGS` against the proxy, the cluster and the bench's state.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_envctl"));
         c.args(args)
             .current_dir(repo_root())
@@ -41,13 +46,23 @@ impl Bench {
             // x1/60): the re-check window after an unanswered create need
             // not be AWS's 2 minutes here.
             .env("ENVCTL_EC2_VISIBILITY_WINDOW", "5")
+            // Readiness polls at the proxy's cadence (15 s real, the
+            // default's longest pause, x1/60), so that a wait stretched
+            // back to real AWS durations overshoots as a real one would.
+            .env("ENVCTL_POLL_MAX", (15.0 * SCALE).to_string())
             .env("KUBECONFIG", &self.kubeconfig)
             .stdin(Stdio::null());
         for (k, v) in self.realism.env() {
             c.env(k, v);
         }
+        c
+    }
+
+    /// Runs `envctl ARGS`, which must succeed: its output and wall-clock
+    /// seconds.
+    pub fn envctl(&self, args: &[&str]) -> (std::process::Output, f64) {
         let t = Instant::now();
-        let out = c.output().expect("run envctl");
+        let out = self.command(args).output().expect("run envctl");
         let secs = t.elapsed().as_secs_f64();
         assert!(
             out.status.success(),
@@ -58,11 +73,12 @@ impl Bench {
         (out, secs)
     }
 
-    fn report(&self, operation: &str) -> Report {
+    /// The report of `tenant`'s last `operation` run.
+    pub fn report(&self, tenant: &str, operation: &str) -> Report {
         let (out, _) = self.envctl(&[
             "report",
             "tenant",
-            "bench-real",
+            tenant,
             "--operation",
             operation,
             "-o",
@@ -72,16 +88,11 @@ impl Bench {
     }
 }
 
-/// The critical path of `report` over `graph` with AWS nodes stretched by
-/// 1/SCALE: the run's length at real AWS durations.
-fn real_aws_estimate(graph: &Graph, report: &Report) -> (Vec<String>, u64) {
-    let mut nodes = report.nodes.clone();
-    for n in nodes.iter_mut().filter(|n| n.kind.starts_with("aws.")) {
-        if let (Some(s), Some(e)) = (n.start_ms, n.end_ms) {
-            n.end_ms = Some(s + ((e - s) as f64 / SCALE) as u64);
-        }
-    }
-    actual_critical_path(graph, &nodes)
+/// `path` (relative to the repository) loaded as a create would load it.
+pub fn stack(path: &str) -> (Stack, Graph) {
+    let stack = load_file_in(&repo_root().join(path), &Builtins::with_domain(DOMAIN)).unwrap();
+    let graph = Graph::build(&stack).unwrap();
+    (stack, graph)
 }
 
 /// `graph` with every edge turned round: the order a destroy walks.
@@ -110,6 +121,7 @@ pub async fn figures() {
         return;
     };
     let moto = Moto::start();
+    let realism = Realism::start(&moto, RealismOptions::default().public_zone(DOMAIN));
     aws_sdk_route53::Client::new(&moto.sdk_config())
         .create_hosted_zone()
         .name(DOMAIN)
@@ -118,46 +130,41 @@ pub async fn figures() {
         .await
         .expect("create the parent zone in moto");
     let bench = Bench {
-        realism: Realism::start(&moto, RealismOptions::default().public_zone(DOMAIN)),
+        moto,
+        realism,
         dir: tempfile::tempdir().unwrap(),
         kubeconfig: PathBuf::from(kubeconfig),
     };
-    let stack = load_file_in(
-        &repo_root().join("stacks/tenant.yaml"),
-        &Builtins::with_domain(DOMAIN),
-    )
-    .unwrap();
-    let graph = Graph::build(&stack).unwrap();
+    let (stack, graph) = stack("stacks/tenant.yaml");
 
+    let mut history = History::default();
     let (_, create_secs) = bench.envctl(&["create", "tenant", "bench-real"]);
-    let created = bench.report("create");
-    let (path, real_ms) = real_aws_estimate(&graph, &created);
+    let created = bench.report("bench-real", "create");
+    let x1 = Timeline::stretched(&graph, &created, 1.0 / SCALE, Op::Create);
     println!(
-        "default stack ({} nodes) through the realism layer (AWS x1/60): create {create_secs:.1} s wall clock; \
-         at real AWS durations ~{} (critical path {})",
+        "default stack ({} nodes), create: {create_secs:.1} s wall clock at x1/60; at real AWS durations ~{}; \
+         critical path {}",
         graph.len(),
-        fmt_ms(real_ms),
-        path.join(" -> ")
+        fmt_ms(x1.total_ms),
+        x1.critical_path_line(&graph)
     );
+    println!(
+        "default stack, create: budget tracker with {}",
+        history.eta_lines(&stack, &graph, &x1, &[])
+    );
+    history.record(&graph, &x1, &[]);
 
     let (_, destroy_secs) = bench.envctl(&["destroy", "tenant", "bench-real", "--yes"]);
-    let destroyed = bench.report("destroy");
-    let slowest = destroyed
-        .nodes
-        .iter()
-        .filter(|n| n.kind.starts_with("aws."))
-        .filter_map(|n| Some((n.duration_ms()?, n.id.clone())))
-        .max();
-    // Destroy walks levels in reverse; its length at real durations is
-    // the same stretch applied along the reverse graph's critical path.
-    let (_, destroy_real_ms) = real_aws_estimate(&reversed(&graph), &destroyed);
+    let destroyed = bench.report("bench-real", "destroy");
+    // Destroy walks the graph in reverse.
+    let reverse = reversed(&graph);
+    let x1 = Timeline::stretched(&reverse, &destroyed, 1.0 / SCALE, Op::Destroy);
     println!(
-        "default stack destroy: {destroy_secs:.1} s wall clock; at real AWS durations ~{} (slowest AWS node: {})",
-        fmt_ms(destroy_real_ms),
-        slowest.map_or("-".into(), |(ms, id)| format!(
-            "{id}, {} scaled",
-            fmt_ms(ms)
-        ))
+        "default stack, destroy: {destroy_secs:.1} s wall clock at x1/60; at real AWS durations ~{}; critical path {}",
+        fmt_ms(x1.total_ms),
+        x1.critical_path_line(&reverse)
     );
     println!("realism interventions: {:?}", bench.realism.stats());
+
+    super::bench_fast::figures(&bench, &mut history).await;
 }

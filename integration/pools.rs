@@ -5,18 +5,27 @@
 //! the password the value store holds, follows only a successful
 //! ModifyDBInstance); an empty pool falls back to creating; the pool is
 //! refilled; destroy deletes the claimed member and the tenant's sweep
-//! leaves available members alone; drain empties the pool. Every check of
-//! what exists goes through the AWS APIs (the Rust SDK as an independent
-//! client), never through envctl's state.
+//! leaves available members alone; drain empties the pool. `envctl serve`
+//! fills its stacks' pools at start and refills after a claim, and shows
+//! the levels on `/api/pools` and `/metrics` (read with the Prometheus
+//! project's OpenMetrics parser). Every check of what exists goes through
+//! the AWS APIs (the Rust SDK as an independent client), never through
+//! envctl's state.
 
+#[path = "support/serve_process.rs"]
+mod serve_process;
 #[path = "support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
+use serde_json::{Value, json};
+use serve_process::ServeProcess;
 use sha2::{Digest, Sha256};
+use support::apitools::{parse_metrics, sample};
 use support::{Moto, repo_root};
 
 const STACK: &str = "integration/stacks/pooled-db.yaml";
@@ -327,4 +336,147 @@ fn a_pool_on_a_kind_that_cannot_be_pooled_is_refused_naming_the_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml:5"), "{err}");
     assert!(err.contains("cannot be pooled"), "{err}");
+}
+
+const OLGA: &str = "olga-operator-token-0123456789abcdef";
+
+/// A call to the server as the operator: status and JSON body.
+async fn call(s: &ServeProcess, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", s.base))
+        .bearer_auth(OLGA);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Polls `GET /api/pools` until `done` holds for the pool's row.
+async fn pool_row_until(s: &ServeProcess, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, body) = call(s, "GET", "/api/pools", None).await;
+        assert_eq!(status, 200, "{body}");
+        let row = body["pools"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["pool"] == POOL))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if done(&row) {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: never; last {body}\n{}",
+            s.log.lock().unwrap()
+        );
+        // Polling the condition above; nothing about timing is asserted.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_fills_at_start_refills_after_a_claim_and_shows_the_levels() {
+    let w = World::new();
+    w.ok(&[
+        "create",
+        "tenant",
+        "pool-shared",
+        "--stack",
+        "stacks/shared-network.yaml",
+    ]);
+    let config = w.dir.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "max_concurrent_runs: 2\nmax_ttl: 10d\ndefault_stack: pooled\nstacks:\n  pooled: {}\ntokens:\n  - {{ name: olga, role: operator, sha256: {} }}\n",
+            repo_root().join(STACK).display(),
+            hex::encode(Sha256::digest(OLGA.as_bytes())),
+        ),
+    )
+    .unwrap();
+    let mut c = w.command(&["serve", "--config", config.to_str().unwrap()]);
+    c.env("RUST_LOG", "info");
+    let s = ServeProcess::spawn(c);
+
+    // Filled at start, with nobody asking.
+    let row = pool_row_until(&s, "the pool filled at start", |r| r["available"] == 2).await;
+    assert_eq!(
+        (row["size"].clone(), row["hits"].clone()),
+        (json!(2), json!(0)),
+        "{row}"
+    );
+    assert!(row["idle_cost_per_day"].as_f64().unwrap() > 0.0, "{row}");
+    let warm = w.available().await;
+    assert_eq!(warm.len(), 2, "two members in AWS: {warm:?}");
+
+    // A tenant requested through the API claims one...
+    let (status, body) = call(&s, "POST", "/api/tenants", Some(json!({ "name": "srv-a" }))).await;
+    assert_eq!(status, 202, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, t) = call(&s, "GET", "/api/tenants/srv-a", None).await;
+        match t["status"].as_str() {
+            Some("ready") => break,
+            Some("failed") => panic!("srv-a failed: {t}"),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "srv-a never ready: {t}"
+        );
+        // Polling the condition above; nothing about timing is asserted.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let held = w.of_tenant("srv-a").await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(
+        warm.contains(&held[0].0),
+        "srv-a got a warm member: {held:?} of {warm:?}"
+    );
+
+    // ...and the server refills the pool at once, without a fill command.
+    let row = pool_row_until(&s, "the pool refilled after the claim", |r| {
+        r["available"] == 2 && r["claimed"] == 1
+    })
+    .await;
+    assert_eq!(
+        (row["hits"].clone(), row["misses"].clone()),
+        (json!(1), json!(0)),
+        "{row}"
+    );
+    let refilled = w.available().await;
+    assert_eq!(refilled.len(), 2, "{refilled:?}");
+    assert!(!refilled.contains(&held[0].0), "{refilled:?}");
+
+    // /metrics says the same, read by the Prometheus project's parser.
+    let resp = reqwest::get(format!("{}/metrics", s.base)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let samples = parse_metrics(&resp.text().await.unwrap());
+    for (status, n) in [("available", 2.0), ("claimed", 1.0), ("creating", 0.0)] {
+        assert_eq!(
+            sample(
+                &samples,
+                "envctl_pool_members",
+                &[("pool", POOL), ("status", status)]
+            ),
+            Some(n),
+            "{status}: {samples:?}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &samples,
+            "envctl_pool_claims_total",
+            &[("pool", POOL), ("outcome", "hit")]
+        ),
+        Some(1.0),
+        "{samples:?}"
+    );
 }

@@ -230,6 +230,60 @@ async fn rds_instance_is_creating_then_backing_up_then_available() {
     assert!(w.rl.stat("rds.creating") >= 1 && w.rl.stat("rds.backing_up") >= 1);
 }
 
+/// Rule 1: a new master password is pending (status
+/// `resetting-master-credentials`, `PendingModifiedValues.MasterUserPassword`)
+/// for a while after ModifyDBInstance; `settle` lets that time pass at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn rds_master_password_is_pending_after_modify() {
+    let w = World::new(RealismOptions::default().duration("rds_resetting_credentials", 3600.0));
+    let net = w.network(13).await;
+    create_db(&w, "rl-reset", &net).await;
+    w.rl.settle(86_400.0);
+    assert_eq!(db_status(&w.rds(), "rl-reset").await.0, "available");
+    let pending = |db: &aws_sdk_rds::types::DbInstance| {
+        db.pending_modified_values()
+            .and_then(|p| p.master_user_password())
+            .is_some()
+    };
+    let modified = w
+        .rds()
+        .modify_db_instance()
+        .db_instance_identifier("rl-reset")
+        .master_user_password("another-secret-2")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(pending(modified.db_instance().unwrap()), "{modified:?}");
+    let described = w
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier("rl-reset")
+        .send()
+        .await
+        .unwrap();
+    let db = &described.db_instances()[0];
+    assert_eq!(
+        db.db_instance_status(),
+        Some("resetting-master-credentials")
+    );
+    assert!(pending(db));
+    // Once the window (an hour at x1/60: a minute on the proxy's clock) has
+    // passed, it applied.
+    w.rl.settle(3_600.0);
+    let described = w
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier("rl-reset")
+        .send()
+        .await
+        .unwrap();
+    let db = &described.db_instances()[0];
+    assert_eq!(db.db_instance_status(), Some("available"));
+    assert!(!pending(db));
+    assert!(w.rl.stat("rds.resetting_master_credentials") >= 2);
+}
+
 /// Rule 1: after DeleteDBInstance, `deleting`, subnet group and security
 /// group busy until the window ends.
 #[tokio::test(flavor = "multi_thread")]

@@ -183,6 +183,10 @@ def make_handler(ctx, pipeline):
                     if "seed" in patch:
                         ctx.reseed()
                     out = ctx.cfg.snapshot()
+                elif path == "/realism/settle" and self.command == "POST":
+                    seconds = float(json.loads(body or b"{}").get("seconds", 86400))
+                    ctx.state.settle(seconds)
+                    out = {"settled_seconds": seconds}
                 elif path == "/realism/reset" and self.command == "POST":
                     ctx.reset()
                     out = {"reset": True}

@@ -57,6 +57,19 @@ class State:
             self._enis = [e for e in self._enis if e["until"] > t]
             return [dict(e) for e in self._enis]
 
+    def settle(self, seconds):
+        """Lets `seconds` pass for every clock at once: creates, deletes and
+        their windows all move that far into the past (the environment was
+        made long ago). Only what is recorded moves; the settings stay."""
+        with self._lock:
+            for entries in self._kinds.values():
+                for info in entries.values():
+                    for k in ("t", "until", "validated_at", "issued_at"):
+                        if isinstance(info.get(k), (int, float)):
+                            info[k] -= seconds
+            for eni in self._enis:
+                eni["until"] -= seconds
+
     def reset(self):
         with self._lock:
             self._kinds.clear()

@@ -147,6 +147,18 @@ impl Realism {
         self.admin("POST", "/realism/config", Some(patch))
     }
 
+    /// Lets `seconds` of the proxy's clock pass for everything made so far
+    /// (`POST /realism/settle`): creates finish, windows close. A bench sets
+    /// up slowly-made shared parts at a fast scale, settles them, and then
+    /// measures at another scale.
+    pub fn settle(&self, seconds: f64) {
+        self.admin(
+            "POST",
+            "/realism/settle",
+            Some(serde_json::json!({ "seconds": seconds })),
+        );
+    }
+
     /// Forgets counters and clocks, back to the start settings.
     pub fn reset(&self) {
         self.admin("POST", "/realism/reset", None);

@@ -92,6 +92,34 @@ impl ExpectedDurations {
         }
     }
 
+    /// The expected duration of a claim from a warm pool of `kind`: learned
+    /// from past claims (recorded under [`claim_key`]), else the kind's
+    /// [`claim_expected`](crate::kinds::Poolable::claim_expected), else what
+    /// a create takes ([`Self::of`]).
+    pub fn claim(&self, kind: &str) -> Duration {
+        if let Some(d) = self.learned.get(&claim_key(kind)) {
+            return *d;
+        }
+        kind_by_name(kind)
+            .and_then(|k| k.poolable())
+            .map_or_else(|| self.of(kind), |p| p.claim_expected())
+    }
+
+    /// [`Self::weight`] of a node of `kind`, or of its claim from a warm
+    /// pool when `claimed`: a hit weighs what the claim takes, not the
+    /// create (the forecast and the critical path of a pooled stack).
+    pub fn node_weight(&self, kind: &str, claimed: bool) -> Weight {
+        if !claimed {
+            return self.weight(kind);
+        }
+        let total = self.claim(kind);
+        let share = kind_by_name(kind).map_or(DEFAULT_APPLY_SHARE, |k| k.apply_share());
+        Weight {
+            apply: total.mul_f64(share.clamp(0.0, 1.0)),
+            total,
+        }
+    }
+
     /// Where [`Self::of`] takes its answer from.
     pub fn source(&self, kind: &str) -> Source {
         self.lookup(kind).1
@@ -108,6 +136,12 @@ impl ExpectedDurations {
             (FALLBACK, Source::Fallback)
         }
     }
+}
+
+/// The key a claim's duration is recorded and learned under: apart from
+/// the kind's creates, whose minutes a one-minute claim must not pull down.
+pub fn claim_key(kind: &str) -> String {
+    format!("{kind}#claim")
 }
 
 /// A kind's expected duration learned from past samples (oldest first): the
@@ -174,6 +208,32 @@ mod tests {
             assert_eq!(e.of(k.name()), k.expected(), "{}", k.name());
         }
         assert_eq!(e.of("no.such.kind"), FALLBACK);
+    }
+
+    #[test]
+    fn a_claimed_node_weighs_its_claim_learned_apart_from_creates() {
+        let e = ExpectedDurations::new(&BTreeMap::new(), &BTreeMap::new());
+        let rds = "aws.rds.instance";
+        let claim = crate::kinds::kind_by_name(rds)
+            .and_then(|k| k.poolable())
+            .unwrap()
+            .claim_expected();
+        assert!(claim < e.of(rds));
+        assert_eq!(e.node_weight(rds, true).total, claim);
+        assert_eq!(e.node_weight(rds, false), e.weight(rds));
+        // A kind that cannot be pooled weighs its create either way.
+        assert_eq!(
+            e.node_weight("aws.s3.bucket", true),
+            e.weight("aws.s3.bucket")
+        );
+        // Learned claims count, and do not touch the creates.
+        let learned = BTreeMap::from([(claim_key(rds), s(50))]);
+        let e = ExpectedDurations::new(&BTreeMap::new(), &learned);
+        assert_eq!(e.node_weight(rds, true).total, s(50));
+        assert_eq!(
+            e.of(rds),
+            crate::kinds::kind_by_name(rds).unwrap().expected()
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ async fn pooler(global: &Global) -> anyhow::Result<Pooler> {
     Ok(Pooler {
         backends,
         state,
-        policy: RetryPolicy::default(),
+        policy: RetryPolicy::from_env(),
         cancel,
     })
 }

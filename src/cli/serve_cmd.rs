@@ -35,7 +35,7 @@ pub async fn serve(global: &Global, a: ServeArgs) -> anyhow::Result<()> {
     let engine = Engine {
         backends: setup::backends(global).await?,
         state,
-        policy: RetryPolicy::default(),
+        policy: RetryPolicy::from_env(),
         cancel: tokio_util::sync::CancellationToken::new(),
         progress: ProgressSink::discard(),
         limit_overrides: Default::default(),

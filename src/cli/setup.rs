@@ -112,7 +112,7 @@ pub async fn engine(
     let engine = Engine {
         backends,
         state,
-        policy: RetryPolicy::default(),
+        policy: RetryPolicy::from_env(),
         cancel,
         progress: ProgressSink::new(tx),
         limit_overrides,

@@ -77,20 +77,25 @@ async fn make_plan(
         Graph::build(stack).map_err(|e| BadInput(format!("{}: {e}", stack.path.display())))?;
     // Learned durations when a state store is already there; plan never
     // creates one.
-    let learned = match &global.state {
+    // A pooled node whose pool has a member for it weighs its claim.
+    let (learned, hits) = match &global.state {
         Some(loc) if std::path::Path::new(loc.trim_start_matches("sqlite://")).exists() => {
             let s = setup::state(global).await?;
-            s.recent_durations(crate::budget::expected::LEARN_WINDOW)
+            let learned = s
+                .recent_durations(crate::budget::expected::LEARN_WINDOW)
                 .await?
                 .into_iter()
                 .filter_map(|(k, v)| crate::budget::expected::learn(&v).map(|d| (k, d)))
-                .collect()
+                .collect();
+            let hits = crate::pool::claim::expected_hits(&s, stack, tenant.as_str()).await?;
+            (learned, hits)
         }
         _ => Default::default(),
     };
     let expected = ExpectedDurations::new(&stack.expected, &learned);
-    let of = |id: &str| expected.of(graph.kind_of(id));
-    let (critical_path, eta) = graph.critical_path_split(&|id| expected.weight(graph.kind_of(id)));
+    let weight = |id: &str| expected.node_weight(graph.kind_of(id), hits.contains(id));
+    let of = |id: &str| weight(id).total;
+    let (critical_path, eta) = graph.critical_path_split(&weight);
     Ok(Plan {
         tenant: tenant.to_string(),
         stack: stack.name.clone(),

@@ -21,7 +21,7 @@ use super::{Engine, EngineError, ms_between};
 use crate::budget::eta::{self, BudgetStatus, NodeProgress};
 use crate::budget::{ExpectedDurations, NodeTiming, Report, Verdict, expected, report};
 use crate::envapi::EnvKey;
-use crate::graph::Graph;
+use crate::graph::{Graph, Weight};
 use crate::journal::{self, Journal, NodeRecord, NodeState};
 use crate::kinds::{Backends, Cx, Kind, Outputs, kind_by_name};
 use crate::lifecycle::{CreateMode, HowTo};
@@ -75,6 +75,18 @@ struct Shared {
     /// When each node's apply returned (before its wait until ready): the
     /// report's critical path counts only that part across `created` edges.
     applied_at: Mutex<HashMap<String, Instant>>,
+    /// The pooled nodes weighed as claims from a warm pool, not creates:
+    /// those expected to hit at the start, corrected by each claim's outcome.
+    claims: Mutex<BTreeSet<String>>,
+}
+
+impl Shared {
+    /// What node `id` is expected to weigh: its claim when it takes (or is
+    /// expected to take) a warm pool member, else its kind's create.
+    fn weight(&self, graph: &Graph, expected: &ExpectedDurations, id: &str) -> Weight {
+        let claimed = self.claims.lock().expect("claims table").contains(id);
+        expected.node_weight(graph.kind_of(id), claimed)
+    }
 }
 
 impl Engine {
@@ -157,6 +169,7 @@ impl Engine {
             .filter_map(|(k, samples)| expected::learn(&samples).map(|d| (k, d)))
             .collect();
         let expected = ExpectedDurations::new(&req.stack.expected, &learned);
+        let hits = crate::pool::claim::expected_hits(&self.state, &req.stack, tenant).await?;
         let mut limit_bounds = req.stack.limits.clone();
         limit_bounds.extend(self.limit_overrides.clone());
         let shared = Arc::new(Shared {
@@ -167,9 +180,10 @@ impl Engine {
             started: Mutex::new(HashMap::new()),
             applied: Mutex::new(HashMap::new()),
             applied_at: Mutex::new(HashMap::new()),
+            claims: Mutex::new(hits),
         });
 
-        let (_, planned) = graph.critical_path_split(&|id| expected.weight(graph.kind_of(id)));
+        let (_, planned) = graph.critical_path_split(&|id| shared.weight(graph, &expected, id));
         self.progress.send(Progress::RunStarted {
             operation: "create",
             tenant: tenant.into(),
@@ -226,7 +240,7 @@ impl Engine {
             started_at,
             total,
             verdict,
-            &expected,
+            &|id| shared.weight(graph, &expected, id),
             &applied_at,
         );
         let status = match verdict {
@@ -578,6 +592,13 @@ async fn apply_node(
             .map_err(|e| e.to_string())?,
         None => None,
     };
+    if kind.poolable().is_some() {
+        let mut claims = shared.claims.lock().expect("claims table");
+        match member {
+            Some(_) => claims.insert(job.id.clone()),
+            None => claims.remove(&job.id),
+        };
+    }
     let on_retry = |attempt, e: &crate::kinds::KindError| {
         engine.progress.send(Progress::NodeRetrying {
             id: job.id.clone(),
@@ -673,7 +694,12 @@ async fn apply_node(
         .await
         .map_err(|e| e.to_string())?;
     let elapsed = t0.elapsed();
-    if let Err(e) = engine.state.record_duration(kind.name(), elapsed).await {
+    // A claim is learned apart from the kind's creates.
+    let learned_as = match member {
+        Some(_) => crate::budget::expected::claim_key(kind.name()),
+        None => kind.name().to_string(),
+    };
+    if let Err(e) = engine.state.record_duration(&learned_as, elapsed).await {
         tracing::warn!(error = %e, "could not record a duration");
     }
     engine.progress.send(Progress::NodeSucceeded {
@@ -801,7 +827,7 @@ impl<'a> Book<'a> {
             },
         };
         let eta = eta::eta(graph, &progress_of, &|id| {
-            expected.weight(graph.kind_of(id))
+            shared.weight(graph, expected, id)
         });
         let elapsed = self.origin.elapsed();
         let status = eta::status(elapsed, eta, budget);
@@ -838,7 +864,7 @@ impl<'a> Book<'a> {
         started_at: jiff::Timestamp,
         total: Duration,
         verdict: Verdict,
-        expected: &ExpectedDurations,
+        expected: &dyn Fn(&str) -> Weight,
         applied_at: &HashMap<String, Instant>,
     ) -> Report {
         let nodes: Vec<NodeTiming> = graph
@@ -859,7 +885,7 @@ impl<'a> Book<'a> {
                         .and(applied_at.get(id))
                         .map(|t| ms_between(self.origin, *t)),
                     status: status.into(),
-                    expected_ms: expected.of(graph.kind_of(id)).as_millis() as u64,
+                    expected_ms: expected(id).total.as_millis() as u64,
                 }
             })
             .collect();

@@ -38,6 +38,30 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The default, with the longest pause between readiness polls from
+    /// `ENVCTL_POLL_MAX` (seconds, e.g. `0.25`) when it is set to a
+    /// positive number: for environments whose fake AWS runs on a scaled
+    /// clock (the bench's realism layer at x1/60 polls at 1/60 of the
+    /// cadence, so that its waits stretch back to real ones). Anything else
+    /// keeps the default.
+    pub fn from_env() -> Self {
+        Self::default().with_poll_max(std::env::var("ENVCTL_POLL_MAX").ok().as_deref())
+    }
+
+    /// `self` with `poll_max` from `seconds` when that is a positive number.
+    fn with_poll_max(mut self, seconds: Option<&str>) -> Self {
+        if let Some(max) = seconds
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            self.poll_max = Duration::from_secs_f64(max);
+            self.poll_min = self.poll_min.min(self.poll_max);
+        }
+        self
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     #[error(transparent)]
@@ -320,6 +344,30 @@ mod tests {
         )
         .await;
         assert_eq!(r.unwrap(), 1);
+    }
+
+    #[test]
+    fn the_longest_poll_pause_is_taken_only_from_a_positive_number() {
+        let default = RetryPolicy::default();
+        let scaled = RetryPolicy::default().with_poll_max(Some("0.25"));
+        assert_eq!(scaled.poll_max, Duration::from_millis(250));
+        assert_eq!(scaled.poll_min, default.poll_min);
+        let tiny = RetryPolicy::default().with_poll_max(Some("0.01"));
+        assert_eq!(tiny.poll_min, Duration::from_millis(10));
+        for ignored in [
+            None,
+            Some(""),
+            Some("fast"),
+            Some("0"),
+            Some("-1"),
+            Some("NaN"),
+        ] {
+            assert_eq!(
+                RetryPolicy::default().with_poll_max(ignored).poll_max,
+                default.poll_max,
+                "{ignored:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -417,6 +417,10 @@ pub trait Poolable: Send + Sync {
     fn member_props(&self, props: &mut Props) -> Result<(), KindError>;
     /// The member's cloud id, from its outputs.
     fn physical_id(&self, out: &Outputs) -> String;
+    /// How long a claim takes until ready, when nothing was learned yet:
+    /// what the ETA and the critical path count for a pooled node that
+    /// hits (a miss counts [`Kind::expected`]).
+    fn claim_expected(&self) -> Duration;
     /// The outputs [`Kind::delete`] needs to delete a member that belongs
     /// to no tenant (`recorded`: what its fill recorded, empty when the
     /// fill died before): e.g. no final snapshot, as a member never held a

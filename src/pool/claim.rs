@@ -6,13 +6,13 @@
 //! (`envctl get pools`) and, for `/metrics`
 //! (`envctl_pool_claims_total{pool,outcome}`), in this process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use super::{fingerprint, key};
 use crate::kinds::Cx;
 use crate::stack::Resource;
-use crate::state::{PoolMember, StateError, StateStore};
+use crate::state::{MemberStatus, PoolMember, StateError, StateStore};
 
 /// The plain output a node taken from a pool carries: the member's name
 /// (journaled with the node, shown by `describe`).
@@ -54,6 +54,32 @@ pub async fn take(
         .entry((pool, outcome))
         .or_default() += 1;
     Ok(got)
+}
+
+/// The pooled nodes of `stack` that should hit: their pool has an
+/// available member made from the same properties, or `tenant` already
+/// holds one (a rerun). A forecast, for the ETA and the critical path (a
+/// concurrent create may take the last member first; the run corrects it
+/// when its claim misses).
+pub async fn expected_hits(
+    state: &StateStore,
+    stack: &crate::stack::Stack,
+    tenant: &str,
+) -> Result<BTreeSet<String>, StateError> {
+    let mut hits = BTreeSet::new();
+    for resource in super::fill::pooled(stack, None) {
+        let pool = key(&stack.name, &resource.id);
+        let print = fingerprint(resource);
+        let members = state.pool_members(Some(&pool)).await?;
+        let hit = members.iter().any(|m| {
+            (m.status == MemberStatus::Available && m.fingerprint == print)
+                || (m.status == MemberStatus::Claimed && m.claimed_by.as_deref() == Some(tenant))
+        });
+        if hit {
+            hits.insert(resource.id.clone());
+        }
+    }
+    Ok(hits)
 }
 
 /// Claims counted in this process: ((pool, outcome), count).

@@ -15,12 +15,14 @@ use crate::stack::Stack;
 use crate::state::{MemberStatus, PoolMember};
 
 /// One pool's level.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PoolLevel {
     pub pool: String,
     pub kind: String,
     pub size: u32,
+    /// Seconds.
     #[serde(serialize_with = "seconds")]
+    #[schema(value_type = u64)]
     pub max_age: Duration,
     pub available: usize,
     pub creating: usize,

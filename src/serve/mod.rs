@@ -71,7 +71,7 @@ impl utoipa::Modify for Security {
 /// The documented API's routes: a new route goes here, so that it is in
 /// the OpenAPI document (see the conventions in `api/mod.rs`).
 fn api_routes() -> OpenApiRouter<AppState> {
-    use api::{admin, hibernate, rollouts, runs, session, tenants};
+    use api::{admin, hibernate, pools, rollouts, runs, session, tenants};
     OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
@@ -94,6 +94,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rollouts::pause_rollout))
         .routes(routes!(rollouts::resume_rollout))
         .routes(routes!(rollouts::abort_rollout))
+        .routes(routes!(pools::list_pools))
         .routes(routes!(admin::list_audit))
         .routes(routes!(admin::reap_now))
         .routes(routes!(admin::metrics))

@@ -4,9 +4,16 @@ since CreateDBInstance succeeded. After DeleteDBInstance the instance is
 shown `deleting` for a while (synthesized from the delete answer, moto
 forgets it at once), its subnet group cannot be deleted
 (InvalidDBSubnetGroupStateFault) and its network interface keeps its
-security groups and subnets busy (see eni.py).
+security groups and subnets busy (see eni.py). A ModifyDBInstance that sets
+MasterUserPassword answers, and DescribeDBInstances shows for a while,
+`PendingModifiedValues.MasterUserPassword` (moto shows no pending values)
+and status `resetting-master-credentials`: the password applies
+asynchronously ("Between the time of the request and the completion of the
+request, the MasterUserPassword element exists in the PendingModifiedValues
+element of the operation response", API_ModifyDBInstance.html).
 Sources: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html#Overview.DBInstance.Status
-https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBSubnetGroup.html"""
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBSubnetGroup.html
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html"""
 
 from .. import xmlspan
 from ..errors import error
@@ -21,6 +28,19 @@ def _view(ctx, age):
     if age < creating + ctx.cfg.dur("rds_backing_up"):
         return "backing-up"
     return "available"
+
+
+PENDING_PASSWORD = "<PendingModifiedValues><MasterUserPassword>****</MasterUserPassword></PendingModifiedValues>"
+
+
+def _resetting(ctx, ident):
+    info = ctx.state.get("rds-reset", ident) if ident else None
+    return info is not None and info["until"] > now()
+
+
+def _with_pending_password(el):
+    el = xmlspan.remove(el, "PendingModifiedValues")
+    return xmlspan.insert_into(el, "DBInstance", [PENDING_PASSWORD])
 
 
 def _deleting(ctx):
@@ -59,12 +79,25 @@ def after(ctx, req, resp):
         ctx.state.put("rds", req.params.get("DBInstanceIdentifier", ""))
     elif req.action == "DeleteDBInstance":
         _deleted(ctx, req, resp)
+    elif req.action == "ModifyDBInstance" and req.params.get("MasterUserPassword"):
+        ident = req.params.get("DBInstanceIdentifier", "")
+        ctx.state.put("rds-reset", ident, until=now() + ctx.cfg.dur("rds_resetting_credentials"))
+        ctx.stats.bump("rds.resetting_master_credentials")
+        xml = resp.text()
+        box = xmlspan.find(xml, "DBInstance")
+        if box is not None:
+            resp.set_text(xml[:box[0]] + _with_pending_password(xml[box[0]:box[1]]) + xml[box[1]:])
     elif req.action == "DescribeDBInstances":
         xml = resp.text()
         edits = []
         for start, end in xmlspan.children(xml, "DBInstances"):
             el = xml[start:end]
             ident = xmlspan.text(el, "DBInstanceIdentifier")
+            if _resetting(ctx, ident) and xmlspan.text(el, "DBInstanceStatus") == "available":
+                ctx.stats.bump("rds.resetting_master_credentials")
+                new = xmlspan.set_text(el, "DBInstanceStatus", "resetting-master-credentials")
+                edits.append((start, end, _with_pending_password(new)))
+                continue
             age = ctx.state.age("rds", ident)
             if age is None or xmlspan.text(el, "DBInstanceStatus") != "available":
                 continue

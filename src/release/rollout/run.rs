@@ -328,7 +328,7 @@ impl Target {
         Ok(Engine {
             backends: driver.backends().await?,
             state: driver.state.clone(),
-            policy: RetryPolicy::default(),
+            policy: RetryPolicy::from_env(),
             cancel: self.cancel.clone(),
             progress: ProgressSink::discard(),
             limit_overrides: Default::default(),

@@ -29,6 +29,7 @@ pub mod admin;
 pub mod hibernate;
 pub mod json;
 pub mod openapi;
+pub mod pools;
 pub mod rollouts;
 pub mod runs;
 pub mod session;

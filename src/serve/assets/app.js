@@ -407,13 +407,34 @@ async function onRequest(event) {
 // ---- tenants table -------------------------------------------------------------
 
 async function refreshTenants() {
-  const [{ tenants }, costs, { rollouts }] = await Promise.all([
-    api("GET", "/api/tenants"), api("GET", "/api/costs"), api("GET", "/api/rollouts")]);
+  const [{ tenants }, costs, { rollouts }, { pools }] = await Promise.all([
+    api("GET", "/api/tenants"), api("GET", "/api/costs"), api("GET", "/api/rollouts"),
+    api("GET", "/api/pools")]);
   state.tenants = tenants;
   state.rollouts = rollouts;
   renderTenants();
   renderOwners(costs);
   renderRollouts();
+  renderPools(pools);
+}
+
+// ---- warm pools ---------------------------------------------------------------------
+
+/// One row per pool: `2 of 2` available, members being made, claimed, hits,
+/// misses and the idle members' cost; the section shows only when a stack
+/// on offer has a pool.
+function renderPools(pools) {
+  const rows = pools.map((p) =>
+    h("tr", { "data-testid": `pool-row-${p.pool}` },
+      h("th", { scope: "row" }, p.pool),
+      h("td", { "data-testid": "pool-available" }, `${p.available} of ${p.size}`),
+      h("td", {}, String(p.creating)),
+      h("td", {}, String(p.claimed)),
+      h("td", { "data-testid": "pool-hits" }, String(p.hits)),
+      h("td", { "data-testid": "pool-misses" }, String(p.misses)),
+      h("td", {}, fmtMoney(p.idle_cost_per_day, p.currency))));
+  $("pools-body").replaceChildren(...rows);
+  show($("pools-section"), rows.length > 0);
 }
 
 // ---- rollouts ---------------------------------------------------------------------

@@ -24,6 +24,8 @@
 //!   with `resetting-master-credentials` and `modifying` among the pending
 //!   states).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::groups::untag;
@@ -53,6 +55,14 @@ impl Poolable for RdsPool {
         props.insert("password".into(), serde_json::Value::String(throwaway));
         props.remove("security_group_ids");
         Ok(())
+    }
+
+    /// The new master password applies asynchronously: status
+    /// `resetting-master-credentials` for about a minute (AWS documents no
+    /// figure; the realism layer's `rds_resetting_credentials`), plus the
+    /// re-tagging and the security-group change, which apply at once.
+    fn claim_expected(&self) -> Duration {
+        Duration::from_secs(75)
     }
 
     fn physical_id(&self, out: &Outputs) -> String {
