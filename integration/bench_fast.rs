@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::bench_realism::{Bench, SCALE, stack};
 use super::bench_x1::{History, Op, Timeline};
+use super::support::rds::db_instances;
 
 const FAST: &str = "stacks/tenant-fast.yaml";
 const BURST: usize = 20;
@@ -38,7 +39,7 @@ fn figure(
     let (stack, graph) = stack(FAST);
     let report = bench.report(tenant, "create");
     let (x1, how) = if stretch == 1.0 {
-        (Timeline::measured(&report), "measured at x1:".to_string())
+        (Timeline::measured(&report), "measured at x1: ".to_string())
     } else {
         (
             Timeline::stretched(&graph, &report, stretch, Op::Create),
@@ -145,8 +146,8 @@ async fn burst(bench: &Bench) {
     let members: BTreeSet<String> = db_instances(&rds)
         .await
         .into_iter()
-        .filter(|(_, tags)| {
-            tags.get("envctl:pool").map(String::as_str) == Some("pooled-burst/database")
+        .filter(|(_, db)| {
+            db.tags.get("envctl:pool").map(String::as_str) == Some("pooled-burst/database")
         })
         .map(|(id, _)| id)
         .collect();
@@ -190,8 +191,9 @@ async fn burst(bench: &Bench) {
     // instance is any other tenant's.
     let mut by_tenant: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut pooled = 0;
-    for (id, tags) in db_instances(&rds).await {
-        if let Some(tenant) = tags
+    for (id, db) in db_instances(&rds).await {
+        if let Some(tenant) = db
+            .tags
             .get("envctl:tenant")
             .filter(|t| t.starts_with("burst-"))
         {
@@ -216,25 +218,4 @@ async fn burst(bench: &Bench) {
         "every tenant has its own DB instance: {by_tenant:?}"
     );
     assert_eq!(double, 0, "{by_tenant:?}");
-}
-
-/// Every DB instance in moto: identifier and tags.
-async fn db_instances(rds: &aws_sdk_rds::Client) -> Vec<(String, BTreeMap<String, String>)> {
-    let out = rds.describe_db_instances().send().await.unwrap();
-    out.db_instances()
-        .iter()
-        .map(|db| {
-            let tags = db
-                .tag_list()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            (db.db_instance_identifier().unwrap().to_string(), tags)
-        })
-        .collect()
 }

@@ -46,6 +46,19 @@ impl World {
         }
     }
 
+    /// A world with the shared network the pooled stack adopts.
+    fn with_shared_network() -> World {
+        let w = World::new();
+        w.ok(&[
+            "create",
+            "tenant",
+            "pool-shared",
+            "--stack",
+            "stacks/shared-network.yaml",
+        ]);
+        w
+    }
+
     fn state_path(&self) -> PathBuf {
         self.dir.path().join("state.sqlite")
     }
@@ -90,25 +103,10 @@ impl World {
 
     /// Every DB instance: identifier → (status, tags).
     async fn instances(&self) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
-        let out = self.rds().describe_db_instances().send().await.unwrap();
-        out.db_instances()
-            .iter()
-            .map(|i| {
-                let tags = i
-                    .tag_list()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-                (
-                    i.db_instance_identifier().unwrap().to_string(),
-                    (i.db_instance_status().unwrap_or_default().to_string(), tags),
-                )
-            })
+        support::rds::db_instances(&self.rds())
+            .await
+            .into_iter()
+            .map(|(id, db)| (id, (db.status, db.tags)))
             .collect()
     }
 
@@ -179,6 +177,29 @@ impl World {
         String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
     }
 
+    /// What `envctl plan` expects the pooled database of `tenant` to take.
+    fn database_expected_ms(&self, tenant: &str) -> u64 {
+        let out = self.ok(&[
+            "plan",
+            "tenant",
+            tenant,
+            "--stack",
+            STACK,
+            "--skip-preflight",
+            "-o",
+            "json",
+        ]);
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        plan["waves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w.as_array().unwrap())
+            .find(|n| n["id"] == "database")
+            .and_then(|n| n["expected_ms"].as_u64())
+            .unwrap_or_else(|| panic!("no database in the plan: {plan}"))
+    }
+
     fn pool_status(&self) -> serde_json::Value {
         let out = self.ok(&["pool", "status", "--stack", STACK, "-o", "json"]);
         let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -199,17 +220,19 @@ fn fingerprint(identifier: &str, password: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
-    let w = World::new();
-    w.ok(&[
-        "create",
-        "tenant",
-        "pool-shared",
-        "--stack",
-        "stacks/shared-network.yaml",
-    ]);
+    let w = World::with_shared_network();
 
+    // The plan weighs the database as a create while the pool is empty...
+    let rds_create = w.database_expected_ms("team-a");
     // Fill: two members, neutral names, the pool tag, no tenant.
     w.ok(&["pool", "fill", "--stack", STACK]);
+    // ...and as a claim once it has a member: the ETA and the critical
+    // path count the claim's time, not the create's.
+    let rds_claim = w.database_expected_ms("team-a");
+    assert!(
+        rds_claim < rds_create,
+        "a claim is expected to be quicker than a create: {rds_claim} ms vs {rds_create} ms"
+    );
     let members = w.available().await;
     assert_eq!(members.len(), 2, "{members:?}");
     assert!(
@@ -246,6 +269,19 @@ async fn a_pool_is_filled_claimed_refilled_destroyed_and_drained() {
     let (da, db) = (w.of_tenant("team-a").await, w.of_tenant("team-b").await);
     assert_eq!((da.len(), db.len()), (1, 1), "{da:?} {db:?}");
     assert_ne!(da[0].0, db[0].0, "two tenants got the same member");
+    // The run's report expected the claim, not a create.
+    let out = w.ok(&["report", "tenant", "team-a", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let node = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "database")
+        .unwrap();
+    assert!(
+        node["expected_ms"].as_u64().unwrap() < rds_create,
+        "{node} (a create: {rds_create} ms)"
+    );
     for (tenant, (id, tags)) in [("team-a", &da[0]), ("team-b", &db[0])] {
         assert!(members.contains(id), "{tenant} got {id}, not a pool member");
         assert!(
@@ -383,14 +419,7 @@ async fn pool_row_until(s: &ServeProcess, what: &str, done: impl Fn(&Value) -> b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_fills_at_start_refills_after_a_claim_and_shows_the_levels() {
-    let w = World::new();
-    w.ok(&[
-        "create",
-        "tenant",
-        "pool-shared",
-        "--stack",
-        "stacks/shared-network.yaml",
-    ]);
+    let w = World::with_shared_network();
     let config = w.dir.path().join("serve.yaml");
     std::fs::write(
         &config,

@@ -255,32 +255,30 @@ async fn rds_master_password_is_pending_after_modify() {
         .await
         .unwrap();
     assert!(pending(modified.db_instance().unwrap()), "{modified:?}");
-    let described = w
-        .rds()
-        .describe_db_instances()
-        .db_instance_identifier("rl-reset")
-        .send()
-        .await
-        .unwrap();
-    let db = &described.db_instances()[0];
+    let described = |w: &World| {
+        let rds = w.rds();
+        async move {
+            let out = rds
+                .describe_db_instances()
+                .db_instance_identifier("rl-reset")
+                .send()
+                .await
+                .unwrap();
+            out.db_instances()[0].clone()
+        }
+    };
+    let db = described(&w).await;
     assert_eq!(
         db.db_instance_status(),
         Some("resetting-master-credentials")
     );
-    assert!(pending(db));
+    assert!(pending(&db));
     // Once the window (an hour at x1/60: a minute on the proxy's clock) has
     // passed, it applied.
     w.rl.settle(3_600.0);
-    let described = w
-        .rds()
-        .describe_db_instances()
-        .db_instance_identifier("rl-reset")
-        .send()
-        .await
-        .unwrap();
-    let db = &described.db_instances()[0];
+    let db = described(&w).await;
     assert_eq!(db.db_instance_status(), Some("available"));
-    assert!(!pending(db));
+    assert!(!pending(&db));
     assert!(w.rl.stat("rds.resetting_master_credentials") >= 2);
 }
 

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod contract;
 pub mod kinds;
 pub mod moto;
+pub mod rds;
 pub mod realism;
 pub mod sse;
 
