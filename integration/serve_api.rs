@@ -245,6 +245,7 @@ async fn openapi_document_matches_the_routes() {
         "GET /",
         "GET /api/costs",
         "GET /api/openapi.json",
+        "GET /api/pools",
         "GET /assets/app.js",
         "GET /assets/style.css",
         "POST /api/tenants/{name}/hibernate",

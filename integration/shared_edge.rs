@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, HostHeaderConditionConfig, RuleCondition,
 };
 use envctl::aws::AwsClients;
-use envctl::kinds::aws::elb::v2::{HostRule, LoadBalancer};
+use envctl::kinds::aws::elb::v2::{HostRule, LoadBalancer, host_rule_room};
 use envctl::kinds::{Cx, Kind, KindError, Outputs, Props};
 use serde_json::json;
 use support::kinds::KindWorld;
@@ -275,6 +275,25 @@ async fn tenants_share_one_load_balancer_through_host_rules() {
     // hosts to its own target group, tagged as its own.
     let found = rules(&aws, &listener).await;
     assert_eq!(found.len(), TENANTS, "{found:?}");
+
+    // Preflight's view of the room left (the limit from moto's
+    // DescribeAccountLimits): six rules; a tenant that has its rule needs
+    // none more, a new one needs one.
+    let edge_ids = vec!["edge".to_string()];
+    let room = host_rule_room(&aws.elbv2, &format!("{OWNER}/alb"), &tenant(0), &edge_ids)
+        .await
+        .unwrap();
+    assert_eq!(
+        (room.rules, room.limit, room.limit_applied),
+        (TENANTS as u32, 100, true),
+        "{room:?}"
+    );
+    assert!(room.held.contains("edge"), "{room:?}");
+    let newcomer = host_rule_room(&aws.elbv2, &format!("{OWNER}/alb"), "se-new", &edge_ids)
+        .await
+        .unwrap();
+    assert!(newcomer.held.is_empty(), "{newcomer:?}");
+
     let priorities: BTreeSet<u32> = found.values().map(|(p, _, _)| *p).collect();
     assert_eq!(
         priorities.len(),

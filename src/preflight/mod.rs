@@ -2,7 +2,8 @@
 //! check that the run can succeed as far as the accounts allow: the AWS
 //! endpoint answers, the credentials are valid (account and region), the
 //! value store's bucket is ours or can be created, the stack fits in the
-//! region's quotas, and the Kubernetes API answers and lets envctl do what
+//! region's quotas, a shared load balancer has room for the tenant's host
+//! rules, and the Kubernetes API answers and lets envctl do what
 //! the stack's Kubernetes kinds do. Every call here only reads.
 //!
 //! Each check family is one file implementing [`Check`]; the list of checks
@@ -21,6 +22,7 @@ mod endpoint;
 mod kubernetes;
 mod parent_zone;
 mod quotas;
+mod shared_edge;
 mod value_store;
 
 use std::sync::Arc;
@@ -43,6 +45,7 @@ static CHECKS: &[&dyn Check] = &[
     &credentials::Credentials,
     &value_store::ValueStoreCheck,
     &quotas::Quotas,
+    &shared_edge::SharedEdge,
     &parent_zone::ParentZone,
     &kubernetes::Kubernetes,
 ];

@@ -33,6 +33,7 @@ use crate::kinds::{Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readi
 use balancer::{TgSpec, ensure_lb, ensure_tg, lb_by_arn};
 use delete::{delete_lb, delete_tg, refuse_while_shared, tg_exists};
 pub use host_rule::HostRule;
+pub use host_rule::room::{Room, room as host_rule_room};
 pub use listeners::SSL_POLICY;
 use listeners::{
     WantAction, WantListener, converge_rules, delete_listener, ensure_listener, listeners_of,

@@ -8,11 +8,13 @@
 //! ([`priority`]).
 //!
 //! Here is the [`Kind`] impl; beside it the properties (`props`), the
-//! shared load balancer (`shared`), the listener's rules (`rules`) and
-//! the priority picker (`priority`).
+//! shared load balancer (`shared`), the listener's rules (`rules`), the
+//! priority picker (`priority`) and the load balancer's room for more
+//! rules (`room`, for preflight).
 
 mod priority;
 mod props;
+pub mod room;
 mod rules;
 mod shared;
 
