@@ -113,9 +113,10 @@ serve: build local-up
 	$(LOCAL_ENV) $(ENVCTL) serve --config serve.example.yaml
 
 # The server's figures (GET /api/tenants with 1,000 tenants, SQLite and a
-# private PostgreSQL it starts and stops) come first; the default-stack
-# figures need a cluster: the test cluster's, started and stopped around the
-# run (not at the same time as `make test`). Both build in release.
+# private PostgreSQL it starts and stops) come first; the default-stack and
+# fast-stack figures (warm pools, one run at real AWS latency, about 10
+# minutes in all) need a cluster: the test cluster's, started and stopped
+# around the run (not at the same time as `make test`). Both build in release.
 bench: setup
 	cargo bench --bench serve
 	@$(K8S_TEST_PORTS) $(K8S) up $(K8S_TEST_DIR)
