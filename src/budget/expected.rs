@@ -84,12 +84,7 @@ impl ExpectedDurations {
     /// [`DEFAULT_APPLY_SHARE`]) of [`Self::of`], whichever source that came
     /// from (stack, learned or default).
     pub fn weight(&self, kind: &str) -> Weight {
-        let total = self.of(kind);
-        let share = kind_by_name(kind).map_or(DEFAULT_APPLY_SHARE, |k| k.apply_share());
-        Weight {
-            apply: total.mul_f64(share.clamp(0.0, 1.0)),
-            total,
-        }
+        split(kind, self.of(kind))
     }
 
     /// The expected duration of a claim from a warm pool of `kind`: learned
@@ -109,14 +104,10 @@ impl ExpectedDurations {
     /// pool when `claimed`: a hit weighs what the claim takes, not the
     /// create (the forecast and the critical path of a pooled stack).
     pub fn node_weight(&self, kind: &str, claimed: bool) -> Weight {
-        if !claimed {
-            return self.weight(kind);
-        }
-        let total = self.claim(kind);
-        let share = kind_by_name(kind).map_or(DEFAULT_APPLY_SHARE, |k| k.apply_share());
-        Weight {
-            apply: total.mul_f64(share.clamp(0.0, 1.0)),
-            total,
+        if claimed {
+            split(kind, self.claim(kind))
+        } else {
+            self.weight(kind)
         }
     }
 
@@ -135,6 +126,17 @@ impl ExpectedDurations {
         } else {
             (FALLBACK, Source::Fallback)
         }
+    }
+}
+
+/// `total` with its apply part: `kind`'s
+/// [`apply_share`](crate::kinds::Kind::apply_share) of it, else
+/// [`DEFAULT_APPLY_SHARE`].
+fn split(kind: &str, total: Duration) -> Weight {
+    let share = kind_by_name(kind).map_or(DEFAULT_APPLY_SHARE, |k| k.apply_share());
+    Weight {
+        apply: total.mul_f64(share.clamp(0.0, 1.0)),
+        total,
     }
 }
 

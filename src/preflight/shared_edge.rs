@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use super::{Check, Finding, PreflightCx, credentials, endpoint};
 use crate::kinds::aws::elb::v2::{Room, host_rule_room};
-use crate::stack::Stack;
+use crate::stack::{Stack, refs};
 
 pub struct SharedEdge;
 
@@ -26,9 +26,11 @@ const KIND: &str = "aws.elbv2.host_rule";
 fn host_rules(stack: &Stack) -> BTreeMap<String, Vec<String>> {
     let mut by_lb: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in stack.resources.iter().filter(|r| r.kind == KIND) {
-        if let Some(from) = r.properties.get("shared_from").and_then(|v| v.as_str())
-            && !from.contains("${")
-        {
+        let literal = r
+            .properties
+            .get("shared_from")
+            .filter(|v| refs::references(v).is_ok_and(|found| found.is_empty()));
+        if let Some(from) = literal.and_then(|v| v.as_str()) {
             by_lb
                 .entry(from.trim().to_string())
                 .or_default()

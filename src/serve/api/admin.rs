@@ -130,25 +130,19 @@ pub async fn metrics(State(app): State<AppState>) -> Result<impl IntoResponse, A
         .iter()
         .filter(|d| d.drifted && not_destroyed.contains(d.tenant.as_str()))
         .count() as i64;
-    let mut levels: Vec<(String, &'static str, i64)> = Vec::new();
-    for stack in app.config.stacks.values() {
-        for r in crate::pool::fill::pooled(stack, None) {
-            let pool = crate::pool::key(&stack.name, &r.id);
-            if levels.iter().any(|(p, _, _)| *p == pool) {
-                continue;
-            }
-            let members = app.state.pool_members(Some(&pool)).await?;
-            for status in [
-                MemberStatus::Creating,
-                MemberStatus::Available,
-                MemberStatus::Claimed,
-                MemberStatus::Deleting,
-            ] {
-                let n = members.iter().filter(|m| m.status == status).count();
-                levels.push((pool.clone(), status.as_str(), n as i64));
-            }
-        }
-    }
+    let levels: Vec<(String, &'static str, i64)> = crate::serve::pools::offered_levels(&app)
+        .await?
+        .into_iter()
+        .flat_map(|l| {
+            [
+                (MemberStatus::Creating, l.creating),
+                (MemberStatus::Available, l.available),
+                (MemberStatus::Claimed, l.claimed),
+                (MemberStatus::Deleting, l.deleting),
+            ]
+            .map(|(status, n)| (l.pool.clone(), status.as_str(), n as i64))
+        })
+        .collect();
     app.metrics
         .set_pools(&levels, &crate::pool::claim::counts());
     Ok((

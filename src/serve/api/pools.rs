@@ -2,15 +2,14 @@
 //! pools` shows them: members by status, hits and misses, and what the
 //! idle members cost per day.
 
-use std::collections::BTreeSet;
-
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::pool::status::{PoolLevel, levels};
+use crate::pool::status::PoolLevel;
 use crate::serve::api::json::Json;
 use crate::serve::app::{ApiError, AppState, Caller};
+use crate::serve::pools::offered_levels;
 
 #[derive(Serialize, ToSchema)]
 pub struct PoolList {
@@ -24,19 +23,7 @@ pub async fn list_pools(
     State(app): State<AppState>,
     Caller(_who): Caller,
 ) -> Result<Json<PoolList>, ApiError> {
-    let members = app.state.pool_members(None).await?;
-    let claims = app.state.pool_claims().await?;
-    let now = jiff::Timestamp::now();
-    let mut seen = BTreeSet::new();
-    let mut pools = Vec::new();
-    for stack in app.config.stacks.values() {
-        for level in levels(stack, &members, &claims, &app.config.cost.table, now) {
-            // Two names on offer for one stack file share its pools.
-            if seen.insert(level.pool.clone()) {
-                pools.push(level);
-            }
-        }
-    }
-    pools.sort_by(|a, b| a.pool.cmp(&b.pool));
-    Ok(Json(PoolList { pools }))
+    Ok(Json(PoolList {
+        pools: offered_levels(&app).await?,
+    }))
 }
