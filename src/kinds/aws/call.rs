@@ -91,3 +91,63 @@ where
         classify(what, e)
     }
 }
+
+/// The answer of a create whose target may have been made meanwhile — by a
+/// racing process, or by an earlier attempt of this one whose answer was
+/// lost: an error whose code is one of `exists` (e.g.
+/// `DuplicateLoadBalancerName`) is transient, so the engine's next attempt
+/// finds the resource and adopts it, as terraform-provider-aws's resources
+/// read back what they create; any other error is [`classify`]'d as `what`.
+pub fn created<T, E, R>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+    exists: &[&str],
+) -> Result<T, KindError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    match result {
+        Ok(answer) => Ok(answer),
+        Err(e) if error_code(&e).is_some_and(|c| exists.contains(&c)) => Err(
+            KindError::Transient(format!("{what}: it was created meanwhile; adopting it next")),
+        ),
+        Err(e) => Err(classify(what, e)),
+    }
+}
+
+/// What an answer must carry (`part`, e.g. the new resource's ARN): its
+/// absence is a permanent error reading "`what`: no `noun` in the answer".
+pub fn carried<T>(what: &str, part: Option<T>, noun: &str) -> Result<T, KindError> {
+    part.ok_or_else(|| KindError::Permanent(format!("{what}: no {noun} in the answer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn failed(code: &str) -> Result<(), SdkError<ErrorMetadata, Response>> {
+        Err(SdkError::service_error(
+            ErrorMetadata::builder().code(code).message("m").build(),
+            Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty()),
+        ))
+    }
+
+    #[test]
+    fn a_create_that_lost_the_race_is_retried_to_adopt() {
+        let err = created("CreateX a", failed("DuplicateX"), &["DuplicateX"]).unwrap_err();
+        assert!(matches!(&err, KindError::Transient(m) if m.contains("created meanwhile")));
+        let err = created("CreateX a", failed("ValidationError"), &["DuplicateX"]).unwrap_err();
+        assert!(!matches!(err, KindError::Transient(_)));
+        assert!(created("CreateX a", Ok::<_, SdkError<ErrorMetadata, Response>>(7), &[]).is_ok());
+    }
+
+    #[test]
+    fn an_answer_without_its_part_is_permanent() {
+        let err = carried::<()>("CreateX a", None, "ARN").unwrap_err();
+        assert!(matches!(&err, KindError::Permanent(m) if m == "CreateX a: no ARN in the answer"));
+    }
+}
