@@ -276,17 +276,35 @@ async fn tenants_share_one_load_balancer_through_host_rules() {
     let found = rules(&aws, &listener).await;
     assert_eq!(found.len(), TENANTS, "{found:?}");
 
-    // Preflight's view of the room left (the limit from moto's
-    // DescribeAccountLimits): six rules; a tenant that has its rule needs
-    // none more, a new one needs one.
+    // Preflight's view of the room left: six rules; a tenant that has its
+    // rule needs none more, a new one needs one; the limit is moto's
+    // DescribeAccountLimits answer.
     let edge_ids = vec!["edge".to_string()];
     let room = host_rule_room(&aws.elbv2, &format!("{OWNER}/alb"), &tenant(0), &edge_ids)
         .await
         .unwrap();
+    // Each tenant's rule forwards to a target group of its own; the
+    // default action (404) to none.
     assert_eq!(
-        (room.rules, room.limit, room.limit_applied),
-        (TENANTS as u32, 100, true),
+        (room.rules, room.target_groups),
+        (TENANTS as u32, TENANTS as u32),
         "{room:?}"
+    );
+    // moto names the rules limit; it does not name the target-group one
+    // (AWS does, API_Limit.html), so that one is AWS's default, said so.
+    let limits = envctl::preflight::edge_limits(&aws.elbv2).await;
+    assert_eq!(
+        (limits.rules.value, limits.target_groups.value),
+        (100, 100),
+        "{limits:?}"
+    );
+    assert!(limits.rules.source.contains("applied value"), "{limits:?}");
+    assert!(
+        limits
+            .target_groups
+            .source
+            .contains("DescribeAccountLimits"),
+        "{limits:?}"
     );
     assert!(room.held.contains("edge"), "{room:?}");
     let newcomer = host_rule_room(&aws.elbv2, &format!("{OWNER}/alb"), "se-new", &edge_ids)

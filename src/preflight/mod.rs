@@ -25,6 +25,9 @@ mod quotas;
 mod shared_edge;
 mod value_store;
 
+pub use quotas::Limit;
+pub use shared_edge::{EdgeLimits, edge_limits};
+
 use std::sync::Arc;
 use std::time::Duration;
 

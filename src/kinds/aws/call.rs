@@ -109,9 +109,9 @@ where
 {
     match result {
         Ok(answer) => Ok(answer),
-        Err(e) if error_code(&e).is_some_and(|c| exists.contains(&c)) => Err(
-            KindError::Transient(format!("{what}: it was created meanwhile; adopting it next")),
-        ),
+        Err(e) if error_code(&e).is_some_and(|c| exists.contains(&c)) => Err(KindError::Transient(
+            format!("{what}: it was created meanwhile; adopting it next"),
+        )),
         Err(e) => Err(classify(what, e)),
     }
 }
@@ -142,7 +142,14 @@ mod tests {
         assert!(matches!(&err, KindError::Transient(m) if m.contains("created meanwhile")));
         let err = created("CreateX a", failed("ValidationError"), &["DuplicateX"]).unwrap_err();
         assert!(!matches!(err, KindError::Transient(_)));
-        assert!(created("CreateX a", Ok::<_, SdkError<ErrorMetadata, Response>>(7), &[]).is_ok());
+        assert!(
+            created(
+                "CreateX a",
+                Ok::<_, SdkError<ErrorMetadata, Response>>(7),
+                &[]
+            )
+            .is_ok()
+        );
     }
 
     #[test]

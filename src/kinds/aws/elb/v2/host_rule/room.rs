@@ -2,11 +2,12 @@
 //! preflight (`crate::preflight::shared_edge`): its non-default rules over
 //! every listener (the quota "Rules per Application Load Balancer
 //! (excluding default rules)", default 100, counts them per load balancer:
-//! elasticloadbalancing/latest/application/load-balancer-limits.html), the
-//! rules the tenant already holds there (a rerun adds none), and the limit
-//! as ELB's own DescribeAccountLimits answers it
-//! (`rules-per-application-load-balancer`, the account's applied value;
-//! API_Limit.html). Past the limit, CreateRule answers `TooManyRules`.
+//! elasticloadbalancing/latest/application/load-balancer-limits.html), and
+//! the rules the tenant already holds there (a rerun adds none); and the
+//! target groups it routes to ("Target Groups per Application Load
+//! Balancer", 100, not adjustable: each tenant's rule forwards to a target
+//! group of its own). Past either limit, which preflight reads, CreateRule
+//! answers `TooManyRules` or `TooManyTargetGroups`.
 
 use std::collections::BTreeSet;
 
@@ -20,23 +21,16 @@ use crate::kinds::KindError;
 use crate::kinds::aws::classify;
 use crate::tenant::tags;
 
-/// The limit's name in DescribeAccountLimits.
-pub const RULES_LIMIT: &str = "rules-per-application-load-balancer";
-
-/// AWS's documented default, used when DescribeAccountLimits names no
-/// value for it.
-pub const DEFAULT_RULES_LIMIT: u32 = 100;
-
-/// A shared load balancer's rules against its limit.
+/// A shared load balancer's rules, and which of a tenant's it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Room {
     /// `<tenant>/<resource>`, as `shared_from` names it.
     pub load_balancer: String,
     /// Non-default rules on all its listeners.
     pub rules: u32,
-    pub limit: u32,
-    /// Whether `limit` came from DescribeAccountLimits (else the default).
-    pub limit_applied: bool,
+    /// Target groups associated with it (DescribeTargetGroups by
+    /// LoadBalancerArn: those its listeners' actions forward to).
+    pub target_groups: u32,
     /// Of the asked resource ids, those whose rule the tenant already has.
     pub held: BTreeSet<String>,
 }
@@ -72,23 +66,20 @@ pub async fn room(
             }
         }
     }
-    let limits = elbv2
-        .describe_account_limits()
+    let target_groups = elbv2
+        .describe_target_groups()
+        .load_balancer_arn(&shared.lb_arn)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
-        .map_err(|e| classify("DescribeAccountLimits", e))?;
-    let applied = limits
-        .limits()
-        .iter()
-        .find(|l| l.name() == Some(RULES_LIMIT))
-        .and_then(|l| l.max())
-        .and_then(|m| m.trim().parse::<f64>().ok())
-        .filter(|m| m.is_finite() && *m >= 0.0);
+        .map_err(|e| classify(&format!("DescribeTargetGroups {}", shared.lb_arn), e))?
+        .len() as u32;
     Ok(Room {
         load_balancer: shared_from.trim().to_string(),
         rules,
-        limit: applied.map_or(DEFAULT_RULES_LIMIT, |m| m as u32),
-        limit_applied: applied.is_some(),
+        target_groups,
         held,
     })
 }
