@@ -129,6 +129,7 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
 
+    #[allow(clippy::result_large_err)] // the SDK's own error type, as callers get it
     fn failed(code: &str) -> Result<(), SdkError<ErrorMetadata, Response>> {
         Err(SdkError::service_error(
             ErrorMetadata::builder().code(code).message("m").build(),
