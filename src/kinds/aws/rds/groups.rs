@@ -270,10 +270,8 @@ pub(super) async fn ensure_parameter_group(
 
 /// Whether the group described by `arn` is tagged for another tenant.
 async fn foreign_group(rds: &Client, arn: Option<&str>, tenant: &str) -> Result<bool, KindError> {
-    match arn {
-        Some(arn) => Ok(foreign_owner(&tags_of(rds, arn).await?, tenant).is_some()),
-        None => Ok(false),
-    }
+    let Some(arn) = arn else { return Ok(false) };
+    Ok(foreign_owner(&tags_of(rds, arn).await?, tenant).is_some())
 }
 
 pub(super) async fn delete_groups(rds: &Client, name: &str, tenant: &str) -> Result<(), KindError> {
