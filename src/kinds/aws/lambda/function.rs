@@ -193,28 +193,25 @@ pub(super) async fn mappings(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
 ) -> Result<Vec<(String, String)>, KindError> {
-    let mut out = Vec::new();
-    let mut items = lambda
+    let items = lambda
         .list_event_source_mappings()
         .function_name(name)
         .into_paginator()
         .items()
-        .send();
-    while let Some(m) = items.next().await {
-        match m {
-            Ok(m) => {
-                if let Some(id) = m.uuid() {
-                    out.push((
-                        id.to_string(),
-                        m.event_source_arn().unwrap_or_default().to_string(),
-                    ));
-                }
-            }
-            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(Vec::new()),
-            Err(e) => return Err(classify(&format!("ListEventSourceMappings {name}"), e)),
-        }
-    }
-    Ok(out)
+        .send()
+        .try_collect()
+        .await;
+    let what = format!("ListEventSourceMappings {name}");
+    let Some(items) = found(&what, items, &["ResourceNotFoundException"])? else {
+        return Ok(Vec::new());
+    };
+    Ok(items
+        .iter()
+        .filter_map(|m| {
+            let source = m.event_source_arn().unwrap_or_default().to_string();
+            Some((m.uuid()?.to_string(), source))
+        })
+        .collect())
 }
 
 pub(super) async fn delete_mapping(

@@ -8,14 +8,13 @@
 //! documentation likewise recommends declaring that log group to control
 //! its retention and deletion).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
-
-use crate::kinds::aws::call::deleted;
+use crate::kinds::aws::call::{created, deleted, found};
 use crate::kinds::aws::classify;
+use crate::kinds::aws::owner::{Tags, refuse_foreign, swept_resource};
+use crate::kinds::aws::tags::missing;
 use crate::kinds::{Cx, KindError};
-use crate::tenant::tags;
 
 /// The values PutRetentionPolicy accepts for `retentionInDays` (CloudWatch
 /// Logs API reference, PutRetentionPolicy).
@@ -62,18 +61,12 @@ async fn describe(
         .cloned())
 }
 
-async fn tags_of(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    arn: &str,
-) -> Result<BTreeMap<String, String>, KindError> {
-    match logs.list_tags_for_resource().resource_arn(arn).send().await {
-        Ok(out) => Ok(out
-            .tags()
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()),
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(BTreeMap::new()),
-        Err(e) => Err(classify(&format!("ListTagsForResource {arn}"), e)),
-    }
+async fn tags_of(logs: &aws_sdk_cloudwatchlogs::Client, arn: &str) -> Result<Tags, KindError> {
+    let answer = logs.list_tags_for_resource().resource_arn(arn).send().await;
+    let what = format!("ListTagsForResource {arn}");
+    Ok(found(&what, answer, &["ResourceNotFoundException"])?
+        .and_then(|out| out.tags().map(|t| t.clone().into_iter().collect()))
+        .unwrap_or_default())
 }
 
 /// Creates the function's log group with the tenant's tags, or adopts the
@@ -89,37 +82,28 @@ pub async fn ensure(cx: &Cx, function: &str, retention_days: i32) -> Result<Stri
     let ours: HashMap<String, String> = cx.tags().into_iter().collect();
     let retention = match describe(logs, &name).await? {
         None => {
-            match logs
+            let answer = logs
                 .create_log_group()
                 .log_group_name(&name)
                 .set_tags(Some(ours))
                 .send()
-                .await
-            {
-                Ok(_) => None,
-                // Made meanwhile (Lambda itself, on an invocation): adopt it
-                // on the engine's next try.
-                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
-                    return Err(KindError::Transient(format!(
-                        "CreateLogGroup {name}: created meanwhile; adopting it"
-                    )));
-                }
-                Err(e) => return Err(classify(&format!("CreateLogGroup {name}"), e)),
-            }
+                .await;
+            // Made meanwhile (Lambda itself, on an invocation): adopt it
+            // on the engine's next try.
+            let what = format!("CreateLogGroup {name}");
+            created(&what, answer, &["ResourceAlreadyExistsException"])?;
+            None
         }
         Some(group) => {
             let arn = taggable_arn(&group)
                 .ok_or_else(|| KindError::Permanent(format!("log group {name}: no ARN")))?;
             let have = tags_of(logs, &arn).await?;
-            crate::kinds::aws::owner::refuse_foreign(&format!("log group {name}"), &have, cx)?;
-            let missing: HashMap<String, String> = ours
-                .into_iter()
-                .filter(|(k, v)| have.get(k) != Some(v))
-                .collect();
-            if !missing.is_empty() {
+            refuse_foreign(&format!("log group {name}"), &have, cx)?;
+            let lacking = missing(&have, ours);
+            if !lacking.is_empty() {
                 logs.tag_resource()
                     .resource_arn(&arn)
-                    .set_tags(Some(missing))
+                    .set_tags(Some(lacking.into_iter().collect()))
                     .send()
                     .await
                     .map_err(|e| classify(&format!("TagResource {name}"), e))?;
@@ -178,12 +162,10 @@ pub async fn find(
     let mut found = Vec::new();
     for (name, arn) in groups {
         let t = tags_of(logs, &arn).await?;
-        let managed = t.get(tags::TENANT).map(String::as_str) == Some(tenant)
-            && t.get(tags::MANAGED).map(String::as_str) == Some("true");
-        if let (true, Some(resource), Some(function)) =
-            (managed, t.get(tags::RESOURCE), name.strip_prefix(PREFIX))
+        if let (Some(resource), Some(function)) =
+            (swept_resource(tenant, &t), name.strip_prefix(PREFIX))
         {
-            found.push((function.to_string(), resource.clone()));
+            found.push((function.to_string(), resource));
         }
     }
     Ok(found)

@@ -24,19 +24,19 @@ use async_trait::async_trait;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::types::{LastUpdateStatus, State};
 
+use super::call::found;
 use super::classify;
-use super::owner::managed_by;
+use super::owner::swept_resource;
 use super::tags::Tagging;
 use crate::kinds::schema::PropSchema;
 use crate::kinds::{
     Cx, Found, Kind, KindError, OutputSpec, Outputs, Props, Readiness, SweepCx, parse_props,
 };
-use crate::tenant::tags;
 use function::{delete_mapping, ensure_function, ensure_mapping, function_config, mappings};
 use package::build_package;
 use props::{FunctionProps, NAME, OUTPUTS, SCHEMA};
 use role::{ROLE_SUFFIX, delete_role, ensure_role, role_name_of_arn};
-use tagging::RoleTagging;
+use tagging::{FunctionTagging, RoleTagging};
 
 /// Function names are at most 64 characters.
 const MAX_NAME: usize = 64;
@@ -143,20 +143,21 @@ impl Kind for Function {
         }
         if let Some(id) = out.get("event_source_mapping_id") {
             let id = id.expose();
-            match lambda.get_event_source_mapping().uuid(id).send().await {
-                Ok(m) if m.state() == Some("Enabled") => {}
-                Ok(m) => {
+            let answer = lambda.get_event_source_mapping().uuid(id).send().await;
+            let what = format!("GetEventSourceMapping {id}");
+            match found(&what, answer, &["ResourceNotFoundException"])? {
+                Some(m) if m.state() == Some("Enabled") => {}
+                Some(m) => {
                     return Ok(Readiness::Pending(format!(
                         "event source mapping {id} is {}",
                         m.state().unwrap_or("in no state yet")
                     )));
                 }
-                Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                None => {
                     return Ok(Readiness::Pending(format!(
                         "event source mapping {id} not visible yet"
                     )));
                 }
-                Err(e) => return Err(classify(&format!("GetEventSourceMapping {id}"), e)),
             }
         }
         Ok(Readiness::Ready)
@@ -221,22 +222,17 @@ impl Kind for Function {
             }
         }
         for (name, arn, role) in functions {
-            let t: BTreeMap<String, String> = match lambda.list_tags().resource(&arn).send().await {
-                Ok(o) => o.tags().cloned().unwrap_or_default().into_iter().collect(),
-                Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
-                Err(e) => return Err(classify(&format!("ListTags {name}"), e)),
+            let Some(t) = FunctionTagging(lambda).read(&arn).await? else {
+                continue;
             };
-            let Some(resource_id) = t
-                .get(tags::RESOURCE)
-                .filter(|_| managed_by(&t, cx.tenant.as_str()))
-            else {
+            let Some(resource_id) = swept_resource(cx.tenant.as_str(), &t) else {
                 continue;
             };
             let mut out = Outputs::new().plain("name", name).plain("arn", arn);
             if !role.is_empty() {
                 out = out.plain("role_arn", role);
             }
-            by_resource.insert(resource_id.clone(), out);
+            by_resource.insert(resource_id, out);
         }
 
         // Log groups whose function is gone (a delete that stopped between
@@ -268,15 +264,12 @@ impl Kind for Function {
             let Some(t) = RoleTagging(iam).read(&name).await? else {
                 continue;
             };
-            let Some(resource_id) = t
-                .get(tags::RESOURCE)
-                .filter(|_| managed_by(&t, cx.tenant.as_str()))
-            else {
+            let Some(resource_id) = swept_resource(cx.tenant.as_str(), &t) else {
                 continue;
             };
             seen_roles.insert(arn.clone());
             by_resource
-                .entry(resource_id.clone())
+                .entry(resource_id)
                 .and_modify(|o| *o = o.clone().plain("role_arn", arn.clone()))
                 .or_insert_with(|| Outputs::new().plain("role_arn", arn));
         }

@@ -6,7 +6,7 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 
 use super::props::Spec;
 use super::tagging::RoleTagging;
-use crate::kinds::aws::call::{deleted, found, partition};
+use crate::kinds::aws::call::{carried, created, deleted, found, partition};
 use crate::kinds::aws::classify;
 use crate::kinds::aws::tags::{converge, sdk_tags};
 use crate::kinds::{Cx, KindError};
@@ -63,49 +63,40 @@ async fn inline_policy(
     role: &str,
     policy: &str,
 ) -> Result<Option<serde_json::Value>, KindError> {
-    match iam
+    let answer = iam
         .get_role_policy()
         .role_name(role)
         .policy_name(policy)
         .send()
-        .await
-    {
-        Ok(out) => {
-            let raw = out.policy_document();
-            let text = if raw.trim_start().starts_with('{') {
-                raw.to_string()
-            } else {
-                percent_decode(raw)
-            };
-            // Unreadable: treat as different, so it is rewritten.
-            Ok(Some(
-                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-            ))
-        }
-        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
-        Err(e) => Err(classify(&format!("GetRolePolicy {role} {policy}"), e)),
-    }
+        .await;
+    let what = format!("GetRolePolicy {role} {policy}");
+    Ok(found(&what, answer, &["NoSuchEntity"])?.map(|out| {
+        let raw = out.policy_document();
+        let text = if raw.trim_start().starts_with('{') {
+            raw.to_string()
+        } else {
+            percent_decode(raw)
+        };
+        // Unreadable: treat as different, so it is rewritten.
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }))
 }
 
 /// Finds or creates the execution role with its policies; returns its ARN.
 pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindError> {
     let iam = &cx.backends.aws.iam;
     let name = role_name(cx);
-    let arn = match iam.get_role().role_name(&name).send().await {
-        Ok(out) => {
+    let answer = iam.get_role().role_name(&name).send().await;
+    let role = match found(&format!("GetRole {name}"), answer, &["NoSuchEntity"])? {
+        Some(out) => {
             let role = format!("IAM role {name}");
-            converge(
-                &RoleTagging(iam),
-                cx,
-                &role,
-                &name,
-                role_tags_wanted(cx, &name),
-            )
-            .await?;
-            out.role().map(|r| r.arn().to_string())
+            let wanted = role_tags_wanted(cx, &name);
+            converge(&RoleTagging(iam), cx, &role, &name, wanted).await?;
+            out.role
         }
-        Err(e) if e.code() == Some("NoSuchEntity") => {
-            match iam
+        None => {
+            let what = format!("CreateRole {name}");
+            let answer = iam
                 .create_role()
                 .role_name(&name)
                 .assume_role_policy_document(TRUST_POLICY)
@@ -115,20 +106,11 @@ pub(super) async fn ensure_role(cx: &Cx, spec: &Spec) -> Result<String, KindErro
                 ))
                 .set_tags(Some(sdk_tags(role_tags_wanted(cx, &name))?))
                 .send()
-                .await
-            {
-                Ok(out) => out.role().map(|r| r.arn().to_string()),
-                Err(e) if e.code() == Some("EntityAlreadyExists") => {
-                    return Err(KindError::Transient(format!(
-                        "CreateRole {name}: created meanwhile; adopting it"
-                    )));
-                }
-                Err(e) => return Err(classify(&format!("CreateRole {name}"), e)),
-            }
+                .await;
+            created(&what, answer, &["EntityAlreadyExists"])?.role
         }
-        Err(e) => return Err(classify(&format!("GetRole {name}"), e)),
-    }
-    .ok_or_else(|| KindError::Permanent(format!("IAM role {name}: no ARN in answer")))?;
+    };
+    let arn = carried(&format!("IAM role {name}"), role.map(|r| r.arn), "ARN")?;
 
     let region = cx
         .backends

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::error::ProvideErrorMetadata;
-use aws_sdk_rds::types::{ApplyMethod, Parameter};
+use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, DbSubnetGroup, Parameter};
 
 use super::props::Wanted;
+use crate::kinds::aws::call::{carried, created, deleted, found};
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::{Tags, foreign_owner};
 use crate::kinds::aws::tags::{Tagging, converge, sdk_tags, tag_map};
@@ -83,26 +84,62 @@ pub(super) async fn untag(rds: &Client, arn: &str, keys: &[&str]) -> Result<(), 
 
 // ------------------------------------------------------ subnet group ----
 
+/// The DB subnet group `name`, if it exists.
+pub(super) async fn subnet_group(
+    rds: &Client,
+    name: &str,
+) -> Result<Option<DbSubnetGroup>, KindError> {
+    let answer = rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await;
+    Ok(found(
+        &format!("DescribeDBSubnetGroups {name}"),
+        answer,
+        &["DBSubnetGroupNotFoundFault"],
+    )?
+    .and_then(|out| out.db_subnet_groups().first().cloned()))
+}
+
+/// Converges the tags of the group `arn`, `kind` (e.g. `DB subnet group`)
+/// `name`.
+async fn converge_group(
+    rds: &Client,
+    cx: &Cx,
+    kind: &str,
+    name: &str,
+    arn: Option<&str>,
+) -> Result<(), KindError> {
+    let Some(arn) = arn else { return Ok(()) };
+    let tagging = RdsTags {
+        rds,
+        name,
+        known: None,
+    };
+    converge(&tagging, cx, &format!("{kind} {name}"), arn, cx.tags()).await
+}
+
+/// Whether `have` and `want` hold the same ids, in any order.
+pub(super) fn same_ids<'a>(have: impl IntoIterator<Item = &'a str>, want: &[String]) -> bool {
+    let mut have: Vec<&str> = have.into_iter().collect();
+    let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    have == want
+}
+
 pub(super) async fn ensure_subnet_group(
     rds: &Client,
     cx: &Cx,
     w: &Wanted,
 ) -> Result<(), KindError> {
     let name = &w.identifier;
-    let found = match rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => out.db_subnet_groups().first().cloned(),
-        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => None,
-        Err(e) => return Err(classify(&format!("DescribeDBSubnetGroups {name}"), e)),
-    };
-    let group = match found {
+    let group = match subnet_group(rds, name).await? {
         Some(g) => g,
         None => {
-            let created = rds
+            let what = format!("CreateDBSubnetGroup {name}");
+            let answer = rds
                 .create_db_subnet_group()
                 .db_subnet_group_name(name)
                 .db_subnet_group_description(format!("envctl {}/{}", cx.tenant, cx.resource_id))
@@ -110,45 +147,20 @@ pub(super) async fn ensure_subnet_group(
                 .set_tags(Some(sdk_tags(cx.tags())?))
                 .send()
                 .await;
-            match created {
-                Ok(out) => out.db_subnet_group().cloned().ok_or_else(|| {
-                    KindError::Permanent(format!(
-                        "CreateDBSubnetGroup {name}: no subnet group in the answer"
-                    ))
-                })?,
-                Err(e) if e.code() == Some("DBSubnetGroupAlreadyExists") => {
-                    return Err(KindError::Transient(format!(
-                        "CreateDBSubnetGroup {name}: it was created meanwhile; adopting it next"
-                    )));
-                }
-                Err(e) => return Err(classify(&format!("CreateDBSubnetGroup {name}"), e)),
-            }
+            let out = created(&what, answer, &["DBSubnetGroupAlreadyExists"])?;
+            carried(&what, out.db_subnet_group().cloned(), "subnet group")?
         }
     };
-    if let Some(arn) = group.db_subnet_group_arn() {
-        let tagging = RdsTags {
-            rds,
-            name,
-            known: None,
-        };
-        converge(
-            &tagging,
-            cx,
-            &format!("DB subnet group {name}"),
-            arn,
-            cx.tags(),
-        )
-        .await?;
-    }
-    let mut have: Vec<&str> = group
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_identifier())
-        .collect();
-    let mut want: Vec<&str> = w.subnets.iter().map(String::as_str).collect();
-    have.sort_unstable();
-    want.sort_unstable();
-    if have != want {
+    converge_group(
+        rds,
+        cx,
+        "DB subnet group",
+        name,
+        group.db_subnet_group_arn(),
+    )
+    .await?;
+    let have = group.subnets().iter().filter_map(|s| s.subnet_identifier());
+    if !same_ids(have, &w.subnets) {
         rds.modify_db_subnet_group()
             .db_subnet_group_name(name)
             .set_subnet_ids(Some(w.subnets.clone()))
@@ -161,6 +173,22 @@ pub(super) async fn ensure_subnet_group(
 
 // --------------------------------------------------- parameter group ----
 
+/// The DB parameter group `name`, if it exists.
+async fn parameter_group(rds: &Client, name: &str) -> Result<Option<DbParameterGroup>, KindError> {
+    let answer = rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(name)
+        .send()
+        .await;
+    // moto answers an empty list where AWS answers "not found".
+    Ok(found(
+        &format!("DescribeDBParameterGroups {name}"),
+        answer,
+        &["DBParameterGroupNotFound"],
+    )?
+    .and_then(|out| out.db_parameter_groups().first().cloned()))
+}
+
 pub(super) async fn ensure_parameter_group(
     rds: &Client,
     cx: &Cx,
@@ -168,21 +196,11 @@ pub(super) async fn ensure_parameter_group(
     family: &str,
     values: &BTreeMap<String, String>,
 ) -> Result<(), KindError> {
-    let found = match rds
-        .describe_db_parameter_groups()
-        .db_parameter_group_name(name)
-        .send()
-        .await
-    {
-        // moto answers an empty list where AWS answers "not found".
-        Ok(out) => out.db_parameter_groups().first().cloned(),
-        Err(e) if e.code() == Some("DBParameterGroupNotFound") => None,
-        Err(e) => return Err(classify(&format!("DescribeDBParameterGroups {name}"), e)),
-    };
-    let group = match found {
+    let group = match parameter_group(rds, name).await? {
         Some(g) => g,
         None => {
-            let created = rds
+            let what = format!("CreateDBParameterGroup {name}");
+            let answer = rds
                 .create_db_parameter_group()
                 .db_parameter_group_name(name)
                 .db_parameter_group_family(family)
@@ -190,37 +208,18 @@ pub(super) async fn ensure_parameter_group(
                 .set_tags(Some(sdk_tags(cx.tags())?))
                 .send()
                 .await;
-            match created {
-                Ok(out) => out.db_parameter_group().cloned().ok_or_else(|| {
-                    KindError::Permanent(format!(
-                        "CreateDBParameterGroup {name}: no parameter group in the answer"
-                    ))
-                })?,
-                Err(e) if e.code() == Some("DBParameterGroupAlreadyExists") => {
-                    return Err(KindError::Transient(format!(
-                        "CreateDBParameterGroup {name}: it was created meanwhile; adopting it \
-                         next"
-                    )));
-                }
-                Err(e) => return Err(classify(&format!("CreateDBParameterGroup {name}"), e)),
-            }
+            let out = created(&what, answer, &["DBParameterGroupAlreadyExists"])?;
+            carried(&what, out.db_parameter_group().cloned(), "parameter group")?
         }
     };
-    if let Some(arn) = group.db_parameter_group_arn() {
-        let tagging = RdsTags {
-            rds,
-            name,
-            known: None,
-        };
-        converge(
-            &tagging,
-            cx,
-            &format!("DB parameter group {name}"),
-            arn,
-            cx.tags(),
-        )
-        .await?;
-    }
+    converge_group(
+        rds,
+        cx,
+        "DB parameter group",
+        name,
+        group.db_parameter_group_arn(),
+    )
+    .await?;
     if let Some(have) = group.db_parameter_group_family()
         && have != family
     {
@@ -271,59 +270,32 @@ pub(super) async fn ensure_parameter_group(
 
 /// Whether the group described by `arn` is tagged for another tenant.
 async fn foreign_group(rds: &Client, arn: Option<&str>, tenant: &str) -> Result<bool, KindError> {
-    match arn {
-        Some(arn) => Ok(foreign_owner(&tags_of(rds, arn).await?, tenant).is_some()),
-        None => Ok(false),
-    }
+    let Some(arn) = arn else { return Ok(false) };
+    Ok(foreign_owner(&tags_of(rds, arn).await?, tenant).is_some())
 }
 
 pub(super) async fn delete_groups(rds: &Client, name: &str, tenant: &str) -> Result<(), KindError> {
-    let subnet_group = match rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => out.db_subnet_groups().first().cloned(),
-        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => None,
-        Err(e) => return Err(classify(&format!("DescribeDBSubnetGroups {name}"), e)),
-    };
-    if let Some(g) = subnet_group
+    if let Some(g) = subnet_group(rds, name).await?
         && !foreign_group(rds, g.db_subnet_group_arn(), tenant).await?
     {
-        delete_subnet_group(rds, name).await?;
+        let answer = rds
+            .delete_db_subnet_group()
+            .db_subnet_group_name(name)
+            .send()
+            .await;
+        // Still used by an instance being deleted: classify makes it a wait.
+        deleted(
+            &format!("DeleteDBSubnetGroup {name}"),
+            answer,
+            &["DBSubnetGroupNotFoundFault"],
+        )?;
     }
-    let parameter_group = match rds
-        .describe_db_parameter_groups()
-        .db_parameter_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => out.db_parameter_groups().first().cloned(),
-        Err(e) if e.code() == Some("DBParameterGroupNotFound") => None,
-        Err(e) => return Err(classify(&format!("DescribeDBParameterGroups {name}"), e)),
-    };
-    match parameter_group {
+    match parameter_group(rds, name).await? {
         Some(g) if !foreign_group(rds, g.db_parameter_group_arn(), tenant).await? => {
             delete_parameter_group(rds, name).await
         }
         _ => Ok(()),
     }
-}
-
-async fn delete_subnet_group(rds: &Client, name: &str) -> Result<(), KindError> {
-    match rds
-        .delete_db_subnet_group()
-        .db_subnet_group_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {}
-        // Still used by an instance being deleted: classify makes it a wait.
-        Err(e) => return Err(classify(&format!("DeleteDBSubnetGroup {name}"), e)),
-    }
-    Ok(())
 }
 
 async fn delete_parameter_group(rds: &Client, name: &str) -> Result<(), KindError> {

@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::DbInstance;
 
 use super::delete::FINAL_SNAPSHOT_TAG;
-use super::groups::{RdsTags, ensure_parameter_group, ensure_subnet_group};
+use super::groups::{RdsTags, ensure_parameter_group, ensure_subnet_group, same_ids};
 use super::password::{PASSWORD_TAG, fingerprint};
 use super::props::{Wanted, wanted, wanted_as};
-use crate::kinds::aws::call::found;
+use crate::kinds::aws::call::{carried, created, found};
 use crate::kinds::aws::classify;
 use crate::kinds::aws::owner::refuse_foreign;
 use crate::kinds::aws::tags::{converge, sdk_tags, tag_map};
@@ -48,7 +47,8 @@ fn instance_tags(w: &Wanted, cx: &Cx) -> Vec<(String, String)> {
 
 async fn create_instance(rds: &Client, cx: &Cx, w: &Wanted) -> Result<DbInstance, KindError> {
     let id = &w.identifier;
-    let created = rds
+    let what = format!("CreateDBInstance {id}");
+    let answer = rds
         .create_db_instance()
         .db_instance_identifier(id)
         .engine(&w.engine)
@@ -74,15 +74,8 @@ async fn create_instance(rds: &Client, cx: &Cx, w: &Wanted) -> Result<DbInstance
         .set_tags(Some(sdk_tags(instance_tags(w, cx))?))
         .send()
         .await;
-    match created {
-        Ok(out) => out.db_instance().cloned().ok_or_else(|| {
-            KindError::Permanent(format!("CreateDBInstance {id}: no instance in the answer"))
-        }),
-        Err(e) if e.code() == Some("DBInstanceAlreadyExists") => Err(KindError::Transient(
-            format!("CreateDBInstance {id}: it was created meanwhile; adopting it next"),
-        )),
-        Err(e) => Err(classify(&format!("CreateDBInstance {id}"), e)),
-    }
+    let out = created(&what, answer, &["DBInstanceAlreadyExists"])?;
+    carried(&what, out.db_instance().cloned(), "instance")
 }
 
 /// Brings an existing instance to the wanted settings: what cannot change
@@ -157,15 +150,11 @@ async fn converge_instance(
         changes.push("deletion_protection");
     }
     if !w.security_groups.is_empty() {
-        let mut have: Vec<&str> = i
+        let have = i
             .vpc_security_groups()
             .iter()
-            .filter_map(|g| g.vpc_security_group_id())
-            .collect();
-        let mut want: Vec<&str> = w.security_groups.iter().map(String::as_str).collect();
-        have.sort_unstable();
-        want.sort_unstable();
-        if have != want {
+            .filter_map(|g| g.vpc_security_group_id());
+        if !same_ids(have, &w.security_groups) {
             m = m.set_vpc_security_group_ids(Some(w.security_groups.clone()));
             changes.push("security_group_ids");
         }

@@ -28,11 +28,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::groups::untag;
+use super::groups::{subnet_group, untag};
 use super::instance::{apply_member, describe};
 use super::password::{raw_password, redact};
 use super::props::MAX_NAME;
-use crate::kinds::aws::call::found;
 use crate::kinds::aws::classify;
 use crate::kinds::{Cx, KindError, Outputs, Poolable, Props};
 use crate::tenant::tags;
@@ -119,19 +118,11 @@ async fn claim(cx: &Cx, member: &Outputs, props: &Props) -> Result<Outputs, Kind
             );
         }
     }
-    let groups = found(
-        &format!("DescribeDBSubnetGroups {id}"),
-        rds.describe_db_subnet_groups()
-            .db_subnet_group_name(id)
-            .send()
-            .await,
-        &["DBSubnetGroupNotFoundFault"],
-    )?;
-    arns.extend(groups.iter().flat_map(|g| {
-        g.db_subnet_groups()
-            .iter()
-            .filter_map(|g| g.db_subnet_group_arn().map(str::to_string))
-    }));
+    arns.extend(
+        subnet_group(rds, id)
+            .await?
+            .and_then(|g| g.db_subnet_group_arn().map(str::to_string)),
+    );
     for arn in arns {
         untag(rds, &arn, &[tags::POOL]).await?;
     }

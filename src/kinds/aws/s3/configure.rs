@@ -55,16 +55,13 @@ pub(super) async fn ensure_tags(
     let existing = bucket_tags(s3, name).await?.unwrap_or_default();
     owner::refuse_foreign(&format!("bucket {name}"), &existing, cx)?;
     let mut wanted = existing.clone();
-    for (k, v) in cx.tags() {
-        wanted.insert(k, v);
-    }
+    wanted.extend(cx.tags());
     wanted.insert(FORCE_DESTROY_TAG.to_string(), force_destroy.to_string());
     if wanted == existing {
         return Ok(());
     }
-    let pairs: Vec<(String, String)> = wanted.into_iter().collect();
     let tagging = Tagging::builder()
-        .set_tag_set(Some(sdk_tags(pairs)?))
+        .set_tag_set(Some(sdk_tags(wanted)?))
         .build()
         .map_err(|e| call::permanent("tagging", e))?;
     s3.put_bucket_tagging()

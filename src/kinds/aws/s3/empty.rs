@@ -1,11 +1,10 @@
 //! Emptying an `aws.s3.bucket` before it is deleted: every object version,
 //! delete marker and unfinished multipart upload.
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use crate::kinds::KindError;
-use crate::kinds::aws::call::permanent;
+use crate::kinds::aws::call::{deleted, found, permanent};
 use crate::kinds::aws::classify;
 
 /// DeleteObjects accepts at most this many keys per call.
@@ -16,16 +15,15 @@ const DELETE_BATCH: usize = 1000;
 /// caught too. `Ok(false)` when the bucket is gone.
 pub(super) async fn empty(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, KindError> {
     loop {
-        let page = match s3
+        let answer = s3
             .list_object_versions()
             .bucket(name)
             .max_keys(DELETE_BATCH as i32)
             .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(false),
-            Err(e) => return Err(classify(&format!("ListObjectVersions {name}"), e)),
+            .await;
+        let what = format!("ListObjectVersions {name}");
+        let Some(page) = found(&what, answer, &["NoSuchBucket"])? else {
+            return Ok(false);
         };
         let mut objects = Vec::new();
         for v in page.versions() {
@@ -85,18 +83,18 @@ pub(super) async fn empty(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, K
         .map_err(|e| classify(&format!("ListMultipartUploads {name}"), e))?;
     for u in uploads.uploads() {
         if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
-            match s3
+            let answer = s3
                 .abort_multipart_upload()
                 .bucket(name)
                 .key(key)
                 .upload_id(id)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == Some("NoSuchUpload") => {}
-                Err(e) => return Err(classify(&format!("AbortMultipartUpload {name}"), e)),
-            }
+                .await;
+            deleted(
+                &format!("AbortMultipartUpload {name}"),
+                answer,
+                &["NoSuchUpload"],
+            )?;
         }
     }
     Ok(true)

@@ -182,10 +182,10 @@ impl Kind for Bucket {
                 let Some(name) = b.name() else { continue };
                 // Buckets of other regions need a client of that region;
                 // a tenant's stack lives in one region.
-                let other_region = match (b.bucket_region(), here.as_deref()) {
-                    (Some(br), Some(h)) => br != h,
-                    _ => false,
-                };
+                let other_region = b
+                    .bucket_region()
+                    .zip(here.as_deref())
+                    .is_some_and(|(br, h)| br != h);
                 if name.starts_with(&prefix) && !other_region {
                     names.push(name.to_string());
                 }
